@@ -1,0 +1,578 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultPath is where OpenWrt keeps trustjoin's configuration.
+const DefaultPath = "/etc/config/trustjoin"
+
+// Config is trustjoin's validated configuration.
+type Config struct {
+	Main       Main
+	Onboarding Onboarding
+	// Wifi lists the access-point interfaces trustjoin onboards devices on.
+	// Empty means every BSS found in the hostapd control directory.
+	Wifi []Wifi
+	// Segments in file order; SegmentByName finds one.
+	Segments []Segment
+	MUD      MUD
+	BRSKI    BRSKI
+	Web      Web
+}
+
+// Main holds daemon-wide settings (section "config trustjoin 'main'").
+type Main struct {
+	Enabled  bool
+	LogLevel slog.Level
+	// StateDir holds what must survive a reboot (registry, configurator
+	// key, per-device credentials). It lives on flash: write sparingly.
+	StateDir string
+	// RunDir holds runtime files (the API socket); tmpfs on OpenWrt.
+	RunDir         string
+	HostapdCtrlDir string
+	// APISocket is the local API's UNIX socket, root-only.
+	APISocket string
+}
+
+// AKM is the key management a device is configured for over DPP.
+type AKM string
+
+// The AKMs trustjoin can hand to devices.
+const (
+	AKMPSK    AKM = "psk"
+	AKMSAE    AKM = "sae"
+	AKMPSKSAE AKM = "psk-sae"
+)
+
+// Onboarding holds how new devices are admitted (section "onboarding").
+type Onboarding struct {
+	DefaultSegment string
+	AKM            AKM
+	// Timeout bounds one DPP exchange, from request to device connected.
+	Timeout time.Duration
+	// PKEXAttempts is how many wrong PKEX codes a BSS tolerates per
+	// PKEXWindow before refusing PKEX for the rest of the window.
+	PKEXAttempts int
+	PKEXWindow   time.Duration
+	// LegacyPassphrase allows the less safe path for devices without DPP:
+	// a per-device passphrase shown once to the householder.
+	LegacyPassphrase bool
+}
+
+// Wifi is one access-point interface (section "wifi").
+type Wifi struct {
+	Name   string
+	Ifname string
+	// PSKFile is the wpa_psk_file trustjoin owns for this BSS.
+	PSKFile string
+	// AKM overrides Onboarding.AKM for this BSS when set.
+	AKM AKM
+}
+
+// Segment is a named network segment (section "segment").
+type Segment struct {
+	Name string
+	// VLAN is the 802.1Q id devices of this segment are put in (1-4094).
+	VLAN int
+	// Internet says whether the segment may reach the WAN.
+	Internet bool
+	// Reach names the other segments this one may open connections to.
+	Reach []string
+	// Isolate forbids devices inside the segment talking to each other.
+	Isolate bool
+	// Quarantine marks the segment used to confine misbehaving devices:
+	// they reach DHCP and DNS on the router and nothing else.
+	Quarantine bool
+}
+
+// SignaturePolicy says what to do with a MUD file that is unsigned or whose
+// signature cannot be verified against the trust anchors.
+type SignaturePolicy string
+
+// The signature policies.
+const (
+	// SignatureRequire rejects unsigned or unverifiable files.
+	SignatureRequire SignaturePolicy = "require"
+	// SignatureApprove parses them but does not let them widen a device's
+	// access until the householder approves. The default.
+	SignatureApprove SignaturePolicy = "approve"
+	// SignatureAllow applies them with a warning.
+	SignatureAllow SignaturePolicy = "allow"
+)
+
+// MUD holds MUD retrieval and enforcement settings (section "mud").
+type MUD struct {
+	Enabled         bool
+	SignaturePolicy SignaturePolicy
+	TrustAnchors    []string
+	MaxSize         int
+	FetchTimeout    time.Duration
+}
+
+// BRSKI holds the join proxy's settings (section "brski").
+type BRSKI struct {
+	Enabled    bool
+	Interfaces []string
+	Port       int
+	// IPv4 also listens on the interfaces' IPv4 addresses.
+	IPv4 bool
+	// RegistrarHost empty means discover the registrar (mDNS, GRASP).
+	RegistrarHost  string
+	RegistrarPort  int
+	MaxConnections int
+	MaxPerSource   int
+	IdleTimeout    time.Duration
+	// Stateless enables the constrained (CoAP/DTLS) stateless join proxy.
+	Stateless     bool
+	StatelessPort int
+	JPYPort       int
+}
+
+// Web holds the householder-facing pages and the phone flow (section "web").
+type Web struct {
+	Enabled bool
+	// Listen are the LAN-side addresses the pages are served on; never WAN.
+	Listen   []netip.AddrPort
+	TokenTTL time.Duration
+}
+
+// SegmentByName returns the named segment.
+func (c *Config) SegmentByName(name string) (Segment, bool) {
+	for _, s := range c.Segments {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Segment{}, false
+}
+
+// Load reads and validates the UCI file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read config: %v", err)
+	}
+	return Parse(path, bytes.NewReader(b))
+}
+
+// Parse reads and validates a UCI file. file names it in errors.
+func Parse(file string, r io.Reader) (*Config, error) {
+	sections, err := ParseUCI(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	c := defaults()
+	seen := map[string]bool{}
+	segDefaults := true
+	for i := range sections {
+		s := &sections[i]
+		d := &decoder{file: file, s: s}
+		single := func() {
+			if seen[s.Type] {
+				d.failf("", "only one %q section is allowed", s.Type)
+			}
+			seen[s.Type] = true
+		}
+		switch s.Type {
+		case "trustjoin":
+			single()
+			c.Main = d.main(c.Main)
+		case "onboarding":
+			single()
+			c.Onboarding = d.onboarding(c.Onboarding)
+		case "wifi":
+			c.Wifi = append(c.Wifi, d.wifi(c.Main.StateDir))
+		case "segment":
+			if segDefaults {
+				// Segments in the file replace the built-in set.
+				c.Segments, segDefaults = nil, false
+			}
+			c.Segments = append(c.Segments, d.segment())
+		case "mud":
+			single()
+			c.MUD = d.mud(c.MUD)
+		case "brski":
+			single()
+			c.BRSKI = d.brski(c.BRSKI)
+		case "web":
+			single()
+			c.Web = d.web(c.Web)
+		default:
+			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski or web)", s.Type)
+		}
+		d.rejectUnknown()
+		if d.err != nil {
+			return nil, d.err
+		}
+	}
+	if c.Main.APISocket == "" {
+		c.Main.APISocket = filepath.Join(c.Main.RunDir, "api.sock")
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	return c, nil
+}
+
+// defaults is the configuration an empty file means.
+func defaults() *Config {
+	return &Config{
+		Main: Main{
+			Enabled:        true,
+			LogLevel:       slog.LevelInfo,
+			StateDir:       "/etc/trustjoin",
+			RunDir:         "/var/run/trustjoin",
+			HostapdCtrlDir: "/var/run/hostapd",
+		},
+		Onboarding: Onboarding{
+			DefaultSegment: "iot",
+			AKM:            AKMPSK,
+			Timeout:        120 * time.Second,
+			PKEXAttempts:   5,
+			PKEXWindow:     10 * time.Minute,
+		},
+		Segments: []Segment{
+			{Name: "trusted", VLAN: 10, Internet: true, Reach: []string{"iot", "guest"}},
+			{Name: "iot", VLAN: 20, Internet: true, Isolate: true},
+			{Name: "guest", VLAN: 30, Internet: true, Isolate: true},
+			{Name: "quarantine", VLAN: 99, Isolate: true, Quarantine: true},
+		},
+		MUD: MUD{
+			Enabled:         true,
+			SignaturePolicy: SignatureApprove,
+			MaxSize:         64 << 10,
+			FetchTimeout:    15 * time.Second,
+		},
+		BRSKI: BRSKI{
+			Port:           8443,
+			RegistrarPort:  443,
+			MaxConnections: 64,
+			MaxPerSource:   4,
+			IdleTimeout:    60 * time.Second,
+			StatelessPort:  5684,
+			JPYPort:        5685,
+		},
+		Web: Web{
+			TokenTTL: 10 * time.Minute,
+		},
+	}
+}
+
+func (c *Config) validate() error {
+	names := map[string]bool{}
+	vlans := map[int]string{}
+	quarantine := 0
+	for _, s := range c.Segments {
+		if names[s.Name] {
+			return fmt.Errorf("segment %q is defined twice", s.Name)
+		}
+		names[s.Name] = true
+		if other, ok := vlans[s.VLAN]; ok {
+			return fmt.Errorf("segment %q: vlan %d is already used by segment %q", s.Name, s.VLAN, other)
+		}
+		vlans[s.VLAN] = s.Name
+		if s.Quarantine {
+			quarantine++
+		}
+	}
+	if len(c.Segments) == 0 {
+		return errors.New("no segment is defined")
+	}
+	if quarantine > 1 {
+		return errors.New("more than one segment has option quarantine '1'")
+	}
+	for _, s := range c.Segments {
+		for _, r := range s.Reach {
+			if !names[r] {
+				return fmt.Errorf("segment %q, option 'reach': no segment named %q", s.Name, r)
+			}
+			if r == s.Name {
+				return fmt.Errorf("segment %q, option 'reach': a segment cannot list itself (use option isolate)", s.Name)
+			}
+		}
+		if s.Quarantine && (s.Internet || len(s.Reach) > 0) {
+			return fmt.Errorf("segment %q: a quarantine segment cannot have internet or reach", s.Name)
+		}
+	}
+	if seg, ok := c.SegmentByName(c.Onboarding.DefaultSegment); !ok {
+		return fmt.Errorf("onboarding, option 'default_segment': no segment named %q", c.Onboarding.DefaultSegment)
+	} else if seg.Quarantine {
+		return fmt.Errorf("onboarding, option 'default_segment': %q is the quarantine segment", seg.Name)
+	}
+	ifnames := map[string]bool{}
+	for _, w := range c.Wifi {
+		if ifnames[w.Ifname] {
+			return fmt.Errorf("wifi %q: interface %q is listed twice", w.Name, w.Ifname)
+		}
+		ifnames[w.Ifname] = true
+	}
+	if c.BRSKI.Enabled && len(c.BRSKI.Interfaces) == 0 {
+		return errors.New("brski, option 'interface': the join proxy is enabled but listens on no interface")
+	}
+	if c.Web.Enabled && len(c.Web.Listen) == 0 {
+		return errors.New("web, option 'listen': the pages are enabled but have no LAN address to listen on")
+	}
+	return nil
+}
+
+// A decoder reads one section's options, remembering which were used so
+// leftovers can be reported as unknown. It keeps only the first error.
+type decoder struct {
+	file string
+	s    *Section
+	used map[string]bool
+	err  error
+}
+
+func (d *decoder) failf(option, format string, args ...any) {
+	if d.err != nil {
+		return
+	}
+	where := fmt.Sprintf("%s: section %q (%s, line %d)", d.file, d.s.Name, d.s.Type, d.s.Line)
+	if o := d.find(option); o != nil {
+		where += fmt.Sprintf(", option %q (line %d)", option, o.Line)
+	} else if option != "" {
+		where += fmt.Sprintf(", option %q", option)
+	}
+	d.err = fmt.Errorf("%s: %s", where, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) find(name string) *Option {
+	for i := range d.s.Options {
+		if d.s.Options[i].Name == name {
+			return &d.s.Options[i]
+		}
+	}
+	return nil
+}
+
+func (d *decoder) lookup(name string, list bool) (*Option, bool) {
+	if d.used == nil {
+		d.used = map[string]bool{}
+	}
+	d.used[name] = true
+	o := d.find(name)
+	if o == nil {
+		return nil, false
+	}
+	if o.List != list {
+		kind := "an option"
+		if list {
+			kind = "a list"
+		}
+		d.failf(name, "must be %s", kind)
+		return nil, false
+	}
+	return o, true
+}
+
+func (d *decoder) rejectUnknown() {
+	var unknown []string
+	for _, o := range d.s.Options {
+		if !d.used[o.Name] {
+			unknown = append(unknown, o.Name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		d.failf(unknown[0], "unknown option")
+	}
+}
+
+func (d *decoder) str(name, def string) string {
+	o, ok := d.lookup(name, false)
+	if !ok {
+		return def
+	}
+	return o.Values[0]
+}
+
+func (d *decoder) list(name string, def []string) []string {
+	o, ok := d.lookup(name, true)
+	if !ok {
+		return def
+	}
+	return append([]string(nil), o.Values...)
+}
+
+// boolean accepts the spellings OpenWrt's config_get_bool does.
+func (d *decoder) boolean(name string, def bool) bool {
+	o, ok := d.lookup(name, false)
+	if !ok {
+		return def
+	}
+	switch strings.ToLower(o.Values[0]) {
+	case "1", "on", "true", "yes", "enabled":
+		return true
+	case "0", "off", "false", "no", "disabled":
+		return false
+	}
+	d.failf(name, "invalid boolean %q (want 1 or 0)", o.Values[0])
+	return def
+}
+
+func (d *decoder) integer(name string, def, lo, hi int) int {
+	o, ok := d.lookup(name, false)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(o.Values[0])
+	if err != nil || n < lo || n > hi {
+		d.failf(name, "invalid value %q (want a whole number from %d to %d)", o.Values[0], lo, hi)
+		return def
+	}
+	return n
+}
+
+// seconds reads a duration written as whole seconds, as UCI configs do.
+func (d *decoder) seconds(name string, def time.Duration, lo, hi int) time.Duration {
+	n := d.integer(name, int(def/time.Second), lo, hi)
+	return time.Duration(n) * time.Second
+}
+
+func (d *decoder) oneOf(name, def string, allowed ...string) string {
+	v := d.str(name, def)
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	d.failf(name, "invalid value %q (want one of %s)", v, strings.Join(allowed, ", "))
+	return def
+}
+
+func (d *decoder) path(name, def string) string {
+	v := d.str(name, def)
+	if !filepath.IsAbs(v) {
+		d.failf(name, "%q is not an absolute path", v)
+	}
+	return filepath.Clean(v)
+}
+
+func (d *decoder) named() string {
+	if d.s.Anonymous {
+		d.failf("", "a %s section needs a name: config %s '<name>'", d.s.Type, d.s.Type)
+	}
+	return d.s.Name
+}
+
+func (d *decoder) main(m Main) Main {
+	m.Enabled = d.boolean("enabled", m.Enabled)
+	switch lvl := d.oneOf("log_level", "info", "debug", "info", "warn", "error"); lvl {
+	case "debug":
+		m.LogLevel = slog.LevelDebug
+	case "warn":
+		m.LogLevel = slog.LevelWarn
+	case "error":
+		m.LogLevel = slog.LevelError
+	default:
+		m.LogLevel = slog.LevelInfo
+	}
+	m.StateDir = d.path("state_dir", m.StateDir)
+	m.RunDir = d.path("run_dir", m.RunDir)
+	m.HostapdCtrlDir = d.path("hostapd_ctrl_dir", m.HostapdCtrlDir)
+	if _, ok := d.lookup("api_socket", false); ok {
+		m.APISocket = d.path("api_socket", "")
+	}
+	return m
+}
+
+func (d *decoder) akm(name string, def AKM) AKM {
+	return AKM(d.oneOf(name, string(def), string(AKMPSK), string(AKMSAE), string(AKMPSKSAE)))
+}
+
+func (d *decoder) onboarding(o Onboarding) Onboarding {
+	o.DefaultSegment = d.str("default_segment", o.DefaultSegment)
+	o.AKM = d.akm("akm", o.AKM)
+	o.Timeout = d.seconds("timeout", o.Timeout, 10, 3600)
+	o.PKEXAttempts = d.integer("pkex_attempts", o.PKEXAttempts, 1, 100)
+	o.PKEXWindow = d.seconds("pkex_window", o.PKEXWindow, 10, 86400)
+	o.LegacyPassphrase = d.boolean("legacy_passphrase", o.LegacyPassphrase)
+	return o
+}
+
+func (d *decoder) wifi(stateDir string) Wifi {
+	w := Wifi{Name: d.named()}
+	w.Ifname = d.str("ifname", "")
+	if w.Ifname == "" || strings.ContainsAny(w.Ifname, "/ \t") || len(w.Ifname) > 15 {
+		d.failf("ifname", "want the access point's interface name, like 'wlan0' or 'phy0-ap0'")
+	}
+	w.PSKFile = d.path("psk_file", filepath.Join(stateDir, "psk", w.Ifname+".psk"))
+	if _, ok := d.lookup("akm", false); ok {
+		w.AKM = d.akm("akm", "")
+	}
+	return w
+}
+
+func (d *decoder) segment() Segment {
+	s := Segment{Name: d.named()}
+	s.VLAN = d.integer("vlan", 0, 1, 4094)
+	if d.find("vlan") == nil {
+		d.failf("vlan", "every segment needs a vlan id (1-4094)")
+	}
+	s.Internet = d.boolean("internet", false)
+	s.Reach = d.list("reach", nil)
+	s.Isolate = d.boolean("isolate", false)
+	s.Quarantine = d.boolean("quarantine", false)
+	return s
+}
+
+func (d *decoder) mud(m MUD) MUD {
+	m.Enabled = d.boolean("enabled", m.Enabled)
+	m.SignaturePolicy = SignaturePolicy(d.oneOf("signature_policy", string(m.SignaturePolicy),
+		string(SignatureRequire), string(SignatureApprove), string(SignatureAllow)))
+	for _, p := range d.list("trust_anchor", nil) {
+		if !filepath.IsAbs(p) {
+			d.failf("trust_anchor", "%q is not an absolute path", p)
+		}
+		m.TrustAnchors = append(m.TrustAnchors, p)
+	}
+	m.MaxSize = d.integer("max_size", m.MaxSize, 1024, 1<<20)
+	m.FetchTimeout = d.seconds("fetch_timeout", m.FetchTimeout, 1, 300)
+	return m
+}
+
+func (d *decoder) brski(b BRSKI) BRSKI {
+	b.Enabled = d.boolean("enabled", b.Enabled)
+	b.Interfaces = d.list("interface", nil)
+	b.Port = d.integer("port", b.Port, 1, 65535)
+	b.IPv4 = d.boolean("ipv4", b.IPv4)
+	b.RegistrarHost = d.str("registrar_host", "")
+	b.RegistrarPort = d.integer("registrar_port", b.RegistrarPort, 1, 65535)
+	b.MaxConnections = d.integer("max_connections", b.MaxConnections, 1, 100000)
+	b.MaxPerSource = d.integer("max_per_source", b.MaxPerSource, 1, 1000)
+	b.IdleTimeout = d.seconds("idle_timeout", b.IdleTimeout, 1, 3600)
+	b.Stateless = d.boolean("stateless", b.Stateless)
+	b.StatelessPort = d.integer("stateless_port", b.StatelessPort, 1, 65535)
+	b.JPYPort = d.integer("jpy_port", b.JPYPort, 1, 65535)
+	return b
+}
+
+func (d *decoder) web(w Web) Web {
+	w.Enabled = d.boolean("enabled", w.Enabled)
+	for _, l := range d.list("listen", nil) {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil {
+			d.failf("listen", "invalid address %q (want ip:port, e.g. 192.168.1.1:8099)", l)
+			continue
+		}
+		if ap.Addr().IsUnspecified() {
+			d.failf("listen", "%q would listen on every interface, the WAN too: name a LAN address", l)
+		}
+		w.Listen = append(w.Listen, ap)
+	}
+	w.TokenTTL = d.seconds("token_ttl", w.TokenTTL, 60, 3600)
+	return w
+}

@@ -1,0 +1,219 @@
+package config_test
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/trustjoin/trustjoin/src/internal/config"
+)
+
+// The shipped default must parse, and must mean the same as an empty file
+// (it only spells the defaults out), so householders can trust its comments.
+func TestParseShippedDefault(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "..", "files", "etc", "config", "trustjoin")
+	shipped, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("shipped default config does not parse: %v", err)
+	}
+	empty, err := config.Parse("empty", strings.NewReader(""))
+	if err != nil {
+		t.Fatalf("empty config: %v", err)
+	}
+	if diff := cmp.Diff(empty, shipped); diff != "" {
+		t.Fatalf("shipped config differs from the built-in defaults (-defaults +shipped):\n%s", diff)
+	}
+	if got, want := shipped.Main.APISocket, "/var/run/trustjoin/api.sock"; got != want {
+		t.Fatalf("api socket: got %q, want %q", got, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		in    string
+		check func(t *testing.T, c *config.Config)
+		err   string
+	}{
+		{
+			name: "quoting, lists and bool spellings",
+			in: `package trustjoin
+config trustjoin 'main'
+	option log_level "debug"   # trailing comment
+	option state_dir /tmp/tj
+	option enabled 'yes'
+config segment lan
+	option vlan 5
+	option internet on
+	list reach 'iot'
+config segment 'iot'
+	option vlan '6'
+config onboarding
+	option default_segment iot
+	option timeout 30
+config wifi 'ap'
+	option ifname 'wlan0'
+`,
+			check: func(t *testing.T, c *config.Config) {
+				if c.Main.LogLevel != slog.LevelDebug || c.Main.StateDir != "/tmp/tj" || !c.Main.Enabled {
+					t.Errorf("main: %+v", c.Main)
+				}
+				want := []config.Segment{
+					{Name: "lan", VLAN: 5, Internet: true, Reach: []string{"iot"}},
+					{Name: "iot", VLAN: 6},
+				}
+				if diff := cmp.Diff(want, c.Segments); diff != "" {
+					t.Errorf("segments (-want +got):\n%s", diff)
+				}
+				if c.Onboarding.Timeout != 30*time.Second {
+					t.Errorf("timeout: %v", c.Onboarding.Timeout)
+				}
+				if diff := cmp.Diff([]config.Wifi{{Name: "ap", Ifname: "wlan0", PSKFile: "/tmp/tj/psk/wlan0.psk"}}, c.Wifi); diff != "" {
+					t.Errorf("wifi (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "unknown option names file, section and option",
+			in:   "config trustjoin 'main'\n\toption log_levle 'debug'\n",
+			err:  `test.uci: section "main" (trustjoin, line 1), option "log_levle" (line 2): unknown option`,
+		},
+		{
+			name: "bad value",
+			in:   "config trustjoin 'main'\n\toption log_level 'loud'\n",
+			err:  `option "log_level" (line 2): invalid value "loud" (want one of debug, info, warn, error)`,
+		},
+		{
+			name: "bad boolean",
+			in:   "config mud 'mud'\n\toption enabled 'maybe'\n",
+			err:  `section "mud" (mud, line 1), option "enabled" (line 2): invalid boolean "maybe"`,
+		},
+		{
+			name: "number out of range",
+			in:   "config segment 'x'\n\toption vlan '5000'\n",
+			err:  `option "vlan" (line 2): invalid value "5000" (want a whole number from 1 to 4094)`,
+		},
+		{
+			name: "unknown section type",
+			in:   "config radio 'r'\n",
+			err:  `section "r" (radio, line 1): unknown section type "radio"`,
+		},
+		{
+			name: "relative path",
+			in:   "config trustjoin 'main'\n\toption state_dir 'tmp'\n",
+			err:  `option "state_dir" (line 2): "tmp" is not an absolute path`,
+		},
+		{
+			name: "list used as option",
+			in:   "config brski 'brski'\n\toption interface 'br-lan'\n",
+			err:  `option "interface" (line 2): must be a list`,
+		},
+		{
+			name: "option set twice",
+			in:   "config trustjoin 'main'\n\toption log_level 'info'\n\toption log_level 'debug'\n",
+			err:  `line 3: option "log_level" is set twice (first on line 2)`,
+		},
+		{
+			name: "unterminated quote",
+			in:   "config trustjoin 'main\n",
+			err:  `test.uci: line 1: unterminated ' quote`,
+		},
+		{
+			name: "option before section",
+			in:   "option a 'b'\n",
+			err:  `line 1: option outside of a config section`,
+		},
+		{
+			name: "duplicate vlan",
+			in:   "config segment 'a'\n\toption vlan '7'\nconfig segment 'b'\n\toption vlan '7'\n",
+			err:  `segment "b": vlan 7 is already used by segment "a"`,
+		},
+		{
+			name: "reach unknown segment",
+			in:   "config segment 'iot'\n\toption vlan '7'\n\tlist reach 'nowhere'\n",
+			err:  `segment "iot", option 'reach': no segment named "nowhere"`,
+		},
+		{
+			name: "default segment missing",
+			in:   "config segment 'lan'\n\toption vlan '7'\n",
+			err:  `onboarding, option 'default_segment': no segment named "iot"`,
+		},
+		{
+			name: "quarantine with internet",
+			in:   "config segment 'iot'\n\toption vlan '7'\nconfig segment 'q'\n\toption vlan '8'\n\toption quarantine '1'\n\toption internet '1'\n",
+			err:  `segment "q": a quarantine segment cannot have internet or reach`,
+		},
+		{
+			name: "anonymous segment",
+			in:   "config segment\n\toption vlan '7'\n",
+			err:  `section "@segment[0]" (segment, line 1): a segment section needs a name`,
+		},
+		{
+			name: "web must not listen on every interface",
+			in:   "config web 'web'\n\toption enabled '1'\n\tlist listen '0.0.0.0:8099'\n",
+			err:  `"0.0.0.0:8099" would listen on every interface, the WAN too`,
+		},
+		{
+			name: "brski enabled without interface",
+			in:   "config brski 'brski'\n\toption enabled '1'\n",
+			err:  `the join proxy is enabled but listens on no interface`,
+		},
+		{
+			name: "second main section",
+			in:   "config trustjoin 'main'\nconfig trustjoin 'other'\n",
+			err:  `only one "trustjoin" section is allowed`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := config.Parse("test.uci", strings.NewReader(tt.in))
+			if tt.err != "" {
+				if err == nil {
+					t.Fatalf("want error containing %q, got none", tt.err)
+				}
+				if !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %q does not contain %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(filepath.Join(t.TempDir(), "nope"))
+	if err == nil || !strings.Contains(err.Error(), "failed to read config") {
+		t.Fatalf("want a read error, got %v", err)
+	}
+}
+
+func TestParseUCIOversized(t *testing.T) {
+	t.Parallel()
+	big := "config trustjoin 'main'\n" + strings.Repeat("# padding padding padding padding\n", 40000)
+	if _, err := config.ParseUCI(strings.NewReader(big)); err == nil {
+		t.Fatal("want an error for a file over 1 MiB")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "..", "..", "files", "etc", "config", "trustjoin")); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("config segment 'a'\n\toption vlan \"1\\\"\"\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		// Any input either parses or errors; it never panics.
+		_, _ = config.Parse("fuzz", strings.NewReader(in))
+	})
+}
