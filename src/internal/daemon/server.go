@@ -1,0 +1,216 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/config"
+	"golang.org/x/sync/errgroup"
+)
+
+// A Task is a long-running part of the daemon. Run returns nil once ctx is
+// cancelled; any other return is a failure that stops the daemon so its
+// supervisor (procd, systemd) restarts it. Ready is closed once the task
+// does its job, so readiness is only reported when it is true.
+type Task interface {
+	Run(ctx context.Context) error
+	Ready() <-chan struct{}
+	String() string
+}
+
+// A Builder turns a validated configuration into the tasks that carry it out.
+type Builder func(cfg *config.Config) ([]Task, error)
+
+// Server runs the daemon's tasks for the current configuration and replaces
+// them as a whole when a new, valid configuration is loaded on SIGHUP.
+type Server struct {
+	log    *slog.Logger
+	level  *slog.LevelVar
+	load   func() (*config.Config, error)
+	build  Builder
+	notify func(state string)
+
+	mu     sync.Mutex
+	status Status
+}
+
+// Status is what the daemon reports about its configuration, for the API,
+// the LuCI page and TR-069.
+type Status struct {
+	// Ready is true while every task of the running configuration is ready.
+	Ready bool
+	// LoadedAt is when the configuration in force was loaded.
+	LoadedAt time.Time
+	// Rejected says why the last configuration offered on reload was
+	// refused; empty when the last reload succeeded.
+	Rejected   string
+	RejectedAt time.Time
+}
+
+// NewServer prepares a Server. load reads and validates the configuration,
+// build creates tasks from it; notify, if not nil, receives sd_notify-style
+// states ("READY=1", "RELOADING=1", "STOPPING=1"). level, if not nil, follows
+// the configured log level across reloads.
+func NewServer(log *slog.Logger, level *slog.LevelVar, load func() (*config.Config, error), build Builder, notify func(string)) *Server {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if notify == nil {
+		notify = func(string) {}
+	}
+	return &Server{log: log, level: level, load: load, build: build, notify: notify}
+}
+
+// Status returns a snapshot of the daemon's configuration status.
+func (s *Server) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Serve loads the configuration and runs its tasks until ctx is cancelled or
+// a SIGTERM/SIGINT arrives on sigC (nil error), or a task fails (error).
+// SIGHUP reloads: an invalid new configuration is rejected whole and the
+// running one stays in force; an unchanged one changes nothing.
+func (s *Server) Serve(ctx context.Context, sigC <-chan os.Signal) error {
+	cfg, err := s.load()
+	if err != nil {
+		return err
+	}
+	for {
+		s.applyLevel(cfg)
+		next, err := s.runGeneration(ctx, cfg, sigC)
+		if err != nil || next == nil {
+			s.notify("STOPPING=1")
+			return err
+		}
+		cfg = next
+	}
+}
+
+func (s *Server) applyLevel(cfg *config.Config) {
+	if s.level != nil {
+		s.level.Set(cfg.Main.LogLevel)
+	}
+}
+
+// runGeneration runs one configuration's tasks. It returns the next
+// configuration to run after a successful reload, or nil when the daemon
+// should stop.
+func (s *Server) runGeneration(ctx context.Context, cfg *config.Config, sigC <-chan os.Signal) (*config.Config, error) {
+	tasks, err := s.build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to set up: %v", err)
+	}
+	s.mu.Lock()
+	s.status.LoadedAt = time.Now()
+	s.status.Ready = false
+	s.mu.Unlock()
+
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	eg, gctx := errgroup.WithContext(gctx)
+	for _, t := range tasks {
+		eg.Go(func() error {
+			s.log.Debug("task starting", "task", t.String())
+			if err := t.Run(gctx); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
+			}
+			s.log.Debug("task stopped", "task", t.String())
+			return nil
+		})
+	}
+	done := make(chan error, 1)
+	go func() { done <- eg.Wait() }()
+
+	ready := waitReady(gctx, tasks)
+	for {
+		select {
+		case <-ready:
+			ready = nil
+			s.mu.Lock()
+			s.status.Ready = true
+			s.mu.Unlock()
+			s.notify("READY=1")
+			s.log.Info("ready", "tasks", len(tasks))
+		case err := <-done:
+			// A task returned before anyone asked it to stop.
+			if err == nil && ctx.Err() == nil {
+				err = errors.New("all tasks stopped unexpectedly")
+			}
+			if ctx.Err() != nil {
+				return nil, nil
+			}
+			return nil, err
+		case <-ctx.Done():
+			return nil, s.stop(cancel, done)
+		case sig := <-sigC:
+			if sig != syscall.SIGHUP {
+				s.log.Info("stopping", "signal", sig.String())
+				return nil, s.stop(cancel, done)
+			}
+			next, ok := s.reload(cfg)
+			if !ok {
+				continue
+			}
+			s.notify("RELOADING=1")
+			s.log.Info("configuration changed, restarting tasks")
+			if err := s.stop(cancel, done); err != nil {
+				return nil, err
+			}
+			return next, nil
+		}
+	}
+}
+
+// reload loads the configuration again and reports whether it is valid and
+// different from cur.
+func (s *Server) reload(cur *config.Config) (*config.Config, bool) {
+	next, err := s.load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.status.Rejected = err.Error()
+		s.status.RejectedAt = time.Now()
+		s.log.Error("new configuration rejected, keeping the one in force", "err", err)
+		return nil, false
+	}
+	s.status.Rejected, s.status.RejectedAt = "", time.Time{}
+	if reflect.DeepEqual(cur, next) {
+		s.log.Info("configuration unchanged")
+		return nil, false
+	}
+	return next, true
+}
+
+func (s *Server) stop(cancel context.CancelFunc, done <-chan error) error {
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// waitReady returns a channel closed once every task is ready.
+func waitReady(ctx context.Context, tasks []Task) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		for _, t := range tasks {
+			select {
+			case <-t.Ready():
+			case <-ctx.Done():
+				return
+			}
+		}
+		close(c)
+	}()
+	return c
+}

@@ -1,0 +1,192 @@
+package blackbox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is built once per test run, with a version stamped at link time.
+var binary string
+
+const stampedVersion = "9.8.7-r6"
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "trustjoin-blackbox-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "trustjoin")
+	cmd := exec.Command("go", "build", "-o", binary,
+		"-ldflags", "-X github.com/trustjoin/trustjoin/src/internal/build.Version="+stampedVersion,
+		"github.com/trustjoin/trustjoin/src/cmd/trustjoin")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "failed to build trustjoin:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestVersionIsStamped(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		out, err := exec.Command(binary, arg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("trustjoin %s: %v\n%s", arg, err, out)
+		}
+		if got, want := strings.TrimSpace(string(out)), "trustjoin "+stampedVersion; got != want {
+			t.Fatalf("trustjoin %s: got %q, want %q", arg, got, want)
+		}
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	out, err := exec.Command(binary, "frobnicate").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("want exit status 2, got %v", err)
+	}
+	if !strings.Contains(string(out), `unknown command "frobnicate"`) {
+		t.Fatalf("unhelpful output: %s", out)
+	}
+}
+
+// logWatcher collects a daemon's stderr and lets a test wait for a line.
+type logWatcher struct {
+	mu    sync.Mutex
+	lines []string
+	cond  *sync.Cond
+}
+
+func watch(r io.Reader) *logWatcher {
+	w := &logWatcher{}
+	w.cond = sync.NewCond(&w.mu)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.lines = append(w.lines, sc.Text())
+			w.cond.Broadcast()
+			w.mu.Unlock()
+		}
+		w.mu.Lock()
+		w.lines = append(w.lines, "<EOF>")
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	}()
+	return w
+}
+
+// waitFor waits for the n-th line (counting from 1) containing substr.
+func (w *logWatcher) waitFor(t *testing.T, substr string, n int) {
+	t.Helper()
+	timer := time.AfterFunc(20*time.Second, func() {
+		w.mu.Lock()
+		w.lines = append(w.lines, "<TIMEOUT>")
+		w.cond.Broadcast()
+		w.mu.Unlock()
+	})
+	defer timer.Stop()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		seen, ended := 0, false
+		for _, l := range w.lines {
+			if strings.Contains(l, substr) {
+				seen++
+			}
+			ended = ended || l == "<EOF>" || l == "<TIMEOUT>"
+		}
+		if seen >= n {
+			return
+		}
+		if ended {
+			t.Fatalf("no %d× %q in the daemon log:\n%s", n, substr, strings.Join(w.lines, "\n"))
+		}
+		w.cond.Wait()
+	}
+}
+
+func writeConfig(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDaemonLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "trustjoin")
+	good := fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
+	writeConfig(t, cfgPath, good)
+
+	cmd := exec.Command(binary, "daemon", "--config", cfgPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	logs := watch(stderr)
+	logs.waitFor(t, "msg=ready", 1)
+
+	for _, d := range []string{"state", "run"} {
+		fi, err := os.Stat(filepath.Join(dir, d))
+		if err != nil {
+			t.Fatalf("daemon did not create its %s dir: %v", d, err)
+		}
+		if fi.Mode().Perm() != 0o700 {
+			t.Fatalf("%s dir mode %v, want 0700", d, fi.Mode().Perm())
+		}
+	}
+
+	// A broken configuration on reload is rejected and the daemon lives on.
+	writeConfig(t, cfgPath, good+"\toption bogus '1'\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	logs.waitFor(t, `new configuration rejected`, 1)
+	logs.waitFor(t, `option \"bogus\" (line 4): unknown option`, 1)
+
+	// A good, changed one is applied.
+	writeConfig(t, cfgPath, good+"\toption log_level 'debug'\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	logs.waitFor(t, "msg=ready", 2)
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon did not exit cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not stop on SIGTERM")
+	}
+	logs.waitFor(t, "msg=stopped", 1)
+}
+
+func TestDaemonRefusesBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "trustjoin")
+	writeConfig(t, cfgPath, "config segment 'iot'\n\toption vlan 'twenty'\n")
+	out, err := exec.Command(binary, "daemon", "--config", cfgPath).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("want exit status 1, got %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `option \"vlan\" (line 2): invalid value \"twenty\"`) {
+		t.Fatalf("error does not name the option:\n%s", out)
+	}
+}
