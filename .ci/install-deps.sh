@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything the build and tests need on a fresh Debian machine.
+# Used by .ci/run and `make deps`; safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+	qemu-system-x86 busybox-static cpio kmod \
+	hostapd wpasupplicant iw \
+	nftables iproute2 conntrack \
+	binutils file ca-certificates openssl
+
+# staticcheck, pinned; it builds with the local Go.
+if ! command -v staticcheck >/dev/null 2>&1; then
+	GOTOOLCHAIN=local go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+fi

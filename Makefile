@@ -1,0 +1,58 @@
+# trustjoin: see README.md. Every target runs from a fresh clone; what it
+# needs from Debian is installed by .ci/run (CI) or `make deps` (a laptop).
+
+GO      ?= go
+export GOTOOLCHAIN := local
+export CGO_ENABLED := 0
+VERSION := $(shell scripts/build/version.sh 2>/dev/null || echo 0.0.0)
+LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(VERSION)
+
+.PHONY: all build cross ipk size test test-go test-lab test-ui demo bench lint fmt deps clean help
+
+all: build ## build the binary for this machine (.build/trustjoin)
+
+build: ## build the binary for this machine
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o .build/trustjoin ./src/cmd/trustjoin
+
+cross: ## stripped binaries for every OpenWrt target (.build/bin/<arch>/)
+	scripts/build/cross.sh
+
+ipk: ## OpenWrt packages without the SDK (.build/ipk/)
+	scripts/build/ipk.sh
+
+size: ## binary and package sizes per target, against the budget
+	scripts/build/size.sh
+
+test: test-go test-lab test-ui ## unit, netns, package, lab (real radios) and browser tests
+
+test-go: ## Go tests: unit, nftables/netns (as root), packages, black-box
+	@unformatted=$$(gofmt -l src test); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -count=1 -timeout 20m ./...
+
+test-lab: ## scenarios on simulated radios in a VM (hostapd, wpa_supplicant)
+	scripts/lab/run-all.sh
+
+test-ui: ## browser and LuCI view tests
+	@if [ -x test/ui/run.sh ]; then test/ui/run.sh; else echo "no UI tests yet"; fi
+
+demo: ## the main job on a simulated home network
+	scripts/lab/demo.sh
+
+bench: ## benchmarks, printed as ratios against a baseline from the same run
+	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; else echo "no benchmarks yet"; fi
+
+lint: ## go vet and staticcheck
+	$(GO) vet ./...
+	staticcheck ./...
+
+fmt: ## gofmt the tree
+	gofmt -w src test
+
+deps: ## install what the tests need (Debian, as root)
+	.ci/install-deps.sh
+
+clean:
+	rm -rf .build
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
