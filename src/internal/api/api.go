@@ -1,0 +1,321 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Errors a Service wraps so the API answers with the right status.
+var (
+	// ErrNotFound: the device, request or entry does not exist (404).
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid: the request is malformed or not allowed (400).
+	ErrInvalid = errors.New("invalid request")
+	// ErrConflict: the request clashes with the current state (409), e.g. a
+	// second PKEX code while one is pending on the same access point.
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: a part needed is not there (503), e.g. no access
+	// point with DPP.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// Service is what the API needs from the daemon. Errors wrap the sentinels
+// above; their text is shown to people, so it must be plain language and
+// must never carry a secret.
+type Service interface {
+	Status(ctx context.Context) (Status, error)
+	Devices(ctx context.Context) ([]Device, error)
+	Device(ctx context.Context, id string) (Device, error)
+	UpdateDevice(ctx context.Context, id string, u DeviceUpdate) (Device, error)
+	Quarantine(ctx context.Context, id string, on bool) (Device, error)
+	Rotate(ctx context.Context, id string) (Device, error)
+	Remove(ctx context.Context, id string) error
+	Onboard(ctx context.Context, r OnboardRequest) (Progress, error)
+	Progress(ctx context.Context, id string) (Progress, error)
+	Cancel(ctx context.Context, id string) error
+	PreauthList(ctx context.Context) ([]PreauthEntry, error)
+	PreauthAdd(ctx context.Context, e PreauthRequest) (PreauthEntry, error)
+	PreauthBulk(ctx context.Context, es []PreauthRequest) (BulkResult, error)
+	PreauthRemove(ctx context.Context, id string) error
+}
+
+// Status is the daemon's state as a whole.
+type Status struct {
+	Version  string       `json:"version"`
+	Ready    bool         `json:"ready"`
+	Config   ConfigStatus `json:"config"`
+	Radios   []Radio      `json:"radios"`
+	Counters Counters     `json:"counters"`
+}
+
+// ConfigStatus says which configuration is in force and whether the last
+// one offered was refused.
+type ConfigStatus struct {
+	LoadedAt   time.Time  `json:"loaded_at"`
+	Rejected   string     `json:"rejected"`
+	RejectedAt *time.Time `json:"rejected_at,omitempty"`
+}
+
+// Radio is one access point trustjoin onboards on.
+type Radio struct {
+	Ifname     string `json:"ifname"`
+	SSID       string `json:"ssid"`
+	Freq       int    `json:"freq"`
+	DPP        bool   `json:"dpp"`
+	DPPVersion int    `json:"dpp_version"`
+	// Problem and Fix explain, in plain language, what is wrong (e.g. no
+	// DPP in this hostapd) and what to install or do.
+	Problem string `json:"problem"`
+	Fix     string `json:"fix"`
+}
+
+// Counters are totals for the ISP and the Status page.
+type Counters struct {
+	Onboarded          int `json:"onboarded"`
+	Connected          int `json:"connected"`
+	Quarantined        int `json:"quarantined"`
+	OnboardingFailures int `json:"onboarding_failures"`
+	MUDViolations      int `json:"mud_violations"`
+}
+
+// Device is one device as people see it. It holds no secret.
+type Device struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Segment     string      `json:"segment"`
+	State       string      `json:"state"`
+	Connected   bool        `json:"connected"`
+	LastSeen    *time.Time  `json:"last_seen,omitempty"`
+	MACs        []string    `json:"macs"`
+	MUD         MUDStatus   `json:"mud"`
+	Warnings    []string    `json:"warnings"`
+	Credential  *Credential `json:"credential,omitempty"`
+	Quarantined bool        `json:"quarantined"`
+}
+
+// MUDStatus is where a device's MUD policy stands.
+type MUDStatus struct {
+	URL string `json:"url"`
+	// Status is one of none, fetching, enforced, pending-approval,
+	// fetch-failed, rejected.
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Credential describes, without revealing it, a device's credential.
+type Credential struct {
+	KeyID     string    `json:"key_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// DeviceUpdate changes a device's name or segment; empty fields stay.
+type DeviceUpdate struct {
+	Name    string `json:"name"`
+	Segment string `json:"segment"`
+}
+
+// OnboardRequest asks to onboard one device.
+type OnboardRequest struct {
+	// Method is "qr" (URI holds the scanned DPP URI) or "pkex" (Code, and
+	// optionally Identifier, as printed on the device).
+	Method     string `json:"method"`
+	URI        string `json:"uri"`
+	Code       string `json:"code"`
+	Identifier string `json:"identifier"`
+	Name       string `json:"name"`
+	Segment    string `json:"segment"`
+	Ifname     string `json:"ifname"`
+}
+
+// Progress is where one onboarding request stands.
+type Progress struct {
+	ID       string `json:"id"`
+	DeviceID string `json:"device_id"`
+	// State is queued, running, configured, connected, failed or cancelled.
+	State string `json:"state"`
+	Step  string `json:"step"`
+	Error string `json:"error"`
+	Hint  string `json:"hint"`
+}
+
+// PreauthRequest pre-authorises a device by its bootstrap URI.
+type PreauthRequest struct {
+	URI     string `json:"uri"`
+	Segment string `json:"segment"`
+	Name    string `json:"name"`
+	AddedBy string `json:"added_by"`
+}
+
+// PreauthEntry is a pre-authorised device; the URI itself is not echoed.
+type PreauthEntry struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Segment string    `json:"segment"`
+	URIHash string    `json:"uri_hash"`
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
+}
+
+// BulkResult reports a bulk pre-authorisation: good entries are kept, bad
+// ones are listed by their index in the request.
+type BulkResult struct {
+	Added  int         `json:"added"`
+	Errors []BulkError `json:"errors"`
+}
+
+// BulkError is one refused entry of a bulk request.
+type BulkError struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// maxBody bounds request bodies; a bulk import of 1000 URIs fits easily.
+const maxBody = 1 << 20
+
+// NewHandler returns the API's HTTP handler.
+func NewHandler(log *slog.Logger, s Service) http.Handler {
+	h := &handler{log: log, s: s}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", h.wrap(func(r *http.Request) (any, error) { return s.Status(r.Context()) }))
+	mux.HandleFunc("GET /v1/devices", h.wrap(func(r *http.Request) (any, error) {
+		ds, err := s.Devices(r.Context())
+		if ds == nil {
+			ds = []Device{}
+		}
+		return map[string]any{"devices": ds}, err
+	}))
+	mux.HandleFunc("GET /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+		return s.Device(r.Context(), r.PathValue("id"))
+	}))
+	mux.HandleFunc("PATCH /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+		var u DeviceUpdate
+		if err := decode(r, &u); err != nil {
+			return nil, err
+		}
+		return s.UpdateDevice(r.Context(), r.PathValue("id"), u)
+	}))
+	mux.HandleFunc("POST /v1/devices/{id}/quarantine", h.wrap(func(r *http.Request) (any, error) {
+		return s.Quarantine(r.Context(), r.PathValue("id"), true)
+	}))
+	mux.HandleFunc("POST /v1/devices/{id}/release", h.wrap(func(r *http.Request) (any, error) {
+		return s.Quarantine(r.Context(), r.PathValue("id"), false)
+	}))
+	mux.HandleFunc("POST /v1/devices/{id}/rotate", h.wrap(func(r *http.Request) (any, error) {
+		return s.Rotate(r.Context(), r.PathValue("id"))
+	}))
+	mux.HandleFunc("DELETE /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+		id := r.PathValue("id")
+		return map[string]string{"removed": id}, s.Remove(r.Context(), id)
+	}))
+	mux.HandleFunc("POST /v1/onboard", h.wrapStatus(http.StatusAccepted, func(r *http.Request) (any, error) {
+		var o OnboardRequest
+		if err := decode(r, &o); err != nil {
+			return nil, err
+		}
+		return s.Onboard(r.Context(), o)
+	}))
+	mux.HandleFunc("GET /v1/onboard/{id}", h.wrap(func(r *http.Request) (any, error) {
+		return s.Progress(r.Context(), r.PathValue("id"))
+	}))
+	mux.HandleFunc("DELETE /v1/onboard/{id}", h.wrap(func(r *http.Request) (any, error) {
+		id := r.PathValue("id")
+		return map[string]string{"cancelled": id}, s.Cancel(r.Context(), id)
+	}))
+	mux.HandleFunc("GET /v1/preauth", h.wrap(func(r *http.Request) (any, error) {
+		es, err := s.PreauthList(r.Context())
+		if es == nil {
+			es = []PreauthEntry{}
+		}
+		return map[string]any{"entries": es}, err
+	}))
+	mux.HandleFunc("POST /v1/preauth", h.wrap(func(r *http.Request) (any, error) {
+		var p PreauthRequest
+		if err := decode(r, &p); err != nil {
+			return nil, err
+		}
+		return s.PreauthAdd(r.Context(), p)
+	}))
+	mux.HandleFunc("POST /v1/preauth/bulk", h.wrap(func(r *http.Request) (any, error) {
+		var req struct {
+			Entries []PreauthRequest `json:"entries"`
+		}
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return s.PreauthBulk(r.Context(), req.Entries)
+	}))
+	mux.HandleFunc("DELETE /v1/preauth/{id}", h.wrap(func(r *http.Request) (any, error) {
+		id := r.PathValue("id")
+		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+type handler struct {
+	log *slog.Logger
+	s   Service
+}
+
+func (h *handler) wrap(fn func(*http.Request) (any, error)) http.HandlerFunc {
+	return h.wrapStatus(http.StatusOK, fn)
+}
+
+func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := fn(r)
+		if err != nil {
+			status := statusOf(err)
+			if status == http.StatusInternalServerError {
+				h.log.Error("API call failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeJSON(w, status, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, ok, v)
+	}
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// decode reads a JSON body strictly: unknown fields are refused so a typo
+// in a script is not silently ignored.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: the request body is not valid JSON for this call: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,5 @@
+// Package api is trustjoin's local API: JSON over HTTP on a root-only UNIX
+// socket, used by the CLI, the rpcd plugin behind the LuCI page and the
+// TR-069 hooks. It reaches devices and radios only through the Service it is
+// given; no reply ever carries a passphrase, key or token.
+package api

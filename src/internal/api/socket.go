@@ -1,0 +1,148 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// A SocketServer serves the API on a root-only UNIX socket. It is a daemon
+// task.
+type SocketServer struct {
+	log   *slog.Logger
+	path  string
+	h     http.Handler
+	ready chan struct{}
+}
+
+// NewSocketServer returns a task serving h on the UNIX socket at path.
+func NewSocketServer(log *slog.Logger, path string, h http.Handler) *SocketServer {
+	return &SocketServer{log: log, path: path, h: h, ready: make(chan struct{})}
+}
+
+// String implements the daemon's Task.
+func (s *SocketServer) String() string { return "api " + s.path }
+
+// Ready implements the daemon's Task.
+func (s *SocketServer) Ready() <-chan struct{} { return s.ready }
+
+// Run implements the daemon's Task.
+func (s *SocketServer) Run(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("failed to create the API socket's directory: %v", err)
+	}
+	// A socket left by a daemon that was killed would make Listen fail.
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("failed to remove stale API socket: %v", err)
+	}
+	// Create the socket root-only from the start: no window in which
+	// another user could connect.
+	old := umask(0o177)
+	l, err := net.Listen("unix", s.path)
+	umask(old)
+	if err != nil {
+		return fmt.Errorf("failed to listen on the API socket: %v", err)
+	}
+	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 5 * time.Second}
+	errC := make(chan error, 1)
+	go func() { errC <- srv.Serve(l) }()
+	close(s.ready)
+	s.log.Debug("API listening", "socket", s.path)
+
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		os.Remove(s.path)
+		return nil
+	case err := <-errC:
+		return fmt.Errorf("API server stopped: %v", err)
+	}
+}
+
+// A Client calls the API over its UNIX socket, for the CLI and the rpcd
+// plugin.
+type Client struct {
+	path string
+	hc   *http.Client
+}
+
+// NewClient returns a client for the API socket at path.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}
+	return &Client{path: path, hc: &http.Client{Transport: tr}}
+}
+
+// ErrDaemonDown reports that no daemon answers on the socket.
+var ErrDaemonDown = errors.New("the trustjoin daemon is not running")
+
+// Do calls method on path with body (nil for none) and decodes the JSON
+// reply into out (nil to discard). A reply with an error status becomes an
+// error carrying the daemon's message.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://trustjoin"+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		var ne *net.OpError
+		if errors.As(err, &ne) && ne.Op == "dial" {
+			return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
+		}
+		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("failed to read the daemon's reply: %v", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return &Error{Status: resp.StatusCode, Message: e.Error}
+		}
+		return &Error{Status: resp.StatusCode, Message: resp.Status}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("failed to decode the daemon's reply: %v", err)
+	}
+	return nil
+}
+
+// Error is an error reply from the daemon.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }

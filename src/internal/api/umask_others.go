@@ -1,0 +1,5 @@
+//go:build !linux
+
+package api
+
+func umask(mask int) int { return mask }
