@@ -1,0 +1,363 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/config"
+)
+
+func init() {
+	commands["status"] = command{summary: "show the daemon, radios and DPP support", run: runStatus}
+	commands["devices"] = command{summary: "list onboarded devices", run: runDevices}
+	commands["device"] = command{summary: "show one device (by id or name)", run: runDevice}
+	commands["onboard"] = command{summary: "onboard a device: --qr URI or --pkex CODE", run: runOnboard}
+	commands["remove"] = command{summary: "remove a device: its credential stops working", run: runRemove}
+	commands["rotate"] = command{summary: "give a device a fresh credential", run: runRotate}
+	commands["preauth"] = command{summary: "pre-authorise devices: add URI | list | remove ID", run: runPreauth}
+}
+
+// clientFlags are the options every API-calling command takes.
+type clientFlags struct {
+	fs      *flag.FlagSet
+	config  *string
+	socket  *string
+	json    *bool
+	timeout *time.Duration
+}
+
+func newClientFlags(name string, env Env) *clientFlags {
+	fs := newFlags(name, env)
+	return &clientFlags{
+		fs:      fs,
+		config:  fs.String("config", config.DefaultPath, "UCI configuration `file` (to find the API socket)"),
+		socket:  fs.String("socket", "", "API socket `path` (overrides the configuration)"),
+		json:    fs.Bool("json", false, "print JSON for scripts"),
+		timeout: fs.Duration("timeout", 15*time.Second, "give up after this long"),
+	}
+}
+
+func (f *clientFlags) client() (*api.Client, error) {
+	if *f.socket != "" {
+		return api.NewClient(*f.socket), nil
+	}
+	cfg, err := config.Load(*f.config)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(cfg.Main.APISocket), nil
+}
+
+// call runs one API call and prints its result: JSON with --json, else
+// through human.
+func (f *clientFlags) call(ctx context.Context, env Env, method, path string, body, out any, human func(w io.Writer)) int {
+	c, err := f.client()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, *f.timeout)
+	defer cancel()
+	if err := c.Do(ctx, method, path, body, out); err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return 2
+		}
+		return 1
+	}
+	if *f.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+		return 0
+	}
+	human(env.Stdout)
+	return 0
+}
+
+func runStatus(ctx context.Context, env Env) int {
+	f := newClientFlags("status", env)
+	if f.fs.Parse(env.Args) != nil {
+		return 2
+	}
+	var s api.Status
+	return f.call(ctx, env, "GET", "/v1/status", nil, &s, func(w io.Writer) {
+		ready := "starting"
+		if s.Ready {
+			ready = "ready"
+		}
+		fmt.Fprintf(w, "trustjoin %s: %s\n", s.Version, ready)
+		if s.Config.Rejected != "" {
+			fmt.Fprintf(w, "configuration: last change REJECTED, the previous one stays in force:\n  %s\n", s.Config.Rejected)
+		}
+		if len(s.Radios) == 0 {
+			fmt.Fprintln(w, "radios: no access point found (is hostapd running?)")
+		}
+		for _, r := range s.Radios {
+			dpp := fmt.Sprintf("DPP version %d", r.DPPVersion)
+			if !r.DPP {
+				dpp = "NO DPP"
+			}
+			fmt.Fprintf(w, "radio %s: ssid %q, %d MHz, %s\n", r.Ifname, r.SSID, r.Freq, dpp)
+			if r.Problem != "" {
+				fmt.Fprintf(w, "  problem: %s\n  fix: %s\n", r.Problem, r.Fix)
+			}
+		}
+		c := s.Counters
+		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined; %d failed onboardings\n",
+			c.Onboarded, c.Connected, c.Quarantined, c.OnboardingFailures)
+	})
+}
+
+func runDevices(ctx context.Context, env Env) int {
+	f := newClientFlags("devices", env)
+	if f.fs.Parse(env.Args) != nil {
+		return 2
+	}
+	var r struct {
+		Devices []api.Device `json:"devices"`
+	}
+	return f.call(ctx, env, "GET", "/v1/devices", nil, &r, func(w io.Writer) {
+		if len(r.Devices) == 0 {
+			fmt.Fprintln(w, "no devices yet: add one with 'trustjoin onboard --qr URI'")
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tSEGMENT\tSTATE\tLAST SEEN\tMUD")
+		for _, d := range r.Devices {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Segment, d.State, seen(d), mudShort(d.MUD))
+		}
+		tw.Flush()
+	})
+}
+
+func seen(d api.Device) string {
+	switch {
+	case d.Connected:
+		return "now"
+	case d.LastSeen == nil:
+		return "never"
+	}
+	return d.LastSeen.Local().Format("2006-01-02 15:04")
+}
+
+func mudShort(m api.MUDStatus) string {
+	if m.URL == "" {
+		return "-"
+	}
+	return m.Status
+}
+
+func printDevice(w io.Writer, d api.Device) {
+	fmt.Fprintf(w, "%s (%s)\n  segment: %s\n  state: %s\n  last seen: %s\n", d.Name, d.ID, d.Segment, d.State, seen(d))
+	if len(d.MACs) > 0 {
+		fmt.Fprintf(w, "  MAC addresses: %s\n", strings.Join(d.MACs, ", "))
+	}
+	if d.Credential != nil {
+		fmt.Fprintf(w, "  credential: key id %s, created %s\n", d.Credential.KeyID, d.Credential.CreatedAt.Local().Format(time.RFC3339))
+	}
+	if d.MUD.URL != "" {
+		fmt.Fprintf(w, "  MUD: %s (%s) %s\n", d.MUD.URL, d.MUD.Status, d.MUD.Detail)
+	}
+	if d.Quarantined {
+		fmt.Fprintln(w, "  QUARANTINED: reaches only DHCP and DNS")
+	}
+	for _, warn := range d.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", warn)
+	}
+}
+
+// oneArg parses flags and returns the single positional argument.
+func oneArg(f *clientFlags, env Env, what string) (string, bool) {
+	if f.fs.Parse(env.Args) != nil {
+		return "", false
+	}
+	if f.fs.NArg() != 1 {
+		fmt.Fprintf(env.Stderr, "trustjoin %s: want exactly one %s\n", f.fs.Name(), what)
+		return "", false
+	}
+	return f.fs.Arg(0), true
+}
+
+func runDevice(ctx context.Context, env Env) int {
+	f := newClientFlags("device", env)
+	id, ok := oneArg(f, env, "device id or name")
+	if !ok {
+		return 2
+	}
+	var d api.Device
+	return f.call(ctx, env, "GET", "/v1/devices/"+url.PathEscape(id), nil, &d, func(w io.Writer) { printDevice(w, d) })
+}
+
+func runRemove(ctx context.Context, env Env) int {
+	f := newClientFlags("remove", env)
+	id, ok := oneArg(f, env, "device id or name")
+	if !ok {
+		return 2
+	}
+	var r map[string]string
+	return f.call(ctx, env, "DELETE", "/v1/devices/"+url.PathEscape(id), nil, &r, func(w io.Writer) {
+		fmt.Fprintf(w, "removed %s: its credential no longer works\n", r["removed"])
+	})
+}
+
+func runRotate(ctx context.Context, env Env) int {
+	f := newClientFlags("rotate", env)
+	id, ok := oneArg(f, env, "device id or name")
+	if !ok {
+		return 2
+	}
+	var d api.Device
+	return f.call(ctx, env, "POST", "/v1/devices/"+url.PathEscape(id)+"/rotate", nil, &d, func(w io.Writer) { printDevice(w, d) })
+}
+
+func runOnboard(ctx context.Context, env Env) int {
+	f := newClientFlags("onboard", env)
+	qr := f.fs.String("qr", "", "the device's DPP `URI` (from its QR code)")
+	pkex := f.fs.String("pkex", "", "the device's PKEX `code`")
+	id := f.fs.String("id", "", "PKEX identifier, if the device prints one")
+	name := f.fs.String("name", "", "a name for the device")
+	segment := f.fs.String("segment", "", "segment to put it in (default: the configured one)")
+	ifname := f.fs.String("ifname", "", "access point to use (default: the first with DPP)")
+	wait := f.fs.Bool("wait", true, "wait until the device has connected or failed")
+	*f.timeout = 3 * time.Minute
+	if f.fs.Parse(env.Args) != nil {
+		return 2
+	}
+	req := api.OnboardRequest{Name: *name, Segment: *segment, Ifname: *ifname}
+	switch {
+	case *qr != "" && *pkex == "":
+		req.Method, req.URI = "qr", *qr
+	case *pkex != "" && *qr == "":
+		req.Method, req.Code, req.Identifier = "pkex", *pkex, *id
+	default:
+		fmt.Fprintln(env.Stderr, "trustjoin onboard: give either --qr URI or --pkex CODE")
+		return 2
+	}
+	c, err := f.client()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(ctx, *f.timeout)
+	defer cancel()
+	var p api.Progress
+	if err := c.Do(ctx, "POST", "/v1/onboard", req, &p); err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		return 1
+	}
+	last := ""
+	for *wait && !finished(p.State) {
+		if !*f.json && p.Step != last {
+			fmt.Fprintf(env.Stdout, "… %s\n", p.Step)
+			last = p.Step
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(env.Stderr, "trustjoin: gave up waiting; the request %s goes on (trustjoin device %s)\n", p.ID, p.DeviceID)
+			return 1
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := c.Do(ctx, "GET", "/v1/onboard/"+url.PathEscape(p.ID), nil, &p); err != nil {
+			fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+			return 1
+		}
+	}
+	if *f.json {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p)
+	} else {
+		switch p.State {
+		case "connected":
+			fmt.Fprintf(env.Stdout, "done: device %s is connected with its own credential\n", p.DeviceID)
+		case "failed", "cancelled":
+			fmt.Fprintf(env.Stdout, "%s: %s\n", p.State, p.Error)
+			if p.Hint != "" {
+				fmt.Fprintf(env.Stdout, "try: %s\n", p.Hint)
+			}
+		default:
+			fmt.Fprintf(env.Stdout, "request %s for device %s: %s\n", p.ID, p.DeviceID, p.State)
+		}
+	}
+	if p.State == "failed" || p.State == "cancelled" {
+		return 1
+	}
+	return 0
+}
+
+func finished(state string) bool {
+	return state == "connected" || state == "failed" || state == "cancelled"
+}
+
+func runPreauth(ctx context.Context, env Env) int {
+	if len(env.Args) == 0 {
+		fmt.Fprintln(env.Stderr, "usage: trustjoin preauth add URI [--segment S] [--name N] | list | remove ID")
+		return 2
+	}
+	sub := env.Args[0]
+	env.Args = env.Args[1:]
+	f := newClientFlags("preauth "+sub, env)
+	switch sub {
+	case "add":
+		segment := f.fs.String("segment", "", "segment the device joins")
+		name := f.fs.String("name", "", "a name for the device")
+		// Flags may come after the URI, as people type them.
+		var uri string
+		args := env.Args
+		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			uri, args = args[0], args[1:]
+		}
+		if f.fs.Parse(args) != nil {
+			return 2
+		}
+		if uri == "" && f.fs.NArg() == 1 {
+			uri = f.fs.Arg(0)
+		}
+		if uri == "" {
+			fmt.Fprintln(env.Stderr, "trustjoin preauth add: want the device's DPP URI")
+			return 2
+		}
+		var e api.PreauthEntry
+		req := api.PreauthRequest{URI: uri, Segment: *segment, Name: *name, AddedBy: "user"}
+		return f.call(ctx, env, "POST", "/v1/preauth", req, &e, func(w io.Writer) {
+			fmt.Fprintf(w, "pre-authorised %s (%s): it joins segment %s when it announces itself\n", e.ID, e.Name, e.Segment)
+		})
+	case "list":
+		if f.fs.Parse(env.Args) != nil {
+			return 2
+		}
+		var r struct {
+			Entries []api.PreauthEntry `json:"entries"`
+		}
+		return f.call(ctx, env, "GET", "/v1/preauth", nil, &r, func(w io.Writer) {
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tSEGMENT\tADDED BY\tADDED")
+			for _, e := range r.Entries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.Segment, e.AddedBy, e.AddedAt.Local().Format("2006-01-02 15:04"))
+			}
+			tw.Flush()
+		})
+	case "remove":
+		id, ok := oneArg(f, env, "entry id")
+		if !ok {
+			return 2
+		}
+		var r map[string]string
+		return f.call(ctx, env, "DELETE", "/v1/preauth/"+url.PathEscape(id), nil, &r, func(w io.Writer) {
+			fmt.Fprintf(w, "removed %s\n", r["removed"])
+		})
+	}
+	fmt.Fprintf(env.Stderr, "trustjoin preauth: unknown subcommand %q (want add, list or remove)\n", sub)
+	return 2
+}
