@@ -1,0 +1,47 @@
+#!/bin/bash
+# Runs inside the lab VM, chrooted into the host's read-only root: loads the
+# radios and the kernel modules the scenario needs, runs the scenario with
+# its output in $LAB_OUT, and records its exit code for the host.
+export LAB_SRC=/tmp/lab/src LAB_OUT=/tmp/lab/out
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp TMPDIR=/tmp
+. "$LAB_OUT/.lab-env"
+export LAB_SCENARIO LAB_RADIOS LAB_KROOT TJ_BIN=$LAB_OUT/bin/trustjoin
+mkdir -p /run/hostapd /var/run/wpa_supplicant 2>/dev/null
+
+mods() {
+	for m in "$@"; do
+		modprobe -d "$LAB_KROOT" "$m" || { echo "guest: modprobe $m failed"; return 1; }
+	done
+}
+setup() {
+	# mac80211 needs these ciphers loaded before hostapd installs keys, or
+	# it fails with "key addition failed".
+	mods ccm gcm ctr aes_generic cmac cfg80211 mac80211 8021q bridge || return 1
+	modprobe -d "$LAB_KROOT" mac80211_hwsim radios="$LAB_RADIOS" || { echo "guest: mac80211_hwsim failed"; return 1; }
+	ip link set lo up
+	for i in $(seq 1 50); do
+		[ -e "/sys/class/net/wlan$((LAB_RADIOS - 1))" ] && return 0
+		sleep 0.1
+	done
+	echo "guest: radios did not appear"; return 1
+}
+
+if [ "$1" = --shell ]; then
+	setup
+	echo "lab shell: radios wlan0..wlan$((LAB_RADIOS - 1)); checkout at $LAB_SRC; poweroff -f to leave"
+	exec /bin/bash -i
+fi
+
+setup > "$LAB_OUT/setup.log" 2>&1
+rc=$?
+if [ $rc = 0 ]; then
+	cd "$LAB_SRC"
+	bash "$LAB_SRC/$LAB_SCENARIO" "${LAB_ARGS[@]}" > "$LAB_OUT/scenario.log" 2>&1
+	rc=$?
+else
+	cat "$LAB_OUT/setup.log"
+fi
+echo "$rc" > "$LAB_OUT/exit-code"
+sync
+exit $rc

@@ -1,0 +1,116 @@
+# Helpers for lab scenarios, sourced inside the lab VM (bash).
+# Radios: wlan0 is the router's access point, wlan1.. are devices.
+# Everything a scenario produces goes to $LAB_OUT.
+
+LAB_SSID=${LAB_SSID:-trustjoin-lab}
+# The household's shared password, for devices onboarded the old way.
+LAB_HOUSEHOLD_PASS=${LAB_HOUSEHOLD_PASS:-household-shared-secret}
+
+say() { echo "== $*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+# lab_wait SECONDS CMD...: run CMD every 0.2 s until it succeeds.
+lab_wait() {
+	local t=$1; shift
+	local end=$(( $(date +%s) + t ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+lab_hostapd_cli() { hostapd_cli -p /var/run/hostapd -i "${LAB_AP:-wlan0}" "$@"; }
+lab_wpa_cli() { local i=$1; shift; wpa_cli -p /var/run/wpa_supplicant -i "$i" "$@"; }
+
+# lab_freq CHANNEL: 2.4 GHz centre frequency.
+lab_freq() { echo $(( 2407 + 5 * $1 )); }
+
+# lab_start_ap IFACE CHANNEL PSKFILE [sae]: hostapd as the home router's AP,
+# with per-station PSKs and VLANs from PSKFILE and the shared passphrase.
+lab_start_ap() {
+	local ifc=$1 chan=$2 pskfile=$3 mode=${4:-psk}
+	local conf=$LAB_OUT/hostapd-$ifc.conf
+	LAB_AP=$ifc
+	local keymgmt="WPA-PSK"
+	[ "$mode" = sae ] && keymgmt="WPA-PSK SAE"
+	cat > "$conf" <<CONF
+interface=$ifc
+driver=nl80211
+ctrl_interface=/var/run/hostapd
+ssid=$LAB_SSID
+hw_mode=g
+channel=$chan
+wpa=2
+wpa_key_mgmt=$keymgmt
+rsn_pairwise=CCMP
+ieee80211w=1
+wpa_passphrase=$LAB_HOUSEHOLD_PASS
+wpa_psk_file=$pskfile
+dynamic_vlan=1
+vlan_file=$LAB_OUT/hostapd.vlan
+vlan_naming=1
+CONF
+	echo "* $ifc.#" > "$LAB_OUT/hostapd.vlan"
+	[ -f "$pskfile" ] || : > "$pskfile"
+	hostapd -B -t -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$conf" ||
+		fail "hostapd did not start (see hostapd.log)"
+	lab_wait 10 lab_hostapd_cli ping || fail "hostapd control socket does not answer"
+}
+
+# lab_start_sta IFACE: wpa_supplicant as a device, ready for DPP.
+lab_start_sta() {
+	local ifc=$1 conf=$LAB_OUT/wpa_supplicant-$1.conf
+	cat > "$conf" <<CONF
+ctrl_interface=/var/run/wpa_supplicant
+update_config=1
+dpp_config_processing=2
+pmf=1
+CONF
+	wpa_supplicant -B -t -i "$ifc" -c "$conf" -f "$LAB_OUT/wpa_supplicant-$ifc.log" -P "$LAB_OUT/wpa_supplicant-$ifc.pid" ||
+		fail "wpa_supplicant on $ifc did not start"
+	lab_wait 10 lab_wpa_cli "$ifc" ping || fail "wpa_supplicant on $ifc does not answer"
+}
+
+# lab_mac IFACE
+lab_mac() { cat "/sys/class/net/$1/address"; }
+
+# lab_sta_connected IFACE: the device completed association and 4-way handshake.
+lab_sta_connected() { lab_wpa_cli "$1" status | grep -q '^wpa_state=COMPLETED'; }
+
+# lab_write_config FILE [extra UCI lines]: a trustjoin configuration for the lab.
+lab_write_config() {
+	local f=$1; shift
+	mkdir -p /tmp/tj
+	{
+		echo "config trustjoin 'main'"
+		echo "	option state_dir '/tmp/tj/state'"
+		echo "	option run_dir '/tmp/tj/run'"
+		echo "	option hostapd_ctrl_dir '/var/run/hostapd'"
+		echo "	option log_level 'debug'"
+		for l in "$@"; do echo "$l"; done
+	} > "$f"
+}
+
+# lab_start_trustjoin CONFIG: the daemon, logging to $LAB_OUT/trustjoin.log,
+# waited for until it reports ready.
+lab_start_trustjoin() {
+	[ -x "$TJ_BIN" ] || fail "no trustjoin binary at $TJ_BIN"
+	"$TJ_BIN" daemon --config "$1" >> "$LAB_OUT/trustjoin.log" 2>&1 &
+	echo $! > "$LAB_OUT/trustjoin.pid"
+	if ! lab_wait 20 grep -q 'msg=ready' "$LAB_OUT/trustjoin.log"; then
+		tail -n 20 "$LAB_OUT/trustjoin.log"
+		fail "trustjoin did not become ready"
+	fi
+}
+
+# lab_no_secret SECRET FILE...: fail if a secret shows up in any file.
+lab_no_secret() {
+	local s=$1; shift
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		if grep -qF -- "$s" "$f"; then
+			fail "a secret appears in $(basename "$f")"
+		fi
+	done
+}

@@ -1,0 +1,60 @@
+#!/bin/bash
+# lab: radios=3 timeout=240
+# The chain every later scenario relies on: hostapd serving an access point
+# with per-device PSKs and dynamic VLANs, a device (wpa_supplicant) that
+# connects with its own passphrase and lands in its VLAN, the trustjoin
+# daemon up and ready, and hostapd's DPP support as trustjoin will use it.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+psk=/tmp/ap.psk
+dev_mac=$(lab_mac wlan1)
+dev_pass="per-device-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+say "hostapd on wlan0 with a per-device PSK line for $dev_mac in VLAN 10"
+echo "keyid=dev1 vlanid=10 $dev_mac $dev_pass" > "$psk"
+lab_start_ap wlan0 6 "$psk"
+
+say "hostapd DPP capability"
+cap=$(lab_hostapd_cli raw GET_CAPABILITY dpp)
+echo "GET_CAPABILITY dpp: $cap"
+case "$cap" in
+DPP=*) ;;
+*) fail "hostapd does not report DPP support: $cap" ;;
+esac
+
+say "trustjoin daemon"
+lab_write_config /tmp/tj.uci
+lab_start_trustjoin /tmp/tj.uci
+"$TJ_BIN" version
+
+say "device on wlan1 connects with its own passphrase"
+lab_start_sta wlan1
+id=$(lab_wpa_cli wlan1 add_network | tail -1)
+lab_wpa_cli wlan1 set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
+lab_wpa_cli wlan1 set_network "$id" psk "\"$dev_pass\"" >/dev/null
+lab_wpa_cli wlan1 set_network "$id" key_mgmt WPA-PSK >/dev/null
+lab_wpa_cli wlan1 set_network "$id" ieee80211w 1 >/dev/null
+lab_wpa_cli wlan1 enable_network "$id" >/dev/null
+lab_wait 30 lab_sta_connected wlan1 || fail "device did not connect"
+lab_wait 10 grep -q "AP-STA-CONNECTED $dev_mac keyid=dev1" "$LAB_OUT/hostapd.log" ||
+	fail "hostapd did not report the device's own key id"
+lab_wait 10 test -e /sys/class/net/wlan0.10 || fail "no VLAN interface wlan0.10 for the device"
+grep -q "VLAN ID 10" "$LAB_OUT/hostapd.log" || fail "hostapd did not assign VLAN 10"
+
+say "a device on the shared household password is unaffected"
+lab_start_sta wlan2
+id=$(lab_wpa_cli wlan2 add_network | tail -1)
+lab_wpa_cli wlan2 set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
+lab_wpa_cli wlan2 set_network "$id" psk "\"$LAB_HOUSEHOLD_PASS\"" >/dev/null
+lab_wpa_cli wlan2 set_network "$id" ieee80211w 1 >/dev/null
+lab_wpa_cli wlan2 enable_network "$id" >/dev/null
+lab_wait 30 lab_sta_connected wlan2 || fail "household device did not connect"
+
+say "no secret in trustjoin's log"
+lab_no_secret "$dev_pass" "$LAB_OUT/trustjoin.log"
+lab_no_secret "$LAB_HOUSEHOLD_PASS" "$LAB_OUT/trustjoin.log"
+
+kill "$(cat "$LAB_OUT/trustjoin.pid")"
+lab_wait 10 grep -q 'msg=stopped' "$LAB_OUT/trustjoin.log" || fail "trustjoin did not stop cleanly on SIGTERM"
+say "foundation: OK"
