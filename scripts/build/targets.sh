@@ -1,0 +1,12 @@
+# The OpenWrt targets trustjoin is built for: <openwrt arch> <GOARCH> <extra env>.
+# Sourced by cross.sh and ipk.sh. MIPS must be softfloat: OpenWrt's MIPS
+# kernels have no FPU emulation and Go's default hardfloat binaries die with
+# "Illegal instruction".
+TARGETS="
+mips_24kc                 mips   GOMIPS=softfloat
+mipsel_24kc               mipsle GOMIPS=softfloat
+arm_cortex-a7             arm    GOARM=5
+arm_cortex-a7_neon-vfpv4  arm    GOARM=7
+aarch64_cortex-a53        arm64  -
+x86_64                    amd64  GOAMD64=v1
+"
