@@ -1,0 +1,283 @@
+package hostapd_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+)
+
+// fakeHostapd is a control socket that answers like hostapd, for edge
+// cases the real one cannot be made to produce on demand. The real one is
+// exercised in hostapd_linux_test.go and the lab.
+type fakeHostapd struct {
+	t    *testing.T
+	dir  string
+	conn *net.UnixConn
+	mu   sync.Mutex
+	// reply maps a command verb to its answer; missing means UNKNOWN COMMAND.
+	reply    map[string]string
+	attached []*net.UnixAddr
+	// before runs before answering, e.g. to send events first.
+	before func(cmd string, from *net.UnixAddr)
+	silent bool
+}
+
+func newFake(t *testing.T) *fakeHostapd {
+	f := &fakeHostapd{t: t, dir: t.TempDir(), reply: map[string]string{
+		"PING": "PONG\n", "ATTACH": "OK\n", "DETACH": "OK\n", "GET_CAPABILITY": "DPP=2",
+		"STATUS": "state=ENABLED\nssid[0]=Home\nfreq=2437\n", "DPP_QR_CODE": "FAIL\n",
+	}}
+	f.listen()
+	t.Cleanup(func() { f.close() })
+	return f
+}
+
+func (f *fakeHostapd) listen() {
+	addr := &net.UnixAddr{Name: filepath.Join(f.dir, "wlan0"), Net: "unixgram"}
+	os.Remove(addr.Name)
+	c, err := net.ListenUnixgram("unixgram", addr)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.conn = c
+	f.attached = nil
+	f.mu.Unlock()
+	go f.serve(c)
+}
+
+func (f *fakeHostapd) close() {
+	f.mu.Lock()
+	c := f.conn
+	f.mu.Unlock()
+	c.Close()
+	os.Remove(filepath.Join(f.dir, "wlan0"))
+}
+
+// restart is what a hostapd restart looks like from a client: the socket
+// goes away and a new one, knowing no listener, takes its place.
+func (f *fakeHostapd) restart() {
+	f.close()
+	time.Sleep(300 * time.Millisecond)
+	f.listen()
+}
+
+func (f *fakeHostapd) serve(c *net.UnixConn) {
+	buf := make([]byte, 4096)
+	for {
+		n, from, err := c.ReadFromUnix(buf)
+		if err != nil {
+			return
+		}
+		cmd := string(buf[:n])
+		v, _, _ := strings.Cut(cmd, " ")
+		f.mu.Lock()
+		if v == "ATTACH" {
+			f.attached = append(f.attached, from)
+		}
+		before, silent := f.before, f.silent
+		r, ok := f.reply[v]
+		f.mu.Unlock()
+		if before != nil {
+			before(cmd, from)
+		}
+		if silent {
+			continue
+		}
+		if !ok {
+			r = "UNKNOWN COMMAND\n"
+		}
+		c.WriteToUnix([]byte(r), from)
+	}
+}
+
+func (f *fakeHostapd) event(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.attached {
+		f.conn.WriteToUnix([]byte(msg), a)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	f := newFake(t)
+	local := t.TempDir()
+	c, err := hostapd.Dial(f.dir, "wlan0", local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("PING: %v", err)
+	}
+	if _, err := c.Command(ctx, "DPP_QR_CODE DPP:bad;;"); !errors.Is(err, hostapd.ErrFail) {
+		t.Fatalf("want ErrFail, got %v", err)
+	}
+	_, err = c.Command(ctx, "FOOBAR pass=73656372657421")
+	if !errors.Is(err, hostapd.ErrUnknownCommand) {
+		t.Fatalf("want ErrUnknownCommand, got %v", err)
+	}
+	if strings.Contains(err.Error(), "pass=") || strings.Contains(err.Error(), "7365") {
+		t.Fatalf("an error carries a command's arguments: %v", err)
+	}
+	st, err := c.Command(ctx, "STATUS")
+	if err != nil || hostapd.ParseKV(st)["ssid[0]"] != "Home" {
+		t.Fatalf("STATUS: %q %v", st, err)
+	}
+	if s, err := c.Capabilities(ctx); err != nil || !s.Supported || s.Version != 2 {
+		t.Fatalf("Capabilities: %+v %v", s, err)
+	}
+
+	// A hostapd without DPP says so through FAIL or an unknown command.
+	f.mu.Lock()
+	delete(f.reply, "GET_CAPABILITY")
+	f.mu.Unlock()
+	if s, err := c.Capabilities(ctx); err != nil || s.Supported {
+		t.Fatalf("Capabilities without DPP: %+v %v", s, err)
+	}
+
+	// Events interleaved before a reply are not taken for it.
+	f.mu.Lock()
+	f.before = func(cmd string, from *net.UnixAddr) {
+		for i := 0; i < 50; i++ {
+			f.conn.WriteToUnix([]byte("<3>DPP-RX src=02:00:00:00:01:00"), from)
+		}
+	}
+	f.mu.Unlock()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("PING amid events: %v", err)
+	}
+
+	// No answer: the context's deadline ends the wait.
+	f.mu.Lock()
+	f.before, f.silent = nil, true
+	f.mu.Unlock()
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.Command(tctx, "PING"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want a deadline error, got %v", err)
+	}
+}
+
+func TestStaleSocketsRemoved(t *testing.T) {
+	f := newFake(t)
+	local := t.TempDir()
+	// A socket of a process that no longer exists (pid 2^22 > pid_max).
+	stale := filepath.Join(local, "trustjoin-4194305-1")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: stale, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	os.WriteFile(stale, nil, 0o600) // Close removed it; leave a file behind as a crash would
+	c, err := hostapd.Dial(f.dir, "wlan0", local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale client socket not removed: %v", err)
+	}
+}
+
+func TestMonitorRecoversFromRestart(t *testing.T) {
+	f := newFake(t)
+	events := make(chan hostapd.Event, 100)
+	connects := make(chan struct{}, 10)
+	m := &hostapd.Monitor{
+		Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+		OnConnect: func(ctx context.Context, c *hostapd.Client) error {
+			connects <- struct{}{}
+			return c.Ping(ctx)
+		},
+		OnEvent: func(ev hostapd.Event) { events <- ev },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	wait := func(what string, c <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+	wait("first connection", connects)
+	<-m.Ready()
+	f.event("<3>AP-STA-CONNECTED 02:00:00:00:01:00 keyid=d-1")
+	select {
+	case ev := <-events:
+		if ev.Name != "AP-STA-CONNECTED" || ev.Fields["keyid"] != "d-1" || ev.Iface != "wlan0" {
+			t.Fatalf("event: %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("event not delivered")
+	}
+
+	f.restart()
+	wait("reconnection after restart", connects)
+	// Commands work again within the 2 s promised after a restart.
+	until := time.Now().Add(2 * time.Second)
+	for {
+		_, err := m.Command(context.Background(), "PING")
+		if err == nil {
+			break
+		}
+		if time.Now().After(until) {
+			t.Fatalf("command after reconnection: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Events flow again on the new connection.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f.event("<3>DPP-CONF-SENT")
+		select {
+		case ev := <-events:
+			if ev.Name == "DPP-CONF-SENT" {
+				return
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no events after reconnection")
+		}
+	}
+}
+
+func TestMonitorCommandWhileDown(t *testing.T) {
+	m := &hostapd.Monitor{Iface: "wlan9", CtrlDir: t.TempDir(), LocalDir: t.TempDir()}
+	if _, err := m.Command(context.Background(), "PING"); !errors.Is(err, hostapd.ErrUnavailable) {
+		t.Fatalf("want ErrUnavailable, got %v", err)
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, s := range []string{"<3>AP-STA-CONNECTED 02:00:00:00:01:00 keyid=d-1", "<3>DPP-FAIL Configurator rejected configuration", "<>", "<3", "<99999999999999999999>X"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ev, ok := hostapd.ParseEvent("wlan0", s)
+		if ok && ev.Name == "" {
+			t.Fatalf("event without a name from %q", s)
+		}
+	})
+}

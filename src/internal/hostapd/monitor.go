@@ -1,0 +1,179 @@
+package hostapd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// A Monitor keeps a BSS's control connection alive and its event stream
+// attached. hostapd loses all runtime state (DPP configurator, bootstrap
+// entries, listen) when it restarts, and drops listeners that stop
+// reading; the Monitor notices either, reconnects, and calls OnConnect so
+// the owner can re-apply what it owns.
+type Monitor struct {
+	// Iface, CtrlDir and LocalDir locate the sockets (see Dial).
+	Iface, CtrlDir, LocalDir string
+	Log                      *slog.Logger
+	// OnConnect runs after every (re)connection, before events flow.
+	OnConnect func(ctx context.Context, c *Client) error
+	// OnEvent receives every event, in order. It must not block for long:
+	// hostapd drops listeners whose socket fills up.
+	OnEvent func(Event)
+
+	mu     sync.Mutex
+	client *Client
+	ready  chan struct{}
+	once   sync.Once
+}
+
+// retryEvery is how often a down hostapd is retried: within the 2 s the
+// product promises for recovering after a restart.
+const retryEvery = 250 * time.Millisecond
+
+// pingEvery is how often a quiet connection is checked.
+const pingEvery = time.Second
+
+func (m *Monitor) String() string { return "hostapd " + m.Iface }
+
+// Ready is closed after the first successful connection.
+func (m *Monitor) Ready() <-chan struct{} {
+	m.once.Do(func() { m.ready = make(chan struct{}) })
+	return m.ready
+}
+
+// Command runs cmd on the current connection, or fails at once with
+// ErrUnavailable while hostapd is down.
+func (m *Monitor) Command(ctx context.Context, cmd string) (string, error) {
+	m.mu.Lock()
+	c := m.client
+	m.mu.Unlock()
+	if c == nil {
+		return "", fmt.Errorf("hostapd: %s: %s: %w", m.Iface, verb(cmd), ErrUnavailable)
+	}
+	return c.Command(ctx, cmd)
+}
+
+// Run implements the daemon's Task.
+func (m *Monitor) Run(ctx context.Context) error {
+	m.Ready()
+	log := m.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(discard{}, nil))
+	}
+	log = log.With("iface", m.Iface)
+	down := false
+	for ctx.Err() == nil {
+		err := m.session(ctx, log)
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		if !down {
+			log.Warn("hostapd connection lost, reconnecting", "err", err)
+			down = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryEvery):
+		}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// session runs one connection until it fails or ctx ends.
+func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
+	c, err := Dial(m.CtrlDir, m.Iface, m.LocalDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	evConn, evLocal, err := dial(m.CtrlDir, m.Iface, m.LocalDir)
+	if err != nil {
+		return err
+	}
+	defer func() { evConn.Close(); os.Remove(evLocal) }()
+	actx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	r, err := request(actx, evConn, m.Iface, "ATTACH")
+	cancel()
+	if err != nil {
+		return err
+	}
+	if r != "OK" {
+		return fmt.Errorf("hostapd: %s: ATTACH answered %q", m.Iface, r)
+	}
+	if m.OnConnect != nil {
+		if err := m.OnConnect(ctx, c); err != nil {
+			return fmt.Errorf("failed to set up after connecting: %w", err)
+		}
+	}
+	m.mu.Lock()
+	m.client = c
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.client = nil
+		m.mu.Unlock()
+	}()
+	log.Info("hostapd connected")
+	select {
+	case <-m.ready:
+	default:
+		close(m.ready)
+	}
+
+	buf := make([]byte, maxReply)
+	pinged := false
+	for {
+		if err := evConn.SetReadDeadline(time.Now().Add(pingEvery)); err != nil {
+			return err
+		}
+		n, err := evConn.Read(buf)
+		if ctx.Err() != nil {
+			// Best effort: let hostapd forget this listener at once.
+			evConn.SetDeadline(time.Now().Add(200 * time.Millisecond))
+			evConn.Write([]byte("DETACH"))
+			return nil
+		}
+		var ne net.Error
+		switch {
+		case err == nil:
+			pinged = false
+			ev, ok := ParseEvent(m.Iface, string(buf[:n]))
+			if !ok {
+				continue // the PONG to our PING
+			}
+			if ev.Name == "CTRL-EVENT-TERMINATING" {
+				return errors.New("hostapd is terminating")
+			}
+			if m.OnEvent != nil {
+				m.OnEvent(ev)
+			}
+		case errors.As(err, &ne) && ne.Timeout():
+			if pinged {
+				return errors.New("hostapd does not answer PING")
+			}
+			// PING on the event socket itself: a restarted hostapd does
+			// not know this listener, and the write or the missing PONG
+			// tells. The PONG comes back through the loop above, so no
+			// event is lost waiting for it.
+			if _, err := evConn.Write([]byte("PING")); err != nil {
+				return err
+			}
+			pinged = true
+		default:
+			return err
+		}
+	}
+}
