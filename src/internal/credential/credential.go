@@ -1,0 +1,213 @@
+package credential
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/trustjoin/trustjoin/src/internal/fsutil"
+)
+
+// A Passphrase is a device's secret. It prints as [redacted] everywhere
+// (logs, errors, JSON); Hex is the only way out, for hostapd's commands.
+type Passphrase struct{ s string }
+
+// String implements fmt.Stringer without revealing the secret.
+func (Passphrase) String() string { return "[redacted]" }
+
+// GoString keeps %#v from revealing it too.
+func (Passphrase) GoString() string { return "credential.Passphrase{[redacted]}" }
+
+// MarshalJSON keeps the secret out of any JSON.
+func (Passphrase) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+// Hex returns the passphrase hex-encoded, as DPP_AUTH_INIT's pass= wants.
+func (p Passphrase) Hex() string { return hex.EncodeToString([]byte(p.s)) }
+
+// Equal reports whether two passphrases are the same.
+func (p Passphrase) Equal(o Passphrase) bool { return p.s == o.s }
+
+// alphabet avoids characters that confuse people or shells, should a
+// legacy device ever need the passphrase typed in.
+const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// NewPassphrase returns a fresh random 24-character passphrase (about 140
+// bits), within WPA's 8..63 characters.
+func NewPassphrase() (Passphrase, error) {
+	b := make([]byte, 24)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return Passphrase{}, fmt.Errorf("failed to generate a passphrase: %v", err)
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return Passphrase{string(b)}, nil
+}
+
+// wildcard matches any station MAC in a wpa_psk_file.
+const wildcard = "00:00:00:00:00:00"
+
+// A PSKFile is a wpa_psk_file trustjoin owns. Lines it did not write
+// (comments, entries added by hand) are kept as they are.
+type PSKFile struct {
+	path string
+	mu   sync.Mutex
+}
+
+// Open returns the PSK file at path; it need not exist yet.
+func Open(path string) *PSKFile { return &PSKFile{path: path} }
+
+// Path is the file's location, for hostapd's wpa_psk_file.
+func (f *PSKFile) Path() string { return f.path }
+
+type line struct {
+	raw   string
+	keyID string
+}
+
+func (f *PSKFile) read() ([]line, error) {
+	b, err := os.ReadFile(f.path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %s: %v", f.path, err)
+	}
+	var out []line
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		l := line{raw: sc.Text()}
+		for _, w := range strings.Fields(l.raw) {
+			if v, ok := strings.CutPrefix(w, "keyid="); ok {
+				l.keyID = v
+			}
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func (f *PSKFile) write(lines []line) error {
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(l.raw)
+		b.WriteByte('\n')
+	}
+	_, err := fsutil.WriteFile(f.path, []byte(b.String()), 0o600)
+	return err
+}
+
+// validKeyID keeps key ids to what hostapd's parser and its events carry
+// unambiguously: no spaces, no '='.
+func validKeyID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Set writes (or replaces) the device's line: its key id, VLAN and
+// passphrase, as a wildcard-MAC entry. vlan 0 means no VLAN.
+func (f *PSKFile) Set(keyID string, vlan int, p Passphrase) error {
+	if !validKeyID(keyID) {
+		return fmt.Errorf("invalid key id %q", keyID)
+	}
+	if len(p.s) < 8 || len(p.s) > 63 {
+		return fmt.Errorf("passphrase for %s has the wrong length", keyID)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lines, err := f.read()
+	if err != nil {
+		return err
+	}
+	entry := "keyid=" + keyID
+	if vlan > 0 {
+		entry += " vlanid=" + strconv.Itoa(vlan)
+	}
+	entry += " " + wildcard + " " + p.s
+	replaced := false
+	for i := range lines {
+		if lines[i].keyID == keyID {
+			lines[i] = line{raw: entry, keyID: keyID}
+			replaced = true
+		}
+	}
+	if !replaced {
+		lines = append(lines, line{raw: entry, keyID: keyID})
+	}
+	return f.write(lines)
+}
+
+// Remove deletes the device's line; removing an absent one is no error.
+func (f *PSKFile) Remove(keyID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lines, err := f.read()
+	if err != nil {
+		return err
+	}
+	kept := lines[:0]
+	for _, l := range lines {
+		if l.keyID != keyID {
+			kept = append(kept, l)
+		}
+	}
+	return f.write(kept)
+}
+
+// KeyIDs lists the key ids with a line in the file.
+func (f *PSKFile) KeyIDs() ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lines, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, l := range lines {
+		if l.keyID != "" {
+			ids = append(ids, l.keyID)
+		}
+	}
+	return ids, nil
+}
+
+// Lookup returns the device's passphrase, for re-sending it over DPP after
+// a restart. It is never shown to anyone.
+func (f *PSKFile) Lookup(keyID string) (Passphrase, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lines, err := f.read()
+	if err != nil {
+		return Passphrase{}, false, err
+	}
+	for _, l := range lines {
+		if l.keyID == keyID {
+			w := strings.Fields(l.raw)
+			return Passphrase{w[len(w)-1]}, true, nil
+		}
+	}
+	return Passphrase{}, false, nil
+}
+
+// RandomID returns prefix followed by 8 random hex digits: short, stable
+// identifiers safe as hostapd key ids.
+func RandomID(prefix string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
