@@ -1,0 +1,308 @@
+package registry
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/fsutil"
+)
+
+// State is where a device is in its life with this network.
+type State string
+
+// The states a device goes through.
+const (
+	StatePending      State = "pending"
+	StateOnboarding   State = "onboarding"
+	StateOnboarded    State = "onboarded"
+	StateConnected    State = "connected"
+	StateDisconnected State = "disconnected"
+	StateRemoved      State = "removed"
+	// StateNeedsReonboarding: its credential was revoked or rotated and the
+	// device cannot be reconfigured without scanning it again.
+	StateNeedsReonboarding State = "needs-reonboarding"
+)
+
+// Device is one device the household introduced.
+type Device struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// KeyHash is the SHA-256 of the device's DPP bootstrapping key: the
+	// same device scanned again is recognised by it.
+	KeyHash string   `json:"key_hash,omitempty"`
+	MACs    []string `json:"macs,omitempty"`
+	Segment string   `json:"segment"`
+	Ifname  string   `json:"ifname,omitempty"`
+	// KeyID names the device's credential line in the PSK file; the
+	// passphrase itself is not here.
+	KeyID             string    `json:"key_id,omitempty"`
+	CredentialCreated time.Time `json:"credential_created,omitempty"`
+	State             State     `json:"state"`
+	Quarantined       bool      `json:"quarantined,omitempty"`
+	MUDURL            string    `json:"mud_url,omitempty"`
+	LastSeen          time.Time `json:"last_seen,omitempty"`
+	History           []Event   `json:"history,omitempty"`
+}
+
+// Event is one entry of a device's history.
+type Event struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
+}
+
+// maxHistory bounds each device's history on flash.
+const maxHistory = 20
+
+// Record appends to the device's history, dropping the oldest entries.
+func (d *Device) Record(at time.Time, what string) {
+	d.History = append(d.History, Event{At: at, What: what})
+	if n := len(d.History); n > maxHistory {
+		d.History = append([]Event(nil), d.History[n-maxHistory:]...)
+	}
+}
+
+// Preauth is a device pre-authorised by its bootstrapping URI, by the
+// householder or an ISP, so it onboards when it announces itself.
+type Preauth struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	URI     string    `json:"uri"`
+	KeyHash string    `json:"key_hash"`
+	Segment string    `json:"segment"`
+	AddedBy string    `json:"added_by"`
+	AddedAt time.Time `json:"added_at"`
+}
+
+// ErrNotFound reports an unknown device or entry.
+var ErrNotFound = errors.New("not found")
+
+type file struct {
+	Version  int        `json:"version"`
+	Devices  []*Device  `json:"devices"`
+	Preauths []*Preauth `json:"preauthorized"`
+}
+
+// A Registry is the set of devices, persisted to one JSON file.
+type Registry struct {
+	path string
+	log  *slog.Logger
+	mu   sync.Mutex
+	f    file
+}
+
+// Open loads the registry at path. A missing file is an empty registry. A
+// corrupt one falls back to the previous good copy (path + ".prev"),
+// loudly; if that is unusable too, Open fails rather than start empty and
+// forget the household's devices.
+func Open(path string, log *slog.Logger) (*Registry, error) {
+	r := &Registry{path: path, log: log}
+	err := load(path, &r.f)
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrNotExist):
+		if perr := load(path+".prev", &r.f); perr != nil && !errors.Is(perr, os.ErrNotExist) {
+			return nil, perr
+		}
+	default:
+		log.Error("device registry is corrupt, loading the previous copy", "file", path, "err", err)
+		if perr := load(path+".prev", &r.f); perr != nil {
+			return nil, fmt.Errorf("device registry %s is corrupt (%v) and so is its previous copy (%v)", path, err, perr)
+		}
+	}
+	return r, nil
+}
+
+func load(path string, f *file) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var nf file
+	if err := json.Unmarshal(b, &nf); err != nil {
+		return fmt.Errorf("failed to parse %s: %v", path, err)
+	}
+	*f = nf
+	return nil
+}
+
+// save writes the registry; the file it replaces becomes the .prev copy.
+func (r *Registry) save() error {
+	r.f.Version = 1
+	b, err := json.MarshalIndent(&r.f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(r.path); err == nil {
+		if string(old) == string(b) {
+			return nil
+		}
+		if _, err := fsutil.WriteFile(r.path+".prev", old, 0o600); err != nil {
+			return err
+		}
+	}
+	_, err = fsutil.WriteFile(r.path, b, 0o600)
+	return err
+}
+
+func clone(d *Device) Device {
+	c := *d
+	c.MACs = append([]string(nil), d.MACs...)
+	c.History = append([]Event(nil), d.History...)
+	return c
+}
+
+// List returns every device not removed, by name.
+func (r *Registry) List() []Device {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Device
+	for _, d := range r.f.Devices {
+		if d.State != StateRemoved {
+			out = append(out, clone(d))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Get finds a device by id or, for people, by name.
+func (r *Registry) Get(idOrName string) (Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.find(idOrName)
+	if d == nil {
+		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, idOrName)
+	}
+	return clone(d), nil
+}
+
+func (r *Registry) find(idOrName string) *Device {
+	for _, d := range r.f.Devices {
+		if d.ID == idOrName && d.State != StateRemoved {
+			return d
+		}
+	}
+	for _, d := range r.f.Devices {
+		if d.Name == idOrName && d.State != StateRemoved {
+			return d
+		}
+	}
+	return nil
+}
+
+// ByKeyHash finds the device with this bootstrapping key, removed or not.
+func (r *Registry) ByKeyHash(hash string) (Device, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.f.Devices {
+		if hash != "" && d.KeyHash == hash {
+			return clone(d), true
+		}
+	}
+	return Device{}, false
+}
+
+// ByKeyID finds the device whose credential line is keyID.
+func (r *Registry) ByKeyID(keyID string) (Device, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.f.Devices {
+		if keyID != "" && d.KeyID == keyID && d.State != StateRemoved {
+			return clone(d), true
+		}
+	}
+	return Device{}, false
+}
+
+// Put adds or replaces a device and saves.
+func (r *Registry) Put(d Device) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := clone(&d)
+	for i, old := range r.f.Devices {
+		if old.ID == d.ID {
+			r.f.Devices[i] = &c
+			return r.save()
+		}
+	}
+	r.f.Devices = append(r.f.Devices, &c)
+	return r.save()
+}
+
+// Update changes a device under the lock and saves it.
+func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.find(id)
+	if d == nil {
+		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, id)
+	}
+	c := clone(d)
+	if err := fn(&c); err != nil {
+		return Device{}, err
+	}
+	*d = c
+	return clone(d), r.save()
+}
+
+// UniqueName returns base, or base with a number, unused by any device.
+func (r *Registry) UniqueName(base string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := base
+	for i := 2; r.find(name) != nil; i++ {
+		name = fmt.Sprintf("%s %d", base, i)
+	}
+	return name
+}
+
+// Preauths lists the pre-authorised devices.
+func (r *Registry) Preauths() []Preauth {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Preauth, 0, len(r.f.Preauths))
+	for _, p := range r.f.Preauths {
+		out = append(out, *p)
+	}
+	return out
+}
+
+// AddPreauths adds entries (one save for all), replacing any with the same
+// key hash.
+func (r *Registry) AddPreauths(ps []Preauth) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	index := map[string]int{}
+	for i, p := range r.f.Preauths {
+		index[p.KeyHash] = i
+	}
+	for _, p := range ps {
+		p := p
+		if i, ok := index[p.KeyHash]; ok {
+			r.f.Preauths[i] = &p
+			continue
+		}
+		index[p.KeyHash] = len(r.f.Preauths)
+		r.f.Preauths = append(r.f.Preauths, &p)
+	}
+	return r.save()
+}
+
+// RemovePreauth deletes an entry by id or key hash.
+func (r *Registry) RemovePreauth(id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, p := range r.f.Preauths {
+		if p.ID == id || p.KeyHash == id {
+			r.f.Preauths = append(r.f.Preauths[:i], r.f.Preauths[i+1:]...)
+			return r.save()
+		}
+	}
+	return fmt.Errorf("%w: no pre-authorised device %q", ErrNotFound, id)
+}

@@ -1,0 +1,106 @@
+package registry_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/registry"
+)
+
+var log = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestPersistAndRecover(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.json")
+	r, err := registry.Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := r.Put(registry.Device{ID: "d-1", Name: "Camera", Segment: "iot", State: registry.StateOnboarded, KeyID: "d-1", CredentialCreated: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Update("Camera", func(d *registry.Device) error {
+		d.State = registry.StateConnected
+		d.MACs = append(d.MACs, "02:00:00:00:01:00")
+		d.Record(now, "connected")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("registry mode %v", fi.Mode().Perm())
+	}
+
+	// A fresh process finds the device again.
+	r2, err := registry.Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r2.Get("d-1")
+	if err != nil || d.State != registry.StateConnected || d.MACs[0] != "02:00:00:00:01:00" || !d.CredentialCreated.Equal(now) {
+		t.Fatalf("after reopen: %+v %v", d, err)
+	}
+
+	// A power cut that left garbage: the previous copy is used.
+	os.WriteFile(path, []byte(`{"devices": [{"id": "d-1", "na`), 0o600)
+	r3, err := registry.Open(path, log)
+	if err != nil {
+		t.Fatalf("corrupt file with a good previous copy: %v", err)
+	}
+	if _, err := r3.Get("d-1"); err != nil {
+		t.Fatalf("device lost after corruption: %v", err)
+	}
+	// Both gone bad: refuse rather than start empty.
+	os.WriteFile(path+".prev", []byte("garbage"), 0o600)
+	if _, err := registry.Open(path, log); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("want a corruption error, got %v", err)
+	}
+}
+
+func TestNamesAndLookups(t *testing.T) {
+	r, _ := registry.Open(filepath.Join(t.TempDir(), "d.json"), log)
+	r.Put(registry.Device{ID: "d-1", Name: "Plug", KeyHash: "aa", KeyID: "d-1", State: registry.StateConnected})
+	if got := r.UniqueName("Plug"); got != "Plug 2" {
+		t.Fatalf("UniqueName = %q", got)
+	}
+	if d, ok := r.ByKeyHash("aa"); !ok || d.ID != "d-1" {
+		t.Fatal("ByKeyHash")
+	}
+	if _, err := r.Get("nope"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	r.Update("d-1", func(d *registry.Device) error { d.State = registry.StateRemoved; return nil })
+	if len(r.List()) != 0 {
+		t.Fatal("removed device listed")
+	}
+	if _, ok := r.ByKeyID("d-1"); ok {
+		t.Fatal("removed device found by key id")
+	}
+	d := registry.Device{}
+	for i := 0; i < 50; i++ {
+		d.Record(time.Now(), "x")
+	}
+	if len(d.History) != 20 {
+		t.Fatalf("history not bounded: %d", len(d.History))
+	}
+}
+
+func TestPreauths(t *testing.T) {
+	r, _ := registry.Open(filepath.Join(t.TempDir(), "d.json"), log)
+	r.AddPreauths([]registry.Preauth{{ID: "p-1", KeyHash: "k1", Segment: "iot"}, {ID: "p-2", KeyHash: "k2"}})
+	r.AddPreauths([]registry.Preauth{{ID: "p-3", KeyHash: "k1", Segment: "guest"}})
+	ps := r.Preauths()
+	if len(ps) != 2 || ps[0].Segment != "guest" {
+		t.Fatalf("preauths %+v", ps)
+	}
+	if err := r.RemovePreauth("p-2"); err != nil || len(r.Preauths()) != 1 {
+		t.Fatalf("remove: %v", err)
+	}
+}
