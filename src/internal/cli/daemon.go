@@ -6,7 +6,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
+	"github.com/trustjoin/trustjoin/src/internal/registry"
 
 	"github.com/trustjoin/trustjoin/src/internal/build"
 	"github.com/trustjoin/trustjoin/src/internal/config"
@@ -40,10 +49,11 @@ func runDaemon(ctx context.Context, env Env) int {
 
 	notify := daemon.SystemdNotify(log)
 	load := func() (*config.Config, error) { return config.Load(*path) }
+	var srv *daemon.Server
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		return buildTasks(log, cfg, notify)
+		return buildTasks(log, cfg, notify, srv.Status)
 	}
-	srv := daemon.NewServer(log, &level, load, build, notify)
+	srv = daemon.NewServer(log, &level, load, build, notify)
 
 	sigC := make(chan os.Signal, 1)
 	signal.Notify(sigC, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -57,7 +67,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string)) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status) ([]daemon.Task, error) {
 	for _, dir := range []string{cfg.Main.StateDir, cfg.Main.RunDir} {
 		// Both hold secrets or the root-only API socket.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -65,8 +75,69 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string)) ([]da
 		}
 	}
 	tasks := []daemon.Task{daemon.NewWatchdog(log, notify)}
+	reg, err := registry.Open(filepath.Join(cfg.Main.StateDir, "devices.json"), log)
+	if err != nil {
+		return nil, err
+	}
+	engine := dpp.New(dpp.Options{
+		Log:            log,
+		Registry:       reg,
+		StateDir:       cfg.Main.StateDir,
+		Conf:           "sta-" + string(cfg.Onboarding.AKM),
+		Timeout:        cfg.Onboarding.Timeout,
+		DefaultSegment: cfg.Onboarding.DefaultSegment,
+		PKEXAttempts:   cfg.Onboarding.PKEXAttempts,
+		PKEXWindow:     cfg.Onboarding.PKEXWindow,
+		VLAN: func(name string) (int, bool) {
+			s, ok := cfg.SegmentByName(name)
+			return s.VLAN, ok
+		},
+	})
 	if !cfg.Main.Enabled {
 		log.Warn("disabled in the configuration (main.enabled '0'): onboarding and enforcement are off")
+	} else {
+		for _, w := range accessPoints(log, cfg) {
+			engine.AddBSS(w.Ifname, nil, credential.Open(w.PSKFile))
+			m := &hostapd.Monitor{
+				Iface: w.Ifname, CtrlDir: cfg.Main.HostapdCtrlDir, LocalDir: cfg.Main.RunDir, Log: log,
+				OnEvent:      engine.HandleEvent,
+				OnDisconnect: func() { engine.Detach(w.Ifname) },
+			}
+			m.OnConnect = func(ctx context.Context, c *hostapd.Client) error {
+				return engine.Attach(ctx, w.Ifname, c)
+			}
+			engine.SetCtrl(w.Ifname, m)
+			// hostapd may start after trustjoin: its monitor is not waited
+			// for before reporting ready, it connects when hostapd is up.
+			tasks = append(tasks, daemon.Func(m.String(), m.Run))
+		}
+		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
+	svc := lifecycle.New(cfg, engine, reg, status)
+	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil
+}
+
+// accessPoints returns the configured access points or, without any wifi
+// section, those whose hostapd control socket exists now.
+func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
+	if len(cfg.Wifi) > 0 {
+		return cfg.Wifi
+	}
+	entries, err := os.ReadDir(cfg.Main.HostapdCtrlDir)
+	if err != nil {
+		log.Warn("no access point configured and none found; add a wifi section to /etc/config/trustjoin", "dir", cfg.Main.HostapdCtrlDir, "err", err)
+		return nil
+	}
+	var out []config.Wifi
+	for _, e := range entries {
+		if e.Type()&os.ModeSocket == 0 || strings.HasPrefix(e.Name(), "global") {
+			continue
+		}
+		out = append(out, config.Wifi{Name: e.Name(), Ifname: e.Name(), PSKFile: filepath.Join(cfg.Main.StateDir, "psk", e.Name()+".psk")})
+	}
+	if len(out) == 0 {
+		log.Warn("no access point found: is hostapd running? Add a wifi section to /etc/config/trustjoin to wait for one", "dir", cfg.Main.HostapdCtrlDir)
+	}
+	return out
 }

@@ -214,3 +214,21 @@ func waitReady(ctx context.Context, tasks []Task) <-chan struct{} {
 	}()
 	return c
 }
+
+// Func makes a Task of a plain function that is ready as soon as it runs.
+func Func(name string, run func(ctx context.Context) error) Task {
+	return &funcTask{name: name, run: run, ready: make(chan struct{})}
+}
+
+type funcTask struct {
+	name  string
+	run   func(ctx context.Context) error
+	ready chan struct{}
+}
+
+func (t *funcTask) String() string         { return t.name }
+func (t *funcTask) Ready() <-chan struct{} { return t.ready }
+func (t *funcTask) Run(ctx context.Context) error {
+	close(t.ready)
+	return t.run(ctx)
+}

@@ -1,14 +1,14 @@
 package dpp
 
 import (
-	"crypto/ecdsa"
+	"crypto/ecdh"
 	"crypto/elliptic"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -139,8 +139,27 @@ func parseMAC(v string) (net.HardwareAddr, error) {
 	return net.HardwareAddr(b), nil
 }
 
+// Curve OIDs DPP allows (RFC 5480; brainpool from RFC 5639).
+var (
+	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	curves         = map[string]elliptic.Curve{
+		"1.2.840.10045.3.1.7": elliptic.P256(),
+		"1.3.132.0.34":        elliptic.P384(),
+		"1.3.132.0.35":        elliptic.P521(),
+	}
+)
+
+// ecdhCurves check uncompressed points (NewPublicKey rejects off-curve ones).
+var ecdhCurves = map[elliptic.Curve]ecdh.Curve{
+	elliptic.P256(): ecdh.P256(),
+	elliptic.P384(): ecdh.P384(),
+	elliptic.P521(): ecdh.P521(),
+}
+
 // parseKey checks K: a base64 DER SubjectPublicKeyInfo of an EC key on a
-// curve DPP allows.
+// curve DPP allows. DPP devices send the point compressed, which Go's x509
+// parser does not accept, so the SPKI is read here and the point checked
+// to lie on its curve.
 func parseKey(v string) (curve, hash string, err error) {
 	der, err := base64.StdEncoding.DecodeString(v)
 	if err != nil {
@@ -148,33 +167,44 @@ func parseKey(v string) (curve, hash string, err error) {
 	}
 	sum := sha256.Sum256(der)
 	hash = hex.EncodeToString(sum[:])
-	pub, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		// Brainpool curves are allowed by DPP but not by Go's x509; they
-		// are rare in devices and hostapd builds. Say so precisely.
-		var spki struct {
-			Algo struct {
-				OID   asn1.ObjectIdentifier
-				Curve asn1.ObjectIdentifier
-			}
-			Key asn1.BitString
+	var spki struct {
+		Algo struct {
+			OID   asn1.ObjectIdentifier
+			Curve asn1.RawValue `asn1:"optional"`
 		}
-		if _, aerr := asn1.Unmarshal(der, &spki); aerr == nil {
-			if name, ok := brainpool[spki.Algo.Curve.String()]; ok {
-				return "", "", fmt.Errorf("K: the key is on %s, which this router does not support (P-256, P-384 or P-521 are)", name)
-			}
-		}
-		return "", "", fmt.Errorf("K: the public key cannot be read: %v", err)
+		Key asn1.BitString
 	}
-	ec, ok := pub.(*ecdsa.PublicKey)
+	if rest, err := asn1.Unmarshal(der, &spki); err != nil || len(rest) > 0 {
+		return "", "", fmt.Errorf("K: the public key cannot be read (not a DER SubjectPublicKeyInfo)")
+	}
+	if !spki.Algo.OID.Equal(oidECPublicKey) {
+		return "", "", fmt.Errorf("K: the key is not an elliptic-curve key (algorithm %v); DPP needs one", spki.Algo.OID)
+	}
+	var curveOID asn1.ObjectIdentifier
+	if _, err := asn1.Unmarshal(spki.Algo.Curve.FullBytes, &curveOID); err != nil {
+		return "", "", fmt.Errorf("K: the key does not name its curve")
+	}
+	if name, ok := brainpool[curveOID.String()]; ok {
+		return "", "", fmt.Errorf("K: the key is on %s, which this router does not support (P-256, P-384 or P-521 are)", name)
+	}
+	c, ok := curves[curveOID.String()]
 	if !ok {
-		return "", "", fmt.Errorf("K: the key is a %T, DPP needs an elliptic-curve key", pub)
+		return "", "", fmt.Errorf("K: the key's curve (%v) is not one DPP allows", curveOID)
 	}
-	switch ec.Curve {
-	case elliptic.P256(), elliptic.P384(), elliptic.P521():
-		return ec.Curve.Params().Name, hash, nil
+	pt := spki.Key.RightAlign()
+	var x *big.Int
+	switch {
+	case len(pt) > 0 && (pt[0] == 2 || pt[0] == 3):
+		x, _ = elliptic.UnmarshalCompressed(c, pt)
+	case len(pt) > 0 && pt[0] == 4:
+		if _, err := ecdhCurves[c].NewPublicKey(pt); err == nil {
+			x = big.NewInt(1)
+		}
 	}
-	return "", "", fmt.Errorf("K: the key's curve is not one DPP allows")
+	if x == nil {
+		return "", "", fmt.Errorf("K: the public key is not a point on %s", c.Params().Name)
+	}
+	return c.Params().Name, hash, nil
 }
 
 // Freqs returns the 2.4/5 GHz centre frequencies of the channels the

@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -19,6 +21,30 @@ func key(t testing.TB, c elliptic.Curve) string {
 		t.Fatal(err)
 	}
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
+}
+
+// spki builds a P-256 SubjectPublicKeyInfo by hand: compressed as DPP
+// devices send it, or with its point moved off the curve.
+func spki(t *testing.T, compressed, offCurve bool) string {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var pt []byte
+	if compressed {
+		pt = elliptic.MarshalCompressed(elliptic.P256(), k.X, k.Y)
+	} else {
+		y := new(big.Int).Add(k.Y, big.NewInt(1))
+		pt = append([]byte{4}, append(k.X.FillBytes(make([]byte, 32)), y.FillBytes(make([]byte, 32))...)...)
+	}
+	der, err := asn1.Marshal(struct {
+		Algo struct{ OID, Curve asn1.ObjectIdentifier }
+		Key  asn1.BitString
+	}{
+		Algo: struct{ OID, Curve asn1.ObjectIdentifier }{asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}},
+		Key:  asn1.BitString{Bytes: pt, BitLength: len(pt) * 8},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +77,10 @@ func TestParseURI(t *testing.T) {
 		{"twice", "DPP:K:" + p256 + ";K:" + p256 + ";;", "the K: field appears twice"},
 		{"bad base64", "DPP:K:@@@;;", "K: the public key is not valid base64"},
 		{"not a key", "DPP:K:" + base64.StdEncoding.EncodeToString([]byte("hello")) + ";;", "K: the public key cannot be read"},
-		{"ed25519", "DPP:K:" + ed + ";;", "DPP needs an elliptic-curve key"},
+		{"ed25519", "DPP:K:" + ed + ";;", "DPP needs one"},
+		// As hostapd and wpa_supplicant print it: a compressed point.
+		{"compressed", "DPP:C:81/6;M:020000000100;V:2;K:" + spki(t, true, false) + ";;", ""},
+		{"point off the curve", "DPP:K:" + spki(t, false, true) + ";;", "not a point on P-256"},
 		{"brainpool", "DPP:K:" + bp + ";;", "K: the key is on brainpoolP256r1"},
 		{"bad channel", "DPP:C:81/x;K:" + p256 + ";;", `C: "81/x" is not an operating class/channel pair`},
 		{"bad mac", "DPP:M:0200;K:" + p256 + ";;", `M: "0200" is not a MAC address`},

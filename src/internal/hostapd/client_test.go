@@ -232,6 +232,14 @@ func TestMonitorRecoversFromRestart(t *testing.T) {
 		t.Fatal("event not delivered")
 	}
 
+	// A quiet hostapd is not a dead one: the keep-alive must not tear a
+	// healthy connection down (it once did, after the ATTACH deadline).
+	select {
+	case <-connects:
+		t.Fatal("the monitor reconnected to a healthy hostapd")
+	case <-time.After(hostapd.DefaultTimeout + 2*time.Second):
+	}
+
 	f.restart()
 	wait("reconnection after restart", connects)
 	// Commands work again within the 2 s promised after a restart.

@@ -25,6 +25,8 @@ type Monitor struct {
 	// OnEvent receives every event, in order. It must not block for long:
 	// hostapd drops listeners whose socket fills up.
 	OnEvent func(Event)
+	// OnDisconnect runs when a connection ends.
+	OnDisconnect func()
 
 	mu     sync.Mutex
 	client *Client
@@ -113,6 +115,8 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 	if r != "OK" {
 		return fmt.Errorf("hostapd: %s: ATTACH answered %q", m.Iface, r)
 	}
+	// request left a deadline on the socket; the loop below sets its own.
+	evConn.SetDeadline(time.Time{})
 	if m.OnConnect != nil {
 		if err := m.OnConnect(ctx, c); err != nil {
 			return fmt.Errorf("failed to set up after connecting: %w", err)
@@ -125,6 +129,9 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 		m.mu.Lock()
 		m.client = nil
 		m.mu.Unlock()
+		if m.OnDisconnect != nil {
+			m.OnDisconnect()
+		}
 	}()
 	log.Info("hostapd connected")
 	select {
@@ -168,6 +175,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 			// not know this listener, and the write or the missing PONG
 			// tells. The PONG comes back through the loop above, so no
 			// event is lost waiting for it.
+			evConn.SetWriteDeadline(time.Now().Add(DefaultTimeout))
 			if _, err := evConn.Write([]byte("PING")); err != nil {
 				return err
 			}

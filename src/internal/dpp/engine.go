@@ -1,0 +1,824 @@
+package dpp
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/fsutil"
+	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+	"github.com/trustjoin/trustjoin/src/internal/registry"
+)
+
+// Ctrl is how the engine drives one access point's hostapd.
+type Ctrl interface {
+	Command(ctx context.Context, cmd string) (string, error)
+}
+
+// Errors the layers above map to plain-language replies.
+var (
+	ErrInvalid     = errors.New("invalid request")
+	ErrBusy        = errors.New("busy")
+	ErrUnavailable = errors.New("unavailable")
+	ErrNotFound    = errors.New("not found")
+)
+
+// Options configure an Engine.
+type Options struct {
+	Log      *slog.Logger
+	Registry *registry.Registry
+	// StateDir holds the configurator key (root-only).
+	StateDir string
+	// Conf is what devices are configured for: sta-psk, sta-sae or
+	// sta-psk-sae.
+	Conf string
+	// Timeout bounds one onboarding, from request to device connected.
+	Timeout time.Duration
+	// VLAN maps a segment name to its VLAN id.
+	VLAN func(segment string) (int, bool)
+	// DefaultSegment is where a device goes unless told otherwise.
+	DefaultSegment string
+	// PKEXAttempts wrong PKEX codes are tolerated per PKEXWindow.
+	PKEXAttempts int
+	PKEXWindow   time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// An Engine onboards devices on one or more access points.
+type Engine struct {
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	bss      map[string]*bss
+	order    []string
+	requests map[string]*Request
+}
+
+// bss is one access point and its queue.
+type bss struct {
+	ifname string
+	ctrl   Ctrl
+	psk    *credential.PSKFile
+	queue  chan *job
+	// Runtime state, lost when hostapd restarts and set again by Attach.
+	mu           sync.Mutex
+	attached     bool
+	dpp          hostapd.DPPSupport
+	ssid         string
+	freq         int
+	configurator string
+	// events go to the exchange in progress.
+	events chan hostapd.Event
+	// pkexFails are the times of recent wrong PKEX codes.
+	pkexFails []time.Time
+	pkexBusy  bool
+	// chirp maps a pre-authorised device to its bootstrap entry in hostapd.
+	chirp map[string]string
+}
+
+// Request is one onboarding request and its outcome.
+type Request struct {
+	ID       string
+	DeviceID string
+	State    string // queued, running, configured, connected, failed, cancelled
+	Step     string
+	Error    string
+	Hint     string
+	cancel   context.CancelFunc
+}
+
+type job struct {
+	req         *Request
+	method      string // qr or pkex
+	uri         *URI
+	code, ident string
+	device      registry.Device
+}
+
+// New returns an Engine.
+func New(o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Conf == "" {
+		o.Conf = "sta-psk"
+	}
+	return &Engine{o: o, log: o.Log, bss: map[string]*bss{}, requests: map[string]*Request{}}
+}
+
+// AddBSS registers an access point, its hostapd control and the PSK file
+// trustjoin owns for it.
+func (e *Engine) AddBSS(ifname string, ctrl Ctrl, psk *credential.PSKFile) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.bss[ifname] = &bss{
+		ifname: ifname, ctrl: ctrl, psk: psk,
+		queue:  make(chan *job, 16),
+		events: make(chan hostapd.Event, 64),
+		chirp:  map[string]string{},
+	}
+	e.order = append(e.order, ifname)
+}
+
+// SetCtrl sets how the engine reaches an access point's hostapd (the
+// monitor, which fails fast while hostapd is down).
+func (e *Engine) SetCtrl(ifname string, c Ctrl) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b := e.bss[ifname]; b != nil {
+		b.ctrl = c
+	}
+}
+
+// Radio describes an access point for status displays.
+type Radio struct {
+	Ifname   string
+	SSID     string
+	Freq     int
+	Attached bool
+	DPP      hostapd.DPPSupport
+}
+
+// Radios lists the access points in configuration order.
+func (e *Engine) Radios() []Radio {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Radio
+	for _, n := range e.order {
+		b := e.bss[n]
+		b.mu.Lock()
+		out = append(out, Radio{Ifname: n, SSID: b.ssid, Freq: b.freq, Attached: b.attached, DPP: b.dpp})
+		b.mu.Unlock()
+	}
+	return out
+}
+
+// Attach runs each time hostapd's control socket for ifname is (re)connected:
+// hostapd has lost every DPP object, so the engine restores its
+// configurator from the persisted key (devices onboarded before stay
+// valid), reloads the PSK file and re-arms pre-authorised devices.
+func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
+	b := e.get(ifname)
+	if b == nil {
+		return fmt.Errorf("dpp: unknown access point %s", ifname)
+	}
+	caps, err := capabilities(ctx, c)
+	if err != nil {
+		return err
+	}
+	conf, err := c.Command(ctx, "GET_CONFIG")
+	if err != nil {
+		return err
+	}
+	status, err := c.Command(ctx, "STATUS")
+	if err != nil {
+		return err
+	}
+	freq, _ := strconv.Atoi(hostapd.ParseKV(status)["freq"])
+	// A PSK file written while hostapd was down must take effect now.
+	if _, err := c.Command(ctx, "RELOAD_WPA_PSK"); err != nil {
+		e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
+	}
+	b.mu.Lock()
+	b.ssid = hostapd.ParseKV(conf)["ssid"]
+	b.freq = freq
+	b.dpp = caps
+	b.configurator = ""
+	b.chirp = map[string]string{}
+	b.attached = true
+	b.mu.Unlock()
+	if !caps.Supported {
+		e.log.Warn("this hostapd has no Wi-Fi Easy Connect (DPP): devices cannot be onboarded by QR or PKEX code on this access point; install a full hostapd/wpad variant (wpad-openssl or wpad-mbedtls)", "iface", ifname)
+		return nil
+	}
+	id, err := e.configurator(ctx, c)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.configurator = id
+	b.mu.Unlock()
+	e.log.Info("access point ready for onboarding", "iface", ifname, "ssid", b.ssid, "freq", freq, "dpp_version", caps.Version)
+	return e.armChirps(ctx, b, c)
+}
+
+func capabilities(ctx context.Context, c Ctrl) (hostapd.DPPSupport, error) {
+	r, err := c.Command(ctx, "GET_CAPABILITY dpp")
+	switch {
+	case errors.Is(err, hostapd.ErrFail), errors.Is(err, hostapd.ErrUnknownCommand):
+		return hostapd.DPPSupport{}, nil
+	case err != nil:
+		return hostapd.DPPSupport{}, err
+	}
+	v, ok := strings.CutPrefix(r, "DPP=")
+	n, _ := strconv.Atoi(v)
+	return hostapd.DPPSupport{Supported: ok && n > 0, Version: n}, nil
+}
+
+// configurator restores the persisted configurator key, or creates one and
+// persists it: devices hold a connector signed by it, so it must outlive
+// hostapd restarts and reboots.
+func (e *Engine) configurator(ctx context.Context, c Ctrl) (string, error) {
+	path := filepath.Join(e.o.StateDir, "configurator.key")
+	if key, err := os.ReadFile(path); err == nil && len(key) > 0 {
+		id, err := c.Command(ctx, "DPP_CONFIGURATOR_ADD key="+strings.TrimSpace(string(key)))
+		if err != nil {
+			return "", fmt.Errorf("failed to restore the DPP configurator: %w", err)
+		}
+		return id, nil
+	}
+	id, err := c.Command(ctx, "DPP_CONFIGURATOR_ADD")
+	if err != nil {
+		return "", fmt.Errorf("failed to create the DPP configurator: %w", err)
+	}
+	key, err := c.Command(ctx, "DPP_CONFIGURATOR_GET_KEY "+id)
+	if err != nil {
+		return "", fmt.Errorf("failed to read the DPP configurator key: %w", err)
+	}
+	if _, err := fsutil.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	e.log.Info("created the DPP configurator key", "file", path)
+	return id, nil
+}
+
+// Detach marks an access point down after its hostapd went away.
+func (e *Engine) Detach(ifname string) {
+	if b := e.get(ifname); b != nil {
+		b.mu.Lock()
+		b.attached = false
+		b.mu.Unlock()
+	}
+}
+
+func (e *Engine) get(ifname string) *bss {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.bss[ifname]
+}
+
+// pick returns the requested access point, or the first attached one with
+// DPP.
+func (e *Engine) pick(ifname string) (*bss, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ifname != "" {
+		b := e.bss[ifname]
+		if b == nil {
+			return nil, fmt.Errorf("%w: no access point %q", ErrInvalid, ifname)
+		}
+		return b, usable(b)
+	}
+	var last error = fmt.Errorf("%w: no access point is configured (is hostapd running?)", ErrUnavailable)
+	for _, n := range e.order {
+		b := e.bss[n]
+		if last = usable(b); last == nil {
+			return b, nil
+		}
+	}
+	return nil, last
+}
+
+func usable(b *bss) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case !b.attached:
+		return fmt.Errorf("%w: the access point %s is not up (hostapd is not running or restarting)", ErrUnavailable, b.ifname)
+	case !b.dpp.Supported:
+		return fmt.Errorf("%w: the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", ErrUnavailable, b.ifname)
+	}
+	return nil
+}
+
+// HandleEvent takes every hostapd event, in order, from every access point.
+// It must not block: events for an exchange are queued to it.
+func (e *Engine) HandleEvent(ev hostapd.Event) {
+	b := e.get(ev.Iface)
+	if b == nil {
+		return
+	}
+	switch ev.Name {
+	case "AP-STA-CONNECTED":
+		e.staConnected(ev)
+	case "AP-STA-DISCONNECTED":
+		e.staDisconnected(ev)
+	case "DPP-MUD-URL":
+		e.mudURL(b, ev)
+	}
+	if strings.HasPrefix(ev.Name, "DPP-") || ev.Name == "AP-STA-CONNECTED" {
+		select {
+		case b.events <- ev:
+		default:
+			e.log.Debug("no exchange is reading hostapd events", "iface", ev.Iface, "event", ev.Name)
+		}
+	}
+}
+
+func mac(ev hostapd.Event) string {
+	if len(ev.Args) > 0 {
+		return strings.ToLower(ev.Args[0])
+	}
+	return ""
+}
+
+func (e *Engine) staConnected(ev hostapd.Event) {
+	keyID := ev.Fields["keyid"]
+	d, ok := e.o.Registry.ByKeyID(keyID)
+	if !ok {
+		return
+	}
+	m := mac(ev)
+	now := e.o.Now()
+	_, err := e.o.Registry.Update(d.ID, func(d *registry.Device) error {
+		if d.State == registry.StateNeedsReonboarding {
+			return nil
+		}
+		d.State = registry.StateConnected
+		d.LastSeen = now
+		d.Ifname = ev.Iface
+		if m != "" && !contains(d.MACs, m) {
+			d.MACs = append(d.MACs, m)
+		}
+		d.Record(now, "connected with its own credential as "+m)
+		return nil
+	})
+	if err != nil {
+		e.log.Error("failed to record a connection", "device", d.ID, "err", err)
+		return
+	}
+	e.log.Info("device connected with its own credential", "device", d.ID, "mac", m, "iface", ev.Iface)
+}
+
+func (e *Engine) staDisconnected(ev hostapd.Event) {
+	m := mac(ev)
+	for _, d := range e.o.Registry.List() {
+		if !contains(d.MACs, m) || d.State != registry.StateConnected {
+			continue
+		}
+		now := e.o.Now()
+		e.o.Registry.Update(d.ID, func(d *registry.Device) error {
+			d.State = registry.StateDisconnected
+			d.LastSeen = now
+			d.Record(now, "disconnected")
+			return nil
+		})
+	}
+}
+
+func (e *Engine) mudURL(b *bss, ev hostapd.Event) {
+	// hostapd 2.10 prints "DPP-MUD-URL <url>"; 2.11 the same, sometimes
+	// with fields. The exchange in progress owns it.
+	url := strings.TrimSpace(strings.TrimPrefix(ev.Raw, ev.Name))
+	if len(ev.Args) > 0 {
+		url = ev.Args[0]
+	}
+	e.mu.Lock()
+	var devID string
+	for _, r := range e.requests {
+		if r.State == "running" || r.State == "configured" {
+			devID = r.DeviceID
+		}
+	}
+	e.mu.Unlock()
+	if devID == "" || !strings.HasPrefix(url, "https://") {
+		return
+	}
+	e.o.Registry.Update(devID, func(d *registry.Device) error {
+		d.MUDURL = url
+		d.Record(e.o.Now(), "sent its MUD URL")
+		return nil
+	})
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Run processes every access point's queue until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	bs := make([]*bss, 0, len(e.bss))
+	for _, b := range e.bss {
+		bs = append(bs, b)
+	}
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, b := range bs {
+		wg.Add(1)
+		go func(b *bss) {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-b.queue:
+					e.run(ctx, b, j)
+				}
+			}
+		}(b)
+	}
+	wg.Wait()
+	return nil
+}
+
+// Progress returns a copy of a request's state.
+func (e *Engine) Progress(id string) (Request, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.requests[id]
+	if !ok {
+		return Request{}, fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+	}
+	c := *r
+	c.cancel = nil
+	return c, nil
+}
+
+// Cancel stops a queued or running request.
+func (e *Engine) Cancel(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.requests[id]
+	if !ok {
+		return fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.State == "queued" {
+		r.State, r.Error = "cancelled", "cancelled before it started"
+	}
+	return nil
+}
+
+func (e *Engine) update(r *Request, fn func(r *Request)) {
+	e.mu.Lock()
+	fn(r)
+	e.mu.Unlock()
+}
+
+// OnboardRequest is what to onboard.
+type OnboardRequest struct {
+	Method, URI, Code, Identifier, Name, Segment, Ifname string
+}
+
+// Onboard checks a request and queues it on its access point. The request
+// runs in the background; Progress follows it.
+func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
+	segment := r.Segment
+	if segment == "" {
+		segment = e.o.DefaultSegment
+	}
+	if _, ok := e.o.VLAN(segment); !ok {
+		return Request{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
+	}
+	j := &job{method: r.Method, code: r.Code, ident: r.Identifier}
+	switch r.Method {
+	case "qr":
+		u, err := ParseURI(r.URI)
+		if err != nil {
+			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		j.uri = u
+	case "pkex":
+		if len(r.Code) < 6 || len(r.Code) > 64 || strings.ContainsAny(r.Code, "\n\r") {
+			return Request{}, fmt.Errorf("%w: the PKEX code must be 6 to 64 characters", ErrInvalid)
+		}
+		if strings.ContainsAny(r.Identifier, " \n\r") || len(r.Identifier) > 64 {
+			return Request{}, fmt.Errorf("%w: the PKEX identifier must be one word", ErrInvalid)
+		}
+	default:
+		return Request{}, fmt.Errorf("%w: method must be qr or pkex", ErrInvalid)
+	}
+	b, err := e.pick(r.Ifname)
+	if err != nil {
+		return Request{}, err
+	}
+	if r.Method == "pkex" {
+		if err := b.pkexAllowed(e.o); err != nil {
+			return Request{}, err
+		}
+		if !b.claimPKEX() {
+			return Request{}, fmt.Errorf("%w: a PKEX code is already waiting on %s; finish or cancel it first", ErrBusy, b.ifname)
+		}
+	}
+
+	// The device: the same key onboarded again keeps its identity and
+	// name but gets a new credential.
+	now := e.o.Now()
+	var dev registry.Device
+	if j.uri != nil {
+		if old, ok := e.o.Registry.ByKeyHash(j.uri.KeyHash); ok {
+			dev = old
+		}
+	}
+	if dev.ID == "" {
+		name := r.Name
+		if name == "" && j.uri != nil && j.uri.Info != "" {
+			name = j.uri.Info
+		}
+		if name == "" {
+			name = "Device"
+		}
+		dev = registry.Device{ID: credential.RandomID("d-"), Name: e.o.Registry.UniqueName(name)}
+		if j.uri != nil {
+			dev.KeyHash = j.uri.KeyHash
+		}
+	} else if r.Name != "" {
+		dev.Name = r.Name
+	}
+	dev.Segment = segment
+	dev.Ifname = b.ifname
+	dev.KeyID = dev.ID
+	dev.State = registry.StateOnboarding
+	dev.Quarantined = false
+	dev.Record(now, "onboarding by "+r.Method+" on "+b.ifname)
+	if err := e.o.Registry.Put(dev); err != nil {
+		return Request{}, err
+	}
+	j.device = dev
+	j.req = &Request{ID: credential.RandomID("o-"), DeviceID: dev.ID, State: "queued", Step: "waiting for the access point"}
+	e.mu.Lock()
+	e.requests[j.req.ID] = j.req
+	e.mu.Unlock()
+	select {
+	case b.queue <- j:
+	default:
+		if j.method == "pkex" {
+			b.releasePKEX()
+		}
+		e.fail(j, "too many onboardings are waiting on this access point", "wait a minute and try again")
+		return Request{}, fmt.Errorf("%w: too many onboardings are waiting on %s", ErrBusy, b.ifname)
+	}
+	e.log.Info("onboarding queued", "request", j.req.ID, "device", dev.ID, "method", r.Method, "iface", b.ifname)
+	return e.Progress(j.req.ID)
+}
+
+func (b *bss) pkexAllowed(o Options) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := o.Now()
+	kept := b.pkexFails[:0]
+	for _, t := range b.pkexFails {
+		if now.Sub(t) < o.PKEXWindow {
+			kept = append(kept, t)
+		}
+	}
+	b.pkexFails = kept
+	if o.PKEXAttempts > 0 && len(kept) >= o.PKEXAttempts {
+		return fmt.Errorf("%w: too many wrong PKEX codes on %s; wait %s and try again", ErrBusy, b.ifname, o.PKEXWindow.Round(time.Minute))
+	}
+	return nil
+}
+
+// claimPKEX reserves the access point's single PKEX slot; hostapd keeps one
+// code per BSS, so a second one would silently replace the first.
+func (b *bss) claimPKEX() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pkexBusy {
+		return false
+	}
+	b.pkexBusy = true
+	return true
+}
+
+func (b *bss) releasePKEX() {
+	b.mu.Lock()
+	b.pkexBusy = false
+	b.mu.Unlock()
+}
+
+// run carries one exchange through, start to finish.
+func (e *Engine) run(ctx context.Context, b *bss, j *job) {
+	if j.method == "pkex" {
+		defer b.releasePKEX()
+	}
+	if j.req.State == "cancelled" {
+		e.giveUp(j)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	e.update(j.req, func(r *Request) {
+		r.State, r.Step, r.cancel = "running", "sending the device its credential over Wi-Fi Easy Connect", cancel
+	})
+	// Events from an earlier exchange are stale.
+	for len(b.events) > 0 {
+		<-b.events
+	}
+	err := e.exchange(ctx, b, j)
+	if err != nil {
+		var oe *outcome
+		if !errors.As(err, &oe) {
+			oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}
+		}
+		if ctx.Err() == context.Canceled && j.req.State != "configured" {
+			oe = &outcome{msg: "cancelled", hint: "", state: "cancelled"}
+		}
+		e.fail(j, oe.msg, oe.hint)
+		if oe.state != "" {
+			e.update(j.req, func(r *Request) { r.State = oe.state })
+		}
+		if j.method == "pkex" && oe.wrongCode {
+			b.mu.Lock()
+			b.pkexFails = append(b.pkexFails, e.o.Now())
+			b.mu.Unlock()
+		}
+		e.giveUp(j)
+		b.ctrl.Command(context.Background(), "DPP_STOP_LISTEN")
+		e.armChirps(context.Background(), b, nil)
+		return
+	}
+	e.update(j.req, func(r *Request) { r.State, r.Step = "connected", "the device is connected with its own credential" })
+	e.log.Info("onboarding done", "request", j.req.ID, "device", j.device.ID)
+	e.armChirps(context.Background(), b, nil)
+}
+
+// outcome is a failure explained for people.
+type outcome struct {
+	msg, hint, state string
+	wrongCode        bool
+}
+
+func (o *outcome) Error() string { return o.msg }
+
+func (e *Engine) fail(j *job, msg, hint string) {
+	e.update(j.req, func(r *Request) {
+		if r.State != "cancelled" {
+			r.State = "failed"
+		}
+		r.Error, r.Hint, r.Step = msg, hint, ""
+	})
+	e.log.Warn("onboarding failed", "request", j.req.ID, "device", j.device.ID, "reason", msg)
+}
+
+// giveUp withdraws the credential of a device whose onboarding failed: a
+// new device disappears, a known one needs scanning again.
+func (e *Engine) giveUp(j *job) {
+	b := e.get(j.device.Ifname)
+	if b != nil {
+		if err := b.psk.Remove(j.device.KeyID); err == nil {
+			b.ctrl.Command(context.Background(), "RELOAD_WPA_PSK")
+		}
+	}
+	now := e.o.Now()
+	e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
+		if len(d.MACs) == 0 && d.LastSeen.IsZero() {
+			d.State = registry.StateRemoved
+		} else {
+			d.State = registry.StateNeedsReonboarding
+		}
+		d.Record(now, "onboarding failed")
+		return nil
+	})
+}
+
+// exchange runs the hostapd commands of one onboarding and waits for its
+// outcome. The device's credential is in the PSK file before the exchange
+// starts, so it can connect the moment it is configured.
+func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
+	vlan, _ := e.o.VLAN(j.device.Segment)
+	pass, err := credential.NewPassphrase()
+	if err != nil {
+		return err
+	}
+	if err := b.psk.Set(j.device.KeyID, vlan, pass); err != nil {
+		return err
+	}
+	now := e.o.Now()
+	if _, err := e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
+		d.CredentialCreated = now
+		return nil
+	}); err != nil {
+		return err
+	}
+	if _, err := b.ctrl.Command(ctx, "RELOAD_WPA_PSK"); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	cfg, ssid, freq := b.configurator, b.ssid, b.freq
+	b.mu.Unlock()
+	if cfg == "" {
+		return &outcome{msg: "the access point is not ready for onboarding (hostapd restarting)", hint: "try again in a few seconds"}
+	}
+	params := fmt.Sprintf("conf=%s ssid=%s pass=%s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), pass.Hex(), cfg)
+	b.ctrl.Command(ctx, "DPP_STOP_LISTEN")
+
+	switch j.method {
+	case "qr":
+		peer, err := b.ctrl.Command(ctx, "DPP_QR_CODE "+j.uri.Raw)
+		if err != nil {
+			return &outcome{msg: "the router's Wi-Fi did not accept the device's code", hint: "scan the code on the device again"}
+		}
+		defer b.ctrl.Command(context.Background(), "DPP_BOOTSTRAP_REMOVE "+peer)
+		if _, err := b.ctrl.Command(ctx, "DPP_AUTH_INIT peer="+peer+" "+params); err != nil {
+			return &outcome{msg: "the router could not start talking to the device", hint: "make sure the device is in pairing mode and close to the router, then try again"}
+		}
+	case "pkex":
+		own, err := b.ctrl.Command(ctx, "DPP_BOOTSTRAP_GEN type=pkex")
+		if err != nil {
+			return err
+		}
+		defer b.ctrl.Command(context.Background(), "DPP_BOOTSTRAP_REMOVE "+own)
+		if _, err := b.ctrl.Command(ctx, `SET dpp_configurator_params  `+params); err != nil {
+			return err
+		}
+		cmd := "DPP_PKEX_ADD own=" + own
+		if j.ident != "" {
+			cmd += " identifier=" + j.ident
+		}
+		id, err := b.ctrl.Command(ctx, cmd+" code="+j.code)
+		if err != nil {
+			return err
+		}
+		defer b.ctrl.Command(context.Background(), "DPP_PKEX_REMOVE "+id)
+		if _, err := b.ctrl.Command(ctx, "DPP_LISTEN "+strconv.Itoa(freq)); err != nil {
+			return err
+		}
+		e.update(j.req, func(r *Request) { r.Step = "waiting for the device to start pairing with its code" })
+	}
+	return e.await(ctx, b, j)
+}
+
+// await follows hostapd's events until the device has connected with its
+// own credential, or the exchange failed.
+func (e *Engine) await(ctx context.Context, b *bss, j *job) error {
+	configured := false
+	for {
+		select {
+		case <-ctx.Done():
+			if configured {
+				return &outcome{msg: "the device received its credential but has not connected", hint: "check that it is within reach of the router; it will keep trying. If not, remove it and add it again"}
+			}
+			if ctx.Err() == context.DeadlineExceeded {
+				return &outcome{msg: "the device did not answer in time", hint: "put the device in pairing mode (see its manual), bring it close to the router, and try again"}
+			}
+			return ctx.Err()
+		case ev := <-b.events:
+			switch ev.Name {
+			case "DPP-AUTH-SUCCESS":
+				e.update(j.req, func(r *Request) { r.Step = "the device and the router recognised each other" })
+			case "DPP-CONF-SENT":
+				configured = true
+				now := e.o.Now()
+				e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
+					d.State = registry.StateOnboarded
+					d.Record(now, "received its own credential")
+					return nil
+				})
+				e.update(j.req, func(r *Request) {
+					r.State, r.Step = "configured", "the device has its credential and is connecting"
+				})
+			case "AP-STA-CONNECTED":
+				if ev.Fields["keyid"] == j.device.KeyID {
+					return nil
+				}
+			case "DPP-AUTH-INIT-FAILED":
+				return &outcome{msg: "the device did not answer", hint: "put the device in pairing mode (see its manual), bring it close to the router, and try again"}
+			case "DPP-NOT-COMPATIBLE":
+				return &outcome{msg: "the device and the router could not agree on how to pair", hint: "the device may need a firmware update"}
+			case "DPP-CONF-FAILED":
+				return &outcome{msg: "the device refused the network's settings", hint: "check that the device supports this network's security (WPA2/WPA3)"}
+			case "DPP-PKEX-T-LIMIT":
+				return &outcome{msg: "too many wrong codes", hint: "check the code printed on the device and try again later", wrongCode: true}
+			case "DPP-FAIL":
+				return failure(ev)
+			}
+		}
+	}
+}
+
+// failure explains a DPP-FAIL event.
+func failure(ev hostapd.Event) error {
+	text := strings.TrimSpace(strings.TrimPrefix(ev.Raw, ev.Name))
+	switch {
+	case strings.Contains(text, "Configurator rejected configuration"),
+		strings.Contains(text, "Configuration Request") && strings.Contains(text, "Configurator"):
+		// Both sides wanted to be the configurator: the device asked to
+		// configure the router (see the lab notes).
+		return &outcome{msg: "the device asked to configure the router instead of joining it", hint: "put the device in its 'join a network' or 'enrollee' mode and try again"}
+	case strings.Contains(text, "PKEX") || strings.Contains(strings.ToLower(text), "mismatch"):
+		return &outcome{msg: "the code did not match", hint: "check the code printed on the device and try again", wrongCode: true}
+	case strings.Contains(text, "auth"), strings.Contains(text, "Auth"):
+		return &outcome{msg: "the device and the router could not authenticate each other", hint: "make sure you scanned this device's own code, then try again"}
+	}
+	return &outcome{msg: "the pairing failed (" + text + ")", hint: "try again; if it keeps failing, restart the device"}
+}

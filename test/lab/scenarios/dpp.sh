@@ -1,0 +1,96 @@
+#!/bin/bash
+# lab: radios=3 timeout=420
+# Trusted onboarding with Wi-Fi Easy Connect, end to end: devices scanned
+# by QR code get their own credential and VLAN; remove, re-onboard, PKEX,
+# a hostapd restart and a killed daemon.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+psk=/tmp/tj/state/psk/wlan0.psk
+mkdir -p /tmp/tj/state/psk
+lab_start_ap wlan0 6 "$psk"
+lab_write_config /tmp/tj.uci \
+	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
+	"config onboarding 'onboarding'" "	option timeout '60'"
+lab_start_trustjoin /tmp/tj.uci
+tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
+lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin did not attach to hostapd"
+
+# dpp_device IFACE: the device shows its QR code (a DPP URI) and listens.
+dpp_device() {
+	local ifc=$1 mac id
+	mac=$(lab_mac "$ifc" | tr -d :)
+	id=$(lab_wpa_cli "$ifc" dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
+	lab_wpa_cli "$ifc" dpp_listen 2437 >/dev/null
+	lab_wpa_cli "$ifc" dpp_bootstrap_get_uri "$id" | tail -1
+}
+# keyid_of MAC: the key id hostapd last reported for a station.
+keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+pass_of() { grep "keyid=$1 " "$psk" | awk '{print $NF}'; }
+
+say "a camera on wlan1 is onboarded by its QR code into segment iot"
+lab_start_sta wlan1
+uri1=$(dpp_device wlan1)
+echo "camera QR: ${uri1:0:40}…"
+tj onboard --qr "$uri1" --name camera --segment iot || fail "onboarding the camera failed"
+lab_wait 20 lab_sta_connected wlan1 || fail "camera not connected"
+mac1=$(lab_mac wlan1)
+key1=$(keyid_of "$mac1")
+[ -n "$key1" ] || fail "camera did not connect with a key id of its own"
+grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "camera not in VLAN 20"
+tj device camera | tee -a "$LAB_OUT/cli.log" | grep -q 'state: connected' || fail "registry does not say connected"
+camera_pass=$(pass_of "$key1")
+
+say "a speaker on wlan2 gets a different passphrase and VLAN (guest)"
+lab_start_sta wlan2
+uri2=$(dpp_device wlan2)
+tj onboard --qr "$uri2" --name speaker --segment guest || fail "onboarding the speaker failed"
+lab_wait 20 lab_sta_connected wlan2 || fail "speaker not connected"
+mac2=$(lab_mac wlan2)
+key2=$(keyid_of "$mac2")
+[ -n "$key2" ] && [ "$key2" != "$key1" ] || fail "speaker has no key id of its own"
+grep -q "Assigned VLAN ID 30 from wpa_psk_file to $mac2" "$LAB_OUT/hostapd.log" || fail "speaker not in VLAN 30"
+speaker_pass=$(pass_of "$key2")
+[ -n "$camera_pass" ] && [ "$camera_pass" != "$speaker_pass" ] || fail "the two devices share a passphrase"
+tj devices | tee -a "$LAB_OUT/cli.log"
+
+say "a malformed QR code is refused with a reason"
+out=$(tj onboard --qr "WIFI:S:home;T:WPA;P:x;;" 2>&1) && fail "a Wi-Fi network QR code was accepted"
+echo "$out" | grep -q "not a device's Wi-Fi Easy Connect code" || fail "unclear error: $out"
+
+say "hostapd killed and restarted: trustjoin recovers, devices reconnect with their credentials"
+kill "$(cat "$LAB_OUT/hostapd.pid")"
+lab_wait 10 sh -c "! kill -0 $(cat "$LAB_OUT/hostapd.pid") 2>/dev/null"
+hostapd -B -t -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$LAB_OUT/hostapd-wlan0.conf" || fail "hostapd did not restart"
+lab_wait 10 sh -c "[ \$(grep -c 'access point ready for onboarding' '$LAB_OUT/trustjoin.log') -ge 2 ]" || fail "trustjoin did not re-attach after the restart"
+lab_wait 40 lab_sta_connected wlan1 || fail "camera did not reconnect after hostapd restarted"
+lab_wait 40 lab_sta_connected wlan2 || fail "speaker did not reconnect after hostapd restarted"
+
+say "trustjoin killed (SIGKILL) and restarted: no device lost"
+kill -9 "$(cat "$LAB_OUT/trustjoin.pid")"
+sleep 0.5
+"$TJ_BIN" daemon --config /tmp/tj.uci >> "$LAB_OUT/trustjoin.log" 2>&1 &
+echo $! > "$LAB_OUT/trustjoin.pid"
+lab_wait 20 sh -c "[ \$(grep -c 'msg=ready' '$LAB_OUT/trustjoin.log') -ge 2 ]" || fail "trustjoin did not come back"
+tj devices | tee -a "$LAB_OUT/cli.log" | grep -q camera || fail "camera lost after SIGKILL"
+tj devices | grep -q speaker || fail "speaker lost after SIGKILL"
+
+say "the camera is removed: it cannot connect any more"
+tj remove camera || fail "remove failed"
+sleep 8
+lab_sta_connected wlan1 && fail "removed camera is still connected"
+grep -q "keyid=$key1 " "$psk" && fail "removed camera's line is still in the PSK file"
+
+say "the camera is onboarded again: it gets a new credential"
+lab_wpa_cli wlan1 remove_network all >/dev/null
+uri1=$(dpp_device wlan1)
+tj onboard --qr "$uri1" --name camera --segment iot || fail "re-onboarding the camera failed"
+lab_wait 20 lab_sta_connected wlan1 || fail "re-onboarded camera not connected"
+new_pass=$(pass_of "$(keyid_of "$mac1")")
+[ -n "$new_pass" ] && [ "$new_pass" != "$camera_pass" ] || fail "re-onboarded camera did not get a new credential"
+
+say "no passphrase in trustjoin's log or the CLI's output"
+for p in "$camera_pass" "$speaker_pass" "$new_pass" "$LAB_HOUSEHOLD_PASS"; do
+	lab_no_secret "$p" "$LAB_OUT/trustjoin.log" "$LAB_OUT/cli.log"
+done
+say "dpp: OK"
