@@ -177,16 +177,33 @@ func printDevice(w io.Writer, d api.Device) {
 	}
 }
 
+// parseAnywhere parses flags that may come before or after positional
+// arguments (trustjoin device camera --json), returning the positionals.
+func parseAnywhere(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 // oneArg parses flags and returns the single positional argument.
 func oneArg(f *clientFlags, env Env, what string) (string, bool) {
-	if f.fs.Parse(env.Args) != nil {
+	pos, err := parseAnywhere(f.fs, env.Args)
+	if err != nil {
 		return "", false
 	}
-	if f.fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintf(env.Stderr, "trustjoin %s: want exactly one %s\n", f.fs.Name(), what)
 		return "", false
 	}
-	return f.fs.Arg(0), true
+	return pos[0], true
 }
 
 func runDevice(ctx context.Context, env Env) int {
@@ -305,8 +322,15 @@ func runPreauth(ctx context.Context, env Env) int {
 		fmt.Fprintln(env.Stderr, "usage: trustjoin preauth add URI [--segment S] [--name N] | list | remove ID")
 		return 2
 	}
-	sub := env.Args[0]
-	env.Args = env.Args[1:]
+	// The subcommand may follow options (trustjoin preauth --config F add).
+	sub, at := env.Args[0], 0
+	for i, a := range env.Args {
+		if a == "add" || a == "list" || a == "remove" {
+			sub, at = a, i
+			break
+		}
+	}
+	env.Args = append(append([]string{}, env.Args[:at]...), env.Args[at+1:]...)
 	f := newClientFlags("preauth "+sub, env)
 	switch sub {
 	case "add":
@@ -314,9 +338,13 @@ func runPreauth(ctx context.Context, env Env) int {
 		name := f.fs.String("name", "", "a name for the device")
 		// Flags may come after the URI, as people type them.
 		var uri string
-		args := env.Args
-		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			uri, args = args[0], args[1:]
+		var args []string
+		for _, a := range env.Args {
+			if uri == "" && strings.HasPrefix(a, "DPP:") {
+				uri = a
+				continue
+			}
+			args = append(args, a)
 		}
 		if f.fs.Parse(args) != nil {
 			return 2

@@ -1,0 +1,67 @@
+#!/bin/bash
+# lab: radios=3 timeout=420
+# Onboarding without a QR code: a device that only has a PKEX code, and a
+# pre-authorised device (its URI pushed beforehand, as an ISP would) that
+# onboards with no touch when it announces itself (chirp).
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+psk=/tmp/tj/state/psk/wlan0.psk
+mkdir -p /tmp/tj/state/psk
+lab_start_ap wlan0 6 "$psk"
+lab_write_config /tmp/tj.uci \
+	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
+	"config onboarding 'onboarding'" "	option timeout '60'"
+lab_start_trustjoin /tmp/tj.uci
+tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
+lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin did not attach to hostapd"
+keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+
+say "a plug with a PKEX code on wlan1 is onboarded into segment iot"
+lab_start_sta wlan1
+code="plug-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+tj onboard --pkex "$code" --id plug1 --name plug --segment iot > "$LAB_OUT/pkex-onboard.log" 2>&1 &
+onboard=$!
+lab_wait 10 grep -q 'DPP_PKEX_ADD\|waiting for the device' "$LAB_OUT/pkex-onboard.log" || true
+sleep 1
+own=$(lab_wpa_cli wlan1 dpp_bootstrap_gen type=pkex | tail -1)
+lab_wpa_cli wlan1 dpp_pkex_add own="$own" identifier=plug1 init=1 role=enrollee code="$code" >/dev/null
+wait $onboard || { cat "$LAB_OUT/pkex-onboard.log"; fail "PKEX onboarding failed"; }
+cat "$LAB_OUT/pkex-onboard.log"
+lab_wait 20 lab_sta_connected wlan1 || fail "plug not connected"
+mac1=$(lab_mac wlan1)
+[ -n "$(keyid_of "$mac1")" ] || fail "plug did not connect with its own key id"
+grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "plug not in VLAN 20"
+
+say "a wrong PKEX code does not onboard the device"
+lab_start_sta wlan2
+tj onboard --pkex "right-code-123" --name wrong --timeout 25s > "$LAB_OUT/pkex-wrong.log" 2>&1 &
+onboard=$!
+sleep 1
+own=$(lab_wpa_cli wlan2 dpp_bootstrap_gen type=pkex | tail -1)
+lab_wpa_cli wlan2 dpp_pkex_add own="$own" init=1 role=enrollee code="wrong-code-456" >/dev/null
+wait $onboard && fail "a wrong PKEX code onboarded a device"
+cat "$LAB_OUT/pkex-wrong.log"
+lab_sta_connected wlan2 && fail "device with the wrong code is connected"
+lab_wpa_cli wlan2 dpp_pkex_remove "*" >/dev/null 2>&1 || true
+
+say "a camera pre-authorised by its URI (as an ISP would push it) onboards by chirping, untouched"
+mac2=$(lab_mac wlan2 | tr -d :)
+bid=$(lab_wpa_cli wlan2 dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac2" | tail -1)
+uri=$(lab_wpa_cli wlan2 dpp_bootstrap_get_uri "$bid" | tail -1)
+tj preauth add "$uri" --segment guest --name "isp-camera" || fail "pre-authorisation refused"
+tj preauth list
+lab_wait 10 grep -q 'listening for pre-authorised devices' "$LAB_OUT/trustjoin.log" || fail "trustjoin does not listen for chirps"
+lab_wpa_cli wlan2 dpp_chirp own="$bid" iter=10 >/dev/null
+lab_wait 60 lab_sta_connected wlan2 || fail "pre-authorised camera did not onboard by chirping"
+grep -q "Assigned VLAN ID 30 from wpa_psk_file to $(lab_mac wlan2)" "$LAB_OUT/hostapd.log" || fail "camera not in its target segment's VLAN 30"
+lab_wait 10 sh -c "'$TJ_BIN' device isp-camera --config /tmp/tj.uci | grep -q 'state: connected'" || fail "registry does not show the camera connected"
+
+say "no secret in trustjoin's log"
+secrets=$(grep keyid= "$psk" | awk '{print $NF}')
+[ "$(echo "$secrets" | wc -l)" -ge 2 ] || fail "expected the plug's and the camera's lines in the PSK file"
+for s in $secrets; do
+	lab_no_secret "$s" "$LAB_OUT/trustjoin.log"
+done
+lab_no_secret "$code" "$LAB_OUT/trustjoin.log"
+say "pkex-chirp: OK"
