@@ -611,7 +611,10 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 	if j.method == "pkex" {
 		defer b.releasePKEX()
 	}
-	if j.req.State == "cancelled" {
+	e.mu.Lock()
+	cancelled := j.req.State == "cancelled"
+	e.mu.Unlock()
+	if cancelled {
 		e.giveUp(j)
 		return
 	}
@@ -630,7 +633,10 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 		if !errors.As(err, &oe) {
 			oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}
 		}
-		if ctx.Err() == context.Canceled && j.req.State != "configured" {
+		e.mu.Lock()
+		configured := j.req.State == "configured"
+		e.mu.Unlock()
+		if ctx.Err() == context.Canceled && !configured {
 			oe = &outcome{msg: "cancelled", hint: "", state: "cancelled"}
 		}
 		e.fail(j, oe.msg, oe.hint)

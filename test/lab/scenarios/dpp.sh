@@ -53,6 +53,11 @@ grep -q "Assigned VLAN ID 30 from wpa_psk_file to $mac2" "$LAB_OUT/hostapd.log" 
 speaker_pass=$(pass_of "$key2")
 [ -n "$camera_pass" ] && [ "$camera_pass" != "$speaker_pass" ] || fail "the two devices share a passphrase"
 tj devices | tee -a "$LAB_OUT/cli.log"
+# Every reply a script or the LuCI page gets, kept for the secret check below.
+for c in "devices --json" "status --json" "device camera --json" "preauth list --json"; do
+	tj $c >> "$LAB_OUT/cli.log" || fail "trustjoin $c failed"
+done
+grep -q '"key_id"' "$LAB_OUT/cli.log" || fail "the JSON replies lack the credential's key id"
 
 say "a malformed QR code is refused with a reason"
 out=$(tj onboard --qr "WIFI:S:home;T:WPA;P:x;;" 2>&1) && fail "a Wi-Fi network QR code was accepted"
