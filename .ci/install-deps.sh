@@ -9,7 +9,7 @@ apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static cpio kmod \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
-	binutils file ca-certificates openssl
+	binutils file ca-certificates openssl bc
 
 # staticcheck, pinned; it builds with the local Go.
 if ! command -v staticcheck >/dev/null 2>&1; then

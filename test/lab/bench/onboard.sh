@@ -1,0 +1,64 @@
+#!/bin/bash
+# lab: radios=2 timeout=600
+# Benchmark: time from an onboarding request to the device connected,
+# through trustjoin, against the same steps driven directly with hostapd_cli
+# (write the PSK line, reload, DPP_QR_CODE, DPP_AUTH_INIT, wait for the
+# station), in the same run, alternating, for 1 and for 5 devices in a row.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+ROUNDS=${BENCH_ROUNDS:-3}
+
+psk=/tmp/tj/state/psk/wlan0.psk
+mkdir -p /tmp/tj/state/psk
+lab_start_ap wlan0 6 "$psk"
+lab_write_config /tmp/tj.uci \
+	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'"
+lab_start_trustjoin /tmp/tj.uci
+lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin not attached"
+lab_start_sta wlan1
+mac=$(lab_mac wlan1 | tr -d :)
+cfg=$(lab_hostapd_cli raw DPP_CONFIGURATOR_ADD | tail -1)
+ssidhex=$(printf '%s' "$LAB_SSID" | od -An -tx1 | tr -d ' \n')
+
+now() { date +%s.%N; }
+fresh_device() {
+	lab_wpa_cli wlan1 remove_network all >/dev/null
+	lab_wpa_cli wlan1 dpp_bootstrap_remove '*' >/dev/null
+	lab_wait 10 sh -c "! wpa_cli -p /var/run/wpa_supplicant -i wlan1 status | grep -q wpa_state=COMPLETED"
+	local id
+	id=$(lab_wpa_cli wlan1 dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
+	lab_wpa_cli wlan1 dpp_listen 2437 >/dev/null
+	lab_wpa_cli wlan1 dpp_bootstrap_get_uri "$id" | tail -1
+}
+direct() { # URI N
+	local uri=$1 n=$2 pass peer
+	pass=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	echo "keyid=bench$n vlanid=20 00:00:00:00:00:00 $pass" >> "$psk"
+	lab_hostapd_cli raw RELOAD_WPA_PSK >/dev/null
+	peer=$(lab_hostapd_cli raw "DPP_QR_CODE $uri" | tail -1)
+	lab_hostapd_cli raw "DPP_AUTH_INIT peer=$peer configurator=$cfg conf=sta-psk ssid=$ssidhex pass=$(printf '%s' "$pass" | od -An -tx1 | tr -d ' \n')" >/dev/null
+	lab_wait 60 lab_sta_connected wlan1
+}
+viatj() { "$TJ_BIN" onboard --config /tmp/tj.uci --qr "$1" >/dev/null; }
+
+run() { # METHOD DEVICES -> seconds
+	local method=$1 count=$2 total=0 i uri t0 t1
+	for i in $(seq 1 "$count"); do
+		uri=$(fresh_device)
+		t0=$(now)
+		"$method" "$uri" "$RANDOM" || fail "$method onboarding failed"
+		t1=$(now)
+		total=$(echo "$total + $t1 - $t0" | bc -l)
+	done
+	echo "$total"
+}
+
+for n in 1 5; do
+	d=0; t=0
+	for r in $(seq 1 "$ROUNDS"); do
+		d=$(echo "$d + $(run direct "$n")" | bc -l)
+		t=$(echo "$t + $(run viatj "$n")" | bc -l)
+	done
+	printf 'BENCH onboard %d device(s) in a row: hostapd_cli %.2f s, trustjoin %.2f s, ratio %.3f (mean of %d rounds)\n' \
+		"$n" "$(echo "$d / $ROUNDS" | bc -l)" "$(echo "$t / $ROUNDS" | bc -l)" "$(echo "$t / $d" | bc -l)" "$ROUNDS"
+done | tee "$LAB_OUT/bench.txt"
