@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
@@ -119,22 +118,23 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 }
 
 // accessPoints returns the configured access points or, without any wifi
-// section, those whose hostapd control socket exists now.
+// section, those found now (hostapd's control sockets and nl80211).
 func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
 	if len(cfg.Wifi) > 0 {
 		return cfg.Wifi
 	}
-	entries, err := os.ReadDir(cfg.Main.HostapdCtrlDir)
+	aps, err := hostapd.Discover(cfg.Main.HostapdCtrlDir)
 	if err != nil {
-		log.Warn("no access point configured and none found; add a wifi section to /etc/config/trustjoin", "dir", cfg.Main.HostapdCtrlDir, "err", err)
-		return nil
+		log.Warn("failed to look for access points", "dir", cfg.Main.HostapdCtrlDir, "err", err)
 	}
 	var out []config.Wifi
-	for _, e := range entries {
-		if e.Type()&os.ModeSocket == 0 || strings.HasPrefix(e.Name(), "global") {
+	for _, ap := range aps {
+		if !ap.Socket {
+			log.Warn("access point without a hostapd control socket: trustjoin cannot onboard on it", "iface", ap.Ifname, "dir", cfg.Main.HostapdCtrlDir)
 			continue
 		}
-		out = append(out, config.Wifi{Name: e.Name(), Ifname: e.Name(), PSKFile: filepath.Join(cfg.Main.StateDir, "psk", e.Name()+".psk")})
+		log.Info("found access point", "iface", ap.Ifname, "nl80211", ap.Radio)
+		out = append(out, config.Wifi{Name: ap.Ifname, Ifname: ap.Ifname, PSKFile: filepath.Join(cfg.Main.StateDir, "psk", ap.Ifname+".psk")})
 	}
 	if len(out) == 0 {
 		log.Warn("no access point found: is hostapd running? Add a wifi section to /etc/config/trustjoin to wait for one", "dir", cfg.Main.HostapdCtrlDir)

@@ -27,6 +27,8 @@ say "trustjoin daemon"
 lab_write_config /tmp/tj.uci
 lab_start_trustjoin /tmp/tj.uci
 "$TJ_BIN" version
+grep -q 'msg="found access point" iface=wlan0 nl80211=true' "$LAB_OUT/trustjoin.log" ||
+	fail "trustjoin did not find the access point through hostapd and nl80211"
 
 say "device on wlan1 connects with its own passphrase"
 lab_start_sta wlan1

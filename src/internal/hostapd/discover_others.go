@@ -1,0 +1,5 @@
+//go:build !linux
+
+package hostapd
+
+func apInterfaces() []string { return nil }
