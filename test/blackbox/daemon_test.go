@@ -2,6 +2,7 @@ package blackbox
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -153,6 +154,15 @@ func TestDaemonLifecycle(t *testing.T) {
 		}
 	}
 
+	// The rpcd plugin, as rpcd runs it, reaches the real daemon.
+	status := rpcdCall(t, cfgPath, "status", `{"ubus_rpc_session":"x"}`)
+	if status["version"] != stampedVersion || status["ready"] != true {
+		t.Fatalf("rpcd call status: %v", status)
+	}
+	if devs := rpcdCall(t, cfgPath, "devices", ""); devs["devices"] == nil {
+		t.Fatalf("rpcd call devices: %v", devs)
+	}
+
 	// A broken configuration on reload is rejected and the daemon lives on.
 	writeConfig(t, cfgPath, good+"\toption bogus '1'\n")
 	cmd.Process.Signal(syscall.SIGHUP)
@@ -176,6 +186,27 @@ func TestDaemonLifecycle(t *testing.T) {
 		t.Fatal("daemon did not stop on SIGTERM")
 	}
 	logs.waitFor(t, "msg=stopped", 1)
+
+	// With the daemon gone the plugin answers with a clear error at once.
+	gone := rpcdCall(t, cfgPath, "status", "")
+	if msg, _ := gone["error"].(string); !strings.Contains(msg, "not running") {
+		t.Fatalf("rpcd call with the daemon down: %v", gone)
+	}
+}
+
+// rpcdCall runs "trustjoin rpcd call METHOD" as rpcd does and decodes the
+// one JSON object it must print.
+func rpcdCall(t *testing.T, cfgPath, method, args string) map[string]any {
+	t.Helper()
+	cmd := exec.Command(binary, "rpcd", "call", method)
+	cmd.Env = append(os.Environ(), "TRUSTJOIN_CONFIG="+cfgPath)
+	cmd.Stdin = strings.NewReader(args)
+	out, _ := cmd.Output()
+	var reply map[string]any
+	if err := json.Unmarshal(out, &reply); err != nil {
+		t.Fatalf("rpcd call %s printed no JSON object: %v\n%s", method, err, out)
+	}
+	return reply
 }
 
 func TestDaemonRefusesBadConfig(t *testing.T) {

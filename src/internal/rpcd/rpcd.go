@@ -1,0 +1,188 @@
+package rpcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/api"
+)
+
+// A Method is one ubus method and how it maps onto the local API.
+type Method struct {
+	// Args are the arguments with example values, from which rpcd infers
+	// their types ("" string, false bool, 0 int32).
+	Args map[string]any
+	call func(ctx context.Context, c *api.Client, a args) (any, error)
+}
+
+type args map[string]any
+
+func (a args) str(k string) string {
+	s, _ := a[k].(string)
+	return s
+}
+
+func (a args) id() (string, error) {
+	id := a.str("id")
+	if id == "" {
+		return "", errors.New(`argument "id" is required`)
+	}
+	return url.PathEscape(id), nil
+}
+
+// do calls the API and decodes into a value of type T, which is what
+// limits a reply to known fields.
+func do[T any](ctx context.Context, c *api.Client, method, path string, body any) (any, error) {
+	var out T
+	if err := c.Do(ctx, method, path, body, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func byID[T any](method, suffix string) func(context.Context, *api.Client, args) (any, error) {
+	return func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[T](ctx, c, method, "/v1/devices/"+id+suffix, nil)
+	}
+}
+
+type devicesReply struct {
+	Devices []api.Device `json:"devices"`
+}
+
+type preauthReply struct {
+	Entries []api.PreauthEntry `json:"entries"`
+}
+
+type removedReply struct {
+	Removed   string `json:"removed,omitempty"`
+	Cancelled string `json:"cancelled,omitempty"`
+}
+
+// Methods is the one table of what the ubus object offers; the LuCI ACL
+// and the TR-069 data model are checked against it.
+var Methods = map[string]Method{
+	"status": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[api.Status](ctx, c, "GET", "/v1/status", nil)
+	}},
+	"devices": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[devicesReply](ctx, c, "GET", "/v1/devices", nil)
+	}},
+	"device":     {Args: map[string]any{"id": ""}, call: byID[api.Device]("GET", "")},
+	"quarantine": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/quarantine")},
+	"release":    {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/release")},
+	"rotate":     {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/rotate")},
+	"remove":     {Args: map[string]any{"id": ""}, call: byID[removedReply]("DELETE", "")},
+	"rename": {Args: map[string]any{"id": "", "name": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Name: a.str("name")})
+	}},
+	"move": {Args: map[string]any{"id": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Segment: a.str("segment")})
+	}},
+	"onboard": {Args: map[string]any{"method": "", "uri": "", "code": "", "identifier": "", "name": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		return do[api.Progress](ctx, c, "POST", "/v1/onboard", api.OnboardRequest{
+			Method: a.str("method"), URI: a.str("uri"), Code: a.str("code"), Identifier: a.str("identifier"),
+			Name: a.str("name"), Segment: a.str("segment"),
+		})
+	}},
+	"progress": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[api.Progress](ctx, c, "GET", "/v1/onboard/"+id, nil)
+	}},
+	"cancel": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[removedReply](ctx, c, "DELETE", "/v1/onboard/"+id, nil)
+	}},
+	"preauth_list": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[preauthReply](ctx, c, "GET", "/v1/preauth", nil)
+	}},
+	"preauth_add": {Args: map[string]any{"uri": "", "segment": "", "name": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: "user"})
+	}},
+	"preauth_remove": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id := a.str("id")
+		if id == "" {
+			return nil, errors.New(`argument "id" is required`)
+		}
+		return do[removedReply](ctx, c, "DELETE", "/v1/preauth/"+url.PathEscape(id), nil)
+	}},
+}
+
+// MethodNames lists the methods, sorted.
+func MethodNames() []string {
+	names := make([]string, 0, len(Methods))
+	for n := range Methods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// List writes the signatures, as rpcd expects from "<plugin> list".
+func List(w io.Writer) error {
+	sigs := map[string]map[string]any{}
+	for n, m := range Methods {
+		sigs[n] = m.Args
+	}
+	return json.NewEncoder(w).Encode(sigs)
+}
+
+// Timeout bounds one call, far below rpcd's 120 s.
+const Timeout = 15 * time.Second
+
+// Call runs method with the JSON arguments read from in and writes one JSON
+// object to out: the reply, or {"error": "..."}. It reports whether the
+// call succeeded.
+func Call(ctx context.Context, c *api.Client, method string, in io.Reader, out io.Writer) bool {
+	reply, err := call(ctx, c, method, in)
+	if err != nil {
+		json.NewEncoder(out).Encode(map[string]string{"error": err.Error()})
+		return false
+	}
+	json.NewEncoder(out).Encode(reply)
+	return true
+}
+
+func call(ctx context.Context, c *api.Client, method string, in io.Reader) (any, error) {
+	m, ok := Methods[method]
+	if !ok {
+		return nil, fmt.Errorf("unknown method %q", method)
+	}
+	a := args{}
+	b, err := io.ReadAll(io.LimitReader(in, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the arguments: %v", err)
+	}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, fmt.Errorf("the arguments are not a JSON object: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	return m.call(ctx, c, a)
+}

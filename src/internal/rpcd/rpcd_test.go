@@ -1,0 +1,110 @@
+package rpcd_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/rpcd"
+)
+
+func TestList(t *testing.T) {
+	var b bytes.Buffer
+	if err := rpcd.List(&b); err != nil {
+		t.Fatal(err)
+	}
+	var sigs map[string]map[string]any
+	if err := json.Unmarshal(b.Bytes(), &sigs); err != nil {
+		t.Fatalf("list is not a JSON object: %v\n%s", err, b.String())
+	}
+	for _, m := range []string{"status", "devices", "device", "rename", "move", "quarantine", "release", "rotate", "remove", "onboard", "progress", "cancel", "preauth_list", "preauth_add", "preauth_remove"} {
+		if _, ok := sigs[m]; !ok {
+			t.Errorf("method %s missing from list", m)
+		}
+	}
+	if sigs["onboard"]["uri"] != "" || sigs["device"]["id"] != "" {
+		t.Errorf("argument examples must be strings: %v", sigs["onboard"])
+	}
+}
+
+// serve answers API calls over a UNIX socket with h.
+func serve(t *testing.T, h http.Handler) *api.Client {
+	path := filepath.Join(t.TempDir(), "api.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return api.NewClient(path)
+}
+
+func call(t *testing.T, c *api.Client, method, in string) (map[string]any, bool) {
+	var out bytes.Buffer
+	ok := rpcd.Call(context.Background(), c, method, strings.NewReader(in), &out)
+	var reply map[string]any
+	if err := json.Unmarshal(out.Bytes(), &reply); err != nil {
+		t.Fatalf("reply is not one JSON object: %v\n%s", err, out.String())
+	}
+	return reply, ok
+}
+
+func TestCallForwardsAndFiltersReplies(t *testing.T) {
+	var gotPath, gotBody string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		gotPath, gotBody = r.Method+" "+r.URL.Path, string(b)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v1/devices/d-1":
+			// A reply carrying a field the API does not define must not
+			// reach LuCI: only the API's own fields pass.
+			io.WriteString(w, `{"id":"d-1","name":"Cam","passphrase":"hunter2hunter2","state":"connected"}`)
+		case "/v1/onboard":
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"the QR code is not a Wi-Fi Easy Connect code"}`)
+		}
+	}))
+	reply, ok := call(t, c, "device", `{"id":"d-1","ubus_rpc_session":"abc"}`)
+	if !ok || reply["name"] != "Cam" || gotPath != "GET /v1/devices/d-1" {
+		t.Fatalf("device: %v %v (path %q)", reply, ok, gotPath)
+	}
+	if b, _ := json.Marshal(reply); strings.Contains(string(b), "hunter2") || strings.Contains(string(b), "passphrase") {
+		t.Fatalf("an unknown field passed through: %s", b)
+	}
+	reply, ok = call(t, c, "onboard", `{"method":"qr","uri":"WIFI:x"}`)
+	if ok || !strings.Contains(reply["error"].(string), "not a Wi-Fi Easy Connect code") {
+		t.Fatalf("onboard error: %v", reply)
+	}
+	if !strings.Contains(gotBody, `"uri":"WIFI:x"`) {
+		t.Fatalf("onboard body %q", gotBody)
+	}
+	call(t, c, "rename", `{"id":"d-1","name":"Kitchen"}`)
+	if gotPath != "PATCH /v1/devices/d-1" || !strings.Contains(gotBody, `"name":"Kitchen"`) {
+		t.Fatalf("rename sent %q %q", gotPath, gotBody)
+	}
+}
+
+func TestCallErrors(t *testing.T) {
+	down := api.NewClient(filepath.Join(t.TempDir(), "nothing.sock"))
+	tests := []struct{ method, in, want string }{
+		{"status", "", "the trustjoin daemon is not running"},
+		{"device", "{}", `argument "id" is required`},
+		{"device", "[1,2]", "the arguments are not a JSON object"},
+		{"frobnicate", "{}", `unknown method "frobnicate"`},
+	}
+	for _, tt := range tests {
+		reply, ok := call(t, down, tt.method, tt.in)
+		if ok || !strings.Contains(reply["error"].(string), tt.want) {
+			t.Errorf("%s %s: %v, want an error containing %q", tt.method, tt.in, reply, tt.want)
+		}
+	}
+}
