@@ -40,7 +40,7 @@ func (e *Engine) Remove(ctx context.Context, id string) (registry.Device, error)
 			errs = append(errs, err.Error())
 			return
 		}
-		if _, err := b.ctrl.Command(ctx, "RELOAD_WPA_PSK"); err != nil {
+		if _, err := reloadPSK(ctx, b.ctrl); err != nil {
 			// hostapd re-reads the file when it comes back.
 			e.log.Warn("hostapd did not reload PSKs after a removal", "iface", b.ifname, "err", err)
 		}
@@ -91,7 +91,7 @@ func (e *Engine) Move(ctx context.Context, id, segment string, quarantined bool)
 			errs = append(errs, err.Error())
 			return
 		}
-		b.ctrl.Command(ctx, "RELOAD_WPA_PSK")
+		reloadPSK(ctx, b.ctrl)
 		// The VLAN is chosen at association: reconnect to change it.
 		for _, m := range d.MACs {
 			b.ctrl.Command(ctx, "DEAUTHENTICATE "+m)
@@ -255,7 +255,7 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 	if armed == 0 {
 		return nil
 	}
-	c.Command(ctx, "RELOAD_WPA_PSK")
+	reloadPSK(ctx, c)
 	if _, err := c.Command(ctx, "DPP_LISTEN "+strconv.Itoa(freq)); err != nil {
 		return fmt.Errorf("failed to listen for pre-authorised devices: %w", err)
 	}

@@ -187,7 +187,7 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 	}
 	freq, _ := strconv.Atoi(hostapd.ParseKV(status)["freq"])
 	// A PSK file written while hostapd was down must take effect now.
-	if _, err := c.Command(ctx, "RELOAD_WPA_PSK"); err != nil {
+	if _, err := reloadPSK(ctx, c); err != nil {
 		e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
 	}
 	b.mu.Lock()
@@ -682,7 +682,7 @@ func (e *Engine) giveUp(j *job) {
 	b := e.get(j.device.Ifname)
 	if b != nil {
 		if err := b.psk.Remove(j.device.KeyID); err == nil {
-			b.ctrl.Command(context.Background(), "RELOAD_WPA_PSK")
+			reloadPSK(context.Background(), b.ctrl)
 		}
 	}
 	now := e.o.Now()
@@ -716,7 +716,7 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	}); err != nil {
 		return err
 	}
-	if _, err := b.ctrl.Command(ctx, "RELOAD_WPA_PSK"); err != nil {
+	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -827,4 +827,15 @@ func failure(ev hostapd.Event) error {
 		return &outcome{msg: "the device and the router could not authenticate each other", hint: "make sure you scanned this device's own code, then try again"}
 	}
 	return &outcome{msg: "the pairing failed (" + text + ")", hint: "try again; if it keeps failing, restart the device"}
+}
+
+// reloadTimeout allows for hostapd deriving every passphrase in the PSK
+// file (PBKDF2) on reload, seconds on a slow router with many devices.
+const reloadTimeout = 20 * time.Second
+
+// reloadPSK has hostapd re-read its PSK file.
+func reloadPSK(ctx context.Context, c Ctrl) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
+	defer cancel()
+	return c.Command(ctx, "RELOAD_WPA_PSK")
 }

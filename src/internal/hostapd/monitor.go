@@ -38,8 +38,14 @@ type Monitor struct {
 // product promises for recovering after a restart.
 const retryEvery = 250 * time.Millisecond
 
-// pingEvery is how often a quiet connection is checked.
-const pingEvery = time.Second
+// pingEvery is how often a quiet connection is checked, and deadAfter how
+// long hostapd may stay silent before it counts as gone: it blocks while it
+// derives every passphrase of a PSK file (PBKDF2, 4096 rounds each) on
+// RELOAD_WPA_PSK, which takes seconds on a slow router with many devices.
+const (
+	pingEvery = time.Second
+	deadAfter = 5 * time.Second
+)
 
 func (m *Monitor) String() string { return "hostapd " + m.Iface }
 
@@ -141,7 +147,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 	}
 
 	buf := make([]byte, maxReply)
-	pinged := false
+	var pinged time.Time
 	for {
 		if err := evConn.SetReadDeadline(time.Now().Add(pingEvery)); err != nil {
 			return err
@@ -156,7 +162,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 		var ne net.Error
 		switch {
 		case err == nil:
-			pinged = false
+			pinged = time.Time{}
 			ev, ok := ParseEvent(m.Iface, string(buf[:n]))
 			if !ok {
 				continue // the PONG to our PING
@@ -168,8 +174,11 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 				m.OnEvent(ev)
 			}
 		case errors.As(err, &ne) && ne.Timeout():
-			if pinged {
-				return errors.New("hostapd does not answer PING")
+			if !pinged.IsZero() {
+				if time.Since(pinged) > deadAfter {
+					return errors.New("hostapd does not answer PING")
+				}
+				continue
 			}
 			// PING on the event socket itself: a restarted hostapd does
 			// not know this listener, and the write or the missing PONG
@@ -179,7 +188,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 			if _, err := evConn.Write([]byte("PING")); err != nil {
 				return err
 			}
-			pinged = true
+			pinged = time.Now()
 		default:
 			return err
 		}

@@ -41,24 +41,27 @@ direct() { # URI N
 }
 viatj() { "$TJ_BIN" onboard --config /tmp/tj.uci --qr "$1" >/dev/null; }
 
-run() { # METHOD DEVICES -> seconds
-	local method=$1 count=$2 total=0 i uri t0 t1
+# run METHOD DEVICES: sets TOTAL to the seconds taken; a failure ends the
+# benchmark (not swallowed in a subshell).
+run() {
+	local method=$1 count=$2 i uri t0 t1
+	TOTAL=0
 	for i in $(seq 1 "$count"); do
 		uri=$(fresh_device)
 		t0=$(now)
-		"$method" "$uri" "$RANDOM" || fail "$method onboarding failed"
+		"$method" "$uri" "$RANDOM" || fail "$method onboarding failed (device $i of $count)"
 		t1=$(now)
-		total=$(echo "$total + $t1 - $t0" | bc -l)
+		TOTAL=$(echo "$TOTAL + $t1 - $t0" | bc -l)
 	done
-	echo "$total"
 }
 
+: > "$LAB_OUT/bench.txt"
 for n in 1 5; do
 	d=0; t=0
 	for r in $(seq 1 "$ROUNDS"); do
-		d=$(echo "$d + $(run direct "$n")" | bc -l)
-		t=$(echo "$t + $(run viatj "$n")" | bc -l)
+		run direct "$n"; d=$(echo "$d + $TOTAL" | bc -l)
+		run viatj "$n"; t=$(echo "$t + $TOTAL" | bc -l)
 	done
 	printf 'BENCH onboard %d device(s) in a row: hostapd_cli %.2f s, trustjoin %.2f s, ratio %.3f (mean of %d rounds)\n' \
-		"$n" "$(echo "$d / $ROUNDS" | bc -l)" "$(echo "$t / $ROUNDS" | bc -l)" "$(echo "$t / $d" | bc -l)" "$ROUNDS"
-done | tee "$LAB_OUT/bench.txt"
+		"$n" "$(echo "$d / $ROUNDS" | bc -l)" "$(echo "$t / $ROUNDS" | bc -l)" "$(echo "$t / $d" | bc -l)" "$ROUNDS" | tee -a "$LAB_OUT/bench.txt"
+done

@@ -1,0 +1,101 @@
+package mud_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/trustjoin/trustjoin/src/internal/mud"
+)
+
+// corpusDir finds ../shared/mud-corpus beside the checkout; CI has it.
+func corpusDir(t testing.TB) string {
+	dir, _ := filepath.Abs(".")
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test")
+		}
+		dir = parent
+	}
+	c := filepath.Join(filepath.Dir(dir), "shared", "mud-corpus")
+	if _, err := os.Stat(c); err != nil {
+		t.Fatalf("the MUD corpus is missing (%v): it must be beside the checkout as ../shared/mud-corpus", err)
+	}
+	return c
+}
+
+func corpusFiles(t testing.TB) []string {
+	var files []string
+	filepath.Walk(corpusDir(t), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && (strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".NEST")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files
+}
+
+func outcome(b []byte) string {
+	p, err := mud.Parse(b, 0)
+	if err != nil {
+		return "rejected: " + err.Error()
+	}
+	return fmt.Sprintf("accepted: %d from-device, %d to-device rules, %d warnings", len(p.FromDevice), len(p.ToDevice), len(p.Warnings))
+}
+
+// Every corpus file is understood or rejected with a reason and a place;
+// the outcomes are pinned so a change in the parser shows up here.
+var corpusOutcomes = map[string]string{
+	"cisco_mud-manager/examples__luminaire__fs__Luminaire_150.json":       "accepted: 3 from-device, 3 to-device rules, 0 warnings",
+	"cisco_mud-manager/examples__luminaire__luminaire_conf.json":          "rejected: MUD file: no ietf-mud:mud container",
+	"cisco_mud-manager/examples__mud_manager_conf.json":                   "rejected: MUD file: no ietf-mud:mud container",
+	"elear_mud/examples__lighting-example.json":                           "rejected: MUD file: 2016 draft format (ietf-mud:support-information) is not RFC 8520: no ietf-mud:mud container",
+	"elear_mud/examples__plc-example.json":                                "rejected: MUD file: no ietf-mud:mud container",
+	"elear_mud/examples__thermostat-example.json":                         "rejected: MUD file: not valid JSON: invalid character '[' looking for beginning of object key string",
+	"hslatman_mud-file-server/examples__invalid.json":                     "rejected: MUD file: ietf-mud:mud: mud-url is missing",
+	"hslatman_mud-file-server/examples__lightbulb2000.json":               "accepted: 1 from-device, 1 to-device rules, 0 warnings",
+	"mudmaker/cloud-service.json":                                         "accepted: 2 from-device, 2 to-device rules, 0 warnings",
+	"mudmaker/my-controller.json":                                         "accepted: 2 from-device, 2 to-device rules, 0 warnings",
+	"mudmaker/same-manufacturer.json":                                     "accepted: 1 from-device, 1 to-device rules, 0 warnings",
+	"namib/namib_controller__tests__mud_tests__Amazon-Echo-Test.json":     "rejected: MUD file: no ietf-mud:mud container",
+	"namib/namib_controller__tests__mud_tests__Amazon-Echo.json":          "accepted: 31 from-device, 26 to-device rules, 7 warnings",
+	"namib/namib_controller__tests__mud_tests__August-Doorbell-Test.json": "rejected: MUD file: no ietf-mud:mud container",
+	"namib/namib_controller__tests__mud_tests__August-Doorbell.json":      "rejected: MUD file: ietf-access-control-list:access-lists/acl[2]/aces/ace[2]/matches/ipv6/destination-ipv6-network: not an address prefix: \"192.168.1.1\"",
+	"namib/namib_controller__tests__mud_tests__MUD-Profile-example.json":  "accepted: 4 from-device, 4 to-device rules, 9 warnings",
+	"namib/namib_controller__tests__mud_tests__Ring-Doorbell-Test.json":   "rejected: MUD file: no ietf-mud:mud container",
+	"namib/namib_controller__tests__mud_tests__Ring-Doorbell.json":        "accepted: 10 from-device, 7 to-device rules, 4 warnings",
+	"osmud/example__MUDFILE.NEST":                                         "rejected: MUD file: none of its 12 access-control entries is in RFC 8520 form",
+	"osmud/example__ieft-draft.json":                                      "accepted: 1 from-device, 1 to-device rules, 0 warnings",
+	"osmud/test__lightbulb2000.json":                                      "rejected: MUD file: none of its 2 access-control entries is in RFC 8520 form",
+}
+
+func TestCorpus(t *testing.T) {
+	files := corpusFiles(t)
+	if len(files) < 30 {
+		t.Fatalf("only %d corpus files found", len(files))
+	}
+	for _, f := range files {
+		rel := strings.TrimPrefix(f, corpusDir(t)+"/")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := outcome(b)
+		want, pinned := corpusOutcomes[rel]
+		switch {
+		case pinned && !strings.HasPrefix(got, want):
+			t.Errorf("%s:\n got  %s\n want %s", rel, got, want)
+		case !pinned && !strings.HasPrefix(got, "accepted: "):
+			// The NIST files exercise one abstraction each: all must parse.
+			t.Errorf("%s: %s", rel, got)
+		}
+	}
+}
