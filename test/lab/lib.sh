@@ -114,3 +114,35 @@ lab_no_secret() {
 		fi
 	done
 }
+
+# The router of the onboarding scenarios: hostapd on wlan0 (channel 6) with
+# the PSK file trustjoin owns, and trustjoin attached to it. Sets $psk.
+psk=/tmp/tj/state/psk/wlan0.psk
+lab_router() {
+	mkdir -p /tmp/tj/state/psk
+	lab_start_ap wlan0 6 "$psk"
+	lab_write_config /tmp/tj.uci \
+		"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
+		"config onboarding 'onboarding'" "	option timeout '60'" "$@"
+	lab_start_trustjoin /tmp/tj.uci
+	lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" ||
+		fail "trustjoin did not attach to hostapd"
+}
+
+# tj COMMAND [ARGS...]: the CLI against the lab's daemon.
+tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
+
+# keyid_of MAC: the key id hostapd last reported for a station.
+keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+
+# lab_connect_psk IFACE PASSPHRASE: a device joining the old way, by typing
+# a passphrase.
+lab_connect_psk() {
+	local ifc=$1 pass=$2 id
+	id=$(lab_wpa_cli "$ifc" add_network | tail -1)
+	lab_wpa_cli "$ifc" set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
+	lab_wpa_cli "$ifc" set_network "$id" psk "\"$pass\"" >/dev/null
+	lab_wpa_cli "$ifc" set_network "$id" key_mgmt WPA-PSK >/dev/null
+	lab_wpa_cli "$ifc" set_network "$id" ieee80211w 1 >/dev/null
+	lab_wpa_cli "$ifc" enable_network "$id" >/dev/null
+}

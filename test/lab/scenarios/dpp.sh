@@ -6,15 +6,7 @@
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
-psk=/tmp/tj/state/psk/wlan0.psk
-mkdir -p /tmp/tj/state/psk
-lab_start_ap wlan0 6 "$psk"
-lab_write_config /tmp/tj.uci \
-	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
-	"config onboarding 'onboarding'" "	option timeout '60'"
-lab_start_trustjoin /tmp/tj.uci
-tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
-lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin did not attach to hostapd"
+lab_router
 
 # dpp_device IFACE: the device shows its QR code (a DPP URI) and listens.
 dpp_device() {
@@ -24,17 +16,11 @@ dpp_device() {
 	lab_wpa_cli "$ifc" dpp_listen 2437 >/dev/null
 	lab_wpa_cli "$ifc" dpp_bootstrap_get_uri "$id" | tail -1
 }
-# keyid_of MAC: the key id hostapd last reported for a station.
-keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
 pass_of() { grep "keyid=$1 " "$psk" | awk '{print $NF}'; }
 
 say "an old laptop on wlan3 uses the household's shared password"
 lab_start_sta wlan3
-id=$(lab_wpa_cli wlan3 add_network | tail -1)
-lab_wpa_cli wlan3 set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
-lab_wpa_cli wlan3 set_network "$id" psk "\"$LAB_HOUSEHOLD_PASS\"" >/dev/null
-lab_wpa_cli wlan3 set_network "$id" ieee80211w 1 >/dev/null
-lab_wpa_cli wlan3 enable_network "$id" >/dev/null
+lab_connect_psk wlan3 "$LAB_HOUSEHOLD_PASS"
 lab_wait 30 lab_sta_connected wlan3 || fail "household device did not connect"
 
 say "a camera on wlan1 is onboarded by its QR code into segment iot"

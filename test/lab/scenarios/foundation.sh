@@ -32,12 +32,7 @@ grep -q 'msg="found access point" iface=wlan0 nl80211=true' "$LAB_OUT/trustjoin.
 
 say "device on wlan1 connects with its own passphrase"
 lab_start_sta wlan1
-id=$(lab_wpa_cli wlan1 add_network | tail -1)
-lab_wpa_cli wlan1 set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
-lab_wpa_cli wlan1 set_network "$id" psk "\"$dev_pass\"" >/dev/null
-lab_wpa_cli wlan1 set_network "$id" key_mgmt WPA-PSK >/dev/null
-lab_wpa_cli wlan1 set_network "$id" ieee80211w 1 >/dev/null
-lab_wpa_cli wlan1 enable_network "$id" >/dev/null
+lab_connect_psk wlan1 "$dev_pass"
 lab_wait 30 lab_sta_connected wlan1 || fail "device did not connect"
 lab_wait 10 grep -q "AP-STA-CONNECTED $dev_mac keyid=dev1" "$LAB_OUT/hostapd.log" ||
 	fail "hostapd did not report the device's own key id"
@@ -46,11 +41,7 @@ grep -q "VLAN ID 10" "$LAB_OUT/hostapd.log" || fail "hostapd did not assign VLAN
 
 say "a device on the shared household password is unaffected"
 lab_start_sta wlan2
-id=$(lab_wpa_cli wlan2 add_network | tail -1)
-lab_wpa_cli wlan2 set_network "$id" ssid "\"$LAB_SSID\"" >/dev/null
-lab_wpa_cli wlan2 set_network "$id" psk "\"$LAB_HOUSEHOLD_PASS\"" >/dev/null
-lab_wpa_cli wlan2 set_network "$id" ieee80211w 1 >/dev/null
-lab_wpa_cli wlan2 enable_network "$id" >/dev/null
+lab_connect_psk wlan2 "$LAB_HOUSEHOLD_PASS"
 lab_wait 30 lab_sta_connected wlan2 || fail "household device did not connect"
 
 say "no secret in trustjoin's log"

@@ -6,16 +6,7 @@
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
-psk=/tmp/tj/state/psk/wlan0.psk
-mkdir -p /tmp/tj/state/psk
-lab_start_ap wlan0 6 "$psk"
-lab_write_config /tmp/tj.uci \
-	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
-	"config onboarding 'onboarding'" "	option timeout '60'"
-lab_start_trustjoin /tmp/tj.uci
-tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
-lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin did not attach to hostapd"
-keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+lab_router
 
 say "a plug with a PKEX code on wlan1 is onboarded into segment iot"
 lab_start_sta wlan1
