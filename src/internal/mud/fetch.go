@@ -1,0 +1,168 @@
+package mud
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/fsutil"
+)
+
+// A Fetcher retrieves MUD files over HTTPS and keeps the last good copy of
+// each on flash, so a manufacturer's server being down never loosens or
+// tightens a device's policy by surprise.
+type Fetcher struct {
+	// Client makes the requests; its transport decides the trusted roots.
+	// Fetch adds the redirect policy.
+	Client *http.Client
+	// Dir caches files, one per URL, root-only.
+	Dir     string
+	MaxSize int
+	Timeout time.Duration
+	Now     func() time.Time
+
+	mu sync.Mutex
+}
+
+// Result is a fetched (or cached) MUD file.
+type Result struct {
+	Policy *Policy
+	// Raw is the file as served: signatures are over these bytes.
+	Raw       []byte
+	FetchedAt time.Time
+	// Stale says the copy is the last good one because a refresh failed;
+	// LastError says why.
+	Stale     bool
+	LastError string
+}
+
+type cacheEntry struct {
+	URL       string    `json:"url"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Raw       string    `json:"raw"`
+}
+
+const maxRedirects = 3
+
+func (f *Fetcher) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Fetcher) cachePath(u string) string {
+	sum := sha256.Sum256([]byte(u))
+	return filepath.Join(f.Dir, hex.EncodeToString(sum[:12])+".json")
+}
+
+func (f *Fetcher) cached(u string) (*cacheEntry, bool) {
+	b, err := os.ReadFile(f.cachePath(u))
+	if err != nil {
+		return nil, false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil || e.URL != u {
+		return nil, false
+	}
+	return &e, true
+}
+
+// Get returns the MUD file at u: from the cache while it is within its
+// cache-validity, otherwise fetched again. When fetching fails and a good
+// copy exists, that copy is returned marked Stale with the reason.
+func (f *Fetcher) Get(ctx context.Context, u string) (*Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old, haveOld := f.cached(u)
+	if haveOld {
+		if p, err := Parse([]byte(old.Raw), f.MaxSize); err == nil && f.now().Sub(old.FetchedAt) < p.CacheValidity {
+			return &Result{Policy: p, Raw: []byte(old.Raw), FetchedAt: old.FetchedAt}, nil
+		}
+	}
+	raw, err := f.fetch(ctx, u)
+	var p *Policy
+	if err == nil {
+		p, err = Parse(raw, f.MaxSize)
+		if err == nil && p.URL != u {
+			err = fmt.Errorf("the file says its URL is %s, not %s", p.URL, u)
+		}
+	}
+	if err != nil {
+		if haveOld {
+			if op, perr := Parse([]byte(old.Raw), f.MaxSize); perr == nil {
+				return &Result{Policy: op, Raw: []byte(old.Raw), FetchedAt: old.FetchedAt, Stale: true, LastError: err.Error()}, nil
+			}
+		}
+		return nil, err
+	}
+	now := f.now()
+	b, _ := json.Marshal(cacheEntry{URL: u, FetchedAt: now, Raw: string(raw)})
+	if _, err := fsutil.WriteFile(f.cachePath(u), b, 0o600); err != nil {
+		return nil, err
+	}
+	return &Result{Policy: p, Raw: raw, FetchedAt: now}, nil
+}
+
+// ErrNotHTTPS refuses anything but https: a MUD file read over plain http
+// could be rewritten by anyone on the path.
+var ErrNotHTTPS = errors.New("MUD files are only fetched over https")
+
+func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
+	pu, err := url.Parse(u)
+	if err != nil || pu.Scheme != "https" || pu.Host == "" {
+		return nil, fmt.Errorf("%w: %q", ErrNotHTTPS, u)
+	}
+	timeout := f.Timeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := *f.Client
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: redirected to %s", ErrNotHTTPS, req.URL)
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("more than %d redirects", maxRedirects)
+		}
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/mud+json")
+	req.Header.Set("Accept-Language", "en")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch the MUD file: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("failed to fetch the MUD file: server answered %s", resp.Status)
+	}
+	limit := f.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the MUD file: %w", err)
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("the MUD file is larger than %d bytes", limit)
+	}
+	return b, nil
+}
