@@ -191,22 +191,27 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 		e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
 	}
 	b.mu.Lock()
+	prev := b.configurator
 	b.ssid = hostapd.ParseKV(conf)["ssid"]
 	b.freq = freq
 	b.dpp = caps
 	b.configurator = ""
-	b.chirp = map[string]string{}
 	b.attached = true
 	b.mu.Unlock()
 	if !caps.Supported {
 		e.log.Warn("this hostapd has no Wi-Fi Easy Connect (DPP): devices cannot be onboarded by QR or PKEX code on this access point; install a full hostapd/wpad variant (wpad-openssl or wpad-mbedtls)", "iface", ifname)
 		return nil
 	}
-	id, err := e.configurator(ctx, c)
+	id, err := e.configurator(ctx, c, prev)
 	if err != nil {
 		return err
 	}
 	b.mu.Lock()
+	if id != prev {
+		// A new configurator means a hostapd that forgot everything:
+		// pre-authorised devices must be armed again.
+		b.chirp = map[string]string{}
+	}
 	b.configurator = id
 	b.mu.Unlock()
 	e.log.Info("access point ready for onboarding", "iface", ifname, "ssid", b.ssid, "freq", freq, "dpp_version", caps.Version)
@@ -229,10 +234,20 @@ func capabilities(ctx context.Context, c Ctrl) (hostapd.DPPSupport, error) {
 // configurator restores the persisted configurator key, or creates one and
 // persists it: devices hold a connector signed by it, so it must outlive
 // hostapd restarts and reboots.
-func (e *Engine) configurator(ctx context.Context, c Ctrl) (string, error) {
+//
+// prev is the configurator id from the last connection: after a reconnect
+// to a hostapd that did not restart it still holds the key, and adding it
+// again would pile up configurators in hostapd.
+func (e *Engine) configurator(ctx context.Context, c Ctrl, prev string) (string, error) {
 	path := filepath.Join(e.o.StateDir, "configurator.key")
 	if key, err := os.ReadFile(path); err == nil && len(key) > 0 {
-		id, err := c.Command(ctx, "DPP_CONFIGURATOR_ADD key="+strings.TrimSpace(string(key)))
+		k := strings.TrimSpace(string(key))
+		if prev != "" {
+			if got, err := c.Command(ctx, "DPP_CONFIGURATOR_GET_KEY "+prev); err == nil && got == k {
+				return prev, nil
+			}
+		}
+		id, err := c.Command(ctx, "DPP_CONFIGURATOR_ADD key="+k)
 		if err != nil {
 			return "", fmt.Errorf("failed to restore the DPP configurator: %w", err)
 		}

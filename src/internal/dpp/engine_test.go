@@ -27,13 +27,14 @@ type fakeCtrl struct {
 	replies  map[string]string // by verb
 	failures map[string]error
 	nextID   int
+	// configurators are the ids this hostapd knows; a restarted one knows none.
+	configurators map[string]bool
 }
 
 func newCtrl() *fakeCtrl {
 	return &fakeCtrl{replies: map[string]string{
 		"GET_CAPABILITY": "DPP=2", "GET_CONFIG": "ssid=Home\nkey_mgmt=WPA-PSK", "STATUS": "freq=2437",
-		"DPP_CONFIGURATOR_GET_KEY": "30770201010420aabbcc",
-	}, failures: map[string]error{}}
+	}, failures: map[string]error{}, configurators: map[string]bool{}}
 }
 
 func (f *fakeCtrl) Command(_ context.Context, cmd string) (string, error) {
@@ -48,7 +49,17 @@ func (f *fakeCtrl) Command(_ context.Context, cmd string) (string, error) {
 		return r, nil
 	}
 	switch v {
-	case "DPP_CONFIGURATOR_ADD", "DPP_QR_CODE", "DPP_BOOTSTRAP_GEN", "DPP_PKEX_ADD":
+	case "DPP_CONFIGURATOR_GET_KEY":
+		if !f.configurators[strings.TrimPrefix(cmd, v+" ")] {
+			return "", hostapd.ErrFail
+		}
+		return "30770201010420aabbcc", nil
+	case "DPP_CONFIGURATOR_ADD":
+		f.nextID++
+		id := fmt.Sprint(f.nextID)
+		f.configurators[id] = true
+		return id, nil
+	case "DPP_QR_CODE", "DPP_BOOTSTRAP_GEN", "DPP_PKEX_ADD":
 		f.nextID++
 		return fmt.Sprint(f.nextID), nil
 	}
@@ -275,6 +286,17 @@ func TestReattachRestoresConfigurator(t *testing.T) {
 	}
 	if len(fresh.sent("RELOAD_WPA_PSK")) == 0 {
 		t.Fatal("PSK file not reloaded after reconnecting")
+	}
+}
+
+// A reconnection to a hostapd that kept its state reuses its configurator.
+func TestReattachSameHostapdKeepsConfigurator(t *testing.T) {
+	r := newRig(t, time.Second)
+	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+		t.Fatal(err)
+	}
+	if adds := r.c.sent("DPP_CONFIGURATOR_ADD"); len(adds) != 1 {
+		t.Fatalf("configurator added %d times: %q", len(adds), adds)
 	}
 }
 
