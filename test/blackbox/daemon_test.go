@@ -132,7 +132,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	good := fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
 	writeConfig(t, cfgPath, good)
 
-	cmd := exec.Command(binary, "daemon", "--config", cfgPath)
+	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -213,11 +213,41 @@ func TestDaemonRefusesBadConfig(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
 	writeConfig(t, cfgPath, "config segment 'iot'\n\toption vlan 'twenty'\n")
-	out, err := exec.Command(binary, "daemon", "--config", cfgPath).CombinedOutput()
+	out, err := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "none.uci")).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("want exit status 1, got %v\n%s", err, out)
 	}
 	if !strings.Contains(string(out), `option \"vlan\" (line 2): invalid value \"twenty\"`) {
 		t.Fatalf("error does not name the option:\n%s", out)
+	}
+}
+
+// A configuration that went bad while the daemon was stopped (an ACS push,
+// a typo) does not keep trustjoin down: it runs the last good one and says
+// why, through the log and the API.
+func TestDaemonStartsOnLastGoodConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "trustjoin")
+	lastGood := filepath.Join(dir, "last-good.uci")
+	good := fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
+	writeConfig(t, lastGood, good)
+	writeConfig(t, cfgPath, good+"\toption frobnicate '1'\n")
+	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", lastGood)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	logs := watch(stderr)
+	logs.waitFor(t, "running the last good one", 1)
+	logs.waitFor(t, "msg=ready", 1)
+	// The configured file is unreadable for the CLI too: ask the socket.
+	c := exec.Command(binary, "status", "--socket", filepath.Join(dir, "run", "api.sock"), "--json")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `option \"frobnicate\" (line 4): unknown option`) {
+		t.Fatalf("the rejection is not reported in the status:\n%s", out)
 	}
 }

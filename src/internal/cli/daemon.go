@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -29,6 +31,7 @@ func runDaemon(ctx context.Context, env Env) int {
 	fs := newFlags("daemon", env)
 	path := fs.String("config", config.DefaultPath, "UCI configuration `file`")
 	useSyslog := fs.Bool("syslog", false, "log to syslog instead of stderr")
+	lastGood := fs.String("last-good", "/etc/trustjoin/last-good.uci", "where to keep the last configuration that was valid")
 	if err := fs.Parse(env.Args); err != nil {
 		return 2
 	}
@@ -47,12 +50,28 @@ func runDaemon(ctx context.Context, env Env) int {
 	log.Info("starting", "version", build.Version, "config", *path)
 
 	notify := daemon.SystemdNotify(log)
-	load := func() (*config.Config, error) { return config.Load(*path) }
+	// Every configuration accepted is kept as the last good one; the daemon
+	// falls back to it at start-up if the file has gone bad since.
+	load := func() (*config.Config, error) {
+		b, err := os.ReadFile(*path)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read config: %v", err)
+		}
+		cfg, err := config.Parse(*path, bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
+			log.Warn("failed to keep a copy of the good configuration", "err", err)
+		}
+		return cfg, nil
+	}
 	var srv *daemon.Server
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
 		return buildTasks(log, cfg, notify, srv.Status)
 	}
 	srv = daemon.NewServer(log, &level, load, build, notify)
+	srv.Fallback = func() (*config.Config, error) { return config.Load(*lastGood) }
 
 	sigC := make(chan os.Signal, 1)
 	signal.Notify(sigC, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -38,6 +38,12 @@ type Server struct {
 	build  Builder
 	notify func(state string)
 
+	// Fallback, if set, supplies the last configuration known to be good
+	// when the current one is invalid at start-up, so a bad file pushed
+	// while the router was off does not leave it without trustjoin (or
+	// in a respawn loop).
+	Fallback func() (*config.Config, error)
+
 	mu     sync.Mutex
 	status Status
 }
@@ -83,7 +89,18 @@ func (s *Server) Status() Status {
 func (s *Server) Serve(ctx context.Context, sigC <-chan os.Signal) error {
 	cfg, err := s.load()
 	if err != nil {
-		return err
+		if s.Fallback == nil {
+			return err
+		}
+		good, ferr := s.Fallback()
+		if ferr != nil {
+			return fmt.Errorf("%v (and no last good configuration: %v)", err, ferr)
+		}
+		s.log.Error("configuration rejected at start-up, running the last good one", "err", err)
+		s.mu.Lock()
+		s.status.Rejected, s.status.RejectedAt = err.Error(), time.Now()
+		s.mu.Unlock()
+		cfg = good
 	}
 	for {
 		s.applyLevel(cfg)
