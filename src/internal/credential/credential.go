@@ -119,14 +119,29 @@ func validKeyID(id string) bool {
 	return true
 }
 
+// Entry is one device's line.
+type Entry struct {
+	KeyID string
+	// VLAN 0 means no VLAN.
+	VLAN int
+	Pass Passphrase
+}
+
 // Set writes (or replaces) the device's line: its key id, VLAN and
 // passphrase, as a wildcard-MAC entry. vlan 0 means no VLAN.
 func (f *PSKFile) Set(keyID string, vlan int, p Passphrase) error {
-	if !validKeyID(keyID) {
-		return fmt.Errorf("invalid key id %q", keyID)
-	}
-	if len(p.s) < 8 || len(p.s) > 63 {
-		return fmt.Errorf("passphrase for %s has the wrong length", keyID)
+	return f.SetMany([]Entry{{KeyID: keyID, VLAN: vlan, Pass: p}})
+}
+
+// SetMany writes several devices' lines with one write of the file.
+func (f *PSKFile) SetMany(es []Entry) error {
+	for _, e := range es {
+		if !validKeyID(e.KeyID) {
+			return fmt.Errorf("invalid key id %q", e.KeyID)
+		}
+		if len(e.Pass.s) < 8 || len(e.Pass.s) > 63 {
+			return fmt.Errorf("passphrase for %s has the wrong length", e.KeyID)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -134,22 +149,44 @@ func (f *PSKFile) Set(keyID string, vlan int, p Passphrase) error {
 	if err != nil {
 		return err
 	}
-	entry := "keyid=" + keyID
-	if vlan > 0 {
-		entry += " vlanid=" + strconv.Itoa(vlan)
-	}
-	entry += " " + wildcard + " " + p.s
-	replaced := false
-	for i := range lines {
-		if lines[i].keyID == keyID {
-			lines[i] = line{raw: entry, keyID: keyID}
-			replaced = true
+	at := map[string]int{}
+	for i, l := range lines {
+		if l.keyID != "" {
+			at[l.keyID] = i
 		}
 	}
-	if !replaced {
-		lines = append(lines, line{raw: entry, keyID: keyID})
+	for _, e := range es {
+		entry := "keyid=" + e.KeyID
+		if e.VLAN > 0 {
+			entry += " vlanid=" + strconv.Itoa(e.VLAN)
+		}
+		entry += " " + wildcard + " " + e.Pass.s
+		if i, ok := at[e.KeyID]; ok {
+			lines[i] = line{raw: entry, keyID: e.KeyID}
+			continue
+		}
+		at[e.KeyID] = len(lines)
+		lines = append(lines, line{raw: entry, keyID: e.KeyID})
 	}
 	return f.write(lines)
+}
+
+// Passphrases returns every device's passphrase by key id, in one read.
+func (f *PSKFile) Passphrases() (map[string]Passphrase, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lines, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Passphrase{}
+	for _, l := range lines {
+		if l.keyID != "" {
+			w := strings.Fields(l.raw)
+			out[l.keyID] = Passphrase{w[len(w)-1]}
+		}
+	}
+	return out, nil
 }
 
 // Remove deletes the device's line; removing an absent one is no error.

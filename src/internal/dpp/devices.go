@@ -201,47 +201,64 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	armed := 0
+	// First the registry and the PSK file, each written once, however many
+	// devices an ISP pushed; then hostapd.
+	passes, err := b.psk.Passphrases()
+	if err != nil {
+		return err
+	}
+	var (
+		devs    []registry.Device
+		entries []credential.Entry
+		uris    []string
+	)
 	for _, p := range e.o.Registry.Preauths() {
 		d, known := e.o.Registry.ByKeyHash(p.KeyHash)
 		if known && (d.State == registry.StateConnected || d.State == registry.StateOnboarded || d.State == registry.StateDisconnected) {
 			continue
 		}
 		if !known || d.State == registry.StateRemoved {
-			name := p.Name
-			if name == "" {
-				name = "Pre-authorised device"
-			}
-			d = registry.Device{ID: credential.RandomID("d-"), Name: e.o.Registry.UniqueName(name), KeyHash: p.KeyHash}
+			d = registry.Device{ID: credential.RandomID("d-"), Name: p.Name, KeyHash: p.KeyHash}
 			d.KeyID = d.ID
+			if d.Name == "" {
+				// Unique without a registry-wide search per device, which
+				// would make bulk imports quadratic.
+				d.Name = "Pre-authorised " + d.ID
+			}
 		}
 		d.Segment, d.State = p.Segment, registry.StatePending
 		if len(d.History) == 0 {
 			d.Record(e.o.Now(), "pre-authorised by "+p.AddedBy)
 		}
-		if err := e.o.Registry.Put(d); err != nil {
-			return err
-		}
 		vlan, _ := e.o.VLAN(p.Segment)
-		pass, have, err := b.psk.Lookup(d.KeyID)
-		if err != nil {
-			return err
-		}
+		pass, have := passes[d.KeyID]
 		if !have {
 			if pass, err = credential.NewPassphrase(); err != nil {
 				return err
 			}
 		}
-		if err := b.psk.Set(d.KeyID, vlan, pass); err != nil {
-			return err
-		}
+		devs = append(devs, d)
+		entries = append(entries, credential.Entry{KeyID: d.KeyID, VLAN: vlan, Pass: pass})
+		uris = append(uris, p.URI)
+	}
+	if len(devs) == 0 {
+		return nil
+	}
+	if err := e.o.Registry.PutMany(devs); err != nil {
+		return err
+	}
+	if err := b.psk.SetMany(entries); err != nil {
+		return err
+	}
+	armed := 0
+	for i, d := range devs {
 		if _, ok := b.chirpPeer(d.ID); !ok {
-			peer, err := c.Command(ctx, "DPP_QR_CODE "+p.URI)
+			peer, err := c.Command(ctx, "DPP_QR_CODE "+uris[i])
 			if err != nil {
 				e.log.Warn("hostapd refused a pre-authorised device's code", "device", d.ID, "err", err)
 				continue
 			}
-			params := fmt.Sprintf("conf=%s ssid=%s pass=%s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), pass.Hex(), cfg)
+			params := fmt.Sprintf("conf=%s ssid=%s pass=%s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), entries[i].Pass.Hex(), cfg)
 			if _, err := c.Command(ctx, "DPP_BOOTSTRAP_SET "+peer+" "+params); err != nil {
 				e.log.Warn("failed to prepare a pre-authorised device", "device", d.ID, "err", err)
 				continue

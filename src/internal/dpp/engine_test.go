@@ -333,3 +333,36 @@ func TestRemoveWithdrawsCredential(t *testing.T) {
 		t.Fatalf("removed device still listed: %v", err)
 	}
 }
+
+// An ISP pushes its devices in bulk: every URI is checked, bad ones are
+// reported by index and the good ones kept and armed for chirping.
+func TestBulkPreauthorize(t *testing.T) {
+	r := newRig(t, time.Second)
+	var entries []dpp.PreauthEntry
+	for i := 0; i < 1000; i++ {
+		uri := testURI(t)
+		if i%10 == 3 {
+			uri = strings.Replace(uri, "K:", "K:@", 1) // broken base64
+		}
+		entries = append(entries, dpp.PreauthEntry{URI: uri, Segment: "iot", AddedBy: "isp"})
+	}
+	added, errs := r.e.Preauthorize(entries)
+	if len(added) != 900 || len(errs) != 100 {
+		t.Fatalf("added %d, refused %d; want 900 and 100", len(added), len(errs))
+	}
+	for i, err := range errs {
+		if i%10 != 3 || !strings.Contains(err.Error(), "K: the public key is not valid base64") {
+			t.Fatalf("entry %d refused for %v", i, err)
+		}
+	}
+	if got := len(r.reg.Preauths()); got != 900 {
+		t.Fatalf("registry holds %d pre-authorised devices", got)
+	}
+	if got := len(r.c.sent("DPP_BOOTSTRAP_SET")); got != 900 {
+		t.Fatalf("%d devices armed for chirping, want 900", got)
+	}
+	ids, _ := r.psk.KeyIDs()
+	if len(ids) != 900 {
+		t.Fatalf("%d credential lines, want 900", len(ids))
+	}
+}

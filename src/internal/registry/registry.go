@@ -235,6 +235,26 @@ func (r *Registry) Put(d Device) error {
 	return r.save()
 }
 
+// PutMany adds or replaces devices with one save, for bulk imports.
+func (r *Registry) PutMany(ds []Device) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	index := map[string]int{}
+	for i, d := range r.f.Devices {
+		index[d.ID] = i
+	}
+	for _, d := range ds {
+		c := clone(&d)
+		if i, ok := index[d.ID]; ok {
+			r.f.Devices[i] = &c
+			continue
+		}
+		index[d.ID] = len(r.f.Devices)
+		r.f.Devices = append(r.f.Devices, &c)
+	}
+	return r.save()
+}
+
 // Update changes a device under the lock and saves it.
 func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 	r.mu.Lock()
