@@ -23,8 +23,9 @@ lab_start_sta wlan3
 lab_connect_psk wlan3 "$LAB_HOUSEHOLD_PASS"
 lab_wait 30 lab_sta_connected wlan3 || fail "household device did not connect"
 
-say "a camera on wlan1 is onboarded by its QR code into segment iot"
+say "a camera on wlan1 is onboarded by its QR code into segment iot, sending its MUD URL"
 lab_start_sta wlan1
+lab_wpa_cli wlan1 set dpp_mud_url https://mud.example.com/camera-v1.json >/dev/null
 uri1=$(dpp_device wlan1)
 echo "camera QR: ${uri1:0:40}…"
 tj onboard --qr "$uri1" --name camera --segment iot || fail "onboarding the camera failed"
@@ -35,6 +36,8 @@ key1=$(keyid_of "$mac1")
 grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "camera not in VLAN 20"
 tj device camera | tee -a "$LAB_OUT/cli.log" | grep -q 'state: connected' || fail "registry does not say connected"
 camera_pass=$(pass_of "$key1")
+tj device camera --json | grep -q '"url": "https://mud.example.com/camera-v1.json"' ||
+	fail "the MUD URL the camera sent during onboarding was not recorded"
 
 say "a speaker on wlan2 gets a different passphrase and VLAN (guest)"
 lab_start_sta wlan2
