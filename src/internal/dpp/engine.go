@@ -623,13 +623,13 @@ func (b *bss) releasePKEX() {
 
 // run carries one exchange through, start to finish.
 func (e *Engine) run(ctx context.Context, b *bss, j *job) {
-	if j.method == "pkex" {
-		defer b.releasePKEX()
-	}
 	e.mu.Lock()
 	cancelled := j.req.State == "cancelled"
 	e.mu.Unlock()
 	if cancelled {
+		if j.method == "pkex" {
+			b.releasePKEX()
+		}
 		e.giveUp(j)
 		return
 	}
@@ -643,11 +643,21 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 		<-b.events
 	}
 	err := e.exchange(ctx, b, j)
-	if err != nil {
-		var oe *outcome
-		if !errors.As(err, &oe) {
-			oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}
+	var oe *outcome
+	if err != nil && !errors.As(err, &oe) {
+		oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}
+	}
+	if j.method == "pkex" {
+		// Free the slot and count a wrong code before the outcome is
+		// visible: a client retrying at once must not find it busy.
+		if oe != nil && oe.wrongCode {
+			b.mu.Lock()
+			b.pkexFails = append(b.pkexFails, e.o.Now())
+			b.mu.Unlock()
 		}
+		b.releasePKEX()
+	}
+	if err != nil {
 		e.mu.Lock()
 		configured := j.req.State == "configured"
 		e.mu.Unlock()
@@ -657,11 +667,6 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 		e.fail(j, oe.msg, oe.hint)
 		if oe.state != "" {
 			e.update(j.req, func(r *Request) { r.State = oe.state })
-		}
-		if j.method == "pkex" && oe.wrongCode {
-			b.mu.Lock()
-			b.pkexFails = append(b.pkexFails, e.o.Now())
-			b.mu.Unlock()
 		}
 		e.giveUp(j)
 		b.ctrl.Command(context.Background(), "DPP_STOP_LISTEN")
