@@ -366,3 +366,27 @@ func TestBulkPreauthorize(t *testing.T) {
 		t.Fatalf("%d credential lines, want 900", len(ids))
 	}
 }
+
+// A PSK device cannot be reconfigured over DPP: rotation keeps its working
+// credential and asks for a new scan, which then replaces it.
+func TestRotateAsksForRescan(t *testing.T) {
+	r := newRig(t, time.Second)
+	p, _ := credential.NewPassphrase()
+	r.psk.Set("d-1", 20, p)
+	r.reg.Put(registry.Device{ID: "d-1", KeyID: "d-1", Name: "Cam", State: registry.StateConnected})
+	d, err := r.e.Rotate(context.Background(), "d-1")
+	if err != nil || d.State != registry.StateNeedsReonboarding {
+		t.Fatalf("Rotate: %+v %v", d, err)
+	}
+	if got, ok, _ := r.psk.Lookup("d-1"); !ok || !got.Equal(p) {
+		t.Fatal("rotation cut the device off before it was scanned again")
+	}
+	// A later connection must not hide that a rescan is due.
+	r.e.HandleEvent(ev("AP-STA-CONNECTED", "02:00:00:00:01:00", "keyid=d-1"))
+	if d, _ := r.reg.Get("d-1"); d.State != registry.StateNeedsReonboarding {
+		t.Fatalf("state after reconnecting: %s", d.State)
+	}
+	if _, err := r.e.Rotate(context.Background(), "nobody"); !errors.Is(err, registry.ErrNotFound) {
+		t.Fatalf("rotating an unknown device: %v", err)
+	}
+}
