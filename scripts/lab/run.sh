@@ -6,18 +6,18 @@
 #
 # SCENARIO is a name under test/lab/scenarios/ (foundation) or a path to a
 # script in the checkout, or "shell" for an interactive shell. Exit status is
-# the scenario's; the runner fails loudly when the VM cannot boot or the
-# scenario never reports. Logs land in --out (default .build/lab/<name>).
+# the scenario's; the runner fails loudly when the VM cannot boot, the
+# scenario never reports or the time runs out. Logs land in --out (default
+# .build/lab/<name>). Options beat the scenario's "# lab:" header.
 #
-# Environment: TJ_BIN (trustjoin binary to use; built when unset),
-# TRUSTJOIN_LAB_CACHE (kernel and initramfs cache, default ~/.cache/trustjoin-lab).
+# Environment: TJ_BIN (trustjoin binary to use; built when unset; "none" for
+# no binary), TRUSTJOIN_LAB_CACHE (kernel and initramfs cache, default
+# ~/.cache/trustjoin-lab), LAB_TIMEOUT (default time limit, 300 s).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${TRUSTJOIN_LAB_CACHE:-$HOME/.cache/trustjoin-lab}
-radios=3
-timeout=300
-out=""
+radios="" timeout="" out=""
 
 die() { echo "lab: $*" >&2; exit 1; }
 
@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--radios) radios=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
@@ -52,51 +52,87 @@ elif [ -f "$scenario" ]; then
 else
 	die "no scenario $scenario (looked in test/lab/scenarios/)"
 fi
-# A scenario may ask for its radios and time: "# lab: radios=N timeout=S".
+# A scenario may ask for its radios and time: "# lab: radios=N timeout=S";
+# options given to this script win.
+hradios=3 htimeout=${LAB_TIMEOUT:-300}
 if [ -n "$script" ]; then
 	hdr=$(grep -m1 '^# lab:' "$repo/$script" || true)
 	for kv in ${hdr#\# lab:}; do
 		case "$kv" in
-		radios=*) radios=${kv#radios=} ;;
-		timeout=*) timeout=${kv#timeout=} ;;
+		radios=*) hradios=${kv#radios=} ;;
+		timeout=*) htimeout=${kv#timeout=} ;;
 		esac
 	done
 fi
+radios=${radios:-$hradios} timeout=${timeout:-$htimeout}
+case "$radios" in '' | *[!0-9]*) die "radios must be a number, not '$radios'" ;; esac
+case "$timeout" in '' | *[!0-9]*) die "timeout must be a number of seconds, not '$timeout'" ;; esac
+[ "$radios" -ge 1 ] || die "at least one radio"
 out=${out:-$repo/.build/lab/$name}
 
 # Tools. Installed only when missing; CI's install step normally has them.
 need=()
-for t in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod \
-	hostapd:hostapd wpa_supplicant:wpasupplicant iw:iw ip:iproute2; do
+for t in qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod hostapd:hostapd \
+	wpa_supplicant:wpasupplicant wpa_cli:wpasupplicant iw:iw ip:iproute2 apt-get:apt; do
 	command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
 done
+# The initramfs runs busybox with no libraries: it must be the static one.
+static_busybox() { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }
+static_busybox || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "lab: installing ${need[*]}" >&2
 	apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null 2>&1 ||
 		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; } ||
-		die "could not install ${need[*]}"
+		die "could not install ${need[*]} (apt-get install failed even after apt-get update)"
+	static_busybox || die "/bin/busybox is not the static build (install busybox-static)"
 fi
 
 # The guest kernel: Debian's current image, resolved, never hard-coded.
-mkdir -p "$cache"
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
-if [ -z "$kpkg" ]; then
-	apt-get update -q >/dev/null
-	kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
-fi
-[ -n "$kpkg" ] || die "cannot resolve the kernel package behind linux-image-amd64"
-kroot=$cache/$kpkg
-if ! ls "$kroot"/boot/vmlinuz-* >/dev/null 2>&1; then
-	echo "lab: fetching $kpkg (about 70 MB, once)" >&2
+# Runs started side by side share the cache, so fetching and building it
+# is done under a lock.
+mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
+exec 9>"$cache/.lock"
+flock 9
+kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
+# fetch_kernel PKG: download and unpack into the cache. apt's sandbox user
+# cannot write to root's cache: apt warns and goes on as root; only a
+# failure matters.
+fetch_kernel() {
+	local tmp
 	tmp=$(mktemp -d "$cache/dl.XXXXXX")
-	(cd "$tmp" && apt-get download "$kpkg" >/dev/null) || die "apt-get download $kpkg failed"
-	rm -rf "$kroot.tmp" && mkdir -p "$kroot.tmp"
-	dpkg -x "$tmp"/*.deb "$kroot.tmp"
-	rm -rf "$tmp" "$kroot" && mv "$kroot.tmp" "$kroot"
+	if ! (cd "$tmp" && apt-get download "$1" >"$tmp/log" 2>&1); then
+		cat "$tmp/log" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
+	rm -rf "$cache/$1.tmp" && mkdir -p "$cache/$1.tmp"
+	dpkg -x "$tmp"/*.deb "$cache/$1.tmp" || { rm -rf "$tmp"; return 1; }
+	rm -rf "$tmp" "${cache:?}/$1" && mv "$cache/$1.tmp" "$cache/$1"
+}
+kpkg=$(kernel_pkg)
+if [ -z "$kpkg" ]; then
+	apt-get update -q >/dev/null || die "apt-get update failed"
+	kpkg=$(kernel_pkg)
 fi
+[ -n "$kpkg" ] || die "cannot resolve the kernel package behind linux-image-amd64 (apt-cache depends)"
+if ! ls "$cache/$kpkg"/boot/vmlinuz-* >/dev/null 2>&1; then
+	echo "lab: fetching $kpkg (about 70 MB, once)" >&2
+	if ! fetch_kernel "$kpkg"; then
+		# Stale package lists name a build the mirror no longer has.
+		echo "lab: apt-get download $kpkg failed; updating the package lists and trying again" >&2
+		apt-get update -q >/dev/null || die "apt-get update failed"
+		kpkg=$(kernel_pkg)
+		[ -n "$kpkg" ] || die "cannot resolve the kernel package behind linux-image-amd64 (apt-cache depends)"
+		ls "$cache/$kpkg"/boot/vmlinuz-* >/dev/null 2>&1 || fetch_kernel "$kpkg" ||
+			die "apt-get download $kpkg failed"
+	fi
+fi
+kroot=$cache/$kpkg
 vmlinuz=$(ls "$kroot"/boot/vmlinuz-* | head -1)
 kver=${vmlinuz##*/vmlinuz-}
-[ -f "$kroot/lib/modules/$kver/modules.dep" ] || depmod -b "$kroot" "$kver"
+[ -f "$kroot/lib/modules/$kver/modules.dep" ] || depmod -b "$kroot" "$kver" || die "depmod for $kver failed"
+[ -f "$kroot/lib/modules/$kver/kernel/drivers/net/wireless/mac80211_hwsim.ko" ] ||
+	die "kernel $kver has no mac80211_hwsim module ($kroot)"
 
 # The tiny initramfs: busybox plus what mounting the 9p shares needs.
 inithash=$(cat "$repo/scripts/lab/init" "$0" | sha256sum | cut -c1-12)
@@ -114,14 +150,25 @@ if [ ! -f "$initrd" ]; then
 	depmod -b "$w" "$kver"
 	cp "$repo/scripts/lab/init" "$w/init"
 	chmod 755 "$w/init"
-	(cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp"
+	(cd "$w" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp" || die "building the initramfs failed"
 	mv "$initrd.tmp" "$initrd"
 	rm -rf "$w"
+	# Initramfs images of older versions of the init script, unused for a day.
+	find "$cache" -maxdepth 1 -name 'initrd-*.gz' ! -name "${initrd##*/}" -mtime +1 -delete
 fi
+flock -u 9
+exec 9>&-
 
 # The trustjoin binary the scenario runs, copied into the results share so
 # the guest finds it wherever the checkout is.
-rm -rf "$out"
+# The results folder is emptied first, but only when it is one of ours: a
+# mistyped --out must not wipe someone's folder.
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -f "$out/.lab-env" ]; then
+	die "refusing to empty $out: not a lab results folder (no .lab-env); choose another --out"
+fi
+mkdir -p "$out" && out=$(cd "$out" && pwd)
+[ "$out" != / ] && [ "$out" != "$repo" ] || die "--out $out would empty the checkout or /"
+find "$out" -mindepth 1 -delete
 mkdir -p "$out/bin"
 if [ -z "${TJ_BIN:-}" ]; then
 	(cd "$repo" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -o "$out/bin/trustjoin" ./src/cmd/trustjoin) ||
@@ -132,7 +179,8 @@ fi
 {
 	printf 'LAB_SCENARIO=%q\n' "$script"
 	printf 'LAB_RADIOS=%q\n' "$radios"
-	printf 'LAB_KROOT=%q\n' "$kroot"
+	printf 'LAB_KVER=%q\n' "$kver"
+	printf 'LAB_TJ_BIN=%q\n' "${TJ_BIN:-built}"
 	printf 'LAB_ARGS=(%s)\n' "$(printf '%q ' "$@")"
 } > "$out/.lab-env"
 
@@ -141,7 +189,8 @@ qemu=(qemu-system-x86_64 -m 1024 -smp 2 -nographic -no-reboot -nic none
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 tj.interactive=$interactive"
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$repo,mount_tag=src,security_model=none,readonly=on,multidevs=remap"
-	-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap")
+	-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
+	-virtfs "local,path=$kroot,mount_tag=kernel,security_model=none,readonly=on,multidevs=remap")
 
 if [ $interactive = 1 ]; then
 	exec "${qemu[@]}"
@@ -154,17 +203,38 @@ timeout --foreground -k 5 "$timeout" "${qemu[@]}" < /dev/null > "$out/console.lo
 qrc=$?
 set -e
 took=$(( $(date +%s) - start ))
-if [ ! -f "$out/exit-code" ]; then
-	echo "lab: $name: FAILED: the scenario never reported an exit code (qemu exit $qrc after ${took}s; timeout ${timeout}s)" >&2
+console_tail() {
 	echo "---- last lines of the guest console ($out/console.log) ----" >&2
-	tail -n 40 "$out/console.log" >&2
+	tail -n "$1" "$out/console.log" | tr -d '\r' >&2
+}
+if [ ! -f "$out/exit-code" ]; then
+	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+		why="timed out after ${timeout}s (--timeout or '# lab: timeout=S' to change)"
+	elif grep -q 'LAB-INIT-FAILED' "$out/console.log"; then
+		why="the VM did not boot: $(grep -m1 -o 'LAB-INIT-FAILED.*' "$out/console.log" | tr -d '\r')"
+	elif [ $qrc != 0 ] && ! grep -q 'SeaBIOS\|LAB-' "$out/console.log"; then
+		why="qemu failed to start the VM (qemu exit $qrc)"
+	elif grep -q 'Kernel panic' "$out/console.log"; then
+		why="the guest kernel panicked after ${took}s; the scenario never reported an exit code"
+	else
+		why="the scenario never reported an exit code (guest crash? qemu exit $qrc after ${took}s)"
+	fi
+	echo "lab: $name: FAILED: $why" >&2
+	if grep -qE 'Kernel panic|BUG:|Oops|WARNING:' "$out/console.log"; then
+		echo "---- what the guest kernel said ----" >&2
+		grep -m6 -E 'Kernel panic|BUG:|Oops|WARNING:|RIP:' "$out/console.log" | tr -d '\r' >&2
+	fi
+	[ -f "$out/scenario.log" ] && { echo "---- last lines of $out/scenario.log ----" >&2; tail -n 20 "$out/scenario.log" >&2; }
+	console_tail 40
 	exit 1
 fi
 rc=$(cat "$out/exit-code")
+case "$rc" in '' | *[!0-9]*) echo "lab: $name: FAILED: unreadable exit code '$rc'" >&2; console_tail 40; exit 1 ;; esac
 if [ "$rc" != 0 ]; then
 	echo "lab: $name: FAILED with exit code $rc after ${took}s; logs in $out" >&2
 	echo "---- last lines of $out/scenario.log ----" >&2
-	tail -n 40 "$out/scenario.log" >&2 || true
+	tail -n 40 "$out/scenario.log" >&2 || cat "$out/setup.log" >&2 || true
+	console_tail 10
 	exit "$rc"
 fi
 echo "lab: $name: passed in ${took}s; logs in $out" >&2
