@@ -92,23 +92,44 @@ lab_write_config() {
 	} > "$f"
 }
 
-# lab_start_trustjoin CONFIG: the daemon, logging to $LAB_OUT/trustjoin.log,
-# waited for until it reports ready.
+# lab_start_trustjoin CONFIG: the daemon, logging to $LAB_OUT/trustjoin.log
+# (appended, so a restart keeps the earlier run's lines), waited for until
+# it reports ready. Fails at once if the daemon exits, else after 20 s; both
+# with the log's tail. The root is read-only here, so the last good
+# configuration is kept in /tmp.
 lab_start_trustjoin() {
+	local cfg=$1 log=$LAB_OUT/trustjoin.log before pid end
+	[ "${LAB_TJ_BIN:-}" != none ] || fail "this scenario needs trustjoin, but the lab ran with TJ_BIN=none"
 	[ -x "$TJ_BIN" ] || fail "no trustjoin binary at $TJ_BIN"
-	"$TJ_BIN" daemon --config "$1" >> "$LAB_OUT/trustjoin.log" 2>&1 &
-	echo $! > "$LAB_OUT/trustjoin.pid"
-	if ! lab_wait 20 grep -q 'msg=ready' "$LAB_OUT/trustjoin.log"; then
-		tail -n 20 "$LAB_OUT/trustjoin.log"
-		fail "trustjoin did not become ready"
-	fi
+	: >> "$log"
+	before=$(grep -c 'msg=ready' "$log")
+	"$TJ_BIN" daemon --config "$cfg" --last-good /tmp/tj/last-good.uci >> "$log" 2>&1 &
+	pid=$!
+	echo "$pid" > "$LAB_OUT/trustjoin.pid"
+	end=$(( $(date +%s) + 20 ))
+	while [ "$(grep -c 'msg=ready' "$log")" -le "$before" ]; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			echo "trustjoin exited with status $? before it was ready; last lines of trustjoin.log:"
+			tail -n 20 "$log"
+			fail "trustjoin did not start"
+		fi
+		if [ "$(date +%s)" -ge "$end" ]; then
+			echo "last lines of trustjoin.log:"
+			tail -n 20 "$log"
+			fail "trustjoin did not become ready within 20 s"
+		fi
+		sleep 0.2
+	done
 }
 
-# lab_no_secret SECRET FILE...: fail if a secret shows up in any file.
+# lab_no_secret SECRET FILE...: fail if a secret shows up in any file. A
+# missing file fails too: a check that cannot find anything proves nothing.
 lab_no_secret() {
 	local s=$1; shift
+	[ -n "$s" ] || fail "lab_no_secret: empty secret"
 	for f in "$@"; do
-		[ -f "$f" ] || continue
+		[ -s "$f" ] || fail "lab_no_secret: $f is missing or empty"
 		if grep -qF -- "$s" "$f"; then
 			fail "a secret appears in $(basename "$f")"
 		fi

@@ -38,11 +38,26 @@ lab_wait 10 grep -q "AP-STA-CONNECTED $dev_mac keyid=dev1" "$LAB_OUT/hostapd.log
 	fail "hostapd did not report the device's own key id"
 lab_wait 10 test -e /sys/class/net/wlan0.10 || fail "no VLAN interface wlan0.10 for the device"
 grep -q "VLAN ID 10" "$LAB_OUT/hostapd.log" || fail "hostapd did not assign VLAN 10"
+sta=$(lab_hostapd_cli sta "$dev_mac")
+echo "$sta" | grep -E "^(vlan_id|keyid|flags)="
+echo "$sta" | grep -qx 'vlan_id=10' || fail "hostapd's STA $dev_mac does not say vlan_id=10"
+echo "$sta" | grep -qx 'keyid=dev1' || fail "hostapd's STA $dev_mac does not say keyid=dev1"
+
+say "a device with a wrong passphrase is refused"
+lab_start_sta wlan2
+wrong=$(lab_mac wlan2)
+lab_connect_psk wlan2 "not-the-household-password"
+lab_wait 30 grep -q "AP-STA-POSSIBLE-PSK-MISMATCH $wrong" "$LAB_OUT/hostapd.log" ||
+	fail "hostapd did not refuse a wrong passphrase"
+lab_sta_connected wlan2 && fail "a device with a wrong passphrase connected"
+lab_wpa_cli wlan2 remove_network all >/dev/null
 
 say "a device on the shared household password is unaffected"
-lab_start_sta wlan2
 lab_connect_psk wlan2 "$LAB_HOUSEHOLD_PASS"
 lab_wait 30 lab_sta_connected wlan2 || fail "household device did not connect"
+hh=$(lab_hostapd_cli sta "$wrong")
+echo "$hh" | grep -E "^(vlan_id|keyid|flags)="
+echo "$hh" | grep -q '^vlan_id=[1-9]' && fail "the household device was put in a VLAN"
 
 say "no secret in trustjoin's log"
 lab_no_secret "$dev_pass" "$LAB_OUT/trustjoin.log"
