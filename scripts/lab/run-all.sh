@@ -1,20 +1,47 @@
 #!/usr/bin/env bash
-# Runs every lab scenario (test/lab/scenarios/*.sh), each in its own VM boot,
-# and fails if any failed. Used by `make test`.
+# Runs every lab scenario (test/lab/scenarios/*.sh), or the ones named, each
+# in a VM boot of its own, prints a summary and fails if any failed. Used by
+# `make test`. No Go needed beyond building trustjoin once (or TJ_BIN set).
+#
+#   scripts/lab/run-all.sh [SCENARIO...]
+#
+# Environment: as scripts/lab/run.sh (TJ_BIN, TRUSTJOIN_LAB_CACHE, LAB_TIMEOUT).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+names=()
+if [ $# -gt 0 ]; then
+	names=("$@")
+else
+	for s in "$repo"/test/lab/scenarios/*.sh; do
+		name=$(basename "$s" .sh)
+		# demo.sh is `make demo`'s show, not a test of its own.
+		[ "$name" = demo ] && continue
+		names+=("$name")
+	done
+fi
+[ ${#names[@]} -gt 0 ] || { echo "lab: no scenarios in test/lab/scenarios" >&2; exit 1; }
+
 # One binary for all scenarios.
-bin=$repo/.build/lab/trustjoin
-(cd "$repo" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -o "$bin" ./src/cmd/trustjoin) || exit 1
-passed=0 failed=0 names=()
-for s in "$repo"/test/lab/scenarios/*.sh; do
-	name=$(basename "$s" .sh)
-	[ "$name" = demo ] && continue
-	if TJ_BIN=$bin "$repo/scripts/lab/run.sh" "$name"; then
-		passed=$((passed + 1))
+if [ -z "${TJ_BIN:-}" ]; then
+	TJ_BIN=$repo/.build/lab/trustjoin
+	mkdir -p "$repo/.build/lab"
+	(cd "$repo" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -o "$TJ_BIN" ./src/cmd/trustjoin) ||
+		{ echo "lab: FAILED: could not build trustjoin (go build ./src/cmd/trustjoin)" >&2; exit 1; }
+fi
+export TJ_BIN
+
+start=$(date +%s)
+passed=0 failed=() results=()
+for name in "${names[@]}"; do
+	t0=$(date +%s)
+	if "$repo/scripts/lab/run.sh" "$name"; then
+		passed=$((passed + 1)); results+=("ok   $name ($(( $(date +%s) - t0 ))s)")
 	else
-		failed=$((failed + 1)); names+=("$name")
+		failed+=("$name"); results+=("FAIL $name ($(( $(date +%s) - t0 ))s, logs in .build/lab/$name)")
 	fi
 done
-echo "lab: $passed passed, $failed failed"
-[ $failed = 0 ] || { echo "lab: failed: ${names[*]}"; exit 1; }
+echo "---- lab scenarios ----"
+printf '  %s\n' "${results[@]}"
+echo "lab: ${passed} passed, ${#failed[@]} failed in $(( $(date +%s) - start ))s"
+[ ${#failed[@]} = 0 ] || { echo "lab: FAILED: ${failed[*]}" >&2; exit 1; }
