@@ -30,8 +30,12 @@ setup() {
 
 if [ "$1" = --shell ]; then
 	setup
-	echo "lab shell: radios wlan0..wlan$((LAB_RADIOS - 1)); checkout at $LAB_SRC; poweroff -f to leave"
-	exec /bin/bash -i
+	echo "lab shell: radios wlan0..wlan$((LAB_RADIOS - 1)); checkout at $LAB_SRC; results in $LAB_OUT"
+	echo "lab shell: '. \$LAB_SRC/test/lab/lib.sh' for the helpers; 'exit' powers the VM off"
+	# The serial port as controlling terminal, so Ctrl-C and job control work.
+	# (poweroff inside the chroot is the host's systemd one, which refuses.)
+	cd "$LAB_SRC"
+	exec setsid -c /bin/bash -i </dev/ttyS0 >/dev/ttyS0 2>&1
 fi
 
 setup > "$LAB_OUT/setup.log" 2>&1
