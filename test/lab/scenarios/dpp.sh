@@ -70,11 +70,10 @@ lab_wait 40 lab_sta_connected wlan1 || fail "camera did not reconnect after host
 lab_wait 40 lab_sta_connected wlan2 || fail "speaker did not reconnect after hostapd restarted"
 
 say "trustjoin killed (SIGKILL) and restarted: no device lost"
-kill -9 "$(cat "$LAB_OUT/trustjoin.pid")"
-sleep 0.5
-"$TJ_BIN" daemon --config /tmp/tj.uci >> "$LAB_OUT/trustjoin.log" 2>&1 &
-echo $! > "$LAB_OUT/trustjoin.pid"
-lab_wait 20 sh -c "[ \$(grep -c 'msg=ready' '$LAB_OUT/trustjoin.log') -ge 2 ]" || fail "trustjoin did not come back"
+pid=$(cat "$LAB_OUT/trustjoin.pid")
+kill -9 "$pid"
+lab_wait 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "trustjoin survived SIGKILL"
+lab_start_trustjoin /tmp/tj.uci
 tj devices | tee -a "$LAB_OUT/cli.log" | grep -q camera || fail "camera lost after SIGKILL"
 tj devices | grep -q speaker || fail "speaker lost after SIGKILL"
 
