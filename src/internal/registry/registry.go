@@ -221,41 +221,38 @@ func (r *Registry) ByKeyID(keyID string) (Device, bool) {
 }
 
 // Put adds or replaces a device and saves.
-func (r *Registry) Put(d Device) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := clone(&d)
-	for i, old := range r.f.Devices {
-		if old.ID == d.ID {
-			r.f.Devices[i] = &c
-			return r.save()
-		}
-	}
-	r.f.Devices = append(r.f.Devices, &c)
-	return r.save()
-}
+func (r *Registry) Put(d Device) error { return r.PutMany([]Device{d}) }
 
-// PutMany adds or replaces devices with one save, for bulk imports.
+// PutMany adds or replaces devices with one save, for bulk imports. If the
+// save fails, the registry in memory stays as it was, like the file.
 func (r *Registry) PutMany(ds []Device) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	old := r.f.Devices
+	next := append(make([]*Device, 0, len(old)+len(ds)), old...)
 	index := map[string]int{}
-	for i, d := range r.f.Devices {
+	for i, d := range next {
 		index[d.ID] = i
 	}
 	for _, d := range ds {
 		c := clone(&d)
 		if i, ok := index[d.ID]; ok {
-			r.f.Devices[i] = &c
+			next[i] = &c
 			continue
 		}
-		index[d.ID] = len(r.f.Devices)
-		r.f.Devices = append(r.f.Devices, &c)
+		index[d.ID] = len(next)
+		next = append(next, &c)
 	}
-	return r.save()
+	r.f.Devices = next
+	if err := r.save(); err != nil {
+		r.f.Devices = old
+		return err
+	}
+	return nil
 }
 
-// Update changes a device under the lock and saves it.
+// Update changes a device under the lock and saves it; if the save fails,
+// the device stays as it was.
 func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -263,12 +260,16 @@ func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 	if d == nil {
 		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, id)
 	}
-	c := clone(d)
+	old, c := clone(d), clone(d)
 	if err := fn(&c); err != nil {
 		return Device{}, err
 	}
 	*d = c
-	return clone(d), r.save()
+	if err := r.save(); err != nil {
+		*d = old
+		return Device{}, err
+	}
+	return clone(d), nil
 }
 
 // UniqueName returns base, or base with a number, unused by any device.
@@ -298,20 +299,21 @@ func (r *Registry) Preauths() []Preauth {
 func (r *Registry) AddPreauths(ps []Preauth) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	next := append([]*Preauth(nil), r.f.Preauths...)
 	index := map[string]int{}
-	for i, p := range r.f.Preauths {
+	for i, p := range next {
 		index[p.KeyHash] = i
 	}
 	for _, p := range ps {
 		p := p
 		if i, ok := index[p.KeyHash]; ok {
-			r.f.Preauths[i] = &p
+			next[i] = &p
 			continue
 		}
-		index[p.KeyHash] = len(r.f.Preauths)
-		r.f.Preauths = append(r.f.Preauths, &p)
+		index[p.KeyHash] = len(next)
+		next = append(next, &p)
 	}
-	return r.save()
+	return r.savePreauths(next)
 }
 
 // RemovePreauth deletes an entry by id or key hash.
@@ -320,9 +322,21 @@ func (r *Registry) RemovePreauth(id string) error {
 	defer r.mu.Unlock()
 	for i, p := range r.f.Preauths {
 		if p.ID == id || p.KeyHash == id {
-			r.f.Preauths = append(r.f.Preauths[:i], r.f.Preauths[i+1:]...)
-			return r.save()
+			next := append(append([]*Preauth(nil), r.f.Preauths[:i]...), r.f.Preauths[i+1:]...)
+			return r.savePreauths(next)
 		}
 	}
 	return fmt.Errorf("%w: no pre-authorised device %q", ErrNotFound, id)
+}
+
+// savePreauths saves with next as the list, keeping the old one if the
+// save fails.
+func (r *Registry) savePreauths(next []*Preauth) error {
+	old := r.f.Preauths
+	r.f.Preauths = next
+	if err := r.save(); err != nil {
+		r.f.Preauths = old
+		return err
+	}
+	return nil
 }

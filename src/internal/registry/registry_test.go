@@ -104,3 +104,48 @@ func TestPreauths(t *testing.T) {
 		t.Fatalf("remove: %v", err)
 	}
 }
+
+// A failed save (flash full, file system gone read-only) leaves the
+// registry in memory as it is on flash: nothing half-applied.
+func TestFailedSaveChangesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.json")
+	r, err := registry.Open(path, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Put(registry.Device{ID: "d-1", Name: "Camera", Segment: "iot", State: registry.StateConnected}); err != nil {
+		t.Fatal(err)
+	}
+	// A non-empty directory where the file goes: the atomic rename fails.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path, "blocker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.Put(registry.Device{ID: "d-2", Name: "Plug", Segment: "iot"}); err == nil {
+		t.Fatal("Put succeeded although the registry could not be saved")
+	}
+	if err := r.PutMany([]registry.Device{{ID: "d-1", Name: "Renamed"}, {ID: "d-3", Name: "Lamp"}}); err == nil {
+		t.Fatal("PutMany succeeded although the registry could not be saved")
+	}
+	if _, err := r.Update("d-1", func(d *registry.Device) error { d.Segment = "guest"; return nil }); err == nil {
+		t.Fatal("Update succeeded although the registry could not be saved")
+	}
+	if err := r.AddPreauths([]registry.Preauth{{ID: "p-1", KeyHash: "h1"}}); err == nil {
+		t.Fatal("AddPreauths succeeded although the registry could not be saved")
+	}
+	if n := len(r.Preauths()); n != 0 {
+		t.Errorf("%d pre-authorised devices after a failed save, want 0", n)
+	}
+	got := r.List()
+	if len(got) != 1 || got[0].Name != "Camera" || got[0].Segment != "iot" {
+		t.Fatalf("registry changed by failed saves: %+v", got)
+	}
+	for _, id := range []string{"d-2", "d-3", "Plug", "Renamed"} {
+		if _, err := r.Get(id); !errors.Is(err, registry.ErrNotFound) {
+			t.Errorf("Get(%q) after failed save: %v, want not found", id, err)
+		}
+	}
+}
