@@ -19,6 +19,13 @@ setup() {
 	# mac80211 needs these ciphers loaded before hostapd installs keys, or
 	# it fails with "key addition failed".
 	mods ccm gcm ctr aes_generic cmac cfg80211 mac80211 8021q bridge || return 1
+	# The kernel loads modules on demand (nf_tables expressions, veth,
+	# conntrack netlink) by running /proc/sys/kernel/modprobe from the
+	# initramfs root, where the host root is /host: point it at a wrapper
+	# that runs modprobe on the share with the guest kernel's modules.
+	printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe -d %s "$@"\n' "$LAB_KROOT" > /tmp/lab-modprobe &&
+		chmod +x /tmp/lab-modprobe &&
+		echo /host/tmp/lab-modprobe > /proc/sys/kernel/modprobe || { echo "guest: module autoloading not set up"; return 1; }
 	modprobe -d "$LAB_KROOT" mac80211_hwsim radios="$LAB_RADIOS" || { echo "guest: mac80211_hwsim failed"; return 1; }
 	ip link set lo up
 	for i in $(seq 1 50); do
