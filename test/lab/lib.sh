@@ -58,22 +58,40 @@ CONF
 	lab_wait 10 lab_hostapd_cli ping || fail "hostapd control socket does not answer"
 }
 
-# lab_start_sta IFACE: wpa_supplicant as a device, ready for DPP.
+# lab_start_sta IFACE [NETNS]: wpa_supplicant as a device, ready for DPP.
+# With NETNS, the device's radio moves into a network namespace of that
+# name first, so the device is a host of its own whose packets cross the
+# router (its control socket stays where wpa_cli finds it).
 lab_start_sta() {
-	local ifc=$1 conf=$LAB_OUT/wpa_supplicant-$1.conf
+	local ifc=$1 ns=${2:-} conf=$LAB_OUT/wpa_supplicant-$1.conf
+	local run=()
+	if [ -n "$ns" ]; then
+		local phy
+		phy=$(cat "/sys/class/net/$ifc/phy80211/name") || fail "no radio behind $ifc"
+		ip netns add "$ns" 2>/dev/null
+		iw phy "$phy" set netns name "$ns" || fail "could not move $phy ($ifc) into netns $ns"
+		ip -n "$ns" link set lo up
+		run=(ip netns exec "$ns")
+	fi
 	cat > "$conf" <<CONF
 ctrl_interface=/var/run/wpa_supplicant
 update_config=1
 dpp_config_processing=2
 pmf=1
 CONF
-	wpa_supplicant -B -t -i "$ifc" -c "$conf" -f "$LAB_OUT/wpa_supplicant-$ifc.log" -P "$LAB_OUT/wpa_supplicant-$ifc.pid" ||
+	"${run[@]}" wpa_supplicant -B -t -i "$ifc" -c "$conf" -f "$LAB_OUT/wpa_supplicant-$ifc.log" -P "$LAB_OUT/wpa_supplicant-$ifc.pid" ||
 		fail "wpa_supplicant on $ifc did not start"
 	lab_wait 10 lab_wpa_cli "$ifc" ping || fail "wpa_supplicant on $ifc does not answer"
 }
 
-# lab_mac IFACE
-lab_mac() { cat "/sys/class/net/$1/address"; }
+# lab_mac IFACE [NETNS]
+lab_mac() {
+	if [ -n "${2:-}" ]; then
+		ip -n "$2" -o link show "$1" | sed 's/.*link\/ether \([0-9a-f:]*\).*/\1/'
+	else
+		cat "/sys/class/net/$1/address"
+	fi
+}
 
 # lab_sta_connected IFACE: the device completed association and 4-way handshake.
 lab_sta_connected() { lab_wpa_cli "$1" status | grep -q '^wpa_state=COMPLETED'; }
