@@ -25,9 +25,13 @@ var callPreauthRemove = rpc.declare({ object: 'trustjoin', method: 'preauth_remo
 var callPhoneStart = rpc.declare({ object: 'trustjoin', method: 'phone_start', reject: true });
 var callPhoneRevoke = rpc.declare({ object: 'trustjoin', method: 'phone_revoke', params: [ 'id' ], reject: true });
 
+// checked turns the plugin's failure reply, an object with nothing but
+// "error", into a rejection. (A failed onboarding's progress also carries
+// "error", beside its state: that is an answer, not a failed call.)
 function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' && reply.error != '')
-		throw new Error(reply.error);
+	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
+	    Object.keys(reply).length == 1)
+		throw new Error(reply.error || _('Unknown error'));
 	return reply;
 }
 

@@ -20,10 +20,13 @@ var callRelease = rpc.declare({ object: 'trustjoin', method: 'release', params: 
 var callRotate = rpc.declare({ object: 'trustjoin', method: 'rotate', params: [ 'id' ], reject: true });
 var callRemove = rpc.declare({ object: 'trustjoin', method: 'remove', params: [ 'id' ], reject: true });
 
-// checked turns the plugin's {"error": "..."} reply into a rejection.
+// checked turns the plugin's failure reply, an object with nothing but
+// "error", into a rejection. (A failed onboarding's progress also carries
+// "error", beside its state: that is an answer, not a failed call.)
 function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' && reply.error != '')
-		throw new Error(reply.error);
+	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
+	    Object.keys(reply).length == 1)
+		throw new Error(reply.error || _('Unknown error'));
 	return reply;
 }
 

@@ -14,9 +14,13 @@ var APP_VERSION = '0.0.0-devel';
 
 var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
 
+// checked turns the plugin's failure reply, an object with nothing but
+// "error", into a rejection. (A failed onboarding's progress also carries
+// "error", beside its state: that is an answer, not a failed call.)
 function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' && reply.error != '')
-		throw new Error(reply.error);
+	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
+	    Object.keys(reply).length == 1)
+		throw new Error(reply.error || _('Unknown error'));
 	return reply;
 }
 
