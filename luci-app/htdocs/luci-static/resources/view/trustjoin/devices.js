@@ -9,7 +9,8 @@
 // Devices: every device trustjoin onboarded, with what people can do to
 // one. Text from the router (names, warnings) is always added as text
 // nodes (inside arrays for E()), never as HTML: a device chooses its own
-// name in its DPP URI.
+// name in its DPP URI. ui.showModal puts its title in as HTML, so names
+// go into titles through %h.
 
 var callDevices = rpc.declare({ object: 'trustjoin', method: 'devices', reject: true });
 var callDevice = rpc.declare({ object: 'trustjoin', method: 'device', params: [ 'id' ], reject: true });
@@ -166,7 +167,9 @@ return view.extend({
 			function() { return this.act(_('Removing'), function() { return callRemove(d.id) }) });
 	},
 
-	handleDetails: function(d) {
+	handleDetails: function(d, ev) {
+		if (ev && ev.preventDefault)
+			ev.preventDefault();
 		return callDevice(d.id).then(checked).then(function(full) {
 			var rows = [
 				[ _('Name'), displayName(full) ],
