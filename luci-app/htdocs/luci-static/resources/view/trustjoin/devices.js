@@ -36,7 +36,7 @@ function mudText(mud) {
 	case 'none': return _('No MUD profile');
 	case 'fetching': return _('Fetching profile…');
 	case 'enforced': return _('Profile enforced');
-	case 'pending-approval': return _('Waiting for your approval');
+	case 'pending-approval': return _('Unsigned: waiting for approval');
 	case 'fetch-failed': return _('Profile could not be fetched');
 	case 'rejected': return _('Profile rejected');
 	}

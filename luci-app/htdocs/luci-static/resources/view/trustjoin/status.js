@@ -70,7 +70,9 @@ return view.extend({
 		if (!c.rejected)
 			return [ E('p', { 'id': 'trustjoin-config' }, [ c.loaded_at ? _('Configuration in force since %s.').format(when(c.loaded_at)) : '' ]) ];
 		return [ E('div', { 'class': 'alert-message warning', 'id': 'trustjoin-config' }, [
-			E('h4', [ _('Your last configuration change was refused') + (c.rejected_at ? ' (%s)'.format(when(c.rejected_at)) : '') ]),
+			E('h4', [ c.rejected_at
+				? _('Your last configuration change was refused (%s)').format(when(c.rejected_at))
+				: _('Your last configuration change was refused') ]),
 			E('p', [ c.rejected ]),
 			E('p', [ c.loaded_at
 				? _('trustjoin keeps working with the configuration loaded at %s. Correct the change under “Segments & policy” and save again.').format(when(c.loaded_at))
