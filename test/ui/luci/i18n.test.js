@@ -88,3 +88,12 @@ test('the check finds a string that bypasses _()', async () => {
 	assert.deepEqual(check(t), [ 'Hard-coded English' ]);
 	t.close();
 });
+
+test('the translation template lists every string of the views and menu', () => {
+	const { execFileSync } = require('node:child_process');
+	execFileSync(process.execPath, [ require('node:path').join(__dirname, 'i18n-pot.js'), '--check' ], { stdio: 'inherit' });
+	const { strings } = require('./i18n-pot');
+	const s = strings();
+	for (const want of [ 'Trusted devices', 'Add a device', 'Remove %h?', 'Done: the device is connected.' ])
+		assert.ok(s.has(want), `${want} is in the template`);
+});
