@@ -205,3 +205,26 @@ test('remembered devices: add for later, list, forget after confirming', async (
 	assert.equal(t.document.querySelector('tr[data-entry="p1"]'), null);
 	t.close();
 });
+
+test('one busy moment does not end the progress; three lost answers do; one request at a time', async () => {
+	const b = backend({ states: [ 'running', 'connected' ] });
+	let failing = 0;
+	const t = await open('add', { backend: (m, p) => (m === 'progress' && failing-- > 0) ? { __ubus: 7 } : b(m, p) });
+	t.document.querySelector('#trustjoin-uri').value = URI;
+	await t.click(btn(t, 'add-uri'));
+	await t.click(btn(t, 'add-uri'));
+	assert.equal(t.callsOf('onboard').length, 1, 'a second request waits for the first');
+	assert.match(t.luci.notifications[0].text, /being added/);
+	failing = 1;
+	await t.tick();
+	assert.equal(t.document.querySelector('#trustjoin-progress [data-state]').getAttribute('data-state'), 'queued', 'one timeout changes nothing');
+	failing = 3;
+	await t.tick();
+	await t.tick();
+	await t.tick();
+	const box = t.document.querySelector('#trustjoin-progress [data-state]');
+	assert.equal(box.getAttribute('data-state'), 'failed');
+	assert.match(box.textContent, /Lost track of the request: .*Request timeout/);
+	assert.equal(t.luci.polls.length, 0);
+	t.close();
+});

@@ -81,7 +81,17 @@ return view.extend({
 		return { name: this.nameInput.value.trim(), segment: this.segmentSelect.value };
 	},
 
+	// busy refuses a second request while one is under way.
+	busy: function() {
+		if (!this.request)
+			return false;
+		this.notify(_('A device is being added. Wait until it is done, or cancel it.'), 'warning');
+		return true;
+	},
+
 	submitURI: function(uri) {
+		if (this.busy())
+			return Promise.resolve(false);
 		uri = String(uri || '').trim();
 		if (!validURI(uri)) {
 			this.notify(_('That is not a Wi-Fi Easy Connect (DPP) QR code. Its text starts with “DPP:” and ends with “;;”.'), 'warning');
@@ -92,6 +102,8 @@ return view.extend({
 	},
 
 	submitPKEX: function() {
+		if (this.busy())
+			return Promise.resolve(false);
 		var code = this.codeInput.value.trim(), ident = this.identInput.value.trim();
 		if (code.length < 6) {
 			this.notify(_('The code printed on the device has at least six characters.'), 'warning');
@@ -107,8 +119,10 @@ return view.extend({
 
 	start: function(call) {
 		this.stopCamera();
+		this.stopPolling();
 		return call.then(checked).then(L.bind(function(p) {
 			this.request = p;
+			this.pollErrors = 0;
 			this.showProgress(p);
 			if (!TERMINAL[p.state]) {
 				this.pollFn = L.bind(this.pollProgress, this);
@@ -124,10 +138,16 @@ return view.extend({
 	pollProgress: function() {
 		if (!this.request)
 			return Promise.resolve();
-		return callProgress(this.request.id).then(checked).then(L.bind(function(p) {
-			this.showProgress(p);
+		var req = this.request;
+		return callProgress(req.id).then(checked).then(L.bind(function(p) {
+			this.pollErrors = 0;
+			if (this.request === req)
+				this.showProgress(p);
 		}, this)).catch(L.bind(function(err) {
-			this.showProgress({ id: this.request.id, state: 'failed', error: _('Lost track of the request: %s').format(errText(err)) });
+			// One lost answer (a busy router) is not the end of it; three are.
+			if (++this.pollErrors < 3 || this.request !== req)
+				return;
+			this.showProgress({ id: req.id, state: 'failed', error: _('Lost track of the request: %s').format(errText(err)) });
 		}, this));
 	},
 
@@ -197,6 +217,9 @@ return view.extend({
 			this.showResult({ state: 'cancelled' });
 		}, this)).catch(L.bind(function(err) {
 			this.notify(_('Could not stop: %s').format(errText(err)));
+			// Still under way, so keep following it.
+			this.pollFn = L.bind(this.pollProgress, this);
+			poll.add(this.pollFn, 1);
 		}, this));
 	},
 
