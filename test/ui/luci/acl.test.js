@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { root, viewDir } = require('./harness');
+const { root, viewFiles } = require('./harness');
 
 const app = path.join(root, 'luci-app');
 const aclFile = path.join(app, 'root/usr/share/rpcd/acl.d/luci-app-trustjoin.json');
@@ -23,7 +23,9 @@ const PENDING = new Set([ 'phone_start', 'phone_revoke' ]);
 const READ = new Set([ 'status', 'devices', 'device', 'progress', 'preauth_list' ]);
 
 function views() {
-	return fs.readdirSync(viewDir).filter((f) => f.endsWith('.js')).map((f) => ({ file: f, src: fs.readFileSync(path.join(viewDir, f), 'utf8') }));
+	const v = viewFiles();
+	assert.ok(v.length >= 5, 'the view files are found');
+	return v;
 }
 
 function declared() {

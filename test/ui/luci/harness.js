@@ -25,7 +25,8 @@ function defaultUCI() {
 	};
 }
 
-// open loads view `name` ("devices", "add", ...). backend(method, params)
+// open loads view `name` ("devices", "add", ..., or a path under view/
+// such as "status/include/75_trustjoin"). backend(method, params)
 // answers the trustjoin ubus calls; its default answers nothing known.
 async function open(name, { backend, uci = defaultUCI(), setup } = {}) {
 	const dom = new JSDOM('<!doctype html><html><head></head><body><div id="maincontent"><div id="view"></div></div></body></html>', {
@@ -43,7 +44,7 @@ async function open(name, { backend, uci = defaultUCI(), setup } = {}) {
 	};
 	if (setup)
 		setup(w);
-	const src = fs.readFileSync(path.join(viewDir, name + '.js'), 'utf8');
+	const src = fs.readFileSync(name.includes('/') ? path.join(viewDir, '..', name + '.js') : path.join(viewDir, name + '.js'), 'utf8');
 	const { view, node } = await w.__luci.loadView(src);
 	return {
 		window: w,
@@ -80,4 +81,19 @@ async function settle() {
 		await new Promise((r) => setImmediate(r));
 }
 
-module.exports = { open, settle, defaultUCI, root, viewDir };
+// viewFiles lists every view file of the app (view/trustjoin/*.js and the
+// Status → Overview include), relative to htdocs/luci-static/resources/view.
+function viewFiles() {
+	const base = path.join(viewDir, '..');
+	const out = [];
+	const walk = (d) => fs.readdirSync(path.join(base, d), { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1).forEach((e) => {
+		if (e.isDirectory())
+			walk(path.join(d, e.name));
+		else if (e.name.endsWith('.js'))
+			out.push(path.join(d, e.name));
+	});
+	walk('');
+	return out.map((f) => ({ file: f, src: fs.readFileSync(path.join(base, f), 'utf8') }));
+}
+
+module.exports = { open, settle, defaultUCI, root, viewDir, viewFiles };

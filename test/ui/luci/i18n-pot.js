@@ -9,7 +9,7 @@ const path = require('node:path');
 
 const app = path.join(__dirname, '../../../luci-app');
 const out = path.join(app, 'po/templates/trustjoin.pot');
-const viewDir = path.join(app, 'htdocs/luci-static/resources/view/trustjoin');
+const { viewFiles } = require('./harness');
 const menu = path.join(app, 'root/usr/share/luci/menu.d/luci-app-trustjoin.json');
 
 function strings() {
@@ -19,13 +19,9 @@ function strings() {
 			seen.set(s, []);
 		seen.get(s).push(where);
 	};
-	for (const f of fs.readdirSync(viewDir).filter((f) => f.endsWith('.js')).sort()) {
-		const lines = fs.readFileSync(path.join(viewDir, f), 'utf8').split('\n');
-		lines.forEach((l) => {
-			for (const m of l.matchAll(/_\('((?:[^'\\]|\\.)*)'\)/g))
-				add(m[1].replace(/\\'/g, "'"), `htdocs/luci-static/resources/view/trustjoin/${f}`);
-		});
-	}
+	for (const { file, src } of viewFiles())
+		for (const m of src.matchAll(/_\('((?:[^'\\]|\\.)*)'\)/g))
+			add(m[1].replace(/\\'/g, "'"), `htdocs/luci-static/resources/view/${file}`);
 	for (const v of Object.values(JSON.parse(fs.readFileSync(menu, 'utf8'))))
 		add(v.title, 'root/usr/share/luci/menu.d/luci-app-trustjoin.json');
 	return seen;

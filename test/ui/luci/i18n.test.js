@@ -66,7 +66,7 @@ function check(t) {
 	return bad;
 }
 
-for (const view of [ 'devices', 'add', 'status', 'segments' ]) {
+for (const view of [ 'devices', 'add', 'status', 'segments', 'status/include/75_trustjoin' ]) {
 	test(`${view}: no untranslated text`, async () => {
 		const t = await open(view, { backend: (m) => replies[m] || { __ubus: 3 } });
 		if (view === 'devices')

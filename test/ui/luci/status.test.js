@@ -115,3 +115,25 @@ test('a daemon that does not answer is said plainly, and polling picks it up aga
 	assert.ok(radioRow(t, 'phy0-ap0'));
 	t.close();
 });
+
+test('Status → Overview box: counts, and a pointer to what needs doing', async () => {
+	let t = await open('status/include/75_trustjoin', { backend: (m) => m === 'status' ? status() : { __ubus: 3 } });
+	assert.deepEqual(t.calls(), [ { method: 'status', params: {} } ]);
+	assert.equal(t.view.title, 'Trusted devices');
+	let text = t.document.querySelector('#view').textContent;
+	assert.match(text, /Devices added7/);
+	assert.match(text, /In quarantine1/);
+	assert.match(text, /Wi-Fi Easy Connect works on 1 of 2 access points\./);
+	assert.equal(t.document.querySelector('#view a').getAttribute('href'), '/cgi-bin/luci/admin/network/trustjoin/status');
+	t.close();
+
+	const ok = status();
+	ok.radios[1].dpp = true;
+	t = await open('status/include/75_trustjoin', { backend: (m) => m === 'status' ? ok : { __ubus: 3 } });
+	assert.equal(t.document.querySelector('#view .alert-message'), null, 'nothing to do: no warning');
+	t.close();
+
+	t = await open('status/include/75_trustjoin', { backend: () => ({ error: 'trustjoin is not running' }) });
+	assert.match(t.document.querySelector('#view').textContent, /does not answer/);
+	t.close();
+});

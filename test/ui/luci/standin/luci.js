@@ -128,6 +128,9 @@
 		resolveDefault: function(value, defvalue) {
 			return Promise.resolve(value).catch(function() { return defvalue });
 		},
+		url: function() {
+			return [ '/cgi-bin/luci' ].concat(Array.prototype.slice.call(arguments)).join('/');
+		},
 		resource: function() {
 			return [ L.env.resource ].concat(Array.prototype.slice.call(arguments)).join('/');
 		},
@@ -369,6 +372,15 @@
 		}
 		var Cls = Function.apply(null, names.concat([ source ])).apply(null, args);
 		var instance = new Cls();
+		// A view renders itself; another module (a Status → Overview
+		// include) is loaded and rendered by its page, as here.
+		if (!instance.ready)
+			instance.ready = Promise.resolve(instance.load()).then(function(data) {
+				return Promise.resolve(instance.render(data)).then(function(node) {
+					dom.content(document.getElementById('view'), node);
+					return node;
+				});
+			});
 		return instance.ready.then(function(node) { return { view: instance, node: node } });
 	};
 })(window, document);
