@@ -461,7 +461,7 @@ return view.extend({
 			return E('option', { 'value': s, 'selected': s == def ? '' : null }, [ s ]);
 		}));
 		this.uriInput = E('textarea', { 'class': 'cbi-input-textarea', 'id': 'trustjoin-uri', 'rows': 3, 'style': 'width:100%', 'placeholder': 'DPP:…;;' });
-		this.codeInput = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'id': 'trustjoin-code', 'autocomplete': 'off' });
+		this.codeInput = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'id': 'trustjoin-code', 'autocomplete': 'off', 'maxlength': 64 });
 		this.identInput = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'id': 'trustjoin-identifier', 'autocomplete': 'off' });
 		this.photoStatus = E('p', { 'class': 'trustjoin-photo-status' });
 		this.progressBox = E('div', { 'id': 'trustjoin-progress' });
