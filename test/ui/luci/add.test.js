@@ -33,6 +33,7 @@ function btn(t, action) {
 test('a pasted DPP URI is onboarded with name and segment, then progress until connected', async () => {
 	const t = await open('add', { backend: backend() });
 	assert.equal(t.document.querySelector('#trustjoin-segment').value, 'iot', 'the default segment is preselected');
+	assert.deepEqual(Array.from(t.document.querySelector('#trustjoin-segment').options).map((o) => o.value), [ 'trusted', 'iot', 'guest' ]);
 	t.document.querySelector('#trustjoin-name').value = 'Doorbell';
 	t.document.querySelector('#trustjoin-segment').value = 'guest';
 	t.document.querySelector('#trustjoin-uri').value = '  ' + URI + '\n';

@@ -63,8 +63,12 @@ return view.extend({
 		]);
 	},
 
+	// segments a device can be put in: not the quarantine segment, which
+	// is what Quarantine is for.
 	segments: function() {
-		return (uci.sections('trustjoin', 'segment') || []).map(function(s) { return s['.name'] });
+		return (uci.sections('trustjoin', 'segment') || []).filter(function(s) {
+			return s.quarantine != '1';
+		}).map(function(s) { return s['.name'] });
 	},
 
 	notifyError: function(what, err) {
