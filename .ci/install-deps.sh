@@ -10,6 +10,8 @@ apt-get install -y -q --no-install-recommends \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
 	binutils file ca-certificates openssl bc
+# LuCI view tests (test/ui/luci; node and npm come with the machine): Chromium.
+apt-get install -y -q --no-install-recommends chromium
 
 # staticcheck, pinned; it builds with the local Go.
 if ! command -v staticcheck >/dev/null 2>&1; then

@@ -117,6 +117,12 @@ for part in htdocs:www root:; do
 		install -D -m "$mode" "$src/$f" "$d/${dst:+$dst/}${f#./}"
 	done
 done
+# The Status page compares its own version with the daemon's.
+status_js=$d/www/luci-static/resources/view/trustjoin/status.js
+if [ -f "$status_js" ]; then
+	sed -i "s/^var APP_VERSION = '[^']*';/var APP_VERSION = '$version';/" "$status_js"
+	grep -q "^var APP_VERSION = '$version';" "$status_js" || { echo "ipk.sh: could not stamp $status_js" >&2; exit 1; }
+fi
 cat > "$c/control" <<C
 Package: luci-app-trustjoin
 Version: $version

@@ -147,6 +147,7 @@ func TestPackages(t *testing.T) {
 				if arch != "all" {
 					t.Fatalf("LuCI app must be Architecture: all, is %s", arch)
 				}
+				checkLuCIPackage(t, p)
 				return
 			}
 			checkDaemonPackage(t, p, arch)
@@ -278,5 +279,28 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 	}
 	if settings["CGO_ENABLED"] != "0" {
 		t.Errorf("binary built with CGO_ENABLED=%q, want 0", settings["CGO_ENABLED"])
+	}
+}
+
+// checkLuCIPackage: the views, menu and ACL are installed where LuCI and
+// rpcd look, and the Status page carries the package's version, which it
+// compares with the daemon's.
+func checkLuCIPackage(t *testing.T, p *ipk) {
+	for _, f := range []string{
+		"./www/luci-static/resources/view/trustjoin/devices.js",
+		"./www/luci-static/resources/view/trustjoin/add.js",
+		"./www/luci-static/resources/view/trustjoin/segments.js",
+		"./www/luci-static/resources/view/trustjoin/status.js",
+		"./www/luci-static/resources/view/status/include/75_trustjoin.js",
+		"./www/luci-static/resources/trustjoin/jsQR.js",
+		"./usr/share/luci/menu.d/luci-app-trustjoin.json",
+		"./usr/share/rpcd/acl.d/luci-app-trustjoin.json",
+	} {
+		if _, ok := p.data[f]; !ok {
+			t.Errorf("LuCI package lacks %s", f)
+		}
+	}
+	if s := string(p.data["./www/luci-static/resources/view/trustjoin/status.js"].data); !strings.Contains(s, "var APP_VERSION = '1.2.3-r4';") {
+		t.Error("status.js is not stamped with the package version 1.2.3-r4")
 	}
 }

@@ -1,0 +1,57 @@
+'use strict';
+'require baseclass';
+'require rpc';
+
+// A box on Status → Overview: how many devices, and whether something
+// needs the householder (no Wi-Fi Easy Connect, a refused configuration,
+// quarantined devices, the service not answering), linking to the page
+// that says what to do.
+
+var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
+
+return baseclass.extend({
+	title: _('Trusted devices'),
+
+	load: function() {
+		return callStatus().then(function(st) {
+			if (st == null || typeof(st) != 'object' || (typeof(st.error) == 'string' && Object.keys(st).length == 1))
+				throw new Error((st && st.error) || _('Unknown error'));
+			return st;
+		}).catch(function(err) { return { failed: err } });
+	},
+
+	render: function(st) {
+		var link = function(text) {
+			return E('a', { 'href': L.url('admin/network/trustjoin/status') }, [ text ]);
+		};
+		if (st.failed)
+			return E('div', { 'class': 'alert-message warning' }, [
+				_('The trustjoin service does not answer.'), ' ', link(_('Details'))
+			]);
+
+		var c = st.counters || {}, radios = st.radios || [];
+		var ready = radios.filter(function(r) { return r.dpp }).length;
+		var notes = [];
+		if (radios.length == 0 || ready < radios.length)
+			notes.push(_('Wi-Fi Easy Connect works on %d of %d access points.').format(ready, radios.length));
+		if (st.config && st.config.rejected)
+			notes.push(_('Your last configuration change was refused.'));
+
+		var rows = [
+			[ _('Devices added'), String(c.onboarded || 0) ],
+			[ _('Connected now'), String(c.connected || 0) ],
+			[ _('In quarantine'), String(c.quarantined || 0) ]
+		];
+		return E('div', {}, [
+			E('table', { 'class': 'table' }, rows.map(function(r) {
+				return E('tr', { 'class': 'tr' }, [
+					E('td', { 'class': 'td left', 'width': '33%' }, [ r[0] ]),
+					E('td', { 'class': 'td left' }, [ r[1] ])
+				]);
+			})),
+			notes.length ? E('div', { 'class': 'alert-message warning' }, notes.map(function(n) {
+				return E('p', [ n, ' ', link(_('What to do')) ]);
+			})) : ''
+		]);
+	}
+});

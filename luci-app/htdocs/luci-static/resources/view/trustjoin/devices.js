@@ -1,0 +1,292 @@
+'use strict';
+'require view';
+'require rpc';
+'require uci';
+'require ui';
+'require poll';
+'require dom';
+
+// Devices: every device trustjoin onboarded, with what people can do to
+// one. Text from the router (names, warnings) is always added as text
+// nodes (inside arrays for E()), never as HTML: a device chooses its own
+// name in its DPP URI. ui.showModal puts its title in as HTML, so names
+// go into titles through %h.
+
+var callDevices = rpc.declare({ object: 'trustjoin', method: 'devices', reject: true });
+var callDevice = rpc.declare({ object: 'trustjoin', method: 'device', params: [ 'id' ], reject: true });
+var callRename = rpc.declare({ object: 'trustjoin', method: 'rename', params: [ 'id', 'name' ], reject: true });
+var callMove = rpc.declare({ object: 'trustjoin', method: 'move', params: [ 'id', 'segment' ], reject: true });
+var callQuarantine = rpc.declare({ object: 'trustjoin', method: 'quarantine', params: [ 'id' ], reject: true });
+var callRelease = rpc.declare({ object: 'trustjoin', method: 'release', params: [ 'id' ], reject: true });
+var callRotate = rpc.declare({ object: 'trustjoin', method: 'rotate', params: [ 'id' ], reject: true });
+var callRemove = rpc.declare({ object: 'trustjoin', method: 'remove', params: [ 'id' ], reject: true });
+
+// checked turns the plugin's failure reply, an object with nothing but
+// "error", into a rejection. (A failed onboarding's progress also carries
+// "error", beside its state: that is an answer, not a failed call.)
+function checked(reply) {
+	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
+	    Object.keys(reply).length == 1)
+		throw new Error(reply.error || _('Unknown error'));
+	return reply;
+}
+
+function mudText(mud) {
+	switch ((mud && mud.status) || 'none') {
+	case 'none': return _('No MUD profile');
+	case 'fetching': return _('Fetching profile…');
+	case 'enforced': return _('Profile enforced');
+	case 'pending-approval': return _('Unsigned: waiting for approval');
+	case 'fetch-failed': return _('Profile could not be fetched');
+	case 'rejected': return _('Profile rejected');
+	}
+	return String(mud.status);
+}
+
+function seenText(d) {
+	if (d.connected)
+		return _('Connected now');
+	if (d.last_seen)
+		return _('Last seen %s').format(new Date(d.last_seen).toLocaleString());
+	return _('Not seen yet');
+}
+
+function displayName(d) {
+	return d.name || d.id;
+}
+
+return view.extend({
+	load: function() {
+		return Promise.all([
+			callDevices().then(checked),
+			L.resolveDefault(uci.load('trustjoin'), null)
+		]);
+	},
+
+	// segments a device can be put in: not the quarantine segment, which
+	// is what Quarantine is for.
+	segments: function() {
+		return (uci.sections('trustjoin', 'segment') || []).filter(function(s) {
+			return s.quarantine != '1';
+		}).map(function(s) { return s['.name'] });
+	},
+
+	notifyError: function(what, err) {
+		ui.addNotification(null, E('p', [ _('%s failed: %s').format(what, err.message || String(err)) ]), 'danger');
+	},
+
+	// act runs one action, closes the dialog and shows the table again.
+	act: function(what, fn) {
+		return Promise.resolve().then(fn).then(checked).then(L.bind(function() {
+			ui.hideModal();
+			return this.refresh();
+		}, this)).catch(L.bind(function(err) {
+			ui.hideModal();
+			this.notifyError(what, err);
+		}, this));
+	},
+
+	confirm: function(title, text, label, fn) {
+		ui.showModal(title, [
+			E('p', [ text ]),
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+				' ',
+				E('button', {
+					'class': 'btn cbi-button cbi-button-negative',
+					'data-action': 'confirm',
+					'click': ui.createHandlerFn(this, fn)
+				}, [ label ])
+			])
+		]);
+	},
+
+	handleRename: function(d) {
+		var input = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'value': d.name || '', 'maxlength': 64 });
+		ui.showModal(_('Rename device'), [
+			E('p', [ _('A name you will recognise, such as “Kitchen speaker”.') ]),
+			input,
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+				' ',
+				E('button', {
+					'class': 'btn cbi-button cbi-button-positive',
+					'data-action': 'confirm',
+					'click': ui.createHandlerFn(this, function() {
+						var name = input.value.trim();
+						if (name == '') {
+							ui.addNotification(null, E('p', [ _('Please enter a name.') ]), 'warning');
+							return;
+						}
+						return this.act(_('Renaming'), function() { return callRename(d.id, name) });
+					})
+				}, [ _('Save') ])
+			])
+		]);
+	},
+
+	handleMove: function(d) {
+		var select = E('select', { 'class': 'cbi-input-select' }, this.segments().map(function(s) {
+			return E('option', { 'value': s, 'selected': s == d.segment ? '' : null }, [ s ]);
+		}));
+		ui.showModal(_('Move to another segment'), [
+			E('p', [ _('The device reconnects in the chosen segment; what it may reach changes with it.') ]),
+			select,
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+				' ',
+				E('button', {
+					'class': 'btn cbi-button cbi-button-positive',
+					'data-action': 'confirm',
+					'click': ui.createHandlerFn(this, function() {
+						return this.act(_('Moving'), function() { return callMove(d.id, select.value) });
+					})
+				}, [ _('Move') ])
+			])
+		]);
+	},
+
+	handleQuarantine: function(d) {
+		this.confirm(_('Quarantine %h?').format(displayName(d)),
+			_('The device stays connected but can reach neither the internet nor your other devices until you release it.'),
+			_('Quarantine'),
+			function() { return this.act(_('Quarantine'), function() { return callQuarantine(d.id) }) });
+	},
+
+	handleRelease: function(d) {
+		return this.act(_('Release'), function() { return callRelease(d.id) });
+	},
+
+	handleRotate: function(d) {
+		this.confirm(_('Give %h a new credential?').format(displayName(d)),
+			_('The old credential stops working. Most devices pick up the new one by themselves; some have to be added again.'),
+			_('Rotate credential'),
+			function() { return this.act(_('Rotating the credential'), function() { return callRotate(d.id) }) });
+	},
+
+	handleRemove: function(d) {
+		this.confirm(_('Remove %h?').format(displayName(d)),
+			_('The device is disconnected and its credential deleted. To use it again you will have to add it again.'),
+			_('Remove'),
+			function() { return this.act(_('Removing'), function() { return callRemove(d.id) }) });
+	},
+
+	handleDetails: function(d, ev) {
+		if (ev && ev.preventDefault)
+			ev.preventDefault();
+		return callDevice(d.id).then(checked).then(function(full) {
+			var rows = [
+				[ _('Name'), displayName(full) ],
+				[ _('Segment'), full.segment ],
+				[ _('Hardware addresses'), (full.macs || []).join(', ') || '—' ],
+				[ _('MUD profile'), full.mud && full.mud.url ? full.mud.url : '—' ],
+				[ _('MUD status'), mudText(full.mud) + (full.mud && full.mud.detail ? ' — ' + full.mud.detail : '') ],
+				[ _('Credential'), full.credential
+					? _('%s, made %s').format(full.credential.key_id, new Date(full.credential.created_at).toLocaleString())
+					: '—' ]
+			];
+			ui.showModal('%h'.format(displayName(full)), [
+				E('table', { 'class': 'table' }, rows.map(function(r) {
+					return E('tr', { 'class': 'tr' }, [
+						E('td', { 'class': 'td left' }, [ r[0] ]),
+						E('td', { 'class': 'td left' }, [ r[1] ])
+					]);
+				})),
+				E('div', { 'class': 'right' }, [
+					E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Close') ])
+				])
+			]);
+		}).catch(L.bind(function(err) { this.notifyError(_('Loading the device'), err) }, this));
+	},
+
+	renderRow: function(d) {
+		var btn = L.bind(function(label, action, fn, cls) {
+			return E('button', {
+				'class': 'btn cbi-button ' + (cls || ''),
+				'data-action': action,
+				'click': ui.createHandlerFn(this, fn, d)
+			}, [ label ]);
+		}, this);
+
+		var state = d.quarantined ? _('Quarantined') : (d.state || '');
+		var warnings = (d.warnings || []).map(function(w) { return E('div', { 'class': 'warning' }, [ w ]) });
+
+		return E('tr', { 'class': 'tr', 'data-device': d.id }, [
+			E('td', { 'class': 'td', 'data-title': _('Name') }, [
+				E('a', { 'href': '#', 'click': ui.createHandlerFn(this, 'handleDetails', d) }, [ displayName(d) ])
+			]),
+			E('td', { 'class': 'td', 'data-title': _('Segment') }, [ d.segment || '' ]),
+			E('td', { 'class': 'td', 'data-title': _('State') }, [ state ]),
+			E('td', { 'class': 'td', 'data-title': _('Connection') }, [ seenText(d) ]),
+			E('td', { 'class': 'td', 'data-title': _('MUD') }, [
+				E('span', { 'title': (d.mud && d.mud.detail) || '' }, [ mudText(d.mud) ])
+			]),
+			E('td', { 'class': 'td', 'data-title': _('Warnings') }, warnings.length ? warnings : [ '' ]),
+			E('td', { 'class': 'td cbi-section-actions' }, [
+				btn(_('Rename'), 'rename', 'handleRename'),
+				btn(_('Move'), 'move', 'handleMove'),
+				d.quarantined
+					? btn(_('Release'), 'release', 'handleRelease', 'cbi-button-positive')
+					: btn(_('Quarantine'), 'quarantine', 'handleQuarantine', 'cbi-button-negative'),
+				btn(_('Rotate credential'), 'rotate', 'handleRotate'),
+				btn(_('Remove'), 'remove', 'handleRemove', 'cbi-button-negative')
+			])
+		]);
+	},
+
+	renderRows: function(devices) {
+		var rows = devices.length ? devices.map(L.bind(this.renderRow, this)) : [
+			E('tr', { 'class': 'tr placeholder' }, [
+				E('td', { 'class': 'td', 'colspan': 7 }, [ _('No devices yet. Use “Add a device” to add one.') ])
+			])
+		];
+		dom.content(this.tbody, rows);
+	},
+
+	refresh: function() {
+		return callDevices().then(checked).then(L.bind(function(r) {
+			dom.content(this.errorBox, []);
+			this.renderRows((r && r.devices) || []);
+		}, this)).catch(L.bind(function(err) {
+			dom.content(this.errorBox, E('p', { 'class': 'alert-message warning' }, [
+				_('Could not load the devices: %s').format(err.message || String(err))
+			]));
+		}, this));
+	},
+
+	render: function(data) {
+		this.errorBox = E('div');
+		this.tbody = E('tbody');
+
+		var table = E('table', { 'class': 'table', 'id': 'trustjoin-devices' }, [
+			E('thead', [
+				E('tr', { 'class': 'tr table-titles' }, [
+					E('th', { 'class': 'th' }, [ _('Name') ]),
+					E('th', { 'class': 'th' }, [ _('Segment') ]),
+					E('th', { 'class': 'th' }, [ _('State') ]),
+					E('th', { 'class': 'th' }, [ _('Connection') ]),
+					E('th', { 'class': 'th' }, [ _('MUD') ]),
+					E('th', { 'class': 'th' }, [ _('Warnings') ]),
+					E('th', { 'class': 'th cbi-section-actions' }, [ '' ])
+				])
+			]),
+			this.tbody
+		]);
+
+		this.renderRows((data[0] && data[0].devices) || []);
+		poll.add(L.bind(this.refresh, this), 5);
+
+		return E('div', { 'class': 'cbi-map' }, [
+			E('h2', [ _('Trusted devices') ]),
+			E('div', { 'class': 'cbi-map-descr' }, [
+				_('Every device added through trustjoin has its own Wi-Fi credential and belongs to one segment.')
+			]),
+			this.errorBox,
+			E('div', { 'class': 'cbi-section' }, [ table ])
+		]);
+	},
+
+	handleSaveApply: null,
+	handleSave: null,
+	handleReset: null
+});
