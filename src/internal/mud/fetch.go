@@ -119,6 +119,14 @@ func (f *Fetcher) Get(ctx context.Context, u string) (*Result, error) {
 var ErrNotHTTPS = errors.New("MUD files are only fetched over https")
 
 func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
+	limit := f.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	return f.fetchLimit(ctx, u, limit)
+}
+
+func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int) ([]byte, error) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Scheme != "https" || pu.Host == "" {
 		return nil, fmt.Errorf("%w: %q", ErrNotHTTPS, u)
@@ -152,10 +160,6 @@ func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("failed to fetch the MUD file: server answered %s", resp.Status)
-	}
-	limit := f.MaxSize
-	if limit <= 0 {
-		limit = DefaultMaxSize
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
