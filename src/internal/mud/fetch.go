@@ -114,6 +114,23 @@ func (f *Fetcher) Get(ctx context.Context, u string) (*Result, error) {
 	return &Result{Policy: p, Raw: raw, FetchedAt: now}, nil
 }
 
+// Cached returns the last good copy of the MUD file at u without asking
+// the network, whatever its age: at start-up the WAN may not be up yet, and
+// the device's policy must be back in force before the daemon is ready.
+func (f *Fetcher) Cached(u string) (*Result, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.cached(u)
+	if !ok {
+		return nil, false
+	}
+	p, err := Parse([]byte(e.Raw), f.MaxSize)
+	if err != nil {
+		return nil, false
+	}
+	return &Result{Policy: p, Raw: []byte(e.Raw), FetchedAt: e.FetchedAt}, true
+}
+
 // ErrNotHTTPS refuses anything but https: a MUD file read over plain http
 // could be rewritten by anyone on the path.
 var ErrNotHTTPS = errors.New("MUD files are only fetched over https")

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -422,7 +421,7 @@ func expiry(signer *x509.Certificate, anchors, inter *x509.CertPool, at, now tim
 func (f *Fetcher) Signature(ctx context.Context, u string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	path := strings.TrimSuffix(f.cachePath(u), filepath.Ext(f.cachePath(u))) + ".p7s"
+	path := f.sigPath(u)
 	b, err := f.fetchLimit(ctx, u, maxSignatureSize)
 	if err != nil {
 		if old, rerr := os.ReadFile(path); rerr == nil {
@@ -434,4 +433,17 @@ func (f *Fetcher) Signature(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+func (f *Fetcher) sigPath(u string) string {
+	return strings.TrimSuffix(f.cachePath(u), ".json") + ".p7s"
+}
+
+// CachedSignature returns the last good copy of the signature at u
+// without asking the network.
+func (f *Fetcher) CachedSignature(u string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.sigPath(u))
+	return b, err == nil
 }
