@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,4 +156,58 @@ func FuzzVerifySignature(f *testing.F) {
 			t.Fatalf("no outcome: %+v", v)
 		}
 	})
+}
+
+// Signatures made the way RFC 8520 section 13.1 shows (openssl cms -sign),
+// with and without signed attributes, verify; and the test's own signer
+// makes CMS that openssl accepts, so the two cannot share a mistake.
+func TestSignatureInteropOpenSSL(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl not installed (.ci/install-deps.sh installs it)")
+	}
+	now := time.Now()
+	dir := t.TempDir()
+	ca := mudtest.NewCA(t, "Interop CA", now.Add(-time.Hour), now.Add(time.Hour))
+	file := []byte(mudFor("https://mfg.example/cam"))
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	fileP, caP := write("cam.json", file), write("ca.pem", ca.PEM())
+	for _, tt := range []struct {
+		name string
+		rsa  bool
+		args []string
+	}{
+		{"ECDSA, signed attributes", false, nil},
+		{"RSA, no signed attributes (NIST's -noattr)", true, []string{"-noattr"}},
+		{"RSA, SHA-384", true, []string{"-md", "sha384"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ca.Signer(t, "mfg.example", tt.rsa, nil, now.Add(-time.Hour), now.Add(time.Hour))
+			certP, keyP := write("signer.pem", s.PEM()), write("signer.key", s.KeyPEM(t))
+			sigP := filepath.Join(dir, "cam.p7s")
+			args := append([]string{"cms", "-sign", "-signer", certP, "-inkey", keyP, "-in", fileP, "-binary", "-outform", "DER", "-out", sigP}, tt.args...)
+			if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
+				t.Fatalf("openssl cms -sign: %v\n%s", err, out)
+			}
+			sig, _ := os.ReadFile(sigP)
+			if v := mud.VerifySignature(file, sig, ca.Pool(), now); v.Status != mud.SigVerified {
+				t.Fatalf("openssl's signature: %s (%s)", v.Status, v.Detail)
+			}
+			if v := mud.VerifySignature(append(file, '\n'), sig, ca.Pool(), now); v.Status != mud.SigBad {
+				t.Fatalf("openssl's signature over a changed file: %s (%s)", v.Status, v.Detail)
+			}
+
+			ours := write("ours.p7s", s.Sign(t, file, !tt.rsa, now))
+			out, err := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", ours, "-content", fileP, "-binary", "-CAfile", caP, "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+			if err != nil {
+				t.Fatalf("openssl refuses the test signer's CMS: %v\n%s", err, out)
+			}
+		})
+	}
 }

@@ -87,6 +87,22 @@ type Signer struct {
 	key  crypto.Signer
 }
 
+// PEM is the signer's certificate in PEM.
+func (s *Signer) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw})
+}
+
+// KeyPEM is the signer's private key in PKCS #8 PEM, for signing with
+// other tools (openssl cms) in tests.
+func (s *Signer) KeyPEM(t testing.TB) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
 // Signer issues a signing certificate (RSA or ECDSA P-256) with the
 // digitalSignature key usage and the given extended usages.
 func (ca *CA) Signer(t testing.TB, name string, useRSA bool, eku []x509.ExtKeyUsage, nb, na time.Time) *Signer {
