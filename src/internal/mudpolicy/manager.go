@@ -276,14 +276,19 @@ func (m *Manager) reconcile(ctx context.Context, id string, network bool) {
 		}
 	}
 	if status != d.MUDStatus || detail != d.MUDDetail || digest != d.MUDDigest || !fetched.Equal(d.MUDFetched) {
+		mudURL := d.MUDURL
 		_, err := m.o.Registry.Update(id, func(d *registry.Device) error {
+			if d.MUDURL != mudURL {
+				// Changed meanwhile (SetURL): that change is reconciled next.
+				return errStale
+			}
 			if d.MUDStatus != status {
 				d.Record(now, "MUD "+status)
 			}
 			d.MUDStatus, d.MUDDetail, d.MUDDigest, d.MUDFetched = status, detail, digest, fetched
 			return nil
 		})
-		if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		if err != nil && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, errStale) {
 			m.o.Log.Error("failed to record a device's MUD status", "device", id, "err", err)
 		}
 		if status != d.MUDStatus {
@@ -297,7 +302,10 @@ type eval struct {
 	fetched                time.Time
 }
 
-var errNotFetched = errors.New("not fetched yet")
+var (
+	errNotFetched = errors.New("not fetched yet")
+	errStale      = errors.New("device changed meanwhile")
+)
 
 // evaluate fetches (or takes from the cache), verifies and decides; it
 // updates st's file and enforced policy.
