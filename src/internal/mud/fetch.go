@@ -140,10 +140,10 @@ func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxSize
 	}
-	return f.fetchLimit(ctx, u, limit)
+	return f.fetchLimit(ctx, u, limit, "MUD file")
 }
 
-func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int) ([]byte, error) {
+func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what string) ([]byte, error) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Scheme != "https" || pu.Host == "" {
 		return nil, fmt.Errorf("%w: %q", ErrNotHTTPS, u)
@@ -172,18 +172,18 @@ func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int) ([]byte, 
 	req.Header.Set("Accept-Language", "en")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("failed to fetch the MUD file: %w", err)
+		return nil, fmt.Errorf("failed to fetch the %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to fetch the MUD file: server answered %s", resp.Status)
+		return nil, fmt.Errorf("failed to fetch the %s: server answered %s", what, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the MUD file: %w", err)
+		return nil, fmt.Errorf("failed to read the %s: %w", what, err)
 	}
 	if len(b) > limit {
-		return nil, fmt.Errorf("the MUD file is larger than %d bytes", limit)
+		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
 }

@@ -422,7 +422,7 @@ func (f *Fetcher) Signature(ctx context.Context, u string) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	path := f.sigPath(u)
-	b, err := f.fetchLimit(ctx, u, maxSignatureSize)
+	b, err := f.fetchLimit(ctx, u, maxSignatureSize, "MUD signature")
 	if err != nil {
 		if old, rerr := os.ReadFile(path); rerr == nil {
 			return old, nil

@@ -1,13 +1,18 @@
 package mud_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,5 +214,47 @@ func TestSignatureInteropOpenSSL(t *testing.T) {
 				t.Fatalf("openssl refuses the test signer's CMS: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// Signatures are fetched with the MUD file's rules and kept: a server
+// that goes down later still leaves the last good copy checkable.
+func TestFetchSignature(t *testing.T) {
+	var down atomic.Bool
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case down.Load():
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		case r.URL.Path == "/cam.p7s":
+			w.Write([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
+		case r.URL.Path == "/huge.p7s":
+			w.Write(make([]byte, 70<<10))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	f := &mud.Fetcher{Client: srv.Client(), Dir: t.TempDir()}
+	ctx := context.Background()
+	if _, ok := f.CachedSignature(srv.URL + "/cam.p7s"); ok {
+		t.Fatal("cached before fetched")
+	}
+	b, err := f.Signature(ctx, srv.URL+"/cam.p7s")
+	if err != nil || len(b) != 5 {
+		t.Fatalf("%x %v", b, err)
+	}
+	down.Store(true)
+	if b, err := f.Signature(ctx, srv.URL+"/cam.p7s"); err != nil || len(b) != 5 {
+		t.Fatalf("with the server down: %x %v, want the kept copy", b, err)
+	}
+	if b, ok := f.CachedSignature(srv.URL + "/cam.p7s"); !ok || len(b) != 5 {
+		t.Fatalf("CachedSignature: %x", b)
+	}
+	down.Store(false)
+	if _, err := f.Signature(ctx, srv.URL+"/huge.p7s"); err == nil || !strings.Contains(err.Error(), "the MUD signature is larger than 65536 bytes") {
+		t.Errorf("huge signature: %v", err)
+	}
+	if _, err := f.Signature(ctx, "http://mfg.example/cam.p7s"); !errors.Is(err, mud.ErrNotHTTPS) {
+		t.Errorf("http signature: %v", err)
 	}
 }
