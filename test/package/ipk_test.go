@@ -216,6 +216,8 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 		"./etc/config/trustjoin":       0o600,
 		"./etc/init.d/trustjoin":       0o755,
 		"./usr/libexec/rpcd/trustjoin": 0o755,
+		// Also what makes OpenWrt's dnsmasq run its DHCP script at all.
+		"./etc/hotplug.d/dhcp/50-trustjoin-mud": 0o755,
 	}
 	for name, mode := range modes {
 		m, ok := p.data[name]

@@ -43,6 +43,8 @@ type Service interface {
 	PreauthAdd(ctx context.Context, e PreauthRequest) (PreauthEntry, error)
 	PreauthBulk(ctx context.Context, es []PreauthRequest) (BulkResult, error)
 	PreauthRemove(ctx context.Context, id string) error
+	SetMUD(ctx context.Context, id string, r MUDRequest) (Device, error)
+	ApproveMUD(ctx context.Context, id string) (Device, error)
 }
 
 // Status is the daemon's state as a whole.
@@ -106,6 +108,16 @@ type MUDStatus struct {
 	// fetch-failed, rejected.
 	Status string `json:"status"`
 	Detail string `json:"detail"`
+}
+
+// MUDRequest sets a device's MUD URL.
+type MUDRequest struct {
+	// URL must be https.
+	URL string `json:"url"`
+	// Source is "user" (the default) or "dhcp": a URL from DHCP, which
+	// anyone on the network can forge, may not change the manufacturer of
+	// a device that already has one.
+	Source string `json:"source"`
 }
 
 // Credential describes, without revealing it, a device's credential.
@@ -212,6 +224,16 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 	mux.HandleFunc("DELETE /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
 		id := r.PathValue("id")
 		return map[string]string{"removed": id}, s.Remove(r.Context(), id)
+	}))
+	mux.HandleFunc("POST /v1/devices/{id}/mud", h.wrap(func(r *http.Request) (any, error) {
+		var m MUDRequest
+		if err := decode(r, &m); err != nil {
+			return nil, err
+		}
+		return s.SetMUD(r.Context(), r.PathValue("id"), m)
+	}))
+	mux.HandleFunc("POST /v1/devices/{id}/mud/approve", h.wrap(func(r *http.Request) (any, error) {
+		return s.ApproveMUD(r.Context(), r.PathValue("id"))
 	}))
 	mux.HandleFunc("POST /v1/onboard", h.wrapStatus(http.StatusAccepted, func(r *http.Request) (any, error) {
 		var o OnboardRequest

@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
+	"github.com/trustjoin/trustjoin/src/internal/mud"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 
 	"github.com/trustjoin/trustjoin/src/internal/build"
@@ -132,6 +136,14 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
 	svc := lifecycle.New(cfg, engine, reg, status)
+	if cfg.Main.Enabled && cfg.MUD.Enabled {
+		mgr, err := mudManager(log, cfg, reg)
+		if err != nil {
+			return nil, err
+		}
+		svc.UseMUD(mgr)
+		tasks = append(tasks, mgr)
+	}
 	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil
 }
@@ -159,4 +171,35 @@ func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
 		log.Warn("no access point found: is hostapd running? Add a wifi section to /etc/config/trustjoin to wait for one", "dir", cfg.Main.HostapdCtrlDir)
 	}
 	return out
+}
+
+// mudManager wires MUD retrieval, signature checking and enforcement.
+func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry) (*mudpolicy.Manager, error) {
+	var anchors *x509.CertPool
+	if len(cfg.MUD.TrustAnchors) > 0 {
+		var err error
+		if anchors, err = mud.LoadTrustAnchors(cfg.MUD.TrustAnchors); err != nil {
+			return nil, err
+		}
+	} else {
+		log.Warn("no MUD trust anchor configured (mud.trust_anchor): no MUD signature can be verified", "signature_policy", cfg.MUD.SignaturePolicy)
+	}
+	// No firewall is wired in yet (package firewall implements
+	// mudpolicy.Enforcer): with a nil Enforcer the manager fetches, checks
+	// and records each device's MUD status but confines no device, and
+	// says so in the log and in every enforced device's status.
+	var enforcer mudpolicy.Enforcer
+	return mudpolicy.New(mudpolicy.Options{
+		Log:      log,
+		Registry: reg,
+		Source: &mud.Fetcher{
+			Client:  &http.Client{},
+			Dir:     filepath.Join(cfg.Main.StateDir, "mud"),
+			MaxSize: cfg.MUD.MaxSize,
+			Timeout: cfg.MUD.FetchTimeout,
+		},
+		Enforcer: enforcer,
+		Policy:   cfg.MUD.SignaturePolicy,
+		Anchors:  anchors,
+	}), nil
 }

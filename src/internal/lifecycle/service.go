@@ -20,6 +20,7 @@ type Service struct {
 	engine *dpp.Engine
 	reg    *registry.Registry
 	status func() daemon.Status
+	mud    MUD
 }
 
 var _ api.Service = (*Service)(nil)
@@ -110,7 +111,10 @@ func (s *Service) device(d registry.Device) api.Device {
 	if d.KeyID != "" && !d.CredentialCreated.IsZero() {
 		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated}
 	}
-	if d.MUDURL != "" {
+	switch {
+	case d.MUDURL != "" && d.MUDStatus != "":
+		out.MUD.Status, out.MUD.Detail = d.MUDStatus, d.MUDDetail
+	case d.MUDURL != "":
 		out.MUD.Status = "pending-approval"
 		out.MUD.Detail = "the device named its manufacturer's usage description; it is not enforced yet"
 	}

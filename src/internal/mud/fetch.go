@@ -114,11 +114,36 @@ func (f *Fetcher) Get(ctx context.Context, u string) (*Result, error) {
 	return &Result{Policy: p, Raw: raw, FetchedAt: now}, nil
 }
 
+// Cached returns the last good copy of the MUD file at u without asking
+// the network, whatever its age: at start-up the WAN may not be up yet, and
+// the device's policy must be back in force before the daemon is ready.
+func (f *Fetcher) Cached(u string) (*Result, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.cached(u)
+	if !ok {
+		return nil, false
+	}
+	p, err := Parse([]byte(e.Raw), f.MaxSize)
+	if err != nil {
+		return nil, false
+	}
+	return &Result{Policy: p, Raw: []byte(e.Raw), FetchedAt: e.FetchedAt}, true
+}
+
 // ErrNotHTTPS refuses anything but https: a MUD file read over plain http
 // could be rewritten by anyone on the path.
 var ErrNotHTTPS = errors.New("MUD files are only fetched over https")
 
 func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
+	limit := f.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxSize
+	}
+	return f.fetchLimit(ctx, u, limit, "MUD file")
+}
+
+func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what string) ([]byte, error) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Scheme != "https" || pu.Host == "" {
 		return nil, fmt.Errorf("%w: %q", ErrNotHTTPS, u)
@@ -147,22 +172,18 @@ func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
 	req.Header.Set("Accept-Language", "en")
 	resp, err := c.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("failed to fetch the MUD file: %w", err)
+		return nil, fmt.Errorf("failed to fetch the %s: %w", what, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to fetch the MUD file: server answered %s", resp.Status)
-	}
-	limit := f.MaxSize
-	if limit <= 0 {
-		limit = DefaultMaxSize
+		return nil, fmt.Errorf("failed to fetch the %s: server answered %s", what, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the MUD file: %w", err)
+		return nil, fmt.Errorf("failed to read the %s: %w", what, err)
 	}
 	if len(b) > limit {
-		return nil, fmt.Errorf("the MUD file is larger than %d bytes", limit)
+		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
 	}
 	return b, nil
 }

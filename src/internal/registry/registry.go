@@ -48,6 +48,16 @@ type Device struct {
 	MUDURL            string    `json:"mud_url,omitempty"`
 	LastSeen          time.Time `json:"last_seen,omitempty"`
 	History           []Event   `json:"history,omitempty"`
+
+	// Kept by the MUD manager (package mudpolicy): where the device's MUD
+	// policy stands (api.MUDStatus values) and why, the SHA-256 of the
+	// file last fetched, the SHA-256 the householder approved (approval is
+	// bound to one exact file), and when the file was fetched.
+	MUDStatus   string    `json:"mud_status,omitempty"`
+	MUDDetail   string    `json:"mud_detail,omitempty"`
+	MUDDigest   string    `json:"mud_digest,omitempty"`
+	MUDApproved string    `json:"mud_approved,omitempty"`
+	MUDFetched  time.Time `json:"mud_fetched,omitempty"`
 }
 
 // Event is one entry of a device's history.
@@ -90,10 +100,29 @@ type file struct {
 
 // A Registry is the set of devices, persisted to one JSON file.
 type Registry struct {
-	path string
-	log  *slog.Logger
-	mu   sync.Mutex
-	f    file
+	path     string
+	log      *slog.Logger
+	mu       sync.Mutex
+	f        file
+	onChange func(id string)
+}
+
+// OnChange sets fn to be called with a device's id after every change to
+// it is saved, whoever made it (onboarding, the API, the MUD manager). fn
+// runs under the registry's lock: it must only take note and return, never
+// call back into the Registry.
+func (r *Registry) OnChange(fn func(id string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.onChange = fn
+}
+
+func (r *Registry) changed(ids ...string) {
+	if r.onChange != nil {
+		for _, id := range ids {
+			r.onChange(id)
+		}
+	}
 }
 
 // Open loads the registry at path. A missing file is an empty registry. A
@@ -248,6 +277,9 @@ func (r *Registry) PutMany(ds []Device) error {
 		r.f.Devices = old
 		return err
 	}
+	for _, d := range ds {
+		r.changed(d.ID)
+	}
 	return nil
 }
 
@@ -269,6 +301,7 @@ func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 		*d = old
 		return Device{}, err
 	}
+	r.changed(d.ID)
 	return clone(d), nil
 }
 

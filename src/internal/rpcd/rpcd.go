@@ -117,6 +117,14 @@ var Methods = map[string]Method{
 		}
 		return do[removedReply](ctx, c, "DELETE", "/v1/onboard/"+id, nil)
 	}},
+	"mud_set": {Args: map[string]any{"id": "", "url": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[api.Device](ctx, c, "POST", "/v1/devices/"+id+"/mud", api.MUDRequest{URL: a.str("url"), Source: "user"})
+	}},
+	"mud_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/mud/approve")},
 	"preauth_list": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[preauthReply](ctx, c, "GET", "/v1/preauth", nil)
 	}},
