@@ -29,7 +29,8 @@ type Ubus struct {
 // turns into.
 type Call struct {
 	Method string
-	// Arg is the argument that carries the new value, for a write.
+	// Arg is, for a write, the argument that carries the new value; for
+	// an Add, the argument without which the call cannot be made.
 	Arg string
 	// Command names the USP command that makes an Add call where the
 	// agent cannot add instances of a ubus-backed object (bbfdm).
@@ -139,7 +140,7 @@ func Model() []Object {
 			{Name: "MUDStatus", Type: "string", Ubus: el("mud.status")},
 		}},
 		{Path: "PreAuthorized.{i}.", Ubus: &Ubus{Method: "preauth_list", Key: "entries"}, Key: "id", Access: true,
-			Add: &Call{Method: "preauth_add", Command: "PreAuthorize"}, Delete: &Call{Method: "preauth_remove"}, Params: []Param{
+			Add: &Call{Method: "preauth_add", Arg: "uri", Command: "PreAuthorize"}, Delete: &Call{Method: "preauth_remove"}, Params: []Param{
 				{Name: "ID", Type: "string", Ubus: el("id")},
 				{Name: "URI", Type: "string", Write: true, Hidden: true, AddArg: "uri"},
 				{Name: "URIHash", Type: "string", Ubus: el("uri_hash")},
