@@ -1,0 +1,246 @@
+package tr069_test
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// buildTrustjoin builds the daemon once for the tests that need the real
+// thing.
+var buildTrustjoin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "trustjoin-cwmp-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "trustjoin")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/trustjoin/trustjoin/src/cmd/trustjoin")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// daemonLog collects the daemon's log lines.
+type daemonLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *daemonLog) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.lines {
+		if strings.Contains(s, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *daemonLog) waitFor(t *testing.T, substr string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if l.count(substr) >= n {
+			return
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Fatalf("no %d× %q in the daemon log:\n%s", n, substr, strings.Join(l.lines, "\n"))
+}
+
+func dppURI(t *testing.T) string {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "DPP:V:2;K:" + base64.StdEncoding.EncodeToString(der) + ";;"
+}
+
+// values maps a GetParameterValuesResponse by name.
+func values(t *testing.T, e *envelope) map[string]string {
+	t.Helper()
+	if e.Body.GetParameterValuesResponse == nil {
+		t.Fatalf("not a GetParameterValuesResponse: %+v", e.Body)
+	}
+	out := map[string]string{}
+	for _, p := range e.Body.GetParameterValuesResponse.Params {
+		out[p.Name] = p.Value.Text
+	}
+	return out
+}
+
+// An ACS manages trustjoin over CWMP: a stub ACS and a test CPE applying
+// its RPCs through the UCI file (+ SIGHUP) and `trustjoin rpcd call`, the
+// paths the generated mappings name, against the real daemon. Good
+// settings apply; a push with one bad value among good ones is rejected
+// whole, the status says why and the last good configuration stays.
+func TestCWMPExchange(t *testing.T) {
+	bin, err := buildTrustjoin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shippedCfg, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("'/etc/trustjoin'", "'"+dir+"/state'", "'/var/run/trustjoin'", "'"+dir+"/run'",
+		"'/var/run/hostapd'", "'"+dir+"/hostapd'").Replace(string(shippedCfg))
+	cfgPath, lastGood := filepath.Join(dir, "trustjoin"), filepath.Join(dir, "last-good.uci")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--last-good", lastGood)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	log := &daemonLog{}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.mu.Lock()
+			log.lines = append(log.lines, sc.Text())
+			log.mu.Unlock()
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	log.waitFor(t, "msg=ready", 1)
+
+	a := &acs{t: t}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	root := "Device.X_TRUSTJOIN_TrustJoin."
+	c := &cpe{root: root, binary: bin, cfgPath: cfgPath, lastGood: lastGood, daemon: cmd.Process}
+
+	// 1. What is there: settings from UCI, status from ubus.
+	r := a.session(t, c, srv.URL, getParameterValues(root+"Enable", root+"Ready", root+"ConfigRejected",
+		root+"Onboarding.Timeout", root+"MUD.SignaturePolicy", root+"SegmentNumberOfEntries",
+		root+"Segment.2.Name", root+"Segment.2.VLAN", root+"PreAuthorizedNumberOfEntries", root+"BRSKI.RegistrarPort"))
+	if diff := cmp.Diff(map[string]string{
+		root + "Enable": "1", root + "Ready": "1", root + "ConfigRejected": "", root + "Onboarding.Timeout": "120",
+		root + "MUD.SignaturePolicy": "approve", root + "SegmentNumberOfEntries": "4", root + "Segment.2.Name": "iot",
+		root + "Segment.2.VLAN": "20", root + "PreAuthorizedNumberOfEntries": "0", root + "BRSKI.RegistrarPort": "443",
+	}, values(t, r[0])); diff != "" {
+		t.Fatalf("first GetParameterValues (-want +got):\n%s", diff)
+	}
+
+	// 2. Good settings, a new segment, and a pre-authorised camera.
+	uri := dppURI(t)
+	r = a.session(t, c, srv.URL,
+		setParameterValues("k1", [3]string{root + "Onboarding.Timeout", "90", "unsignedInt"},
+			[3]string{root + "MUD.SignaturePolicy", "require", "string"},
+			[3]string{root + "MUD.TrustAnchors", "/etc/trustjoin/isp-ca.pem,/etc/trustjoin/vendor-ca.pem", "string"},
+			[3]string{root + "BRSKI.RegistrarHost", "registrar.isp.example", "string"}),
+		addObject(root+"Segment."),
+		setParameterValues("k2", [3]string{root + "Segment.5.VLAN", "50", "unsignedInt"}, [3]string{root + "Segment.5.Isolate", "1", "boolean"}),
+		addObject(root+"PreAuthorized."),
+		setParameterValues("k3", [3]string{root + "PreAuthorized.1.URI", uri, "string"}, [3]string{root + "PreAuthorized.1.Segment", "guest", "string"}),
+	)
+	if r[0].Body.SetParameterValuesResponse == nil || r[1].Body.AddObjectResponse == nil || r[1].Body.AddObjectResponse.InstanceNumber != 5 ||
+		r[3].Body.AddObjectResponse == nil || r[3].Body.AddObjectResponse.InstanceNumber != 1 || r[4].Body.SetParameterValuesResponse == nil {
+		for _, e := range r {
+			if e.Body.Fault != nil {
+				t.Errorf("fault: %+v", e.Body.Fault.Detail)
+			}
+		}
+		t.Fatalf("session 2 replies: %+v %+v %+v %+v %+v", r[0].Body, r[1].Body, r[2].Body, r[3].Body, r[4].Body)
+	}
+	log.waitFor(t, "msg=ready", 2) // the committed file was applied
+	r = a.session(t, c, srv.URL, getParameterValues(root+"ConfigRejected", root+"Onboarding.Timeout", root+"MUD.TrustAnchors",
+		root+"SegmentNumberOfEntries", root+"Segment.5.Name", root+"PreAuthorizedNumberOfEntries",
+		root+"PreAuthorized.1.Segment", root+"PreAuthorized.1.URI"))
+	if diff := cmp.Diff(map[string]string{
+		root + "ConfigRejected": "", root + "Onboarding.Timeout": "90",
+		root + "MUD.TrustAnchors":       "/etc/trustjoin/isp-ca.pem,/etc/trustjoin/vendor-ca.pem",
+		root + "SegmentNumberOfEntries": "5", root + "Segment.5.Name": "segment_5", root + "PreAuthorizedNumberOfEntries": "1",
+		root + "PreAuthorized.1.Segment": "guest", root + "PreAuthorized.1.URI": "",
+	}, values(t, r[0])); diff != "" {
+		t.Fatalf("after the good push (-want +got):\n%s", diff)
+	}
+	good, err := os.ReadFile(lastGood)
+	if err != nil || !strings.Contains(string(good), "'registrar.isp.example'") || !strings.Contains(string(good), "config segment 'segment_5'") {
+		t.Fatalf("the daemon's last good configuration is not the pushed one: %v\n%s", err, good)
+	}
+
+	// 3. A type error is refused by the CPE before anything is applied.
+	r = a.session(t, c, srv.URL, setParameterValues("k4", [3]string{root + "Onboarding.Timeout", "30", "unsignedInt"},
+		[3]string{root + "Onboarding.AKM", "wep", "string"}, [3]string{root + "Version", "1", "string"}))
+	f := r[0].Body.Fault
+	if f == nil || f.Detail.FaultCode != faultInvalidArgs || len(f.Detail.Params) != 2 ||
+		f.Detail.Params[0].FaultCode != faultInvalidValue || f.Detail.Params[1].FaultCode != faultNotWritable {
+		t.Fatalf("bad SetParameterValues: %+v", r[0].Body)
+	}
+
+	// 4. A push trustjoin refuses (VLAN out of range) beside a good value:
+	// rejected whole, visible in the status, the last good one stays.
+	before := log.count("msg=ready")
+	a.session(t, c, srv.URL, setParameterValues("k5", [3]string{root + "Onboarding.Timeout", "30", "unsignedInt"},
+		[3]string{root + "Segment.5.VLAN", "5000", "unsignedInt"}))
+	log.waitFor(t, "new configuration rejected", 1)
+	r = a.session(t, c, srv.URL, getParameterValues(root+"ConfigRejected", root+"Ready", root+"PreAuthorizedNumberOfEntries"))
+	v := values(t, r[0])
+	if !strings.Contains(v[root+"ConfigRejected"], `"vlan"`) || v[root+"Ready"] != "1" || v[root+"PreAuthorizedNumberOfEntries"] != "1" {
+		t.Fatalf("after the bad push: %v", v)
+	}
+	if good2, _ := os.ReadFile(lastGood); string(good2) != string(good) || log.count("msg=ready") != before {
+		t.Fatalf("the rejected file was (partly) applied; last good now:\n%s", good2)
+	}
+	if strings.Contains(string(good), "option timeout '30'") || !strings.Contains(string(good), "option timeout '90'") {
+		t.Fatal("the good half of the rejected push is in force")
+	}
+
+	// 5. The corrected push applies, and the rejection is cleared.
+	a.session(t, c, srv.URL, setParameterValues("k6", [3]string{root + "Segment.5.VLAN", "55", "unsignedInt"}))
+	log.waitFor(t, "msg=ready", before+1)
+	r = a.session(t, c, srv.URL, getParameterValues(root+"ConfigRejected", root+"Onboarding.Timeout", root+"Segment.5.VLAN"))
+	if diff := cmp.Diff(map[string]string{root + "ConfigRejected": "", root + "Onboarding.Timeout": "30", root + "Segment.5.VLAN": "55"}, values(t, r[0])); diff != "" {
+		t.Fatalf("after the corrected push (-want +got):\n%s", diff)
+	}
+	if good3, _ := os.ReadFile(lastGood); !strings.Contains(string(good3), "option timeout '30'") {
+		t.Fatalf("last good after the corrected push:\n%s", good3)
+	}
+
+	// 6. DeleteObject: the pre-authorised device and the segment go.
+	r = a.session(t, c, srv.URL, deleteObject(root+"PreAuthorized.1."), deleteObject(root+"Segment.5."),
+		setParameterValues("k7", [3]string{root + "Segment.1.Reach", "iot", "string"}))
+	if r[0].Body.DeleteObjectResponse == nil || r[1].Body.DeleteObjectResponse == nil {
+		t.Fatalf("DeleteObject: %+v %+v", r[0].Body, r[1].Body)
+	}
+	log.waitFor(t, "msg=ready", before+2)
+	r = a.session(t, c, srv.URL, getParameterValues(root+"PreAuthorizedNumberOfEntries", root+"SegmentNumberOfEntries", root+"ConfigRejected"))
+	if diff := cmp.Diff(map[string]string{root + "PreAuthorizedNumberOfEntries": "0", root + "SegmentNumberOfEntries": "4", root + "ConfigRejected": ""}, values(t, r[0])); diff != "" {
+		t.Fatalf("after DeleteObject (-want +got):\n%s", diff)
+	}
+	if a.informs != 10 {
+		t.Fatalf("%d sessions opened with Inform, want 10", a.informs)
+	}
+}
