@@ -426,15 +426,9 @@ func (c *cpe) set(pvs []paramValue) (int, error) {
 			ss[i] = setOption(ss[i], w.p.UCI.Option, w.v, w.p.UCI.List)
 			c.staged, status = ss, 1
 		case w.p.Set != nil:
-			els, err := c.elements(w.o)
-			if err != nil {
-				return 0, err
-			}
-			if w.inst < 1 || w.inst > len(els) {
-				return 0, faultf(faultInvalidName, "no instance %d of %s", w.inst, w.o.Path)
-			}
-			id := scalar(lookup(els[w.inst-1], w.o.Key))
-			if _, err := c.ubus(w.p.Set.Method, map[string]any{"id": id, w.p.Set.Arg: w.v}); err != nil {
+			// As the bbfdm plugin's set mapping has it: the instance
+			// number ("{i}") and the value ("@Value"), both strings.
+			if _, err := c.ubus(w.p.Set.Method, map[string]any{"instance": strconv.Itoa(w.inst), w.p.Set.Arg: w.v}); err != nil {
 				return 0, err
 			}
 		case w.p.AddArg != "":

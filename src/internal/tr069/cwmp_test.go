@@ -114,6 +114,16 @@ func TestCWMPExchange(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Two devices onboarded earlier (onboarding itself needs hostapd: the
+	// lab's business).
+	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	devices := `{"version":1,"devices":[{"id":"d-plug","name":"Plug","segment":"iot","state":"disconnected"},` +
+		`{"id":"d-cam","name":"Camera","segment":"iot","state":"disconnected"}],"preauthorized":[]}`
+	if err := os.WriteFile(filepath.Join(dir, "state", "devices.json"), []byte(devices), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--last-good", lastGood)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -191,6 +201,34 @@ func TestCWMPExchange(t *testing.T) {
 		t.Fatalf("the daemon's last good configuration is not the pushed one: %v\n%s", err, good)
 	}
 
+	// Devices: moved and quarantined through the rpcd methods; instance
+	// numbers follow the list (by name).
+	r = a.session(t, c, srv.URL,
+		setParameterValues("d1", [3]string{root + "Device.1.Segment", "guest", "string"}, [3]string{root + "Device.2.Quarantined", "1", "boolean"}),
+		getParameterValues(root+"DeviceNumberOfEntries", root+"Device.1.Name", root+"Device.1.Segment", root+"Device.2.ID",
+			root+"Device.2.Quarantined", root+"Device.2.Segment", root+"Stats.DevicesQuarantined"),
+		setParameterValues("d2", [3]string{root + "Device.2.Quarantined", "0", "boolean"}),
+		getParameterValues(root+"Device.2.Quarantined", root+"Device.2.Segment", root+"Stats.DevicesQuarantined"),
+		setParameterValues("d3", [3]string{root + "Device.1.Segment", "nowhere", "string"}),
+	)
+	if r[0].Body.SetParameterValuesResponse == nil || r[0].Body.SetParameterValuesResponse.Status != 0 {
+		t.Fatalf("device writes: %+v", r[0].Body)
+	}
+	if diff := cmp.Diff(map[string]string{
+		root + "DeviceNumberOfEntries": "2", root + "Device.1.Name": "Camera", root + "Device.1.Segment": "guest", root + "Device.2.ID": "d-plug",
+		root + "Device.2.Quarantined": "1", root + "Device.2.Segment": "quarantine", root + "Stats.DevicesQuarantined": "1",
+	}, values(t, r[1])); diff != "" {
+		t.Fatalf("after moving and quarantining (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{
+		root + "Device.2.Quarantined": "0", root + "Device.2.Segment": "iot", root + "Stats.DevicesQuarantined": "0",
+	}, values(t, r[3])); diff != "" {
+		t.Fatalf("after releasing (-want +got):\n%s", diff)
+	}
+	if f := r[4].Body.Fault; f == nil || !strings.Contains(f.Detail.FaultString, "nowhere") {
+		t.Fatalf("a move to a segment that does not exist: %+v", r[4].Body)
+	}
+
 	// 3. A type error is refused by the CPE before anything is applied.
 	r = a.session(t, c, srv.URL, setParameterValues("k4", [3]string{root + "Onboarding.Timeout", "30", "unsignedInt"},
 		[3]string{root + "Onboarding.AKM", "wep", "string"}, [3]string{root + "Version", "1", "string"}))
@@ -240,7 +278,7 @@ func TestCWMPExchange(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{root + "PreAuthorizedNumberOfEntries": "0", root + "SegmentNumberOfEntries": "4", root + "ConfigRejected": ""}, values(t, r[0])); diff != "" {
 		t.Fatalf("after DeleteObject (-want +got):\n%s", diff)
 	}
-	if a.informs != 10 {
-		t.Fatalf("%d sessions opened with Inform, want 10", a.informs)
+	if a.informs != 11 {
+		t.Fatalf("%d sessions opened with Inform, want 11", a.informs)
 	}
 }
