@@ -215,6 +215,9 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 		"./etc/config/trustjoin":       0o600,
 		"./etc/init.d/trustjoin":       0o755,
 		"./usr/libexec/rpcd/trustjoin": 0o755,
+		// The TR-069 data model for bbfdm (icwmp, USP agents) and easycwmp.
+		"./usr/share/bbfdm/plugins/X_TRUSTJOIN_TrustJoin.json": 0o644,
+		"./usr/share/easycwmp/functions/trustjoin":             0o644,
 	}
 	for name, mode := range modes {
 		m, ok := p.data[name]

@@ -22,6 +22,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// buildDir holds the daemon built for the tests; TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
 // buildTrustjoin builds the daemon once for the tests that need the real
 // thing.
 var buildTrustjoin = sync.OnceValues(func() (string, error) {
@@ -29,6 +40,7 @@ var buildTrustjoin = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	buildDir = dir
 	bin := filepath.Join(dir, "trustjoin")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/trustjoin/trustjoin/src/cmd/trustjoin")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
