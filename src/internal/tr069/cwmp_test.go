@@ -26,6 +26,9 @@ import (
 var buildDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("TJ_TEST_JSONFILTER") == "1" {
+		os.Exit(jsonfilter(os.Args[1:], os.Stdin))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
@@ -92,6 +95,63 @@ func dppURI(t *testing.T) string {
 	return "DPP:V:2;K:" + base64.StdEncoding.EncodeToString(der) + ";;"
 }
 
+// daemon is a real trustjoin daemon on the shipped configuration (state
+// and sockets in a temporary directory) with two devices in its registry.
+type daemon struct {
+	bin, dir, cfgPath, lastGood string
+	log                         *daemonLog
+	cmd                         *exec.Cmd
+}
+
+func startDaemon(t *testing.T) *daemon {
+	t.Helper()
+	bin, err := buildTrustjoin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shippedCfg, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("'/etc/trustjoin'", "'"+dir+"/state'", "'/var/run/trustjoin'", "'"+dir+"/run'",
+		"'/var/run/hostapd'", "'"+dir+"/hostapd'").Replace(string(shippedCfg))
+	d := &daemon{bin: bin, dir: dir, cfgPath: filepath.Join(dir, "trustjoin"), lastGood: filepath.Join(dir, "last-good.uci"), log: &daemonLog{}}
+	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Two devices onboarded earlier (onboarding itself needs hostapd: the
+	// lab's business).
+	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	devices := `{"version":1,"devices":[{"id":"d-plug","name":"Plug","segment":"iot","state":"disconnected"},` +
+		`{"id":"d-cam","name":"Camera","segment":"iot","state":"disconnected"}],"preauthorized":[]}`
+	if err := os.WriteFile(filepath.Join(dir, "state", "devices.json"), []byte(devices), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "daemon", "--config", d.cfgPath, "--last-good", d.lastGood)
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.cmd.Process.Signal(syscall.SIGTERM); d.cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.log.mu.Lock()
+			d.log.lines = append(d.log.lines, sc.Text())
+			d.log.mu.Unlock()
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	d.log.waitFor(t, "msg=ready", 1)
+	return d
+}
+
 // values maps a GetParameterValuesResponse by name.
 func values(t *testing.T, e *envelope) map[string]string {
 	t.Helper()
@@ -111,51 +171,8 @@ func values(t *testing.T, e *envelope) map[string]string {
 // settings apply; a push with one bad value among good ones is rejected
 // whole, the status says why and the last good configuration stays.
 func TestCWMPExchange(t *testing.T) {
-	bin, err := buildTrustjoin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	shippedCfg, err := os.ReadFile(shipped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.NewReplacer("'/etc/trustjoin'", "'"+dir+"/state'", "'/var/run/trustjoin'", "'"+dir+"/run'",
-		"'/var/run/hostapd'", "'"+dir+"/hostapd'").Replace(string(shippedCfg))
-	cfgPath, lastGood := filepath.Join(dir, "trustjoin"), filepath.Join(dir, "last-good.uci")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Two devices onboarded earlier (onboarding itself needs hostapd: the
-	// lab's business).
-	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	devices := `{"version":1,"devices":[{"id":"d-plug","name":"Plug","segment":"iot","state":"disconnected"},` +
-		`{"id":"d-cam","name":"Camera","segment":"iot","state":"disconnected"}],"preauthorized":[]}`
-	if err := os.WriteFile(filepath.Join(dir, "state", "devices.json"), []byte(devices), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--last-good", lastGood)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
-	log := &daemonLog{}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.mu.Lock()
-			log.lines = append(log.lines, sc.Text())
-			log.mu.Unlock()
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	log.waitFor(t, "msg=ready", 1)
+	d := startDaemon(t)
+	bin, cfgPath, lastGood, log, cmd := d.bin, d.cfgPath, d.lastGood, d.log, d.cmd
 
 	a := &acs{t: t}
 	srv := httptest.NewServer(a)

@@ -168,7 +168,7 @@ tj_empty() { echo ""; }
 
 # tj_ubus METHOD [JSON]: one call of the trustjoin ubus object.
 tj_ubus() {
-	local args="$2"
+	local args="${2-}"
 	[ -n "$args" ] || args='{}'
 	ubus call trustjoin "$1" "$args"
 }
