@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -190,8 +191,17 @@ var Methods = map[string]Method{
 	"preauth_list": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[preauthReply](ctx, c, "GET", "/v1/preauth", nil)
 	}},
-	"preauth_add": {Args: map[string]any{"uri": "", "segment": "", "name": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
-		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: "user"})
+	// added_by says who pre-authorised the device ("acs" from TR-069),
+	// "user" unless given.
+	"preauth_add": {Args: map[string]any{"uri": "", "segment": "", "name": "", "added_by": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		by := a.str("added_by")
+		if by == "" {
+			by = "user"
+		}
+		if !addedByRE.MatchString(by) {
+			return nil, fmt.Errorf(`argument "added_by" must be a short lower-case word, not %q`, by)
+		}
+		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: by})
 	}},
 	"preauth_remove": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.ref(ctx, c, preauthIDs)
@@ -201,6 +211,8 @@ var Methods = map[string]Method{
 		return do[removedReply](ctx, c, "DELETE", "/v1/preauth/"+id, nil)
 	}},
 }
+
+var addedByRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
 
 // MethodNames lists the methods, sorted.
 func MethodNames() []string {

@@ -149,3 +149,21 @@ func TestCallByInstance(t *testing.T) {
 		}
 	}
 }
+
+func TestPreauthAddedBy(t *testing.T) {
+	var body string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"p-1"}`)
+	}))
+	for in, want := range map[string]string{`{"uri":"DPP:x"}`: `"added_by":"user"`, `{"uri":"DPP:x","added_by":"acs"}`: `"added_by":"acs"`} {
+		if reply, ok := call(t, c, "preauth_add", in); !ok || !strings.Contains(body, want) {
+			t.Errorf("preauth_add %s: %v, sent %s, want %s", in, reply, body, want)
+		}
+	}
+	if reply, ok := call(t, c, "preauth_add", `{"uri":"DPP:x","added_by":"Evil Corp\n"}`); ok || !strings.Contains(reply["error"].(string), "added_by") {
+		t.Errorf("a bad added_by was passed on: %v", reply)
+	}
+}

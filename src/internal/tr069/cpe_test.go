@@ -440,6 +440,9 @@ func (c *cpe) set(pvs []paramValue) (int, error) {
 		o, _, _, _ := c.resolve(c.root + "PreAuthorized.")
 		if uri := c.pending[o.Add.Arg]; uri != "" {
 			args := map[string]any{}
+			for k, v := range o.Add.Fixed {
+				args[k] = v
+			}
 			for k, v := range c.pending {
 				args[k] = v
 			}

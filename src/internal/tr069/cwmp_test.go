@@ -216,12 +216,12 @@ func TestCWMPExchange(t *testing.T) {
 	log.waitFor(t, "msg=ready", 2) // the committed file was applied
 	r = a.session(t, c, srv.URL, getParameterValues(root+"ConfigRejected", root+"Onboarding.Timeout", root+"MUD.TrustAnchors",
 		root+"SegmentNumberOfEntries", root+"Segment.5.Name", root+"PreAuthorizedNumberOfEntries",
-		root+"PreAuthorized.1.Segment", root+"PreAuthorized.1.URI"))
+		root+"PreAuthorized.1.Segment", root+"PreAuthorized.1.URI", root+"PreAuthorized.1.AddedBy"))
 	if diff := cmp.Diff(map[string]string{
 		root + "ConfigRejected": "", root + "Onboarding.Timeout": "90",
 		root + "MUD.TrustAnchors":       "/etc/trustjoin/isp-ca.pem,/etc/trustjoin/vendor-ca.pem",
 		root + "SegmentNumberOfEntries": "5", root + "Segment.5.Name": "segment_5", root + "PreAuthorizedNumberOfEntries": "1",
-		root + "PreAuthorized.1.Segment": "guest", root + "PreAuthorized.1.URI": "",
+		root + "PreAuthorized.1.Segment": "guest", root + "PreAuthorized.1.URI": "", root + "PreAuthorized.1.AddedBy": "acs",
 	}, values(t, r[0])); diff != "" {
 		t.Fatalf("after the good push (-want +got):\n%s", diff)
 	}

@@ -2,6 +2,8 @@ package tr069
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -92,6 +94,9 @@ func EasyCWMP(vendor string) ([]byte, error) {
 			w("\tprintf '%%s' \"$4\" > \"$TJ_PENDING/$2\" || return $E_INTERNAL_ERROR\n")
 			w("\t[ -s \"$TJ_PENDING/%s\" ] || return 0\n", o.Add.Arg)
 			w("\ttj_ubus %s \"$(tj_args", o.Add.Method)
+			for _, k := range slices.Sorted(maps.Keys(o.Add.Fixed)) {
+				w(" %s %s", k, o.Add.Fixed[k])
+			}
 			for _, p := range o.Params {
 				if p.AddArg != "" {
 					w(" %s \"$(cat \"$TJ_PENDING/%s\" 2>/dev/null)\"", p.AddArg, p.AddArg)

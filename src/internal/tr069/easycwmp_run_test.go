@@ -195,7 +195,7 @@ func TestEasyCWMPScriptRuns(t *testing.T) {
 	want(run("get", root+"PreAuthorizedNumberOfEntries", ""), root+"PreAuthorizedNumberOfEntries", "0")
 	want(run("set", root+"PreAuthorized.1.URI", dppURI(t)), "set", "0")
 	want(run("get", root+"PreAuthorized.", ""), root+"PreAuthorized.1.Segment", "guest", root+"PreAuthorized.1.URI", "",
-		root+"PreAuthorized.1.AddedBy", "user")
+		root+"PreAuthorized.1.AddedBy", "acs")
 	want(run("get", root+"PreAuthorizedNumberOfEntries", ""), root+"PreAuthorizedNumberOfEntries", "1")
 	want(run("set", root+"PreAuthorized.1.URI", "DPP:K:not-a-key;;"), "set", "4")
 	want(run("set", root+"Device.1.Name", "x"), "set", "not-writable")

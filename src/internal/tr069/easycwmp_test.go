@@ -105,7 +105,7 @@ func TestEasyCWMPMappings(t *testing.T) {
 		t.Errorf("the script has %s, which the model does not", p)
 	}
 	// The pending PreAuthorized instance is added with every AddArg.
-	if !strings.Contains(script, `tj_ubus preauth_add "$(tj_args uri `) || !strings.Contains(script, ` segment "$(cat "$TJ_PENDING/segment"`) {
+	if !strings.Contains(script, `tj_ubus preauth_add "$(tj_args added_by acs uri `) || !strings.Contains(script, ` segment "$(cat "$TJ_PENDING/segment"`) {
 		t.Error("the pending instance is not sent to preauth_add with its uri and segment")
 	}
 }

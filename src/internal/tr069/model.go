@@ -35,6 +35,8 @@ type Call struct {
 	// Command names the USP command that makes an Add call where the
 	// agent cannot add instances of a ubus-backed object (bbfdm).
 	Command string
+	// Fixed are arguments passed as they are.
+	Fixed map[string]string
 }
 
 // Param is one leaf parameter.
@@ -140,7 +142,7 @@ func Model() []Object {
 			{Name: "MUDStatus", Type: "string", Ubus: el("mud.status")},
 		}},
 		{Path: "PreAuthorized.{i}.", Ubus: &Ubus{Method: "preauth_list", Key: "entries"}, Key: "id", Access: true,
-			Add: &Call{Method: "preauth_add", Arg: "uri", Command: "PreAuthorize"}, Delete: &Call{Method: "preauth_remove"}, Params: []Param{
+			Add: &Call{Method: "preauth_add", Arg: "uri", Command: "PreAuthorize", Fixed: map[string]string{"added_by": "acs"}}, Delete: &Call{Method: "preauth_remove"}, Params: []Param{
 				{Name: "ID", Type: "string", Ubus: el("id")},
 				{Name: "URI", Type: "string", Write: true, Hidden: true, AddArg: "uri"},
 				{Name: "URIHash", Type: "string", Ubus: el("uri_hash")},
@@ -251,6 +253,9 @@ func BBFDM(vendor string) ([]byte, error) {
 		if o.Add != nil {
 			parent := out[root+parentPath(o.Path)].(map[string]any)
 			in, args := map[string]any{}, map[string]any{}
+			for k, v := range o.Add.Fixed {
+				args[k] = v
+			}
 			for _, p := range o.Params {
 				if p.AddArg != "" {
 					in[p.Name] = map[string]any{"type": p.Type, "read": true, "write": true, "protocols": []string{"usp"}}

@@ -176,6 +176,11 @@ func TestUbusMappings(t *testing.T) {
 		if o.Delete != nil {
 			checkArgs(t, o.Path+" delete", o.Delete.Method, "id", "instance")
 		}
+		if o.Add != nil {
+			for k := range o.Add.Fixed {
+				checkArgs(t, o.Path+" add", o.Add.Method, k)
+			}
+		}
 		for _, p := range o.Params {
 			if p.Set != nil {
 				checkArgs(t, o.Path+p.Name, p.Set.Method, "id", "instance", p.Set.Arg)
@@ -306,7 +311,7 @@ func TestBBFDMUbusCalls(t *testing.T) {
 	}
 	cmd := doc["Device.X_TRUSTJOIN_TrustJoin."].(map[string]any)["PreAuthorize()"].(map[string]any)
 	args := cmd["mapping"].([]any)[0].(map[string]any)["ubus"].(map[string]any)["args"]
-	if diff := cmp.Diff(map[string]any{"uri": "@Input.URI", "segment": "@Input.Segment", "name": "@Input.Name"}, args); diff != "" {
+	if diff := cmp.Diff(map[string]any{"uri": "@Input.URI", "segment": "@Input.Segment", "name": "@Input.Name", "added_by": "acs"}, args); diff != "" {
 		t.Errorf("PreAuthorize() args (-want +got):\n%s", diff)
 	}
 }
