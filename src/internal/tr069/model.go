@@ -191,6 +191,10 @@ func Root(vendor string) (string, error) {
 
 var protocols = []string{"cwmp", "usp"}
 
+// dmVersion is the TR-181 version the subtree is written against; bbfdm's
+// plugin validator wants one on every object, parameter and command.
+const dmVersion = "2.14"
+
 // BBFDM generates the bbfdm JSON plugin for vendor.
 //
 // bbfdm's JSON plugin engine adds and deletes instances only of UCI-backed
@@ -212,10 +216,13 @@ func BBFDM(vendor string) ([]byte, error) {
 		}
 		return map[string]any{"type": "ubus", "ubus": m}
 	}
-	out := map[string]any{"json_plugin_version": 2}
+	// Objects nest in their parents under their full paths, as bbfdm's
+	// own plugins have them; Model lists parents first.
+	var top map[string]any
+	nodes := map[string]map[string]any{}
 	for _, o := range Model() {
 		array := strings.HasSuffix(o.Path, "{i}.")
-		node := map[string]any{"type": "object", "protocols": protocols, "access": o.Access && o.UCIType != "", "array": array}
+		node := map[string]any{"type": "object", "version": dmVersion, "protocols": protocols, "access": o.Access && o.UCIType != "", "array": array}
 		switch {
 		case o.UCIType != "":
 			node["mapping"] = []any{map[string]any{"type": "uci", "uci": map[string]any{
@@ -227,7 +234,7 @@ func BBFDM(vendor string) ([]byte, error) {
 			if p.Ubus == nil && p.UCI == nil && p.Count == "" {
 				continue // written only through Add: see PreAuthorize()
 			}
-			leaf := map[string]any{"type": p.Type, "read": true, "write": p.Write && (p.UCI != nil || p.Set != nil), "protocols": protocols}
+			leaf := map[string]any{"type": p.Type, "version": dmVersion, "read": true, "write": p.Write && (p.UCI != nil || p.Set != nil), "protocols": protocols}
 			if len(p.Enum) > 0 {
 				leaf["enumerations"] = p.Enum
 			}
@@ -246,28 +253,41 @@ func BBFDM(vendor string) ([]byte, error) {
 			node[p.Name] = leaf
 		}
 		if o.Delete != nil {
-			node["Remove()"] = map[string]any{"type": "command", "async": false, "protocols": []string{"usp"},
+			node["Remove()"] = map[string]any{"type": "command", "version": dmVersion, "async": false, "protocols": []string{"usp"},
 				"mapping": []any{ubusMap(o.Delete.Method, "", map[string]any{"instance": "{i}"})}}
 		}
-		out[root+o.Path] = node
+		nodes[o.Path] = node
+		if o.Path == "" {
+			top = node
+		} else {
+			nodes[parentPath(o.Path)][root+o.Path] = node
+		}
 		if o.Add != nil {
-			parent := out[root+parentPath(o.Path)].(map[string]any)
+			parent := nodes[parentPath(o.Path)]
 			in, args := map[string]any{}, map[string]any{}
 			for k, v := range o.Add.Fixed {
 				args[k] = v
 			}
 			for _, p := range o.Params {
 				if p.AddArg != "" {
-					in[p.Name] = map[string]any{"type": p.Type, "read": true, "write": true, "protocols": []string{"usp"}}
+					in[p.Name] = map[string]any{"type": p.Type, "version": dmVersion, "read": true, "write": true, "protocols": []string{"usp"}}
 					args[p.AddArg] = "@Input." + p.Name
 				}
 			}
 			parent[o.Add.Command+"()"] = map[string]any{
-				"type": "command", "async": false, "protocols": []string{"usp"}, "input": in,
+				"type": "command", "version": dmVersion, "async": false, "protocols": []string{"usp"}, "input": in,
 				"mapping": []any{ubusMap(o.Add.Method, "", args)}}
 		}
 	}
-	return json.MarshalIndent(out, "", "\t")
+	// json_plugin_version first: bbfdm reads the file's keys in order and
+	// applies the version to the objects after it (json-c keeps the order,
+	// Go's encoding of a map would sort it last).
+	key, _ := json.Marshal(root)
+	body, err := json.MarshalIndent(top, "\t", "\t")
+	if err != nil {
+		return nil, err
+	}
+	return []byte("{\n\t\"json_plugin_version\": 2,\n\t" + string(key) + ": " + string(body) + "\n}"), nil
 }
 
 func mergeRPC(rpc string, m map[string]any) map[string]any {

@@ -304,14 +304,95 @@ func TestBBFDMUbusCalls(t *testing.T) {
 	if calls < 20 {
 		t.Fatalf("only %d ubus calls in the plugin", calls)
 	}
-	seg := doc["Device.X_TRUSTJOIN_TrustJoin.Device.{i}."].(map[string]any)["Segment"].(map[string]any)
+	root := doc["Device.X_TRUSTJOIN_TrustJoin."].(map[string]any)
+	seg := root["Device.X_TRUSTJOIN_TrustJoin.Device.{i}."].(map[string]any)["Segment"].(map[string]any)
 	set := seg["mapping"].([]any)[1].(map[string]any)
 	if diff := cmp.Diff(map[string]any{"instance": "{i}", "segment": "@Value"}, set["ubus"].(map[string]any)["args"]); set["rpc"] != "set" || diff != "" {
 		t.Errorf("Device.{i}.Segment set mapping %v (-want +got):\n%s", set, diff)
 	}
-	cmd := doc["Device.X_TRUSTJOIN_TrustJoin."].(map[string]any)["PreAuthorize()"].(map[string]any)
+	cmd := root["PreAuthorize()"].(map[string]any)
 	args := cmd["mapping"].([]any)[0].(map[string]any)["ubus"].(map[string]any)["args"]
 	if diff := cmp.Diff(map[string]any{"uri": "@Input.URI", "segment": "@Input.Segment", "name": "@Input.Name", "added_by": "acs"}, args); diff != "" {
 		t.Errorf("PreAuthorize() args (-want +got):\n%s", diff)
+	}
+}
+
+// The plugin has the shape bbfdm loads and its validator
+// (tools/validate_json_plugin.py) accepts: json_plugin_version first (the
+// loader applies it to the keys after it), one top object under Device.,
+// sub-objects nested in their parents under their full paths, and on every
+// node the fields the validator requires.
+func TestBBFDMShape(t *testing.T) {
+	b, err := tr069.BBFDM("TRUSTJOIN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.Token() // {
+	if k, _ := dec.Token(); k != "json_plugin_version" {
+		t.Fatalf("first key %v, want json_plugin_version", k)
+	}
+	var doc map[string]any
+	json.Unmarshal(b, &doc)
+	if len(doc) != 2 || doc["json_plugin_version"] != float64(2) {
+		t.Fatalf("top-level keys: %d", len(doc))
+	}
+	paramTypes := map[string]bool{"string": true, "unsignedInt": true, "boolean": true, "dateTime": true, "int": true}
+	mapTypes := map[string]bool{"uci": true, "ubus": true, "json": true, "uci_sec": true}
+	require := func(path string, n map[string]any, fields ...string) {
+		for _, f := range fields {
+			if _, ok := n[f]; !ok {
+				t.Errorf("%s lacks %q", path, f)
+			}
+		}
+	}
+	objects := 0
+	var walk func(path string, n map[string]any)
+	walk = func(path string, n map[string]any) {
+		objects++
+		require(path, n, "type", "version", "protocols", "array", "access")
+		if n["type"] != "object" || n["array"] != strings.HasSuffix(path, "{i}.") {
+			t.Errorf("%s: type %v, array %v", path, n["type"], n["array"])
+		}
+		if m, ok := n["mapping"]; ok {
+			if ms, ok := m.([]any); !ok || len(ms) != 1 || !mapTypes[ms[0].(map[string]any)["type"].(string)] {
+				t.Errorf("%s: object mapping %v is not one uci or ubus mapping in an array", path, m)
+			}
+		} else if n["array"] == true {
+			t.Errorf("%s: a table without a mapping", path)
+		}
+		for k, v := range n {
+			c, ok := v.(map[string]any)
+			if !ok || k == "mapping" {
+				continue
+			}
+			switch {
+			case strings.HasSuffix(k, "."):
+				if !strings.HasPrefix(k, path) || strings.Count(strings.TrimSuffix(strings.TrimPrefix(k, path), "{i}."), ".") != 1 {
+					t.Errorf("%s nested in %s, not its parent", k, path)
+				}
+				walk(k, c)
+			case strings.HasSuffix(k, "()"):
+				require(path+k, c, "type", "version", "async", "protocols", "mapping")
+			default:
+				require(path+k, c, "type", "version", "read", "write", "protocols", "mapping")
+				if !paramTypes[fmt.Sprint(c["type"])] {
+					t.Errorf("%s%s: type %v", path, k, c["type"])
+				}
+				for _, m := range c["mapping"].([]any) {
+					if mt, _ := m.(map[string]any)["type"].(string); !mapTypes[mt] {
+						t.Errorf("%s%s: mapping type %q", path, k, mt)
+					}
+				}
+			}
+		}
+	}
+	top, ok := doc["Device.X_TRUSTJOIN_TrustJoin."].(map[string]any)
+	if !ok {
+		t.Fatal("no Device.X_TRUSTJOIN_TrustJoin.")
+	}
+	walk("Device.X_TRUSTJOIN_TrustJoin.", top)
+	if objects != len(tr069.Model()) {
+		t.Errorf("%d objects in the plugin, %d in the model", objects, len(tr069.Model()))
 	}
 }
