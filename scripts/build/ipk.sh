@@ -13,6 +13,9 @@ version=${VERSION:-$("$repo/scripts/build/version.sh")}
 out=${IPK_OUT:-$repo/.build/ipk}
 mtime=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || echo 0)}
 maintainer="trustjoin engineers <trustjoin@lists.invalid>"
+# TR-106 vendor prefix of Device.X_<VENDOR>_TrustJoin. (see vendor.sh).
+vendor=${VENDOR:-TRUSTJOIN}
+"$repo/scripts/build/vendor.sh" "$vendor" # fail before building
 
 VERSION=$version "$repo/scripts/build/cross.sh" >/dev/null
 mkdir -p "$out"
@@ -80,6 +83,7 @@ echo "$TARGETS" | while read -r arch goarch extra; do
 	done
 	# The systemd unit is for Debian-based gateways, not OpenWrt.
 	rm -rf "$d/lib/systemd"
+	"$repo/scripts/build/vendor.sh" "$vendor" "$d"
 	# rpcd runs /usr/libexec/rpcd/<object> list|call <method>.
 	install -d -m 0755 "$d/usr/libexec/rpcd"
 	printf '#!/bin/sh\nexec /usr/bin/trustjoin rpcd "$@"\n' > "$d/usr/libexec/rpcd/trustjoin"

@@ -218,6 +218,9 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 		"./usr/libexec/rpcd/trustjoin": 0o755,
 		// Also what makes OpenWrt's dnsmasq run its DHCP script at all.
 		"./etc/hotplug.d/dhcp/50-trustjoin-mud": 0o755,
+		// The TR-069 data model for bbfdm (icwmp, USP agents) and easycwmp.
+		"./usr/share/bbfdm/plugins/X_TRUSTJOIN_TrustJoin.json": 0o644,
+		"./usr/share/easycwmp/functions/trustjoin":             0o644,
 	}
 	for name, mode := range modes {
 		m, ok := p.data[name]

@@ -31,11 +31,14 @@ func init() {
 	commands["daemon"] = command{summary: "run the trustjoin daemon", run: runDaemon}
 }
 
+// defaultLastGood is where the daemon keeps the last valid configuration.
+const defaultLastGood = "/etc/trustjoin/last-good.uci"
+
 func runDaemon(ctx context.Context, env Env) int {
 	fs := newFlags("daemon", env)
 	path := fs.String("config", config.DefaultPath, "UCI configuration `file`")
 	useSyslog := fs.Bool("syslog", false, "log to syslog instead of stderr")
-	lastGood := fs.String("last-good", "/etc/trustjoin/last-good.uci", "where to keep the last configuration that was valid")
+	lastGood := fs.String("last-good", defaultLastGood, "where to keep the last configuration that was valid")
 	if err := fs.Parse(env.Args); err != nil {
 		return 2
 	}

@@ -15,7 +15,8 @@ func init() {
 }
 
 // runRPCD is what /usr/libexec/rpcd/trustjoin runs. rpcd passes no options,
-// so the configuration path comes from TRUSTJOIN_CONFIG or the default.
+// so the configuration path comes from TRUSTJOIN_CONFIG or the default (and
+// the last good one from TRUSTJOIN_LAST_GOOD or the default).
 func runRPCD(ctx context.Context, env Env) int {
 	if len(env.Args) == 1 && env.Args[0] == "list" {
 		if err := rpcd.List(env.Stdout); err != nil {
@@ -31,9 +32,19 @@ func runRPCD(ctx context.Context, env Env) int {
 	if path == "" {
 		path = config.DefaultPath
 	}
+	// A configuration the daemon rejected (an ACS push gone wrong) must not
+	// cut ubus off from it, least of all from the status saying why: the
+	// daemon runs on the last good one, so its socket is named there.
+	lastGood := os.Getenv("TRUSTJOIN_LAST_GOOD")
+	if lastGood == "" {
+		lastGood = defaultLastGood
+	}
 	socket := "/var/run/trustjoin/api.sock"
-	if cfg, err := config.Load(path); err == nil {
-		socket = cfg.Main.APISocket
+	for _, p := range []string{path, lastGood} {
+		if cfg, err := config.Load(p); err == nil {
+			socket = cfg.Main.APISocket
+			break
+		}
 	}
 	if !rpcd.Call(ctx, api.NewClient(socket), env.Args[1], env.Stdin, env.Stdout) {
 		return 1

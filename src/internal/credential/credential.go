@@ -2,11 +2,14 @@ package credential
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,8 +17,10 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 )
 
-// A Passphrase is a device's secret. It prints as [redacted] everywhere
-// (logs, errors, JSON); Hex is the only way out, for hostapd's commands.
+// A Passphrase is a device's secret: a passphrase of 8..63 characters or,
+// derived from one for an SSID (PSK), the 64-hex-digit WPA PSK. It prints
+// as [redacted] everywhere (logs, errors, JSON); DPPParam and the PSK file
+// are the only ways out, for hostapd.
 type Passphrase struct{ s string }
 
 // String implements fmt.Stringer without revealing the secret.
@@ -27,11 +32,68 @@ func (Passphrase) GoString() string { return "credential.Passphrase{[redacted]}"
 // MarshalJSON keeps the secret out of any JSON.
 func (Passphrase) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
 
-// Hex returns the passphrase hex-encoded, as DPP_AUTH_INIT's pass= wants.
+// Hex returns the secret hex-encoded (for a passphrase, as DPP's pass=
+// wants it).
 func (p Passphrase) Hex() string { return hex.EncodeToString([]byte(p.s)) }
 
-// Equal reports whether two passphrases are the same.
+// Equal reports whether two secrets are the same.
 func (p Passphrase) Equal(o Passphrase) bool { return p.s == o.s }
+
+// IsPSK reports whether the secret is a derived 64-hex PSK rather than a
+// passphrase.
+func (p Passphrase) IsPSK() bool { return isPSK(p.s) }
+
+func isPSK(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// PSK derives the WPA PSK for ssid (IEEE 802.11 PBKDF2-SHA1, 4096 rounds),
+// what hostapd would compute for a passphrase line on every reload of the
+// PSK file; a PSK line costs it nothing. A PSK stays a PSK.
+func (p Passphrase) PSK(ssid []byte) Passphrase {
+	if p.IsPSK() {
+		return p
+	}
+	return Passphrase{hex.EncodeToString(pbkdf2SHA1([]byte(p.s), ssid, 4096, 32))}
+}
+
+// DPPParam is the credential argument of hostapd's DPP configurator
+// parameters: pass=<hex of the passphrase> or psk=<64 hex>. DPP can carry
+// a PSK only for conf=sta-psk (SAE needs the passphrase).
+func (p Passphrase) DPPParam() string {
+	if p.IsPSK() {
+		return "psk=" + p.s
+	}
+	return "pass=" + p.Hex()
+}
+
+// pbkdf2SHA1 is PBKDF2 (RFC 8018) with HMAC-SHA1, as WPA uses it; the
+// standard library has it only from Go 1.24.
+func pbkdf2SHA1(password, salt []byte, iter, keyLen int) []byte {
+	prf := hmac.New(sha1.New, password)
+	var out []byte
+	for block := uint32(1); len(out) < keyLen; block++ {
+		prf.Reset()
+		prf.Write(salt)
+		prf.Write([]byte{byte(block >> 24), byte(block >> 16), byte(block >> 8), byte(block)})
+		u := prf.Sum(nil)
+		t := slices.Clone(u)
+		for i := 1; i < iter; i++ {
+			prf.Reset()
+			prf.Write(u)
+			u = prf.Sum(u[:0])
+			for j := range t {
+				t[j] ^= u[j]
+			}
+		}
+		out = append(out, t...)
+	}
+	return out[:keyLen]
+}
 
 // alphabet avoids characters that confuse people or shells, should a
 // legacy device ever need the passphrase typed in.
@@ -119,12 +181,25 @@ func validKeyID(id string) bool {
 	return true
 }
 
-// Entry is one device's line.
+// Entry is one device's line. Pass may be a passphrase or a PSK.
 type Entry struct {
 	KeyID string
 	// VLAN 0 means no VLAN.
 	VLAN int
 	Pass Passphrase
+}
+
+// maxLine is the longest line hostapd reads whole from a wpa_psk_file: it
+// reads lines into 128 bytes, newline and terminating NUL included
+// (hostapd_config_read_wpa_psk), and a longer one would be split in two.
+const maxLine = 126
+
+func entryLine(e Entry) string {
+	entry := "keyid=" + e.KeyID
+	if e.VLAN > 0 {
+		entry += " vlanid=" + strconv.Itoa(e.VLAN)
+	}
+	return entry + " " + wildcard + " " + e.Pass.s
 }
 
 // Set writes (or replaces) the device's line: its key id, VLAN and
@@ -139,8 +214,11 @@ func (f *PSKFile) SetMany(es []Entry) error {
 		if !validKeyID(e.KeyID) {
 			return fmt.Errorf("invalid key id %q", e.KeyID)
 		}
-		if len(e.Pass.s) < 8 || len(e.Pass.s) > 63 {
+		if (len(e.Pass.s) < 8 || len(e.Pass.s) > 63) && !e.Pass.IsPSK() {
 			return fmt.Errorf("passphrase for %s has the wrong length", e.KeyID)
+		}
+		if n := len(entryLine(e)); n > maxLine {
+			return fmt.Errorf("the line for %s would be %d characters, more than hostapd reads (%d)", e.KeyID, n, maxLine)
 		}
 	}
 	f.mu.Lock()
@@ -156,11 +234,7 @@ func (f *PSKFile) SetMany(es []Entry) error {
 		}
 	}
 	for _, e := range es {
-		entry := "keyid=" + e.KeyID
-		if e.VLAN > 0 {
-			entry += " vlanid=" + strconv.Itoa(e.VLAN)
-		}
-		entry += " " + wildcard + " " + e.Pass.s
+		entry := entryLine(e)
 		if i, ok := at[e.KeyID]; ok {
 			lines[i] = line{raw: entry, keyID: e.KeyID}
 			continue

@@ -13,6 +13,14 @@
 // ubus hook would avoid the file, but exists only on newer releases and
 // needs ubus from Go; the file works on every release and in the lab.
 //
+// Where devices are configured for WPA2-PSK only, the line holds the PSK
+// derived from the passphrase for the access point's SSID (64 hex digits)
+// rather than the passphrase: hostapd takes a PSK line as it is, while it
+// runs PBKDF2 (4096 rounds) for every passphrase line on every reload of
+// the file, seconds to minutes with hundreds of devices on a router CPU.
+// DPP then hands the device the same PSK (psk=, DPP's psk_hex). SAE needs
+// the passphrase itself, so with SAE offered lines keep passphrases.
+//
 // Each line is a wildcard-MAC entry (00:00:00:00:00:00), so devices that
 // randomise their MAC still match: hostapd tries every wildcard passphrase
 // in the 4-way handshake and applies the matching line's vlanid. The shared

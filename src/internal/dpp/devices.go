@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
@@ -232,7 +234,9 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 		}
 		vlan, _ := e.o.VLAN(p.Segment)
 		pass, have := passes[d.KeyID]
-		if !have {
+		// A PSK written under conf=sta-psk cannot configure a device for
+		// SAE: this device has not joined yet, so it gets a new passphrase.
+		if !have || pass.IsPSK() && e.o.Conf != "sta-psk" {
 			if pass, err = credential.NewPassphrase(); err != nil {
 				return err
 			}
@@ -243,6 +247,26 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 	}
 	if len(devs) == 0 {
 		return nil
+	}
+	if e.derive(b, ssid) {
+		// One PBKDF2 per new device, once, instead of hostapd's on every
+		// reload; spread over the CPUs, as a bulk import brings many.
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range runtime.NumCPU() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					entries[i].Pass = entries[i].Pass.PSK([]byte(ssid))
+				}
+			}()
+		}
+		for i := range entries {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
 	}
 	if err := e.o.Registry.PutMany(devs); err != nil {
 		return err
@@ -258,7 +282,7 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 				e.log.Warn("hostapd refused a pre-authorised device's code", "device", d.ID, "err", err)
 				continue
 			}
-			params := fmt.Sprintf("conf=%s ssid=%s pass=%s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), entries[i].Pass.Hex(), cfg)
+			params := fmt.Sprintf("conf=%s ssid=%s %s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), entries[i].Pass.DPPParam(), cfg)
 			if _, err := c.Command(ctx, "DPP_BOOTSTRAP_SET "+peer+" "+params); err != nil {
 				e.log.Warn("failed to prepare a pre-authorised device", "device", d.ID, "err", err)
 				continue

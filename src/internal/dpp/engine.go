@@ -726,6 +726,10 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	if err != nil {
 		return err
 	}
+	b.mu.Lock()
+	ssid := b.ssid
+	b.mu.Unlock()
+	pass = e.secret(b, ssid, pass)
 	if err := b.psk.Set(j.device.KeyID, vlan, pass); err != nil {
 		return err
 	}
@@ -745,7 +749,7 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	if cfg == "" {
 		return &outcome{msg: "the access point is not ready for onboarding (hostapd restarting)", hint: "try again in a few seconds"}
 	}
-	params := fmt.Sprintf("conf=%s ssid=%s pass=%s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), pass.Hex(), cfg)
+	params := fmt.Sprintf("conf=%s ssid=%s %s configurator=%s", e.o.Conf, hex.EncodeToString([]byte(ssid)), pass.DPPParam(), cfg)
 	b.ctrl.Command(ctx, "DPP_STOP_LISTEN")
 
 	switch j.method {
@@ -854,6 +858,41 @@ func failure(ev hostapd.Event) error {
 const reloadTimeout = 20 * time.Second
 
 // reloadPSK has hostapd re-read its PSK file.
+// secret is what b's PSK file and DPP get for a device's passphrase. With
+// conf=sta-psk it is the PSK derived once here for the access point's SSID:
+// hostapd uses a PSK line as it is, where a passphrase line costs it one
+// PBKDF2 (4096 rounds) on every RELOAD_WPA_PSK, for every line (1000
+// pre-authorised devices, 1000 derivations per reload on a slow CPU). The
+// passphrase stays when SAE is offered (SAE needs it, and DPP refuses a PSK
+// for it), when the SSID is one hostapd shows escaped (GET_CONFIG gives no
+// raw bytes to derive from), or when another access point with another SSID
+// shares the file (a PSK is bound to one SSID).
+func (e *Engine) secret(b *bss, ssid string, p credential.Passphrase) credential.Passphrase {
+	if !e.derive(b, ssid) {
+		return p
+	}
+	return p.PSK([]byte(ssid))
+}
+
+// derive reports whether secret derives PSKs for b.
+func (e *Engine) derive(b *bss, ssid string) bool {
+	if e.o.Conf != "sta-psk" || ssid == "" || strings.ContainsRune(ssid, '\\') {
+		return false
+	}
+	shared := true
+	e.each(func(o *bss) {
+		if o == b || o.psk.Path() != b.psk.Path() {
+			return
+		}
+		o.mu.Lock()
+		if o.attached && o.ssid != ssid {
+			shared = false
+		}
+		o.mu.Unlock()
+	})
+	return shared
+}
+
 func reloadPSK(ctx context.Context, c Ctrl) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()

@@ -87,7 +87,11 @@ type rig struct {
 	dir  string
 }
 
-func newRig(t *testing.T, timeout time.Duration) *rig {
+func newRig(t *testing.T, timeout time.Duration) *rig { return newRigFor(t, timeout, "", "Home") }
+
+// newRigFor is a rig whose devices are configured for conf (default
+// sta-psk) on an access point whose GET_CONFIG shows ssid.
+func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string) *rig {
 	dir := t.TempDir()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -96,8 +100,9 @@ func newRig(t *testing.T, timeout time.Duration) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{c: newCtrl(), reg: reg, psk: credential.Open(filepath.Join(dir, "wlan0.psk")), logs: logs, dir: dir}
+	r.c.replies["GET_CONFIG"] = "ssid=" + ssid + "\nkey_mgmt=WPA-PSK"
 	r.e = dpp.New(dpp.Options{
-		Log: log, Registry: reg, StateDir: dir, Timeout: timeout, DefaultSegment: "iot",
+		Log: log, Registry: reg, StateDir: dir, Timeout: timeout, DefaultSegment: "iot", Conf: conf,
 		PKEXAttempts: 2, PKEXWindow: time.Minute,
 		VLAN: func(s string) (int, bool) { v, ok := map[string]int{"iot": 20, "guest": 30}[s]; return v, ok },
 	})
@@ -167,7 +172,9 @@ func TestQROnboardingSuccess(t *testing.T) {
 		t.Fatal("no credential line before DPP_AUTH_INIT")
 	}
 	auth := r.c.sent("DPP_AUTH_INIT")[0]
-	if !strings.Contains(auth, "pass="+pass.Hex()) || !strings.Contains(auth, "ssid=486f6d65") || !strings.Contains(auth, "conf=sta-psk") {
+	// conf=sta-psk: the PSK hostapd needs no PBKDF2 for, in the file and
+	// over DPP.
+	if !pass.IsPSK() || !strings.Contains(auth, " "+pass.DPPParam()+" ") || !strings.Contains(auth, "ssid=486f6d65") || !strings.Contains(auth, "conf=sta-psk") {
 		t.Fatalf("DPP_AUTH_INIT does not carry the device's credential: %q", auth)
 	}
 	r.e.HandleEvent(ev("DPP-AUTH-SUCCESS", "init=1"))
@@ -181,8 +188,48 @@ func TestQROnboardingSuccess(t *testing.T) {
 	if err != nil || d.State != registry.StateConnected || d.MACs[0] != "02:00:00:00:01:00" || d.Segment != "iot" {
 		t.Fatalf("device %+v %v", d, err)
 	}
-	if strings.Contains(r.logs.String(), pass.Hex()) || strings.Contains(r.logs.String(), "pass=") {
-		t.Fatal("a passphrase reached the log")
+	if strings.Contains(r.logs.String(), strings.TrimPrefix(pass.DPPParam(), "psk=")) || strings.Contains(r.logs.String(), "pass=") || strings.Contains(r.logs.String(), "psk=") {
+		t.Fatal("a credential reached the log")
+	}
+}
+
+// The PSK file gets derived PSKs only where that is sure to work: devices
+// configured for WPA2-PSK alone, on an SSID whose bytes GET_CONFIG shows
+// as they are; otherwise passphrases, as SAE and DPP need them.
+func TestCredentialForm(t *testing.T) {
+	for _, tt := range []struct {
+		name, conf, ssid string
+		psk              bool
+	}{
+		{"psk", "sta-psk", "Home", true},
+		{"default is psk", "", "Home net 5G", true},
+		{"psk-sae", "sta-psk-sae", "Home", false},
+		{"sae", "sta-sae", "Home", false},
+		{"escaped SSID", "sta-psk", `Caf\xc3\xa9`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRigFor(t, 5*time.Second, tt.conf, tt.ssid)
+			req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.wait(t, req.ID, "running")
+			for len(r.c.sent("DPP_AUTH_INIT")) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			pass, ok, _ := r.psk.Lookup(req.DeviceID)
+			auth := r.c.sent("DPP_AUTH_INIT")[0]
+			if !ok || pass.IsPSK() != tt.psk || !strings.Contains(auth, " "+pass.DPPParam()+" ") {
+				t.Fatalf("line is a PSK: %v, want %v; DPP_AUTH_INIT %q", pass.IsPSK(), tt.psk, auth)
+			}
+			want := "pass="
+			if tt.psk {
+				want = "psk="
+			}
+			if !strings.HasPrefix(pass.DPPParam(), want) {
+				t.Fatalf("DPP gets %s…, want %s", pass.DPPParam()[:5], want)
+			}
+		})
 	}
 }
 
@@ -364,6 +411,46 @@ func TestBulkPreauthorize(t *testing.T) {
 	ids, _ := r.psk.KeyIDs()
 	if len(ids) != 900 {
 		t.Fatalf("%d credential lines, want 900", len(ids))
+	}
+	// Each line a PSK, so hostapd's reloads derive nothing; DPP carries
+	// the same PSK.
+	passes, _ := r.psk.Passphrases()
+	sets := strings.Join(r.c.sent("DPP_BOOTSTRAP_SET"), "\n")
+	for id, p := range passes {
+		if !p.IsPSK() || !strings.Contains(sets, " "+p.DPPParam()+" ") {
+			t.Fatalf("%s: not armed with the PSK in its line", id)
+		}
+	}
+	if strings.Contains(sets, "pass=") {
+		t.Fatal("a pre-authorised device is armed with a passphrase")
+	}
+	// Armed again (hostapd restarted): nothing is derived or changed.
+	before, _ := os.ReadFile(r.psk.Path())
+	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(r.psk.Path()); !bytes.Equal(before, after) {
+		t.Fatal("re-arming changed the PSK file")
+	}
+}
+
+// A PSK is bound to one SSID: a PSK file shared with an access point of
+// another SSID keeps passphrases.
+func TestSharedPSKFileKeepsPassphrases(t *testing.T) {
+	r := newRig(t, 5*time.Second)
+	office := newCtrl()
+	office.replies["GET_CONFIG"] = "ssid=Office\nkey_mgmt=WPA-PSK"
+	r.e.AddBSS("wlan1", office, credential.Open(r.psk.Path()))
+	if err := r.e.Attach(context.Background(), "wlan1", office); err != nil {
+		t.Fatal(err)
+	}
+	req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera", Ifname: "wlan0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, req.ID, "running")
+	if pass, ok, _ := r.psk.Lookup(req.DeviceID); !ok || pass.IsPSK() {
+		t.Fatalf("line is a PSK (%v) in a file two SSIDs share", ok)
 	}
 }
 

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
@@ -36,6 +39,67 @@ func (a args) id() (string, error) {
 	return url.PathEscape(id), nil
 }
 
+// ref names the element an "id" or an "instance" argument points at. An
+// instance is the 1-based position in the list reply: bbfdm numbers the
+// instances of a ubus-backed TR-181 object so and cannot pass an element's
+// field, only its number ("{i}").
+func (a args) ref(ctx context.Context, c *api.Client, list func(context.Context, *api.Client) ([]string, error)) (string, error) {
+	inst, ok := a["instance"]
+	if !ok || a.str("id") != "" {
+		return a.id()
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(inst)))
+	if err != nil || n < 1 {
+		return "", fmt.Errorf(`argument "instance" must be a positive number, not %v`, inst)
+	}
+	ids, err := list(ctx, c)
+	if err != nil {
+		return "", err
+	}
+	if n > len(ids) {
+		return "", fmt.Errorf("no instance %d: there are %d", n, len(ids))
+	}
+	return url.PathEscape(ids[n-1]), nil
+}
+
+func deviceIDs(ctx context.Context, c *api.Client) ([]string, error) {
+	var r devicesReply
+	if err := c.Do(ctx, "GET", "/v1/devices", nil, &r); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(r.Devices))
+	for i, d := range r.Devices {
+		ids[i] = d.ID
+	}
+	return ids, nil
+}
+
+func preauthIDs(ctx context.Context, c *api.Client) ([]string, error) {
+	var r preauthReply
+	if err := c.Do(ctx, "GET", "/v1/preauth", nil, &r); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(r.Entries))
+	for i, e := range r.Entries {
+		ids[i] = e.ID
+	}
+	return ids, nil
+}
+
+// falsy reports whether a boolean argument, as TR-069 agents pass them
+// (strings), says false.
+func falsy(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return !v
+	case string:
+		return v == "0" || strings.EqualFold(v, "false")
+	case float64:
+		return v == 0
+	}
+	return false
+}
+
 // do calls the API and decodes into a value of type T, which is what
 // limits a reply to known fields.
 func do[T any](ctx context.Context, c *api.Client, method, path string, body any) (any, error) {
@@ -48,7 +112,7 @@ func do[T any](ctx context.Context, c *api.Client, method, path string, body any
 
 func byID[T any](method, suffix string) func(context.Context, *api.Client, args) (any, error) {
 	return func(ctx context.Context, c *api.Client, a args) (any, error) {
-		id, err := a.id()
+		id, err := a.ref(ctx, c, deviceIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -78,11 +142,18 @@ var Methods = map[string]Method{
 	"devices": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[devicesReply](ctx, c, "GET", "/v1/devices", nil)
 	}},
-	"device":     {Args: map[string]any{"id": ""}, call: byID[api.Device]("GET", "")},
-	"quarantine": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/quarantine")},
-	"release":    {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/release")},
-	"rotate":     {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/rotate")},
-	"remove":     {Args: map[string]any{"id": ""}, call: byID[removedReply]("DELETE", "")},
+	"device": {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Device]("GET", "")},
+	// quarantined "0" or "false" releases instead: a TR-069 write of the
+	// device's Quarantined parameter is one call whatever the value.
+	"quarantine": {Args: map[string]any{"id": "", "instance": "", "quarantined": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		if q, ok := a["quarantined"]; ok && falsy(q) {
+			return byID[api.Device]("POST", "/release")(ctx, c, a)
+		}
+		return byID[api.Device]("POST", "/quarantine")(ctx, c, a)
+	}},
+	"release": {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Device]("POST", "/release")},
+	"rotate":  {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Device]("POST", "/rotate")},
+	"remove":  {Args: map[string]any{"id": "", "instance": ""}, call: byID[removedReply]("DELETE", "")},
 	"rename": {Args: map[string]any{"id": "", "name": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.id()
 		if err != nil {
@@ -90,8 +161,8 @@ var Methods = map[string]Method{
 		}
 		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Name: a.str("name")})
 	}},
-	"move": {Args: map[string]any{"id": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
-		id, err := a.id()
+	"move": {Args: map[string]any{"id": "", "instance": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.ref(ctx, c, deviceIDs)
 		if err != nil {
 			return nil, err
 		}
@@ -128,17 +199,28 @@ var Methods = map[string]Method{
 	"preauth_list": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[preauthReply](ctx, c, "GET", "/v1/preauth", nil)
 	}},
-	"preauth_add": {Args: map[string]any{"uri": "", "segment": "", "name": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
-		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: "user"})
-	}},
-	"preauth_remove": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
-		id := a.str("id")
-		if id == "" {
-			return nil, errors.New(`argument "id" is required`)
+	// added_by says who pre-authorised the device ("acs" from TR-069),
+	// "user" unless given.
+	"preauth_add": {Args: map[string]any{"uri": "", "segment": "", "name": "", "added_by": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		by := a.str("added_by")
+		if by == "" {
+			by = "user"
 		}
-		return do[removedReply](ctx, c, "DELETE", "/v1/preauth/"+url.PathEscape(id), nil)
+		if !addedByRE.MatchString(by) {
+			return nil, fmt.Errorf(`argument "added_by" must be a short lower-case word, not %q`, by)
+		}
+		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: by})
+	}},
+	"preauth_remove": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.ref(ctx, c, preauthIDs)
+		if err != nil {
+			return nil, err
+		}
+		return do[removedReply](ctx, c, "DELETE", "/v1/preauth/"+id, nil)
 	}},
 }
+
+var addedByRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,15}$`)
 
 // MethodNames lists the methods, sorted.
 func MethodNames() []string {

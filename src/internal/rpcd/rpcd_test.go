@@ -108,3 +108,62 @@ func TestCallErrors(t *testing.T) {
 		}
 	}
 }
+
+// TR-069 agents name a device by its instance number and pass booleans as
+// strings: instance 2 is the second device of the list, and quarantined
+// "0" releases.
+func TestCallByInstance(t *testing.T) {
+	var got []string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Method + " " + r.URL.Path {
+		case "GET /v1/devices":
+			io.WriteString(w, `{"devices":[{"id":"d-a","name":"A"},{"id":"d-b","name":"B"}]}`)
+		case "GET /v1/preauth":
+			io.WriteString(w, `{"entries":[{"id":"p-1"}]}`)
+		default:
+			got = append(got, r.Method+" "+r.URL.Path)
+			io.WriteString(w, `{"id":"x"}`)
+		}
+	}))
+	for _, tt := range []struct{ method, in string }{
+		{"quarantine", `{"instance":"2","quarantined":"1"}`},
+		{"quarantine", `{"instance":"1","quarantined":"0"}`},
+		{"quarantine", `{"id":"d-z","quarantined":"false"}`},
+		{"quarantine", `{"id":"d-z"}`},
+		{"move", `{"instance":2,"segment":"guest"}`},
+		{"preauth_remove", `{"instance":"1"}`},
+	} {
+		if reply, ok := call(t, c, tt.method, tt.in); !ok {
+			t.Fatalf("%s %s: %v", tt.method, tt.in, reply)
+		}
+	}
+	want := []string{"POST /v1/devices/d-b/quarantine", "POST /v1/devices/d-a/release", "POST /v1/devices/d-z/release",
+		"POST /v1/devices/d-z/quarantine", "PATCH /v1/devices/d-b", "DELETE /v1/preauth/p-1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, in := range []string{`{"instance":"3"}`, `{"instance":"0"}`, `{"instance":"x"}`} {
+		if reply, ok := call(t, c, "release", in); ok || !strings.Contains(reply["error"].(string), "instance") {
+			t.Errorf("release %s: %v, want an error about the instance", in, reply)
+		}
+	}
+}
+
+func TestPreauthAddedBy(t *testing.T) {
+	var body string
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"p-1"}`)
+	}))
+	for in, want := range map[string]string{`{"uri":"DPP:x"}`: `"added_by":"user"`, `{"uri":"DPP:x","added_by":"acs"}`: `"added_by":"acs"`} {
+		if reply, ok := call(t, c, "preauth_add", in); !ok || !strings.Contains(body, want) {
+			t.Errorf("preauth_add %s: %v, sent %s, want %s", in, reply, body, want)
+		}
+	}
+	if reply, ok := call(t, c, "preauth_add", `{"uri":"DPP:x","added_by":"Evil Corp\n"}`); ok || !strings.Contains(reply["error"].(string), "added_by") {
+		t.Errorf("a bad added_by was passed on: %v", reply)
+	}
+}

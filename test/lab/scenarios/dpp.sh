@@ -36,6 +36,9 @@ key1=$(keyid_of "$mac1")
 grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "camera not in VLAN 20"
 tj device camera | tee -a "$LAB_OUT/cli.log" | grep -q 'state: connected' || fail "registry does not say connected"
 camera_pass=$(pass_of "$key1")
+# conf=sta-psk: the line holds the PSK trustjoin derived for the SSID, so
+# hostapd's reloads derive nothing, and the camera got the same over DPP.
+echo "$camera_pass" | grep -Eqx '[0-9a-f]{64}' || fail "the camera's line holds no derived PSK"
 tj device camera --json | grep -q '"url": "https://mud.example.com/camera-v1.json"' ||
 	fail "the MUD URL the camera sent during onboarding was not recorded"
 

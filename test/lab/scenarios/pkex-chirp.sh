@@ -53,6 +53,9 @@ secrets=$(grep keyid= "$psk" | awk '{print $NF}')
 [ "$(echo "$secrets" | wc -l)" -ge 2 ] || fail "expected the plug's and the camera's lines in the PSK file"
 for s in $secrets; do
 	lab_no_secret "$s" "$LAB_OUT/trustjoin.log"
+	# conf=sta-psk: PSKs derived by trustjoin, nothing for hostapd to derive.
+	echo "$s" | grep -Eqx '[0-9a-f]{64}' || fail "a PSK file line holds no derived PSK"
 done
+grep -q DPP-CONFOBJ-PSK "$LAB_OUT/wpa_supplicant-wlan2.log" || fail "the chirping camera was not given the PSK over DPP"
 lab_no_secret "$code" "$LAB_OUT/trustjoin.log"
 say "pkex-chirp: OK"
