@@ -57,8 +57,9 @@ func runDaemon(ctx context.Context, env Env) int {
 	log.Info("starting", "version", build.Version, "config", *path)
 
 	notify := daemon.SystemdNotify(log)
-	// Every configuration accepted is kept as the last good one; the daemon
-	// falls back to it at start-up if the file has gone bad since.
+	// Every configuration that was set up is kept as the last good one; the
+	// daemon falls back to it at start-up if the file has gone bad since.
+	raw := map[*config.Config][]byte{}
 	load := func() (*config.Config, error) {
 		b, err := os.ReadFile(*path)
 		if err != nil {
@@ -68,14 +69,24 @@ func runDaemon(ctx context.Context, env Env) int {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
-			log.Warn("failed to keep a copy of the good configuration", "err", err)
-		}
+		raw[cfg] = b
 		return cfg, nil
 	}
 	var srv *daemon.Server
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		return buildTasks(log, cfg, notify, srv.Status)
+		tasks, err := buildTasks(log, cfg, notify, srv.Status)
+		if b, ok := raw[cfg]; ok && err == nil {
+			if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
+				log.Warn("failed to keep a copy of the good configuration", "err", err)
+			}
+		}
+		// Serve runs load and build in one goroutine; drop what was used.
+		for c := range raw {
+			if c != cfg {
+				delete(raw, c)
+			}
+		}
+		return tasks, err
 	}
 	srv = daemon.NewServer(log, &level, load, build, notify)
 	srv.Fallback = func() (*config.Config, error) { return config.Load(*lastGood) }
@@ -178,14 +189,26 @@ func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
 
 // mudManager wires MUD retrieval, signature checking and enforcement.
 func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry) (*mudpolicy.Manager, error) {
+	// An unusable trust anchor (not there yet, not PEM) does not stop the
+	// daemon: signatures that need it fail to verify, which is the safe
+	// side (their files wait for approval or are refused), and an ACS may
+	// push the anchor after the configuration naming it.
+	var usable []string
+	for _, p := range cfg.MUD.TrustAnchors {
+		if _, err := mud.LoadTrustAnchors([]string{p}); err != nil {
+			log.Error("MUD trust anchor unusable: signatures that need it cannot be verified", "err", err)
+			continue
+		}
+		usable = append(usable, p)
+	}
 	var anchors *x509.CertPool
-	if len(cfg.MUD.TrustAnchors) > 0 {
+	if len(usable) > 0 {
 		var err error
-		if anchors, err = mud.LoadTrustAnchors(cfg.MUD.TrustAnchors); err != nil {
+		if anchors, err = mud.LoadTrustAnchors(usable); err != nil {
 			return nil, err
 		}
 	} else {
-		log.Warn("no MUD trust anchor configured (mud.trust_anchor): no MUD signature can be verified", "signature_policy", cfg.MUD.SignaturePolicy)
+		log.Warn("no usable MUD trust anchor (mud.trust_anchor): no MUD signature can be verified", "signature_policy", cfg.MUD.SignaturePolicy)
 	}
 	// No firewall is wired in yet (package firewall implements
 	// mudpolicy.Enforcer): with a nil Enforcer the manager fetches, checks

@@ -102,16 +102,34 @@ func (s *Server) Serve(ctx context.Context, sigC <-chan os.Signal) error {
 		s.mu.Unlock()
 		cfg = good
 	}
+	// prev is the configuration that ran before cfg: if cfg, although
+	// valid, cannot be set up, it is rejected and prev runs again.
+	var prev *config.Config
 	for {
 		s.applyLevel(cfg)
 		next, err := s.runGeneration(ctx, cfg, sigC)
+		var setup *setupError
+		if errors.As(err, &setup) && prev != nil {
+			s.log.Error("new configuration could not be set up, going back to the one in force before", "err", err)
+			s.mu.Lock()
+			s.status.Rejected, s.status.RejectedAt = err.Error(), time.Now()
+			s.mu.Unlock()
+			cfg, prev = prev, nil
+			continue
+		}
 		if err != nil || next == nil {
 			s.notify("STOPPING=1")
 			return err
 		}
-		cfg = next
+		prev, cfg = cfg, next
 	}
 }
+
+// setupError is a configuration's tasks failing to be built.
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return "failed to set up: " + e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
 
 func (s *Server) applyLevel(cfg *config.Config) {
 	if s.level != nil {
@@ -125,7 +143,7 @@ func (s *Server) applyLevel(cfg *config.Config) {
 func (s *Server) runGeneration(ctx context.Context, cfg *config.Config, sigC <-chan os.Signal) (*config.Config, error) {
 	tasks, err := s.build(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("failed to set up: %v", err)
+		return nil, &setupError{err}
 	}
 	s.mu.Lock()
 	s.status.LoadedAt = time.Now()

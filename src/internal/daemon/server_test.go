@@ -57,7 +57,10 @@ func newHarness(t *testing.T, text string, fail error) *harness {
 		defer h.mu.Unlock()
 		return config.Parse("test", strings.NewReader(h.text))
 	}
-	build := func(*config.Config) ([]daemon.Task, error) {
+	build := func(cfg *config.Config) ([]daemon.Task, error) {
+		if cfg.Main.StateDir == "/unbuildable" {
+			return nil, errors.New("cannot create /unbuildable")
+		}
 		a, b := newTask("a"), newTask("b")
 		b.fail = fail
 		h.mu.Lock()
@@ -167,5 +170,35 @@ func TestServeBadInitialConfig(t *testing.T) {
 	err := h.srv.Serve(context.Background(), h.sigC)
 	if err == nil || !strings.Contains(err.Error(), "unknown section type") {
 		t.Fatalf("want the config error, got %v", err)
+	}
+}
+
+// A configuration that is valid but cannot be set up (a directory that
+// cannot be made, say) is rejected like an invalid one, and the one in
+// force before comes back: never a daemon that exits on a push.
+func TestServeSetupFailureGoesBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "", nil)
+	errC := make(chan error, 1)
+	go func() { errC <- h.srv.Serve(context.Background(), h.sigC) }()
+	h.wait(t, "READY=1")
+
+	h.set("config trustjoin 'main'\n\toption state_dir '/unbuildable'\n")
+	h.sigC <- syscall.SIGHUP
+	h.wait(t, "RELOADING=1")
+	h.wait(t, "READY=1")
+	if got := h.srv.Status().Rejected; !strings.Contains(got, "cannot create /unbuildable") {
+		t.Fatalf("rejection not reported, status: %q", got)
+	}
+	h.mu.Lock()
+	if len(h.gens) != 2 {
+		t.Fatalf("want the first configuration's tasks started again (2 generations), got %d", len(h.gens))
+	}
+	h.mu.Unlock()
+
+	h.sigC <- syscall.SIGTERM
+	h.wait(t, "STOPPING=1")
+	if err := <-errC; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
