@@ -95,6 +95,23 @@ type Segment struct {
 	// Quarantine marks the segment used to confine misbehaving devices:
 	// they reach DHCP and DNS on the router and nothing else.
 	Quarantine bool
+	// Interfaces carry the segment on the router: the VLAN interfaces and
+	// bridges its devices' packets arrive on (option 'interface'). Empty
+	// means hostapd's own naming: <access point>.<vlan> and brvlan<vlan>.
+	Interfaces []string
+}
+
+// SegmentInterfaces returns the interfaces carrying s: its own list, or
+// those hostapd creates for its VLAN on each access point in aps.
+func SegmentInterfaces(s Segment, aps []string) []string {
+	if len(s.Interfaces) > 0 {
+		return s.Interfaces
+	}
+	out := make([]string, 0, len(aps)+1)
+	for _, ap := range aps {
+		out = append(out, fmt.Sprintf("%s.%d", ap, s.VLAN))
+	}
+	return append(out, fmt.Sprintf("brvlan%d", s.VLAN))
 }
 
 // SignaturePolicy says what to do with a MUD file that is unsigned or whose
@@ -273,6 +290,7 @@ func defaults() *Config {
 func (c *Config) validate() error {
 	names := map[string]bool{}
 	vlans := map[int]string{}
+	ifaces := map[string]string{}
 	quarantine := 0
 	for _, s := range c.Segments {
 		if names[s.Name] {
@@ -283,6 +301,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("segment %q: vlan %d is already used by segment %q", s.Name, s.VLAN, other)
 		}
 		vlans[s.VLAN] = s.Name
+		for _, i := range s.Interfaces {
+			if other, ok := ifaces[i]; ok {
+				return fmt.Errorf("segment %q, option 'interface': %s already carries segment %q", s.Name, i, other)
+			}
+			ifaces[i] = s.Name
+		}
 		if s.Quarantine {
 			quarantine++
 		}
@@ -526,7 +550,17 @@ func (d *decoder) segment() Segment {
 	s.Reach = d.list("reach", nil)
 	s.Isolate = d.boolean("isolate", false)
 	s.Quarantine = d.boolean("quarantine", false)
+	for _, i := range d.list("interface", nil) {
+		if !validIfname(i) {
+			d.failf("interface", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", i)
+		}
+		s.Interfaces = append(s.Interfaces, i)
+	}
 	return s
+}
+
+func validIfname(s string) bool {
+	return len(s) > 0 && len(s) < 16 && !strings.ContainsAny(s, " \t/:") && s != "." && s != ".."
 }
 
 func (d *decoder) mud(m MUD) MUD {

@@ -100,6 +100,30 @@ config wifi 'ap'
 			err:  `option "vlan" (line 2): invalid value "5000" (want a whole number from 1 to 4094)`,
 		},
 		{
+			name: "segment interfaces",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-iot'\n\tlist interface 'wlan0.20'\nconfig segment 'guest'\n\toption vlan '30'\nconfig onboarding\n\toption default_segment 'iot'\n",
+			check: func(t *testing.T, c *config.Config) {
+				iot, _ := c.SegmentByName("iot")
+				guest, _ := c.SegmentByName("guest")
+				if got := config.SegmentInterfaces(iot, []string{"wlan0"}); !cmp.Equal(got, []string{"br-iot", "wlan0.20"}) {
+					t.Errorf("iot interfaces: %v", got)
+				}
+				if got := config.SegmentInterfaces(guest, []string{"wlan0", "wlan1"}); !cmp.Equal(got, []string{"wlan0.30", "wlan1.30", "brvlan30"}) {
+					t.Errorf("guest interfaces (hostapd's naming): %v", got)
+				}
+			},
+		},
+		{
+			name: "segment interface name",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br iot'\n",
+			err:  `option "interface" (line 3): "br iot" is not an interface name`,
+		},
+		{
+			name: "interface in two segments",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\tlist interface 'br-lan'\nconfig onboarding\n\toption default_segment 'iot'\n",
+			err:  `segment "guest", option 'interface': br-lan already carries segment "iot"`,
+		},
+		{
 			name: "unknown section type",
 			in:   "config radio 'r'\n",
 			err:  `section "r" (radio, line 1): unknown section type "radio"`,
