@@ -17,6 +17,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/web"
 
 	"github.com/trustjoin/trustjoin/src/internal/build"
 	"github.com/trustjoin/trustjoin/src/internal/config"
@@ -131,7 +132,15 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		}
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
-	svc := lifecycle.New(cfg, engine, reg, status)
+	var svc api.Service = lifecycle.New(cfg, engine, reg, status)
+	if cfg.Web.Enabled {
+		ws, err := web.New(web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc})
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, ws)
+		svc = web.WithPhone(svc, ws)
+	}
 	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil
 }
