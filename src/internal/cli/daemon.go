@@ -134,7 +134,11 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	var svc api.Service = lifecycle.New(cfg, engine, reg, status)
 	if cfg.Web.Enabled {
-		ws, err := web.New(web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc})
+		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc}
+		if cfg.Onboarding.LegacyPassphrase {
+			o.Legacy = engine
+		}
+		ws, err := web.New(o)
 		if err != nil {
 			return nil, err
 		}

@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /static/jsqr.js", static("assets/jsqr.js.gz", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("POST /api/onboard", s.onboard)
 	mux.HandleFunc("GET /api/progress/{id}", s.progress)
+	mux.HandleFunc("POST /api/legacy", s.issue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusNotFound, problem{Title: "Page not found", Message: "There is nothing here.", Try: tryNew})
 	})
@@ -172,8 +173,9 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, isAPI bool) *se
 }
 
 type pageData struct {
-	CSRF string
-	TTL  string
+	CSRF   string
+	TTL    string
+	Legacy bool
 }
 
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +184,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d pageData
-	s.store.withSession(func(time.Time) { d = pageData{CSRF: se.csrf, TTL: minutes(sessionTTL)} })
+	s.store.withSession(func(time.Time) { d = pageData{CSRF: se.csrf, TTL: minutes(sessionTTL), Legacy: s.legacy != nil} })
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pages.ExecuteTemplate(w, "phone.html", d); err != nil {
 		s.log.Debug("failed to write a page", "err", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/dpp"
 )
 
 // Onboarder is what the pages need from the daemon: onboarding, nothing
@@ -36,8 +37,19 @@ type Options struct {
 	// TokenTTL is how long a link may wait to be opened.
 	TokenTTL  time.Duration
 	Onboarder Onboarder
+	// Legacy, if set, offers the less safe path for devices without DPP:
+	// a passphrase of their own, shown once on the phone. Nil (the
+	// default, config onboarding.legacy_passphrase '0') hides it.
+	Legacy PassphraseIssuer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// PassphraseIssuer gives a device without DPP its own passphrase.
+// *dpp.Engine is one. The passphrase goes straight to the phone, never
+// through the local API.
+type PassphraseIssuer interface {
+	IssuePassphrase(ctx context.Context, name, segment string) (dpp.Legacy, error)
 }
 
 // A Server serves the phone pages. It is a daemon task and implements
@@ -46,6 +58,7 @@ type Server struct {
 	log    *slog.Logger
 	listen []netip.AddrPort
 	ob     Onboarder
+	legacy PassphraseIssuer
 	now    func() time.Time
 	ttl    time.Duration
 	store  *store
@@ -80,7 +93,7 @@ func New(o Options) (*Server, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		log: o.Log, listen: o.Listen, ob: o.Onboarder, now: o.Now, ttl: o.TokenTTL,
+		log: o.Log, listen: o.Listen, ob: o.Onboarder, legacy: o.Legacy, now: o.Now, ttl: o.TokenTTL,
 		store: newStore(o.Now, o.TokenTTL),
 		perIP: newLimiter(o.Now, ipBurst, ipEvery),
 		badIP: newLimiter(o.Now, badBurst, badEvery),

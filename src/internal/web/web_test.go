@@ -88,14 +88,18 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func start(t *testing.T) *rig {
+func start(t *testing.T, opts ...func(*web.Options)) *rig {
 	t.Helper()
 	r := &rig{ob: &onboarder{}, clock: &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}, replies: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := web.New(web.Options{
+	o := web.Options{
 		Log: log, Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")},
 		TokenTTL: 5 * time.Minute, Onboarder: r.ob, Now: r.clock.Now,
-	})
+	}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	srv, err := web.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,6 +172,34 @@
     })();
   }
 
+  // The less safe path, where the router offers it: a password of the
+  // device's own, shown once and wiped from the page on Done.
+  if ($('legacy-submit')) {
+    $('legacy-submit').addEventListener('click', function () {
+      if (busy) return;
+      busy = true;
+      call('POST', '/api/legacy', { name: $('name').value.trim() }).then(function (l) {
+        $('start').hidden = true;
+        $('legacy').hidden = false;
+        $('legacy-qr').src = l.qr;
+        $('legacy-ssid').textContent = l.ssid;
+        $('legacy-pass').textContent = l.passphrase;
+      }, function (e) {
+        busy = false;
+        status(e.message, true);
+      });
+    });
+    $('legacy-done').addEventListener('click', function () {
+      $('legacy-qr').removeAttribute('src');
+      $('legacy-ssid').textContent = '';
+      $('legacy-pass').textContent = '';
+      $('legacy').hidden = true;
+      $('start').hidden = false;
+      busy = false;
+      status('');
+    });
+  }
+
   $('again').addEventListener('click', function () {
     busy = false;
     $('progress').hidden = true;
