@@ -166,6 +166,42 @@ test('a wrong PKEX code fails in plain language, with what to try', async () => 
   await shot(a.page, '07-wrong-code.png');
 });
 
+test('the less safe path shows a password of its own once, as text and a Wi-Fi QR code', async () => {
+  await a.page.click('#again');
+  await a.page.fill('#name', 'Old printer');
+  // "Other ways" is still open from the PKEX code.
+  if (!(await a.page.locator('#other').evaluate((d) => d.open))) await a.page.click('#other summary');
+  assert.match(await a.page.locator('#legacy-start').innerText(), /This is less safe:/);
+  await a.page.click('#legacy-submit');
+  await a.page.locator('#legacy').waitFor({ state: 'visible' });
+  const pass = await a.page.locator('#legacy-pass').innerText();
+  assert.match(pass, /^[A-Za-z0-9]{24}$/);
+  assert.equal(await a.page.locator('#legacy-ssid').innerText(), 'Home');
+  // The QR code on the phone is the Wi-Fi code for exactly this password
+  // (read back with the page's own decoder).
+  const wifi = await a.page.evaluate(async () => {
+    const img = document.getElementById('legacy-qr');
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    return window.jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height).data;
+  });
+  assert.equal(wifi, `WIFI:T:WPA;S:Home;P:${pass};;`);
+  // hostapd's PSK file has it, on its own key id and VLAN.
+  const psk = readFileSync(join(work, 'state/psk/wlan0.psk'), 'utf8');
+  assert.match(psk, new RegExp(`^keyid=d-[0-9a-f]+ vlanid=\\d+ 00:00:00:00:00:00 ${pass}$`, 'm'));
+  const { devices } = cli('devices');
+  assert.ok(devices.some((d) => d.name === 'Old printer'), 'no device called Old printer');
+  await shot(a.page, '10-legacy-password.png');
+  await a.page.click('#legacy-done');
+  assert.equal(await a.page.locator('#legacy-pass').innerText(), '');
+  assert.ok(!(await a.page.content()).includes(pass), 'the password stays in the page after Done');
+  // It never reached the daemon's log either.
+  assert.ok(!readFileSync(env('TJ_DAEMON_LOG'), 'utf8').includes(pass), 'the password is in the log');
+});
+
 test('a cancelled link does not open', async () => {
   const link = mint();
   execFileSync(bin, ['phone', '--config', config, 'revoke', link.id]);

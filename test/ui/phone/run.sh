@@ -44,6 +44,9 @@ config trustjoin 'main'
 	option hostapd_ctrl_dir '$work/hostapd'
 	option log_level 'debug'
 
+config onboarding 'onboarding'
+	option legacy_passphrase '1'
+
 config wifi 'home'
 	option ifname 'wlan0'
 
