@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"strconv"
@@ -21,8 +20,6 @@ import (
 
 //go:embed assets/phone.html assets/error.html assets/app.js assets/style.css assets/jsqr.js.gz
 var assets embed.FS
-
-var pages = template.Must(template.ParseFS(assets, "assets/phone.html", "assets/error.html"))
 
 const cookieName = "tj_phone"
 
@@ -94,11 +91,16 @@ type problem struct {
 const tryNew = "On the router's page, go to Add a device and choose “Use my phone” to get a new code, then scan it with this phone's camera."
 
 func (s *Server) errorPage(w http.ResponseWriter, status int, p problem) {
+	b, err := render("error.html", map[string]string{"TITLE": p.Title, "MESSAGE": p.Message, "TRY": p.Try},
+		map[string]bool{"try": p.Try != "", "continue": p.Continue})
+	if err != nil {
+		s.log.Error("failed to write a page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := pages.ExecuteTemplate(w, "error.html", p); err != nil {
-		s.log.Debug("failed to write a page", "err", err)
-	}
+	w.Write(b)
 }
 
 // open consumes a link and gives the browser its session.
@@ -172,23 +174,23 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, isAPI bool) *se
 	return nil
 }
 
-type pageData struct {
-	CSRF   string
-	TTL    string
-	Legacy bool
-}
-
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	se := s.session(w, r, false)
 	if se == nil {
 		return
 	}
-	var d pageData
-	s.store.withSession(func(time.Time) { d = pageData{CSRF: se.csrf, TTL: minutes(sessionTTL), Legacy: s.legacy != nil} })
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, "phone.html", d); err != nil {
-		s.log.Debug("failed to write a page", "err", err)
+	var csrf string
+	s.store.withSession(func(time.Time) { csrf = se.csrf })
+	legacy := s.legacy != nil
+	b, err := render("phone.html", map[string]string{"CSRF": csrf, "TTL": minutes(sessionTTL)},
+		map[string]bool{"legacy": legacy, "nolegacy": !legacy})
+	if err != nil {
+		s.log.Error("failed to write a page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b)
 }
 
 func static(name, ctype string) http.HandlerFunc {
