@@ -26,13 +26,13 @@ const phones = [];
 const problems = [];
 
 // phone opens a browser as on a phone, with a fresh user-data-dir.
-async function phone(name) {
+async function phone(name, extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'tj-chromium-'));
   const ctx = await chromium.launchPersistentContext(dir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
+      '--disable-sync', '--no-first-run', ...extraArgs],
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 2,
     isMobile: true,
@@ -200,6 +200,30 @@ test('the less safe path shows a password of its own once, as text and a Wi-Fi Q
   assert.ok(!(await a.page.content()).includes(pass), 'the password stays in the page after Done');
   // It never reached the daemon's log either.
   assert.ok(!readFileSync(env('TJ_DAEMON_LOG'), 'utf8').includes(pass), 'the password is in the log');
+});
+
+test('where the page is a secure context, the live camera scans the code', async () => {
+  // A router serving the pages over HTTPS, as far as Chromium can be told
+  // so; its camera is a clip of the device's QR code.
+  const uri = execFileSync(helper, ['uri'], { encoding: 'utf8' }).trim();
+  const clip = join(work, 'camera.y4m');
+  execFileSync(helper, ['video', clip, uri]);
+  const c = await phone('phone C', ['--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${clip}`,
+    '--use-fake-ui-for-media-stream', `--unsafely-treat-insecure-origin-as-secure=${base}`]);
+  await c.ctx.grantPermissions(['camera'], { origin: base });
+  await c.page.goto(mint().url);
+  assert.equal(await c.page.evaluate(() => window.isSecureContext), true);
+  assert.equal(await c.page.locator('#camera-start').isVisible(), true);
+  await shot(c.page, '11-secure-context-with-camera.png');
+  await c.page.fill('#name', 'Hall sensor');
+  await c.page.click('#camera-start');
+  await c.page.waitForFunction(() => document.getElementById('progress').dataset.state === 'connected', null, { timeout: 30000 });
+  const hostapd = readFileSync(env('TJ_HOSTAPD_LOG'), 'utf8');
+  assert.ok(hostapd.includes(`DPP_QR_CODE ${uri}`), "hostapd never got the code the camera saw");
+  assert.ok(cli('devices').devices.some((d) => d.name === 'Hall sensor' && d.state === 'connected'), 'Hall sensor is not connected');
+  // The camera is off again once the code is read.
+  assert.equal(await c.page.evaluate(() => document.getElementById('video').srcObject), null);
+  assert.equal(await c.page.locator('#camera').isVisible(), false);
 });
 
 test('a cancelled link does not open', async () => {

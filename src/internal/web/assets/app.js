@@ -77,6 +77,7 @@
   function stopCamera() {
     if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
     stream = null;
+    $('video').srcObject = null;
     $('camera').hidden = true;
     $('camera-start').hidden = false;
   }

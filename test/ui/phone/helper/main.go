@@ -4,6 +4,8 @@
 //
 //	helper uri                      print a fresh DPP URI (P-256 key)
 //	helper photo OUT.png TEXT       write a photo-like PNG of TEXT as a QR code
+//	helper video OUT.y4m TEXT       write a camera feed showing it, for Chromium's
+//	                                --use-file-for-fake-video-capture
 //	helper hostapd -dir D -psk F -log L
 //	                                answer as hostapd on D/wlan0 until killed
 //
@@ -41,7 +43,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: helper uri | photo OUT.png TEXT | hostapd -dir D -psk F -log L")
+		fmt.Fprintln(os.Stderr, "usage: helper uri | photo OUT.png TEXT | video OUT.y4m TEXT | hostapd -dir D -psk F -log L")
 		os.Exit(2)
 	}
 	var err error
@@ -54,6 +56,12 @@ func main() {
 			break
 		}
 		err = photo(os.Args[2], os.Args[3])
+	case "video":
+		if len(os.Args) != 4 {
+			err = fmt.Errorf("usage: helper video OUT.y4m TEXT")
+			break
+		}
+		err = video(os.Args[2], os.Args[3])
 	case "hostapd":
 		err = hostapd(os.Args[2:])
 	default:
@@ -107,6 +115,45 @@ func photo(out, text string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// video writes a short Y4M clip (4:2:0) of the code on a grey background,
+// which Chromium loops as its fake camera.
+func video(out, text string) error {
+	const w, h = 640, 480
+	b, err := qrcode.Encode(text, qrcode.Medium, 400)
+	if err != nil {
+		return err
+	}
+	code, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{140, 135, 128, 255}), image.Point{}, draw.Src)
+	draw.Draw(img, code.Bounds().Add(image.Pt(120, 40)), code, image.Point{}, draw.Src)
+	y := make([]byte, w*h)
+	u := make([]byte, w*h/4)
+	v := make([]byte, w*h/4)
+	for py := 0; py < h; py++ {
+		for px := 0; px < w; px++ {
+			c := img.RGBAAt(px, py)
+			yy, cb, cr := color.RGBToYCbCr(c.R, c.G, c.B)
+			y[py*w+px] = yy
+			if px%2 == 0 && py%2 == 0 {
+				u[(py/2)*(w/2)+px/2], v[(py/2)*(w/2)+px/2] = cb, cr
+			}
+		}
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "YUV4MPEG2 W%d H%d F10:1 Ip A1:1 C420jpeg\n", w, h)
+	for i := 0; i < 10; i++ {
+		buf.WriteString("FRAME\n")
+		buf.Write(y)
+		buf.Write(u)
+		buf.Write(v)
+	}
+	return os.WriteFile(out, buf.Bytes(), 0o644)
 }
 
 type fake struct {
