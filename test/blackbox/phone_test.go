@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,23 @@ func TestPhoneLink(t *testing.T) {
 		t.Fatalf("a revoked link answered %d:\n%s", resp.StatusCode, body)
 	}
 	token := strings.TrimPrefix(link, fmt.Sprintf("http://127.0.0.1:%d/p/", port))
+
+	// A link survives a configuration reload (LuCI's Save & Apply).
+	again, _ := rpcdCall(t, cfgPath, "phone_start", "{}")["url"].(string)
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\toption log_level 'debug'\n\n"+
+		"config web 'web'\n\toption enabled '1'\n\tlist listen '127.0.0.1:%d'\n", dir, dir, port))
+	cmd.Process.Signal(syscall.SIGHUP)
+	logs.waitFor(t, "msg=ready", 2)
+	jar, _ := cookiejar.New(nil)
+	resp, err = (&http.Client{Jar: jar}).Get(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Add a device to your Wi-Fi") {
+		t.Fatalf("a link minted before a reload answered %d:\n%s", resp.StatusCode, body)
+	}
 
 	out, err := exec.Command(binary, "phone", "--config", cfgPath).CombinedOutput()
 	if err != nil {

@@ -68,8 +68,11 @@ func runDaemon(ctx context.Context, env Env) int {
 		return cfg, nil
 	}
 	var srv *daemon.Server
+	// Phone links and sessions outlive reloads: saving a setting must not
+	// cut off a phone in the middle of adding a device.
+	phones := web.NewState(nil)
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		return buildTasks(log, cfg, notify, srv.Status)
+		return buildTasks(log, cfg, notify, srv.Status, phones)
 	}
 	srv = daemon.NewServer(log, &level, load, build, notify)
 	srv.Fallback = func() (*config.Config, error) { return config.Load(*lastGood) }
@@ -86,7 +89,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
 	for _, dir := range []string{cfg.Main.StateDir, cfg.Main.RunDir} {
 		// Both hold secrets or the root-only API socket.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -134,7 +137,7 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	var svc api.Service = lifecycle.New(cfg, engine, reg, status)
 	if cfg.Web.Enabled {
-		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc}
+		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc, State: phones}
 		if cfg.Onboarding.LegacyPassphrase {
 			o.Legacy = engine
 		}

@@ -41,8 +41,25 @@ type Options struct {
 	// a passphrase of their own, shown once on the phone. Nil (the
 	// default, config onboarding.legacy_passphrase '0') hides it.
 	Legacy PassphraseIssuer
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// State holds the links, sessions and rate limits; the daemon keeps
+	// one across configuration reloads. Nil means a fresh one.
+	State *State
+}
+
+// State is what the phone pages keep across configuration reloads, so
+// that saving a setting in LuCI does not cut off a phone in the middle of
+// adding a device: links, sessions and rate limits.
+type State struct {
+	store        *store
+	perIP, badIP *limiter
+}
+
+// NewState returns empty state on the clock now (nil means time.Now).
+func NewState(now func() time.Time) *State {
+	if now == nil {
+		now = time.Now
+	}
+	return &State{store: newStore(now), perIP: newLimiter(now, ipBurst, ipEvery), badIP: newLimiter(now, badBurst, badEvery)}
 }
 
 // PassphraseIssuer gives a device without DPP its own passphrase.
@@ -59,7 +76,6 @@ type Server struct {
 	listen []netip.AddrPort
 	ob     Onboarder
 	legacy PassphraseIssuer
-	now    func() time.Time
 	ttl    time.Duration
 	store  *store
 	perIP  *limiter
@@ -86,17 +102,15 @@ func New(o Options) (*Server, error) {
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = 10 * time.Minute
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.State == nil {
+		o.State = NewState(nil)
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		log: o.Log, listen: o.Listen, ob: o.Onboarder, legacy: o.Legacy, now: o.Now, ttl: o.TokenTTL,
-		store: newStore(o.Now, o.TokenTTL),
-		perIP: newLimiter(o.Now, ipBurst, ipEvery),
-		badIP: newLimiter(o.Now, badBurst, badEvery),
+		log: o.Log, listen: o.Listen, ob: o.Onboarder, legacy: o.Legacy, ttl: o.TokenTTL,
+		store: o.State.store, perIP: o.State.perIP, badIP: o.State.badIP,
 		ready: make(chan struct{}),
 	}, nil
 }
@@ -183,7 +197,7 @@ func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 	if len(addrs) == 0 {
 		return api.PhoneSession{}, fmt.Errorf("%w: the phone pages are not listening yet (is the LAN address %s up?)", api.ErrUnavailable, s.listen[0])
 	}
-	se, token := s.store.mint()
+	se, token := s.store.mint(s.ttl)
 	u := "http://" + hostPort(addrs[0]) + "/p/" + token
 	png, err := qrcode.Encode(u, qrcode.Medium, 320)
 	if err != nil {

@@ -54,14 +54,13 @@ type session struct {
 type store struct {
 	mu       sync.Mutex
 	now      func() time.Time
-	ttl      time.Duration
 	byID     map[string]*session
 	byToken  map[[32]byte]*session
 	byCookie map[[32]byte]*session
 }
 
-func newStore(now func() time.Time, ttl time.Duration) *store {
-	return &store{now: now, ttl: ttl, byID: map[string]*session{}, byToken: map[[32]byte]*session{}, byCookie: map[[32]byte]*session{}}
+func newStore(now func() time.Time) *store {
+	return &store{now: now, byID: map[string]*session{}, byToken: map[[32]byte]*session{}, byCookie: map[[32]byte]*session{}}
 }
 
 func random(n int) string {
@@ -89,13 +88,13 @@ func shortHash(h [32]byte) string { return hex.EncodeToString(h[:4]) }
 
 // mint creates a session and returns it with its token, the one time the
 // token exists in clear.
-func (s *store) mint() (*session, string) {
+func (s *store) mint(ttl time.Duration) (*session, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.purge()
 	now := s.now()
 	token := random(tokenBytes)
-	se := &session{id: "ph-" + randomHex(6), tokenHash: hash(token), created: now, expires: now.Add(s.ttl)}
+	se := &session{id: "ph-" + randomHex(6), tokenHash: hash(token), created: now, expires: now.Add(ttl)}
 	s.byID[se.id] = se
 	s.byToken[se.tokenHash] = se
 	return se, token

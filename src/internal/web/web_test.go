@@ -94,7 +94,7 @@ func start(t *testing.T, opts ...func(*web.Options)) *rig {
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o := web.Options{
 		Log: log, Listen: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:0")},
-		TokenTTL: 5 * time.Minute, Onboarder: r.ob, Now: r.clock.Now,
+		TokenTTL: 5 * time.Minute, Onboarder: r.ob, State: web.NewState(r.clock.Now),
 	}
 	for _, fn := range opts {
 		fn(&o)
