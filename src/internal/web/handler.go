@@ -37,6 +37,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /static/jsqr.js", static("assets/jsqr.js.gz", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("POST /api/onboard", s.onboard)
 	mux.HandleFunc("GET /api/progress/{id}", s.progress)
+	mux.HandleFunc("POST /api/cancel/{id}", s.cancel)
 	mux.HandleFunc("POST /api/legacy", s.issue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusNotFound, problem{Title: "Page not found", Message: "There is nothing here.", Try: tryNew})
@@ -333,6 +334,38 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, view(p))
 }
 
+// cancel stops an onboarding this phone started: the householder sees
+// that the device was not in pairing mode and need not wait for the timeout.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+	se := s.session(w, r, true)
+	if se == nil {
+		return
+	}
+	if !s.sameOrigin(r, se) {
+		s.log.Warn("phone request refused: not from the phone's page", "session", se.id, "client", clientIP(r))
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
+		return
+	}
+	id := r.PathValue("id")
+	var mine bool
+	s.store.withSession(func(time.Time) { mine = se.onboards[id] })
+	if !mine {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "This phone did not start that onboarding."})
+		return
+	}
+	if err := s.ob.Cancel(r.Context(), id); err != nil {
+		s.apiError(w, se, err)
+		return
+	}
+	s.log.Info("onboarding stopped from a phone", "session", se.id, "request", id)
+	p, err := s.ob.Progress(r.Context(), id)
+	if err != nil {
+		s.apiError(w, se, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(p))
+}
+
 // apiError shows the daemon's plain-language error without the sentinel's
 // words; unexpected ones are logged and shown as a generic failure.
 func (s *Server) apiError(w http.ResponseWriter, se *session, err error) {
@@ -380,8 +413,8 @@ func view(p api.Progress) progressView {
 		v.Detail = "It has its own Wi-Fi key and its own place on your network."
 	case "cancelled":
 		v.Title, v.Done = "Stopped", true
-		v.Detail = "Adding this device was cancelled on the router."
-		v.Hint = "Scan the device's code again to start over."
+		v.Detail = "Adding this device was stopped before it finished."
+		v.Hint = "Put the device in pairing mode (see its manual), then scan its code again."
 	default:
 		v.Title, v.Done = "That did not work", true
 		v.Detail, v.Hint = capitalise(p.Error), capitalise(p.Hint)

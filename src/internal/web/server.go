@@ -25,6 +25,7 @@ import (
 type Onboarder interface {
 	Onboard(ctx context.Context, r api.OnboardRequest) (api.Progress, error)
 	Progress(ctx context.Context, id string) (api.Progress, error)
+	Cancel(ctx context.Context, id string) error
 }
 
 // Options configure a Server.

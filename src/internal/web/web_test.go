@@ -29,9 +29,10 @@ import (
 // onboarder records what the pages ask; the real one runs in the
 // browser tests (test/ui/phone) and the lab.
 type onboarder struct {
-	mu   sync.Mutex
-	got  []api.OnboardRequest
-	fail error
+	mu        sync.Mutex
+	got       []api.OnboardRequest
+	cancelled []string
+	fail      error
 }
 
 func (o *onboarder) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress, error) {
@@ -45,7 +46,21 @@ func (o *onboarder) Onboard(_ context.Context, r api.OnboardRequest) (api.Progre
 }
 
 func (o *onboarder) Progress(_ context.Context, id string) (api.Progress, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, c := range o.cancelled {
+		if c == id {
+			return api.Progress{ID: id, State: "cancelled"}, nil
+		}
+	}
 	return api.Progress{ID: id, State: "running", Step: "sending the device its credential over Wi-Fi Easy Connect"}, nil
+}
+
+func (o *onboarder) Cancel(_ context.Context, id string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cancelled = append(o.cancelled, id)
+	return nil
 }
 
 func (o *onboarder) requests() []api.OnboardRequest {
@@ -644,5 +659,26 @@ func TestLocalAPI(t *testing.T) {
 				t.Fatalf("revoking an unknown link: %v", err)
 			}
 		})
+	}
+}
+
+func TestCancelOnlyItsOwn(t *testing.T) {
+	r := start(t)
+	phone, other := r.browser(t), r.browser(t)
+	must(t, phone.get(t, r.link(t).URL), 200, "Add a device")
+	must(t, other.get(t, r.link(t).URL), 200, "Add a device")
+	csrf := phone.csrf(t)
+	must(t, phone.post(t, map[string]string{"method": "qr", "uri": uri}, csrf), 202, `"id":"o-1"`)
+	hdr := func(csrf string) map[string]string {
+		return map[string]string{"Content-Type": "application/json", "X-CSRF-Token": csrf, "Origin": r.base}
+	}
+	must(t, other.do(t, "POST", "/api/cancel/o-1", map[string]string{}, hdr(other.csrf(t))), 404, "did not start")
+	must(t, phone.do(t, "POST", "/api/cancel/o-1", map[string]string{}, hdr("forged")), 403, "did not come from the page")
+	if len(r.ob.cancelled) != 0 {
+		t.Fatalf("cancelled by a stranger: %v", r.ob.cancelled)
+	}
+	must(t, phone.do(t, "POST", "/api/cancel/o-1", map[string]string{}, hdr(csrf)), 200, `"title":"Stopped"`)
+	if diff := cmp.Diff([]string{"o-1"}, r.ob.cancelled); diff != "" {
+		t.Fatalf("cancelled (-want +got):\n%s", diff)
 	}
 }

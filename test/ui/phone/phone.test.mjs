@@ -202,6 +202,21 @@ test('the less safe path shows a password of its own once, as text and a Wi-Fi Q
   assert.ok(!readFileSync(env('TJ_DAEMON_LOG'), 'utf8').includes(pass), 'the password is in the log');
 });
 
+test('a device that does not answer can be stopped from the phone', async () => {
+  const uri = execFileSync(helper, ['uri', 'silent'], { encoding: 'utf8' }).trim();
+  execFileSync(helper, ['photo', join(work, 'silent.png'), uri]);
+  await a.page.setInputFiles('#photo', join(work, 'silent.png'));
+  await a.page.waitForFunction(() => document.getElementById('progress-title').textContent === 'Talking to your device…');
+  assert.equal(await a.page.locator('#stop').isVisible(), true);
+  await shot(a.page, '12-waiting-with-stop.png');
+  await a.page.click('#stop');
+  await a.page.waitForFunction(() => document.getElementById('progress').dataset.state === 'cancelled', null, { timeout: 15000 });
+  assert.equal(await a.page.locator('#progress-title').innerText(), 'Stopped');
+  assert.match(await a.page.locator('#progress-hint').innerText(), /pairing mode/);
+  assert.equal(await a.page.locator('#stop').isVisible(), false);
+  assert.match(readFileSync(env('TJ_DAEMON_LOG'), 'utf8'), /onboarding stopped from a phone/);
+});
+
 test('where the page is a secure context, the live camera scans the code', async () => {
   // A router serving the pages over HTTPS, as far as Chromium can be told
   // so; its camera is a clip of the device's QR code.

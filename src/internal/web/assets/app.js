@@ -8,6 +8,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var busy = false;
   var stream = null;
+  var current = null; // the onboarding this page follows
 
   function status(text, bad) {
     var el = $('scan-status');
@@ -153,7 +154,19 @@
     $('progress-detail').textContent = p.detail || '';
     $('progress-hint').textContent = p.hint ? 'What to try: ' + p.hint : '';
     $('again').hidden = !p.done;
+    $('stop').hidden = p.done || !p.id;
+    current = p.id;
   }
+
+  // Stop: the householder sees the device was not ready and need not wait
+  // for the router to give up.
+  $('stop').addEventListener('click', function () {
+    if (!current) return;
+    $('stop').hidden = true;
+    call('POST', '/api/cancel/' + encodeURIComponent(current), {}).then(show, function (e) {
+      $('progress-detail').textContent = e.message;
+    });
+  });
 
   function follow(id) {
     var failures = 0;

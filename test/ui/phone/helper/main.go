@@ -2,7 +2,8 @@
 // device's DPP URI and a photo of its QR code, and plays hostapd on a
 // control socket so the real daemon can onboard without a radio.
 //
-//	helper uri                      print a fresh DPP URI (P-256 key)
+//	helper uri [INFO]               print a fresh DPP URI (P-256 key); INFO
+//	                                "silent" makes the fake hostapd's device never answer
 //	helper photo OUT.png TEXT       write a photo-like PNG of TEXT as a QR code
 //	helper video OUT.y4m TEXT       write a camera feed showing it, for Chromium's
 //	                                --use-file-for-fake-video-capture
@@ -12,7 +13,8 @@
 // The fake hostapd answers an onboarding like a device in pairing mode: a
 // DPP code (DPP_AUTH_INIT) is authenticated, configured and connected with
 // its key id from the PSK file, a second apart, so the page shows each
-// step; a PKEX code fails as a wrong code would. Commands are logged to L
+// step, unless its code says I:silent (a device not in pairing mode); a
+// PKEX code fails as a wrong code would. Commands are logged to L
 // with the passphrase cut out.
 package main
 
@@ -49,7 +51,11 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "uri":
-		err = uri()
+		info := ""
+		if len(os.Args) > 2 {
+			info = os.Args[2]
+		}
+		err = uri(info)
 	case "photo":
 		if len(os.Args) != 4 {
 			err = fmt.Errorf("usage: helper photo OUT.png TEXT")
@@ -73,7 +79,7 @@ func main() {
 	}
 }
 
-func uri() error {
+func uri(info string) error {
 	k, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		return err
@@ -82,7 +88,10 @@ func uri() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("DPP:V:2;M:020000000100;K:%s;;\n", base64.StdEncoding.EncodeToString(der))
+	if info != "" {
+		info = "I:" + info + ";"
+	}
+	fmt.Printf("DPP:V:2;M:020000000100;%sK:%s;;\n", info, base64.StdEncoding.EncodeToString(der))
 	return nil
 }
 
@@ -162,6 +171,8 @@ type fake struct {
 	log     *os.File
 	mu      sync.Mutex
 	clients []*net.UnixAddr
+	// silent: the last code scanned belongs to a device that never answers.
+	silent bool
 }
 
 var passRE = regexp.MustCompile(`pass=[0-9a-fA-F]+`)
@@ -220,11 +231,22 @@ func (f *fake) serve() {
 			reply = "bssid=02:00:00:00:00:00\nssid=Home\nkey_mgmt=WPA-PSK"
 		case "STATUS":
 			reply = "state=ENABLED\nfreq=2437\nssid[0]=Home"
-		case "DPP_CONFIGURATOR_ADD", "DPP_QR_CODE", "DPP_BOOTSTRAP_GEN", "DPP_PKEX_ADD":
+		case "DPP_CONFIGURATOR_ADD", "DPP_BOOTSTRAP_GEN", "DPP_PKEX_ADD":
 			reply = "1"
 		case "DPP_CONFIGURATOR_GET_KEY":
 			reply = "30770201010420aabbccdd"
+		case "DPP_QR_CODE":
+			reply = "1"
+			f.mu.Lock()
+			f.silent = strings.Contains(cmd, ";I:silent;")
+			f.mu.Unlock()
 		case "DPP_AUTH_INIT":
+			f.mu.Lock()
+			silent := f.silent
+			f.mu.Unlock()
+			if silent {
+				break
+			}
 			go f.events("DPP-AUTH-SUCCESS init=1", "DPP-CONF-SENT", "AP-STA-CONNECTED 02:00:00:00:01:00 keyid="+f.lastKeyID())
 		case "DPP_LISTEN":
 			go f.events("DPP-FAIL PKEX exchange failed: code mismatch")
