@@ -10,6 +10,13 @@
 // browser and revocable; the session that follows is an HttpOnly,
 // SameSite=Strict cookie, and every change is checked against a
 // per-session CSRF token and the request's origin. Tokens are never logged
-// (a short hash is) and no page or reply holds a secret. The package
+// (a short hash is) and no page or reply holds a secret. Links, sessions
+// and rate limits (State) outlive configuration reloads. The package
 // reaches radios only through the onboarding calls it is given.
+//
+// Where the configuration allows it (onboarding.legacy_passphrase), the
+// page also offers the less safe path for devices without DPP: a
+// passphrase of the device's own, shown once on the phone as text and as a
+// Wi-Fi QR code. It is the one secret the pages ever show, and it goes from
+// the onboarding engine to the phone without passing the local API.
 package web

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"compress/gzip"
 	"crypto/subtle"
 	"embed"
@@ -214,7 +215,7 @@ func static(name, ctype string) http.HandlerFunc {
 		}
 		// Kept compressed to spare flash; the rare browser without gzip
 		// gets it unpacked on the fly.
-		zr, err := gzip.NewReader(strings.NewReader(string(b)))
+		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
 			http.Error(w, "broken asset", http.StatusInternalServerError)
 			return
