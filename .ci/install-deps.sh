@@ -9,9 +9,10 @@ apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static cpio kmod \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
-	binutils file ca-certificates openssl bc
-# LuCI view tests (test/ui/luci; node and npm come with the machine): Chromium.
-apt-get install -y -q --no-install-recommends chromium
+	binutils file ca-certificates openssl bc \
+	chromium
+# node and npm for the real-browser tests (test/ui), unless installed already.
+command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm
 
 # staticcheck, pinned; it builds with the local Go.
 if ! command -v staticcheck >/dev/null 2>&1; then

@@ -190,7 +190,8 @@ type BulkError struct {
 // maxBody bounds request bodies; a bulk import of 1000 URIs fits easily.
 const maxBody = 1 << 20
 
-// NewHandler returns the API's HTTP handler.
+// NewHandler returns the API's HTTP handler. The phone calls work when s
+// is also a PhoneService.
 func NewHandler(log *slog.Logger, s Service) http.Handler {
 	h := &handler{log: log, s: s}
 	mux := http.NewServeMux()
@@ -276,6 +277,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		id := r.PathValue("id")
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
+	h.phoneRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/web"
 
 	"github.com/trustjoin/trustjoin/src/internal/build"
 	"github.com/trustjoin/trustjoin/src/internal/config"
@@ -73,8 +74,11 @@ func runDaemon(ctx context.Context, env Env) int {
 		return cfg, nil
 	}
 	var srv *daemon.Server
+	// Phone links and sessions outlive reloads: saving a setting must not
+	// cut off a phone in the middle of adding a device.
+	phones := web.NewState(nil)
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		tasks, err := buildTasks(log, cfg, notify, srv.Status)
+		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones)
 		if b, ok := raw[cfg]; ok && err == nil {
 			if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
 				log.Warn("failed to keep a copy of the good configuration", "err", err)
@@ -103,7 +107,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
 	for _, dir := range []string{cfg.Main.StateDir, cfg.Main.RunDir} {
 		// Both hold secrets or the root-only API socket.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -149,14 +153,27 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		}
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
-	svc := lifecycle.New(cfg, engine, reg, status)
+	lc := lifecycle.New(cfg, engine, reg, status)
 	if cfg.Main.Enabled && cfg.MUD.Enabled {
 		mgr, err := mudManager(log, cfg, reg)
 		if err != nil {
 			return nil, err
 		}
-		svc.UseMUD(mgr)
+		lc.UseMUD(mgr)
 		tasks = append(tasks, mgr)
+	}
+	var svc api.Service = lc
+	if cfg.Web.Enabled {
+		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc, State: phones}
+		if cfg.Onboarding.LegacyPassphrase {
+			o.Legacy = engine
+		}
+		ws, err := web.New(o)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, ws)
+		svc = web.WithPhone(svc, ws)
 	}
 	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil

@@ -131,6 +131,7 @@ type preauthReply struct {
 type removedReply struct {
 	Removed   string `json:"removed,omitempty"`
 	Cancelled string `json:"cancelled,omitempty"`
+	Revoked   string `json:"revoked,omitempty"`
 }
 
 // Methods is the one table of what the ubus object offers; the LuCI ACL
@@ -196,6 +197,18 @@ var Methods = map[string]Method{
 		return do[api.Device](ctx, c, "POST", "/v1/devices/"+id+"/mud", api.MUDRequest{URL: a.str("url"), Source: "user"})
 	}},
 	"mud_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/mud/approve")},
+	// phone_start returns the one-time link for the householder's phone
+	// and its QR code; the link is the one secret a reply may carry.
+	"phone_start": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[api.PhoneSession](ctx, c, "POST", "/v1/phone", nil)
+	}},
+	"phone_revoke": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		id, err := a.id()
+		if err != nil {
+			return nil, err
+		}
+		return do[removedReply](ctx, c, "DELETE", "/v1/phone/"+id, nil)
+	}},
 	"preauth_list": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[preauthReply](ctx, c, "GET", "/v1/preauth", nil)
 	}},

@@ -24,7 +24,7 @@ func TestList(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &sigs); err != nil {
 		t.Fatalf("list is not a JSON object: %v\n%s", err, b.String())
 	}
-	for _, m := range []string{"status", "devices", "device", "rename", "move", "quarantine", "release", "rotate", "remove", "onboard", "progress", "cancel", "preauth_list", "preauth_add", "preauth_remove", "mud_set", "mud_approve"} {
+	for _, m := range []string{"status", "devices", "device", "rename", "move", "quarantine", "release", "rotate", "remove", "onboard", "progress", "cancel", "preauth_list", "preauth_add", "preauth_remove", "mud_set", "mud_approve", "phone_start", "phone_revoke"} {
 		if _, ok := sigs[m]; !ok {
 			t.Errorf("method %s missing from list", m)
 		}
