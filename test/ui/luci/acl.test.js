@@ -14,11 +14,6 @@ const app = path.join(root, 'luci-app');
 const aclFile = path.join(app, 'root/usr/share/rpcd/acl.d/luci-app-trustjoin.json');
 const menuFile = path.join(app, 'root/usr/share/luci/menu.d/luci-app-trustjoin.json');
 
-// The phone QR flow's methods come with the phone part of the daemon (issue
-// 5, built on its own branch); until that is merged `trustjoin rpcd list`
-// lacks them. Exactly these may be missing there, no others.
-const PENDING = new Set([ 'phone_start', 'phone_revoke' ]);
-
 // Methods that change nothing; everything else needs the write right.
 const READ = new Set([ 'status', 'devices', 'device', 'progress', 'preauth_list' ]);
 
@@ -104,10 +99,7 @@ test('every method the ACL grants exists in `trustjoin rpcd list`, and the rever
 	const acl = JSON.parse(fs.readFileSync(aclFile, 'utf8'))['luci-app-trustjoin'];
 	const granted = [ ...acl.read.ubus.trustjoin, ...acl.write.ubus.trustjoin ];
 	for (const m of granted)
-		assert.ok(m in list || PENDING.has(m), `the ACL grants ${m}, which trustjoin does not offer`);
-	for (const m of PENDING)
-		if (!(m in list))
-			t.diagnostic(`${m} not yet offered by trustjoin rpcd list (phone flow not merged)`);
+		assert.ok(m in list, `the ACL grants ${m}, which trustjoin does not offer`);
 	// Each view passes the arguments rpcd knows for the method.
 	for (const { file, src } of views()) {
 		for (const m of src.matchAll(/method:\s*'([^']+)'(?:,\s*params:\s*\[([^\]]*)\])?/g)) {
