@@ -173,7 +173,7 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 			base = append(base, l4proto(r.Protocol)...)
 		}
 		if peerNet.IsValid() {
-			base = append(base, prefixMatch(peerNet, fromDev == false)...)
+			base = append(base, prefixMatch(peerNet, !fromDev)...)
 		}
 		if ownNet.IsValid() {
 			base = append(base, prefixMatch(ownNet, fromDev)...)

@@ -283,7 +283,9 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 	return nil
 }
 
-func (e *Enforcer) segChain(i int) string { return "s" + strconv.Itoa(e.segGen) + "_" + strconv.Itoa(i) }
+func (e *Enforcer) segChain(i int) string {
+	return "s" + strconv.Itoa(e.segGen) + "_" + strconv.Itoa(i)
+}
 
 // addSegments adds the segment chains of the current generation and points
 // the interface maps at them.

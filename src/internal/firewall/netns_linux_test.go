@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -356,11 +355,6 @@ func dnsServer(t testing.TB, names map[string]string) string {
 	return pc.LocalAddr().String()
 }
 
-func quietCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	return ctx
-}
 
 func exec0(args ...string) error { return exec.Command(args[0], args[1:]...).Run() }
 
