@@ -355,7 +355,6 @@ func dnsServer(t testing.TB, names map[string]string) string {
 	return pc.LocalAddr().String()
 }
 
-
 func exec0(args ...string) error { return exec.Command(args[0], args[1:]...).Run() }
 
 func macsOf(ns string) []net.HardwareAddr { return []net.HardwareAddr{macs[ns]} }
