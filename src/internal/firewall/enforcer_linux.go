@@ -130,14 +130,21 @@ func (e *Enforcer) SetSegments(ctx context.Context, segs []Segment) error {
 	// Device chains depend on segments only through quarantine: rebuild
 	// those whose confinement changes in the same batch.
 	oldSegs, oldGen := e.segs, e.segGen
+	was := map[string]bool{}
+	for id, st := range e.devs {
+		was[id] = e.quarantined(st.dev)
+	}
 	e.delSegments(c, oldSegs, oldGen)
 	e.segs, e.segGen = segs, oldGen+1
 	if err := e.addSegments(c); err != nil {
 		e.segs, e.segGen = oldSegs, oldGen
 		return err
 	}
-	for _, st := range e.devs {
-		if err := e.addDevice(c, st, nil); err != nil {
+	for id, st := range e.devs {
+		if was[id] == e.quarantined(st.dev) {
+			continue
+		}
+		if err := e.addDevice(c, st, st); err != nil {
 			e.segs, e.segGen = oldSegs, oldGen
 			return err
 		}
@@ -759,15 +766,17 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	}
 }
 
-// present says both tables and the current segment generation exist:
-// a flush of either table, or of its contents, counts as gone.
+// present says both tables are there with their base rules: deleting
+// either table, or flushing it, counts as gone.
 func (e *Enforcer) present() bool {
 	c, err := e.conn()
 	if err != nil {
 		return false
 	}
 	for _, fam := range families {
-		if _, err := c.ListChain(e.table(fam), "forward"); err != nil {
+		t := e.table(fam)
+		rules, err := c.GetRules(t, &nftables.Chain{Name: "forward", Table: t})
+		if err != nil || len(rules) == 0 {
 			return false
 		}
 	}
