@@ -12,8 +12,9 @@ import (
 
 // Names of the objects in trustjoin's tables.
 const (
-	setDevOut   = "dev_out"   // MAC -> jump to the device's "from" chain
-	setDevIn    = "dev_in"    // MAC -> jump to the device's "to" chain
+	setMACSlot  = "mac_slot"  // MAC -> the device's slot number
+	setSlotOut  = "slot_out"  // slot -> jump to the slot's "from device" chain
+	setSlotIn   = "slot_in"   // slot -> jump to the slot's "to device" chain
 	setIP4MAC   = "ip4mac"    // learned IPv4 address -> MAC
 	setIP6MAC   = "ip6mac"    // learned IPv6 address -> MAC
 	setLAN      = "lan"       // every segment interface
@@ -48,9 +49,12 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in ru
 	bridge := fam == nftables.TableFamilyBridge
 	d := st.dev
 
-	if !bridge {
-		// Learn the device's addresses so traffic to it finds its chain.
-		out = append(out, learn(fam, 4), learn(fam, 6))
+	// Learn the device's addresses so traffic to it finds its chain; only
+	// packets opening a flow, so established traffic pays nothing.
+	learnAll := func() {
+		if !bridge {
+			out = append(out, learn(fam, 4), learn(fam, 6))
+		}
 	}
 	nd := append(l4proto(unix.IPPROTO_ICMPV6), payload(expr.PayloadBaseTransportHeader, 0, 1),
 		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}})
@@ -72,6 +76,7 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in ru
 
 	if e.quarantined(d) {
 		// Only DHCP and DNS to the router; established flows too are cut.
+		learnAll()
 		if !bridge {
 			for _, m := range dhcp {
 				out = append(out, ret(m))
@@ -92,7 +97,9 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in ru
 			out = append(out, ret(m))
 		}
 	} else {
-		out = append(out, ret(est), ret(nd))
+		out = append(out, ret(est))
+		learnAll()
+		out = append(out, ret(nd))
 		in = append(in, ret(est))
 		for _, m := range append(dhcp, local...) {
 			out = append(out, ret(m))

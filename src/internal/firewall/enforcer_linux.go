@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,6 +32,12 @@ type Enforcer struct {
 	segGen int
 	devs   map[string]*devState
 	nextN  int
+	// Slots are pairs of device chains reached through the slot maps. They
+	// are made in chunks ahead of need, so adding a device adds no jump
+	// (each jump added makes the kernel validate every chain it can reach,
+	// which grows with the number of devices).
+	nSlots int
+	free   []int
 	names  map[string]*dnsName
 	groups map[string]bool // group sets that exist
 	// installed says the tables are in the kernel as this state describes.
@@ -42,18 +50,54 @@ type Enforcer struct {
 }
 
 type devState struct {
-	n   int
-	dev Device
+	n    int // serial, names the counters
+	slot int
+	dev  Device
 }
 
-func (s *devState) chain(out bool) string {
+func slotChain(slot int, out bool) string {
 	if out {
-		return "d" + strconv.Itoa(s.n) + "o"
+		return "d" + strconv.Itoa(slot) + "o"
 	}
-	return "d" + strconv.Itoa(s.n) + "i"
+	return "d" + strconv.Itoa(slot) + "i"
 }
-func (s *devState) accName() string  { return "d" + strconv.Itoa(s.n) + "a" }
-func (s *devState) dropName() string { return "d" + strconv.Itoa(s.n) + "x" }
+
+func (s *devState) chain(out bool) string { return slotChain(s.slot, out) }
+func (s *devState) accName() string       { return "c" + strconv.Itoa(s.n) + "a" }
+func (s *devState) dropName() string      { return "c" + strconv.Itoa(s.n) + "x" }
+
+const slotChunk = 32
+
+func slotKey(slot int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(slot)) }
+
+// addSlots makes slots from..to-1: their chains, empty, and the jumps.
+func (e *Enforcer) addSlots(c *nftables.Conn, from, to int) error {
+	for _, fam := range families {
+		t := e.table(fam)
+		var out, in []nftables.SetElement
+		for s := from; s < to; s++ {
+			c.AddChain(&nftables.Chain{Name: slotChain(s, true), Table: t})
+			c.AddChain(&nftables.Chain{Name: slotChain(s, false), Table: t})
+			out = append(out, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, true))})
+			in = append(in, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, false))})
+		}
+		if err := c.SetAddElements(slotMap(t, setSlotOut), out); err != nil {
+			return err
+		}
+		if err := c.SetAddElements(slotMap(t, setSlotIn), in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func slotMap(t *nftables.Table, name string) *nftables.Set {
+	return &nftables.Set{Table: t, Name: name, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
+}
+
+func macSlot(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: setMACSlot, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeInteger}
+}
 
 type dnsName struct {
 	refs    int
@@ -73,11 +117,7 @@ func New(log *slog.Logger, opts Options) *Enforcer {
 func (e *Enforcer) Ready() bool { return e.ready.Load() }
 
 func (e *Enforcer) conn() (*nftables.Conn, error) {
-	var opts []nftables.ConnOption
-	if e.opts.NetNS != 0 {
-		opts = append(opts, nftables.WithNetNSFd(e.opts.NetNS))
-	}
-	c, err := nftables.New(opts...)
+	c, err := nftables.New(connOptions(e.opts.NetNS)...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to open nftables netlink: %v", err)
 	}
@@ -86,6 +126,28 @@ func (e *Enforcer) conn() (*nftables.Conn, error) {
 
 func (e *Enforcer) table(fam nftables.TableFamily) *nftables.Table {
 	return &nftables.Table{Name: e.opts.Table, Family: fam}
+}
+
+// connOptions: a batch is acknowledged message by message, and the
+// acknowledgements of a large one overflow the default receive buffer
+// (ENOBUFS; google/nftables v0.3.0 does not size it), so it is forced
+// larger, as nft does; the daemon has CAP_NET_ADMIN.
+func connOptions(netns int) []nftables.ConnOption {
+	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+		})
+		return nil
+	})}
+	if netns != 0 {
+		opts = append(opts, nftables.WithNetNSFd(netns))
+	}
+	return opts
 }
 
 var families = []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge}
@@ -169,6 +231,19 @@ func (e *Enforcer) installLocked() error {
 	if err != nil {
 		return err
 	}
+	// Slots in chunks, devices one by one: no batch grows with their number.
+	for from := 0; from < e.nSlots; from += slotChunk {
+		c, err := e.conn()
+		if err != nil {
+			return err
+		}
+		if err := e.addSlots(c, from, min(from+slotChunk, e.nSlots)); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("failed to restore device slots: %v", err)
+		}
+	}
 	e.installed = true
 	e.ready.Store(true)
 	var errs []error
@@ -226,9 +301,8 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 	accept := nftables.ChainPolicyAccept
 	for _, fam := range families {
 		t := c.AddTable(e.table(fam))
-		vmaps := []string{setDevOut, setDevIn}
-		for _, n := range vmaps {
-			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeVerdict}, nil); err != nil {
+		for _, s := range []*nftables.Set{macSlot(t), slotMap(t, setSlotOut), slotMap(t, setSlotIn)} {
+			if err := c.AddSet(s, nil); err != nil {
 				return err
 			}
 		}
@@ -256,8 +330,8 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: &prio, Policy: &accept})
 		if fam == nftables.TableFamilyBridge {
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), vmap(setDevIn)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), mapInto(setMACSlot), vmap(setSlotIn)}})
 			key := expr.MetaKeyBRIIIFNAME
 			if e.portMode {
 				key = expr.MetaKeyIIFNAME
@@ -265,13 +339,13 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
 			continue
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 4), exprs{addr(4, false), mapInto(setIP4MAC), vmap(setDevIn)})})
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 6), exprs{addr(6, false), mapInto(setIP6MAC), vmap(setDevIn)})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 4), exprs{addr(4, false), mapInto(setIP4MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 6), exprs{addr(6, false), mapInto(setIP6MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegFwd)}})
 		in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: &prio, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
 		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
 		// Quarantine on the router: DHCP and DNS, nothing else.
 		q := c.AddChain(&nftables.Chain{Name: chainQLocal, Table: t})
@@ -474,33 +548,22 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 			c.AddRule(&nftables.Rule{Table: t, Chain: i, Exprs: r})
 		}
 		var del, add []nftables.SetElement
-		var delIn, addIn []nftables.SetElement
 		if !fresh {
 			for _, m := range old.dev.MACs {
 				if !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
 					del = append(del, nftables.SetElement{Key: m})
-					delIn = append(delIn, nftables.SetElement{Key: m})
 				}
 			}
 		}
 		for _, m := range st.dev.MACs {
-			add = append(add, nftables.SetElement{Key: m, VerdictData: jump(st.chain(true))})
-			addIn = append(addIn, nftables.SetElement{Key: m, VerdictData: jump(st.chain(false))})
+			add = append(add, nftables.SetElement{Key: m, Val: slotKey(st.slot)})
 		}
-		devOut := &nftables.Set{Table: t, Name: setDevOut, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeVerdict}
-		devIn := &nftables.Set{Table: t, Name: setDevIn, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeVerdict}
 		if len(del) > 0 {
-			if err := c.SetDeleteElements(devOut, del); err != nil {
-				return err
-			}
-			if err := c.SetDeleteElements(devIn, delIn); err != nil {
+			if err := c.SetDeleteElements(macSlot(t), del); err != nil {
 				return err
 			}
 		}
-		if err := c.SetAddElements(devOut, add); err != nil {
-			return err
-		}
-		if err := c.SetAddElements(devIn, addIn); err != nil {
+		if err := c.SetAddElements(macSlot(t), add); err != nil {
 			return err
 		}
 		// Group membership: leave the old groups, join the new.
@@ -558,11 +621,17 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	}
 	old := e.devs[d.ID]
 	st := &devState{dev: d}
+	newSlots := 0
 	if old != nil {
-		st.n = old.n
+		st.n, st.slot = old.n, old.slot
 	} else {
 		e.nextN++
 		st.n = e.nextN
+		if len(e.free) == 0 {
+			newSlots = slotChunk
+		} else {
+			st.slot = e.free[len(e.free)-1]
+		}
 	}
 	// Names are resolved before the batch, so the policy works from its
 	// first packet; a name already known costs nothing.
@@ -576,6 +645,12 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	c, err := e.conn()
 	if err != nil {
 		return err
+	}
+	if newSlots > 0 {
+		if err := e.addSlots(c, e.nSlots, e.nSlots+newSlots); err != nil {
+			return err
+		}
+		st.slot = e.nSlots
 	}
 	member, used := e.groupsOf(d)
 	var newGroups []string
@@ -605,6 +680,14 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 			}
 		}
 		return fmt.Errorf("failed to apply the policy of device %s: %v", d.ID, err)
+	}
+	if newSlots > 0 {
+		for s := e.nSlots + newSlots - 1; s > e.nSlots; s-- {
+			e.free = append(e.free, s)
+		}
+		e.nSlots += newSlots
+	} else if old == nil {
+		e.free = e.free[:len(e.free)-1]
 	}
 	for _, g := range newGroups {
 		e.groups[g] = true
@@ -650,20 +733,17 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		member, _ := e.groupsOf(st.dev)
 		for _, fam := range families {
 			t := e.table(fam)
-			for _, s := range []string{setDevOut, setDevIn} {
-				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: s, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeVerdict}, el); err != nil {
-					return err
-				}
+			if err := c.SetDeleteElements(macSlot(t), el); err != nil {
+				return err
 			}
 			for _, g := range member {
 				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
 					return err
 				}
 			}
+			// The slot's chains stay, empty, for the next device.
 			for _, out := range []bool{true, false} {
-				ch := &nftables.Chain{Name: st.chain(out), Table: t}
-				c.FlushChain(ch)
-				c.DelChain(ch)
+				c.FlushChain(&nftables.Chain{Name: st.chain(out), Table: t})
 			}
 			c.DeleteObject(&nftables.CounterObj{Table: t, Name: st.accName()})
 			c.DeleteObject(&nftables.CounterObj{Table: t, Name: st.dropName()})
@@ -676,6 +756,7 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		e.names[n].refs--
 	}
 	delete(e.devs, id)
+	e.free = append(e.free, st.slot)
 	e.flushFlowsLocked(st.dev)
 	return nil
 }
