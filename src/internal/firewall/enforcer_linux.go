@@ -47,6 +47,51 @@ type Enforcer struct {
 	// finds a segment by port; ports is what was last installed.
 	portMode bool
 	ports    map[string][]string
+	// dirty slots wait to be emptied (with the counters of removed
+	// devices) by Run; kick wakes it.
+	dirty []dirtySlot
+	kick  chan struct{}
+}
+
+type dirtySlot struct {
+	slot     int
+	counters []string
+}
+
+func (e *Enforcer) kickClean() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// cleanLocked empties dirty slots in one batch and frees them.
+func (e *Enforcer) cleanLocked() {
+	if len(e.dirty) == 0 || !e.installed {
+		return
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	for _, d := range e.dirty {
+		for _, fam := range families {
+			t := e.table(fam)
+			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, true), Table: t})
+			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, false), Table: t})
+			for _, n := range d.counters {
+				c.DeleteObject(&nftables.CounterObj{Table: t, Name: n})
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to empty unused device chains", "err", err)
+		return
+	}
+	for _, d := range e.dirty {
+		e.free = append(e.free, d.slot)
+	}
+	e.dirty = nil
 }
 
 type devState struct {
@@ -110,7 +155,7 @@ type dnsName struct {
 func New(log *slog.Logger, opts Options) *Enforcer {
 	opts.defaults()
 	return &Enforcer{log: log, opts: opts, devs: map[string]*devState{},
-		names: map[string]*dnsName{}, groups: map[string]bool{}}
+		names: map[string]*dnsName{}, groups: map[string]bool{}, kick: make(chan struct{}, 1)}
 }
 
 // Ready says the tables are installed.
@@ -231,6 +276,11 @@ func (e *Enforcer) installLocked() error {
 	if err != nil {
 		return err
 	}
+	// The new tables have every slot empty.
+	for _, d := range e.dirty {
+		e.free = append(e.free, d.slot)
+	}
+	e.dirty = nil
 	// Slots in chunks, devices one by one: no batch grows with their number.
 	for from := 0; from < e.nSlots; from += slotChunk {
 		c, err := e.conn()
@@ -534,10 +584,17 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 	fresh := old == nil
 	for _, fam := range families {
 		t := e.table(fam)
-		o := c.AddChain(&nftables.Chain{Name: st.chain(true), Table: t})
-		i := c.AddChain(&nftables.Chain{Name: st.chain(false), Table: t})
-		c.FlushChain(o)
-		c.FlushChain(i)
+		// The slot's chains exist (addSlots); adding them again would cost
+		// the kernel a chain update, milliseconds.
+		o := &nftables.Chain{Name: st.chain(true), Table: t}
+		i := &nftables.Chain{Name: st.chain(false), Table: t}
+		if !fresh && old.slot == st.slot {
+			// Rewriting in place costs the kernel an RCU grace period
+			// (milliseconds): Apply moves a device to a clean slot instead,
+			// only SetSegments and restores come here.
+			c.FlushChain(o)
+			c.FlushChain(i)
+		}
 		c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
 		c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
 		out, in := e.devChains(fam, st)
@@ -548,14 +605,18 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 			c.AddRule(&nftables.Rule{Table: t, Chain: i, Exprs: r})
 		}
 		var del, add []nftables.SetElement
+		moved := !fresh && old.slot != st.slot
 		if !fresh {
 			for _, m := range old.dev.MACs {
-				if !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+				if moved || !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
 					del = append(del, nftables.SetElement{Key: m})
 				}
 			}
 		}
 		for _, m := range st.dev.MACs {
+			if !fresh && !moved && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+				continue
+			}
 			add = append(add, nftables.SetElement{Key: m, Val: slotKey(st.slot)})
 		}
 		if len(del) > 0 {
@@ -563,8 +624,10 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 				return err
 			}
 		}
-		if err := c.SetAddElements(macSlot(t), add); err != nil {
-			return err
+		if len(add) > 0 {
+			if err := c.SetAddElements(macSlot(t), add); err != nil {
+				return err
+			}
 		}
 		// Group membership: leave the old groups, join the new.
 		member, _ := e.groupsOf(st.dev)
@@ -621,17 +684,19 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	}
 	old := e.devs[d.ID]
 	st := &devState{dev: d}
+	// A device always gets a clean slot; a changed device's old slot is
+	// emptied later, off the caller's path (see clean).
 	newSlots := 0
 	if old != nil {
-		st.n, st.slot = old.n, old.slot
+		st.n = old.n
 	} else {
 		e.nextN++
 		st.n = e.nextN
-		if len(e.free) == 0 {
-			newSlots = slotChunk
-		} else {
-			st.slot = e.free[len(e.free)-1]
-		}
+	}
+	if len(e.free) == 0 {
+		newSlots = slotChunk
+	} else {
+		st.slot = e.free[len(e.free)-1]
 	}
 	// Names are resolved before the batch, so the policy works from its
 	// first packet; a name already known costs nothing.
@@ -686,8 +751,12 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 			e.free = append(e.free, s)
 		}
 		e.nSlots += newSlots
-	} else if old == nil {
+	} else {
 		e.free = e.free[:len(e.free)-1]
+	}
+	if old != nil {
+		e.dirty = append(e.dirty, dirtySlot{slot: old.slot})
+		e.kickClean()
 	}
 	for _, g := range newGroups {
 		e.groups[g] = true
@@ -741,12 +810,6 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 					return err
 				}
 			}
-			// The slot's chains stay, empty, for the next device.
-			for _, out := range []bool{true, false} {
-				c.FlushChain(&nftables.Chain{Name: st.chain(out), Table: t})
-			}
-			c.DeleteObject(&nftables.CounterObj{Table: t, Name: st.accName()})
-			c.DeleteObject(&nftables.CounterObj{Table: t, Name: st.dropName()})
 		}
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("failed to remove device %s: %v", id, err)
@@ -756,7 +819,9 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		e.names[n].refs--
 	}
 	delete(e.devs, id)
-	e.free = append(e.free, st.slot)
+	// Its chains and counters go later, off the caller's path.
+	e.dirty = append(e.dirty, dirtySlot{slot: st.slot, counters: []string{st.accName(), st.dropName()}})
+	e.kickClean()
 	e.flushFlowsLocked(st.dev)
 	return nil
 }
@@ -829,9 +894,15 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-e.kick:
+			e.mu.Lock()
+			e.cleanLocked()
+			e.mu.Unlock()
+			continue
 		case <-tick.C:
 		}
 		e.mu.Lock()
+		e.cleanLocked()
 		if !e.present() {
 			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.opts.Table)
 			e.installed = false
