@@ -3,6 +3,7 @@ package firewall
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -317,6 +318,14 @@ func prime(t *testing.T) {
 // dnsServer answers A questions from names on 127.0.0.1; everything else
 // gets an empty answer.
 func dnsServer(t testing.TB, names map[string]string) string {
+	addr, _ := dnsServerSet(t, names)
+	return addr
+}
+
+// dnsServerSet is dnsServer whose answers can change.
+func dnsServerSet(t testing.TB, names map[string]string) (string, func(name, ip string)) {
+	var mu sync.Mutex
+	names = maps.Clone(names)
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +346,10 @@ func dnsServer(t testing.TB, names map[string]string) string {
 			m.Header.Response = true
 			m.Header.RCode = dnsmessage.RCodeSuccess
 			name := strings.TrimSuffix(q.Name.String(), ".")
-			if ip, ok := names[name]; ok && q.Type == dnsmessage.TypeA {
+			mu.Lock()
+			ip, ok := names[name]
+			mu.Unlock()
+			if ok && q.Type == dnsmessage.TypeA {
 				m.Answers = []dnsmessage.Resource{{
 					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 300},
 					Body:   &dnsmessage.AResource{A: netip.MustParseAddr(ip).As4()},
@@ -352,7 +364,11 @@ func dnsServer(t testing.TB, names map[string]string) string {
 			_, _ = pc.WriteTo(out, a)
 		}
 	}()
-	return pc.LocalAddr().String()
+	return pc.LocalAddr().String(), func(name, ip string) {
+		mu.Lock()
+		names[name] = ip
+		mu.Unlock()
+	}
 }
 
 func exec0(args ...string) error { return exec.Command(args[0], args[1:]...).Run() }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 )
@@ -321,4 +322,49 @@ func TestApplyRefusesBadDevices(t *testing.T) {
 	if _, err := e.Counters("b"); err == nil {
 		t.Error("b has counters")
 	}
+}
+
+// TestNamesFollowTTL: a MUD name's addresses carry the answer's TTL as
+// their timeout, and a new answer replaces them when the TTL runs out.
+func TestNamesFollowTTL(t *testing.T) {
+	fd := topology(t)
+	resolver, set := dnsServerSet(t, map[string]string{"cloud-service.example.com": "10.77.9.2"})
+	e := newEnforcer(t, fd, resolver)
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := c.GetSetElements(&nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: nameSet("cloud-service.example.com", 4), KeyType: nftables.TypeIPAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(els) != 1 || netip.AddrFrom4([4]byte(els[0].Key)) != netip.MustParseAddr("10.77.9.2") {
+		t.Fatalf("set holds %+v, want 10.77.9.2", els)
+	}
+	// The test server's TTL is 300 s; the element lives that long plus the
+	// time it takes to ask again.
+	if to := els[0].Timeout; to < 300*time.Second || to > 300*time.Second+e.refreshSlack()+time.Second {
+		t.Errorf("element timeout %v, want the 300s TTL plus at most %v", to, e.refreshSlack())
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
+
+	// The service moves; once the TTL has run out the new answer replaces
+	// the old atomically.
+	set("cloud-service.example.com", "10.77.9.3")
+	e.mu.Lock()
+	e.refreshLocked(ctx) // TTL not over: nothing changes
+	e.mu.Unlock()
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
+	e.mu.Lock()
+	e.names["cloud-service.example.com"].fetched = time.Now().Add(-301 * time.Second)
+	e.refreshLocked(ctx)
+	e.mu.Unlock()
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", false}, {nsD1, "tcp", "10.77.9.3:443", true}})
 }
