@@ -368,3 +368,46 @@ func TestNamesFollowTTL(t *testing.T) {
 	e.mu.Unlock()
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", false}, {nsD1, "tcp", "10.77.9.3:443", true}})
 }
+
+// TestApplyAllOrNothing: when the kernel refuses a batch, the device keeps
+// its previous confinement and the enforcer its previous state.
+func TestApplyAllOrNothing(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	d := dev(nsD1, nil, "maker.example")
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}})
+	before, err := e.Counters(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind the enforcer's back, a set its next batch touches goes away
+	// (nothing refers to the device's own manufacturer set).
+	nsRun(t, nsRouter, "nft", "delete", "set", "inet", "tjfw", groupSet("manufacturer", "maker.example"))
+	e.mu.Lock()
+	free, slot := len(e.free), e.devs[d.ID].slot
+	e.mu.Unlock()
+	d.Quarantined = true
+	if err := e.Apply(ctx, d); err == nil {
+		t.Fatal("Apply succeeded without the set")
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "udp", "10.77.9.2:9999", true}})
+	e.mu.Lock()
+	if e.devs[d.ID].dev.Quarantined || e.devs[d.ID].slot != slot || len(e.free) != free || len(e.dirty) != 0 {
+		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d dirty", e.devs[d.ID], len(e.free), free, len(e.dirty))
+	}
+	e.mu.Unlock()
+	after, err := e.Counters(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.AcceptedPackets <= before.AcceptedPackets {
+		t.Errorf("accepted counter %d -> %d: the old chain is not counting", before.AcceptedPackets, after.AcceptedPackets)
+	}
+}
