@@ -148,6 +148,24 @@ func learn(fam nftables.TableFamily, v int) []expr.Any {
 func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, fromDev bool) rules {
 	bridge := fam == nftables.TableFamilyBridge
 	tcp := r.Protocol == unix.IPPROTO_TCP
+	if r.Accept && r.Family == 0 && r.Protocol < 0 && r.EtherType == 0 && r.Peer == mud.PeerAny &&
+		!r.SrcNet.IsValid() && !r.DstNet.IsValid() && r.SrcDNS == "" && r.DstDNS == "" {
+		// Nothing left to match on (e.g. an eth match whose fields were
+		// not understood): accepting everything is not what it meant.
+		return nil
+	}
+	var etherType exprs
+	switch {
+	case r.EtherType == 0:
+	case bridge:
+		etherType = metaEq(expr.MetaKeyPROTOCOL, be16(uint16(r.EtherType)))
+	case r.EtherType == unix.ETH_P_IP && r.Family != 6:
+		etherType = family(fam, 4)
+	case r.EtherType == unix.ETH_P_IPV6 && r.Family != 4:
+		etherType = family(fam, 6)
+	default:
+		return nil // not IP: never reaches the inet table
+	}
 	var gate exprs
 	if r.Direction != "" && tcp {
 		opens := (r.Direction == mud.FromDevice) == fromDev
@@ -172,7 +190,7 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 	}
 	var out rules
 	for _, v := range fams {
-		var base exprs
+		base := append(exprs{}, etherType...)
 		if v != 0 {
 			base = append(base, family(fam, v)...)
 		}

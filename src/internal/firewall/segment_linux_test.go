@@ -411,3 +411,27 @@ func TestApplyAllOrNothing(t *testing.T) {
 		t.Errorf("accepted counter %d -> %d: the old chain is not counting", before.AcceptedPackets, after.AcceptedPackets)
 	}
 }
+
+// TestCorpusApplies: every corpus MUD file the parser accepts becomes
+// rules the kernel takes, and a device with it drops what it does not
+// allow.
+func TestCorpusApplies(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, dnsServer(t, map[string]string{}))
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	pols := corpusPolicies(t)
+	for i, p := range pols {
+		d := dev(nsD1, p, "maker.example")
+		if err := e.Apply(ctx, d); err != nil {
+			t.Errorf("%s: %v", p.URL, err)
+		}
+		if i%10 == 0 {
+			// Nothing in the corpus allows this port to this host.
+			checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.3:22", false}})
+		}
+	}
+	t.Logf("%d corpus policies applied", len(pols))
+}
