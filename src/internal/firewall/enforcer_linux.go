@@ -148,6 +148,7 @@ type dnsName struct {
 	refs    int
 	ans     answer
 	fetched time.Time // zero: never resolved
+	tried   time.Time // last question
 }
 
 // New returns an Enforcer; nothing reaches the kernel before SetSegments,
@@ -663,6 +664,18 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 		return err
 	}
 	d.MACs = slices.Clone(d.MACs)
+	// Names are resolved before the batch, so the policy works from its
+	// first packet; outside the lock, so a slow resolver holds up only
+	// this call; a name already known costs nothing.
+	e.mu.Lock()
+	var unknown []string
+	for _, n := range policyNames(d.Policy) {
+		if _, ok := e.names[n]; !ok {
+			unknown = append(unknown, n)
+		}
+	}
+	e.mu.Unlock()
+	answers := e.resolveAll(ctx, unknown)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.installed {
@@ -698,13 +711,14 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	} else {
 		st.slot = e.free[len(e.free)-1]
 	}
-	// Names are resolved before the batch, so the policy works from its
-	// first packet; a name already known costs nothing.
 	newNames := policyNames(d.Policy)
 	for _, n := range newNames {
 		if _, ok := e.names[n]; !ok {
-			e.names[n] = &dnsName{}
-			e.resolveLocked(ctx, n)
+			dn := &dnsName{tried: time.Now()}
+			if a, ok := answers[n]; ok {
+				dn.ans, dn.fetched = a, dn.tried
+			}
+			e.names[n] = dn
 		}
 	}
 	c, err := e.conn()
@@ -864,18 +878,40 @@ func (e *Enforcer) Counters(id string) (Counters, error) {
 	return out, nil
 }
 
-func (e *Enforcer) resolveLocked(ctx context.Context, name string) {
+// resolveAll asks the resolver about names, several at a time, within a
+// bounded time; names it could not resolve are missing from the answer.
+func (e *Enforcer) resolveAll(ctx context.Context, names []string) map[string]answer {
+	out := map[string]answer{}
+	if len(names) == 0 {
+		return out
+	}
 	if e.opts.Resolver == "" {
-		e.log.Warn("no resolver configured: MUD rules naming this host grant nothing", "name", name)
-		return
+		e.log.Warn("no resolver configured: MUD rules naming hosts grant nothing", "names", names)
+		return out
 	}
-	a, err := resolve(ctx, e.opts.Resolver, name)
-	if err != nil {
-		e.log.Warn("failed to resolve a MUD name", "name", name, "err", err)
-		return
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a, err := resolve(ctx, e.opts.Resolver, n)
+			if err != nil {
+				e.log.Warn("failed to resolve a MUD name", "name", n, "err", err)
+				return
+			}
+			mu.Lock()
+			out[n] = a
+			mu.Unlock()
+		}()
 	}
-	dn := e.names[name]
-	dn.ans, dn.fetched = a, time.Now()
+	wg.Wait()
+	return out
 }
 
 // Run keeps the tables in place and the DNS sets fresh until ctx ends.
@@ -910,11 +946,11 @@ func (e *Enforcer) Run(ctx context.Context) error {
 				e.log.Error("failed to restore the tables", "err", err)
 			}
 		}
-		e.refreshLocked(ctx)
 		if e.installed && e.portMode {
 			e.refreshPortsLocked()
 		}
 		e.mu.Unlock()
+		e.refresh(ctx)
 	}
 }
 
@@ -935,29 +971,49 @@ func (e *Enforcer) present() bool {
 	return true
 }
 
-// refreshLocked asks again about names whose TTL ran out and swaps the
-// answers in; a failed question keeps the old answer until it expires.
-func (e *Enforcer) refreshLocked(ctx context.Context) {
+// retryAfter spaces out questions about a name the resolver did not
+// answer.
+const retryAfter = 10 * time.Second
+
+// refresh asks again about names whose TTL ran out (outside the lock) and
+// swaps the answers in; a failed question keeps the old answer until it
+// expires.
+func (e *Enforcer) refresh(ctx context.Context) {
+	e.mu.Lock()
+	var due []string
+	now := time.Now()
 	for n, dn := range e.names {
-		if dn.refs == 0 {
+		switch {
+		case dn.refs == 0:
 			delete(e.names, n)
+		case now.Sub(dn.tried) < retryAfter:
+		case dn.fetched.IsZero() || now.Sub(dn.fetched) >= dn.ans.ttl:
+			due = append(due, n)
+			dn.tried = now
+		}
+	}
+	e.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	answers := e.resolveAll(ctx, due)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.installed {
+		return
+	}
+	for n, a := range answers {
+		dn, ok := e.names[n]
+		if !ok {
 			continue
 		}
-		if !dn.fetched.IsZero() && time.Since(dn.fetched) < dn.ans.ttl {
-			continue
-		}
-		before := dn.fetched
-		e.resolveLocked(ctx, n)
-		if dn.fetched == before {
-			continue
-		}
+		dn.ans, dn.fetched = a, time.Now()
 		c, err := e.conn()
 		if err != nil {
 			return
 		}
 		if err := e.addNameSets(c, n, dn, true); err == nil {
-			err = c.Flush()
-			if err != nil {
+			if err := c.Flush(); err != nil {
 				e.log.Warn("failed to refresh a MUD name's addresses", "name", n, "err", err)
 			}
 		}

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -358,14 +359,13 @@ func TestNamesFollowTTL(t *testing.T) {
 	// The service moves; once the TTL has run out the new answer replaces
 	// the old atomically.
 	set("cloud-service.example.com", "10.77.9.3")
-	e.mu.Lock()
-	e.refreshLocked(ctx) // TTL not over: nothing changes
-	e.mu.Unlock()
+	e.refresh(ctx) // TTL not over: nothing changes
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
 	e.mu.Lock()
-	e.names["cloud-service.example.com"].fetched = time.Now().Add(-301 * time.Second)
-	e.refreshLocked(ctx)
+	dn := e.names["cloud-service.example.com"]
+	dn.fetched, dn.tried = time.Now().Add(-301*time.Second), time.Now().Add(-301*time.Second)
 	e.mu.Unlock()
+	e.refresh(ctx)
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", false}, {nsD1, "tcp", "10.77.9.3:443", true}})
 }
 
@@ -434,4 +434,28 @@ func TestCorpusApplies(t *testing.T) {
 		}
 	}
 	t.Logf("%d corpus policies applied", len(pols))
+}
+
+// TestSilentResolver: names that cannot be resolved grant nothing, and
+// the rest of the policy still applies.
+func TestSilentResolver(t *testing.T) {
+	fd := topology(t)
+	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	e := newEnforcer(t, fd, dead.LocalAddr().String())
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{
+		{nsD1, "tcp", "10.77.9.2:443", false},
+		{nsD1, "udp", "10.77.1.1:53", true},
+		{nsD2, "tcp", "10.77.9.2:443", true},
+	})
 }
