@@ -7,6 +7,8 @@ cd "$repo"
 echo "== Go micro-benchmarks"
 GOTOOLCHAIN=local go test -run '^$' -bench . -benchtime 2000x ./src/... | grep -E '^(Benchmark|ok|PASS)' || true
 echo
+scripts/bench/firewall.sh
+echo
 echo "== Onboarding in the lab: trustjoin vs the same steps with hostapd_cli (goal: ratio under 1.05)"
 command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
 scripts/lab/run.sh --out .build/lab/bench test/lab/bench/onboard.sh

@@ -1,0 +1,269 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/trustjoin/trustjoin/src/internal/mud"
+)
+
+// corpusPolicies returns every corpus MUD file the parser accepts.
+func corpusPolicies(t testing.TB) []*mud.Policy {
+	var out []*mud.Policy
+	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if pol, err := mud.Parse(b, 0); err == nil && len(pol.FromDevice)+len(pol.ToDevice) > 0 {
+			out = append(out, pol)
+		}
+		return nil
+	})
+	if err != nil || len(out) == 0 {
+		t.Skipf("MUD corpus not beside the checkout: %v", err)
+	}
+	return out
+}
+
+func fakeMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x10, 0, byte(i >> 16), byte(i >> 8), byte(i)}
+}
+
+// fakeDevices are n devices with the corpus policies in turn.
+func fakeDevices(pols []*mud.Policy, n int) []Device {
+	var out []Device
+	for i := range n {
+		p := pols[i%len(pols)]
+		host := strings.TrimPrefix(p.URL, "https://")
+		host, _, _ = strings.Cut(host, "/")
+		out = append(out, Device{ID: fmt.Sprintf("fake%d", i), MACs: []net.HardwareAddr{fakeMAC(i)},
+			Segment: "home", Policy: p, Manufacturer: host})
+	}
+	return out
+}
+
+// benchPolicy lets the measured device send UDP to the sink.
+var benchPolicy = &mud.Policy{URL: "https://bench.example/d1", FromDevice: []mud.Rule{{
+	Family: 4, Protocol: unix.IPPROTO_UDP, DstNet: netip.MustParsePrefix("10.77.9.2/32"),
+	DstPorts: &mud.Ports{Lo: 9000, Hi: 9000}, Accept: true,
+}}}
+
+// linear installs the osMUD-style baseline: one rule per ACE per device
+// in a forward chain, the measured device's rule last.
+func linear(t testing.TB, fd int, devs []Device) {
+	c, err := nftables.New(connOptions(fd)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := c.AddTable(&nftables.Table{Name: "tjlinear", Family: nftables.TableFamilyINet})
+	prio := nftables.ChainPriority(-110)
+	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
+	n := 0
+	for _, d := range devs {
+		for _, r := range append(slices.Clone(d.Policy.FromDevice), d.Policy.ToDevice...) {
+			m := exprs{ether(true), cmpEq(d.MACs[0])}
+			if r.Protocol >= 0 {
+				m = append(m, l4proto(r.Protocol)...)
+			}
+			if r.DstNet.IsValid() {
+				m = append(m, prefixMatch(r.DstNet, false)...)
+			} else if r.DstDNS != "" || r.SrcDNS != "" {
+				m = append(m, prefixMatch(netip.MustParsePrefix("10.77.200.1/32"), false)...) // osMUD resolves names to addresses
+			}
+			if r.DstPorts != nil {
+				m = append(m, portMatch(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)...)
+			}
+			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, verdict(expr.VerdictAccept))})
+			n++
+			if n%50 == 0 { // keep batches small: v0.3.0 does not grow socket buffers
+				if err := c.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: exprs{verdict(expr.VerdictDrop)}})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pps floods UDP from d1 through the router to a sink for d and returns
+// the packets per second the sink received.
+func pps(t testing.TB, d time.Duration) float64 {
+	var got atomic.Int64
+	var pc net.PacketConn
+	if err := inNS(nsInet, func() (err error) {
+		pc, err = net.ListenPacket("udp4", "10.77.9.2:9000")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		b := make([]byte, 128)
+		for {
+			if _, _, err := pc.ReadFrom(b); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	var c net.Conn
+	if err := inNS(nsD1, func() (err error) {
+		c, err = net.Dial("udp4", "10.77.9.2:9000")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := make([]byte, 64)
+	_ = c.SetWriteDeadline(time.Now().Add(d))
+	time.Sleep(50 * time.Millisecond)
+	start, before := time.Now(), got.Load()
+	for {
+		if _, err := c.Write(msg); err != nil {
+			if strings.Contains(err.Error(), "timeout") {
+				break
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	return float64(got.Load()-before) / time.Since(start).Seconds()
+}
+
+// TestThroughput is the firewall benchmark of `make bench`
+// (scripts/bench/firewall.sh): figures, never a failure.
+func TestThroughput(t *testing.T) {
+	if os.Getenv("TJ_BENCH_FIREWALL") == "" {
+		t.Skip("benchmark: set TJ_BENCH_FIREWALL=1 (scripts/bench/firewall.sh)")
+	}
+	fd := topology(t)
+	resolver := dnsServer(t, map[string]string{})
+	pols := corpusPolicies(t)
+	d1 := Device{ID: "d1", MACs: macsOf(nsD1), Segment: "home", Policy: benchPolicy}
+	const dur = time.Second
+	ctx := context.Background()
+
+	type row struct {
+		name string
+		pps  float64
+	}
+	var rows []row
+	// fw4 always runs conntrack on a router: so does every measurement.
+	fw4 := func() {
+		c, err := nftables.New(connOptions(fd)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
+		prio := nftables.ChainPriority(0)
+		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
+		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	measure := func(name string) {
+		// The median of three runs: the machine is shared.
+		var r []float64
+		for range 3 {
+			r = append(r, pps(t, dur))
+		}
+		slices.Sort(r)
+		rows = append(rows, row{name, r[1]})
+	}
+	flush := func() {
+		nsRun(t, nsRouter, "nft", "flush", "ruleset")
+		fw4()
+	}
+	flush()
+	measure("no rules (fw4 stand-in only)")
+	for _, n := range []int{0, 100, 1000} {
+		flush()
+		e := New(testLogger(t), Options{Table: "tjfw", NetNS: fd, Resolver: resolver})
+		if err := e.SetSegments(ctx, openSegs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range fakeDevices(pols, n) {
+			if err := e.Apply(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Apply(ctx, d1); err != nil {
+			t.Fatal(err)
+		}
+		measure(fmt.Sprintf("trustjoin, %d devices", n))
+		if n > 0 {
+			applyTimes(t, e, pols, n)
+		}
+	}
+	for _, n := range []int{100, 1000} {
+		flush()
+		linear(t, fd, append(fakeDevices(pols, n), d1))
+		measure(fmt.Sprintf("linear baseline, %d devices", n))
+	}
+	// No rules again at the end: the machine is shared, the baseline is
+	// the mean of both.
+	flush()
+	measure("no rules again")
+	nsRun(t, nsRouter, "nft", "flush", "ruleset")
+	base := (rows[0].pps + rows[len(rows)-1].pps) / 2
+	fmt.Printf("%-32s %12s %8s\n", "firewall (UDP 64 B, d1 -> internet)", "pps", "ratio")
+	for _, r := range rows {
+		fmt.Printf("%-32s %12.0f %8.3f\n", r.name, r.pps, r.pps/base)
+	}
+	fmt.Println("goal: trustjoin with 1000 devices at least 0.95 of no rules")
+}
+
+// applyTimes prints how long Apply takes with n devices present: a new
+// device with a corpus policy, a change (quarantine on or off), a new
+// device without a policy.
+func applyTimes(t *testing.T, e *Enforcer, pols []*mud.Policy, n int) {
+	ctx := context.Background()
+	median := func(name string, mk func(i int) Device) {
+		var times []time.Duration
+		for i := range 21 {
+			d := mk(i)
+			start := time.Now()
+			if err := e.Apply(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			times = append(times, time.Since(start))
+		}
+		slices.Sort(times)
+		fmt.Printf("Apply %s with %d present: median %v, max %v (goal < 10ms)\n", name, n, times[len(times)/2].Round(10*time.Microsecond), times[len(times)-1].Round(10*time.Microsecond))
+	}
+	extra := func(i int) Device {
+		d := fakeDevices(pols, 100000+i+1)[100000+i]
+		d.ID = fmt.Sprintf("extra%d", i)
+		return d
+	}
+	median("one new device (corpus policy)", extra)
+	median("a change to one device", func(i int) Device { d := extra(i); d.Quarantined = true; return d })
+	median("one new device without policy", func(i int) Device {
+		return Device{ID: fmt.Sprintf("bare%d", i), MACs: []net.HardwareAddr{fakeMAC(200000 + i)}}
+	})
+	for i := range 21 {
+		_ = e.Remove(ctx, fmt.Sprintf("extra%d", i))
+		_ = e.Remove(ctx, fmt.Sprintf("bare%d", i))
+	}
+}

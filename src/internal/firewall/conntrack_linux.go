@@ -1,0 +1,39 @@
+package firewall
+
+import (
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+)
+
+// flushFlowsLocked deletes the conntrack entries of a device's learned
+// addresses, so its established flows are judged again on their next
+// packet (and offloaded flows leave the flowtable).
+func (e *Enforcer) flushFlowsLocked(d Device) {
+	addrs := e.learned(d)
+	if len(addrs) == 0 {
+		return
+	}
+	c, err := conntrack.Dial(&netlink.Config{NetNS: e.opts.NetNS})
+	if err != nil {
+		e.log.Warn("failed to open conntrack", "err", err)
+		return
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		e.log.Warn("failed to list conntrack entries", "device", d.ID, "err", err)
+		return
+	}
+	n := 0
+	for _, f := range flows {
+		for _, a := range addrs {
+			if f.TupleOrig.IP.SourceAddress == a || f.TupleOrig.IP.DestinationAddress == a {
+				if err := c.Delete(f); err == nil {
+					n++
+				}
+				break
+			}
+		}
+	}
+	e.log.Debug("flushed a device's flows", "device", d.ID, "flows", n)
+}

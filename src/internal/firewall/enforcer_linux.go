@@ -1,0 +1,1092 @@
+package firewall
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Enforcer keeps trustjoin's nftables tables in line with the segments and
+// devices it was given.
+type Enforcer struct {
+	log  *slog.Logger
+	opts Options
+
+	mu     sync.Mutex
+	segs   []Segment
+	segGen int
+	devs   map[string]*devState
+	nextN  int
+	// Slots are pairs of device chains reached through the slot maps. They
+	// are made in chunks ahead of need, so adding a device adds no jump
+	// (each jump added makes the kernel validate every chain it can reach,
+	// which grows with the number of devices).
+	nSlots int
+	free   []int
+	names  map[string]*dnsName
+	groups map[string]bool // group sets that exist
+	// installed says the tables are in the kernel as this state describes.
+	installed bool
+	ready     atomic.Bool
+	// portMode: the kernel has no meta ibrname, so the bridge table
+	// finds a segment by port; ports is what was last installed.
+	portMode bool
+	ports    map[string][]string
+	// dirty slots wait to be emptied (with the counters of removed
+	// devices) by Run; kick wakes it.
+	dirty []dirtySlot
+	kick  chan struct{}
+}
+
+type dirtySlot struct {
+	slot     int
+	counters []string
+}
+
+func (e *Enforcer) kickClean() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// cleanLocked empties dirty slots in one batch and frees them.
+func (e *Enforcer) cleanLocked() {
+	if len(e.dirty) == 0 || !e.installed {
+		return
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	for _, d := range e.dirty {
+		for _, fam := range families {
+			t := e.table(fam)
+			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, true), Table: t})
+			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, false), Table: t})
+			for _, n := range d.counters {
+				c.DeleteObject(&nftables.CounterObj{Table: t, Name: n})
+			}
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to empty unused device chains", "err", err)
+		return
+	}
+	for _, d := range e.dirty {
+		e.free = append(e.free, d.slot)
+	}
+	e.dirty = nil
+}
+
+type devState struct {
+	n    int // serial, names the counters
+	slot int
+	dev  Device
+}
+
+func slotChain(slot int, out bool) string {
+	if out {
+		return "d" + strconv.Itoa(slot) + "o"
+	}
+	return "d" + strconv.Itoa(slot) + "i"
+}
+
+func (s *devState) chain(out bool) string { return slotChain(s.slot, out) }
+func (s *devState) accName() string       { return "c" + strconv.Itoa(s.n) + "a" }
+func (s *devState) dropName() string      { return "c" + strconv.Itoa(s.n) + "x" }
+
+const slotChunk = 32
+
+func slotKey(slot int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(slot)) }
+
+// addSlots makes slots from..to-1: their chains, empty, and the jumps.
+func (e *Enforcer) addSlots(c *nftables.Conn, from, to int) error {
+	for _, fam := range families {
+		t := e.table(fam)
+		var out, in []nftables.SetElement
+		for s := from; s < to; s++ {
+			c.AddChain(&nftables.Chain{Name: slotChain(s, true), Table: t})
+			c.AddChain(&nftables.Chain{Name: slotChain(s, false), Table: t})
+			out = append(out, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, true))})
+			in = append(in, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, false))})
+		}
+		if err := c.SetAddElements(slotMap(t, setSlotOut), out); err != nil {
+			return err
+		}
+		if err := c.SetAddElements(slotMap(t, setSlotIn), in); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func slotMap(t *nftables.Table, name string) *nftables.Set {
+	return &nftables.Set{Table: t, Name: name, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
+}
+
+func macSlot(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: setMACSlot, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeInteger}
+}
+
+type dnsName struct {
+	refs    int
+	ans     answer
+	fetched time.Time // zero: never resolved
+	tried   time.Time // last question
+}
+
+// New returns an Enforcer; nothing reaches the kernel before SetSegments,
+// Apply or Run.
+func New(log *slog.Logger, opts Options) *Enforcer {
+	opts.defaults()
+	return &Enforcer{log: log, opts: opts, devs: map[string]*devState{},
+		names: map[string]*dnsName{}, groups: map[string]bool{}, kick: make(chan struct{}, 1)}
+}
+
+// Ready says the tables are installed.
+func (e *Enforcer) Ready() bool { return e.ready.Load() }
+
+func (e *Enforcer) conn() (*nftables.Conn, error) {
+	c, err := nftables.New(connOptions(e.opts.NetNS)...)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open nftables netlink: %v", err)
+	}
+	return c, nil
+}
+
+func (e *Enforcer) table(fam nftables.TableFamily) *nftables.Table {
+	return &nftables.Table{Name: e.opts.Table, Family: fam}
+}
+
+// connOptions: a batch is acknowledged message by message, and the
+// acknowledgements of a large one overflow the default receive buffer
+// (ENOBUFS; google/nftables v0.3.0 does not size it), so it is forced
+// larger, as nft does; the daemon has CAP_NET_ADMIN.
+func connOptions(netns int) []nftables.ConnOption {
+	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+		})
+		return nil
+	})}
+	if netns != 0 {
+		opts = append(opts, nftables.WithNetNSFd(netns))
+	}
+	return opts
+}
+
+var families = []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge}
+
+func (e *Enforcer) segment(name string) (Segment, bool) {
+	for _, s := range e.segs {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Segment{}, false
+}
+
+func (e *Enforcer) quarantined(d Device) bool {
+	if d.Quarantined {
+		return true
+	}
+	s, ok := e.segment(d.Segment)
+	return ok && s.Quarantine
+}
+
+// SetSegments replaces the segments, in one batch.
+func (e *Enforcer) SetSegments(ctx context.Context, segs []Segment) error {
+	if err := validateSegments(segs); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.installed {
+		old := e.segs
+		e.segs = segs
+		if err := e.installLocked(); err != nil {
+			e.segs = old
+			return err
+		}
+		return nil
+	}
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	// Device chains depend on segments only through quarantine: rebuild
+	// those whose confinement changes in the same batch.
+	oldSegs, oldGen := e.segs, e.segGen
+	was := map[string]bool{}
+	for id, st := range e.devs {
+		was[id] = e.quarantined(st.dev)
+	}
+	e.delSegments(c, oldSegs, oldGen)
+	e.segs, e.segGen = segs, oldGen+1
+	if err := e.addSegments(c); err != nil {
+		e.segs, e.segGen = oldSegs, oldGen
+		return err
+	}
+	for id, st := range e.devs {
+		if was[id] == e.quarantined(st.dev) {
+			continue
+		}
+		if err := e.addDevice(c, st, st); err != nil {
+			e.segs, e.segGen = oldSegs, oldGen
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.segs, e.segGen = oldSegs, oldGen
+		return fmt.Errorf("failed to apply segments: %v", err)
+	}
+	return nil
+}
+
+// installLocked (re)creates both tables from the state: one batch for the
+// tables, segments, groups and names, then one per device, so no batch
+// grows with the number of devices.
+func (e *Enforcer) installLocked() error {
+	err := e.installTables()
+	if err != nil && !e.portMode && errors.Is(err, unix.EOPNOTSUPP) {
+		e.log.Info("kernel without nft_meta_bridge (kmod-nft-bridge): bridge segments by port")
+		e.portMode = true
+		err = e.installTables()
+	}
+	if err != nil {
+		return err
+	}
+	// The new tables have every slot empty.
+	for _, d := range e.dirty {
+		e.free = append(e.free, d.slot)
+	}
+	e.dirty = nil
+	// Slots in chunks, devices one by one: no batch grows with their number.
+	for from := 0; from < e.nSlots; from += slotChunk {
+		c, err := e.conn()
+		if err != nil {
+			return err
+		}
+		if err := e.addSlots(c, from, min(from+slotChunk, e.nSlots)); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("failed to restore device slots: %v", err)
+		}
+	}
+	e.installed = true
+	e.ready.Store(true)
+	var errs []error
+	for _, st := range e.devs {
+		c, err := e.conn()
+		if err != nil {
+			return err
+		}
+		if err := e.addDevice(c, st, nil); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := c.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("failed to restore device %s: %v", st.dev.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Enforcer) installTables() error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	for _, fam := range families {
+		if t, err := c.ListTableOfFamily(e.opts.Table, fam); err == nil && t != nil {
+			c.DelTable(e.table(fam))
+		}
+	}
+	e.segGen++
+	if err := e.addBase(c); err != nil {
+		return err
+	}
+	if err := e.addSegments(c); err != nil {
+		return err
+	}
+	for g := range e.groups {
+		if err := e.addGroup(c, g); err != nil {
+			return err
+		}
+	}
+	for n, dn := range e.names {
+		if err := e.addNameSets(c, n, dn, false); err != nil {
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("failed to install the %s tables: %w", e.opts.Table, err)
+	}
+	return nil
+}
+
+func (e *Enforcer) addBase(c *nftables.Conn) error {
+	prio := nftables.ChainPriority(e.opts.Priority)
+	accept := nftables.ChainPolicyAccept
+	for _, fam := range families {
+		t := c.AddTable(e.table(fam))
+		for _, s := range []*nftables.Set{macSlot(t), slotMap(t, setSlotOut), slotMap(t, setSlotIn)} {
+			if err := c.AddSet(s, nil); err != nil {
+				return err
+			}
+		}
+		segMaps := []string{setSegBr}
+		if fam == nftables.TableFamilyINet {
+			segMaps = []string{setSegFwd, setSegLocal}
+			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName}, nil); err != nil {
+				return err
+			}
+			for _, s := range []struct {
+				n string
+				k nftables.SetDatatype
+			}{{setIP4MAC, nftables.TypeIPAddr}, {setIP6MAC, nftables.TypeIP6Addr}} {
+				if err := c.AddSet(&nftables.Set{Table: t, Name: s.n, IsMap: true, KeyType: s.k, DataType: nftables.TypeEtherAddr,
+					HasTimeout: true, Timeout: e.opts.LearnTimeout, Dynamic: true, Size: 65535}, nil); err != nil {
+					return err
+				}
+			}
+		}
+		for _, n := range segMaps {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, nil); err != nil {
+				return err
+			}
+		}
+		fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookForward, Priority: &prio, Policy: &accept})
+		if fam == nftables.TableFamilyBridge {
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), mapInto(setMACSlot), vmap(setSlotIn)}})
+			key := expr.MetaKeyBRIIIFNAME
+			if e.portMode {
+				key = expr.MetaKeyIIFNAME
+			}
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
+			continue
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 4), exprs{addr(4, false), mapInto(setIP4MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 6), exprs{addr(6, false), mapInto(setIP6MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegFwd)}})
+		in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookInput, Priority: &prio, Policy: &accept})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
+		// Quarantine on the router: DHCP and DNS, nothing else.
+		q := c.AddChain(&nftables.Chain{Name: chainQLocal, Table: t})
+		for _, m := range []exprs{
+			concat(l4proto(unix.IPPROTO_UDP), portMatch(67, 67, false, false)),
+			concat(l4proto(unix.IPPROTO_UDP), portMatch(547, 547, false, false)),
+			concat(l4proto(unix.IPPROTO_UDP), portMatch(53, 53, false, false)),
+			concat(l4proto(unix.IPPROTO_TCP), portMatch(53, 53, false, false)),
+			concat(l4proto(unix.IPPROTO_ICMPV6), exprs{payload(expr.PayloadBaseTransportHeader, 0, 1),
+				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}}}),
+		} {
+			c.AddRule(&nftables.Rule{Table: t, Chain: q, Exprs: append(m, verdict(expr.VerdictReturn))})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: q, Exprs: exprs{verdict(expr.VerdictDrop)}})
+	}
+	return nil
+}
+
+func (e *Enforcer) segChain(i int) string {
+	return "s" + strconv.Itoa(e.segGen) + "_" + strconv.Itoa(i)
+}
+
+// addSegments adds the segment chains of the current generation and points
+// the interface maps at them.
+func (e *Enforcer) addSegments(c *nftables.Conn) error {
+	ti, tb := e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)
+	ifacesOf := map[string][]string{}
+	var lan []nftables.SetElement
+	for _, s := range e.segs {
+		ifacesOf[s.Name] = s.Ifaces
+		for _, i := range s.Ifaces {
+			lan = append(lan, nftables.SetElement{Key: ifname(i)})
+		}
+	}
+	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName}, lan); err != nil {
+		return err
+	}
+	est := ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
+	if e.portMode {
+		var all []string
+		for _, s := range e.segs {
+			all = append(all, s.Ifaces...)
+		}
+		p, err := bridgePorts(e.opts.NetNS, all)
+		if err != nil {
+			return err
+		}
+		e.ports = p
+	}
+	for i, s := range e.segs {
+		name := e.segChain(i)
+		// inet forward: what the segment may open connections to.
+		ch := c.AddChain(&nftables.Chain{Name: name, Table: ti})
+		reach := &nftables.Set{Table: ti, Name: name + "r", KeyType: nftables.TypeIFName}
+		var allowed []nftables.SetElement
+		if !s.Quarantine {
+			if !s.Isolate {
+				for _, i := range s.Ifaces {
+					allowed = append(allowed, nftables.SetElement{Key: ifname(i)})
+				}
+			}
+			for _, r := range s.Reach {
+				for _, i := range ifacesOf[r] {
+					allowed = append(allowed, nftables.SetElement{Key: ifname(i)})
+				}
+			}
+		}
+		if err := c.AddSet(reach, allowed); err != nil {
+			return err
+		}
+		if !s.Quarantine {
+			c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: append(est, verdict(expr.VerdictReturn))})
+			c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: exprs{metaLoad(expr.MetaKeyOIFNAME), lookup(reach.Name), verdict(expr.VerdictReturn)}})
+			if s.Internet {
+				c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: exprs{metaLoad(expr.MetaKeyOIFNAME),
+					&expr.Lookup{SourceRegister: 1, SetName: setLAN, Invert: true}, verdict(expr.VerdictReturn)}})
+			}
+		}
+		c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: exprs{verdict(expr.VerdictDrop)}})
+		// bridge forward: talking inside the segment.
+		bch := c.AddChain(&nftables.Chain{Name: name, Table: tb})
+		if s.Isolate || s.Quarantine {
+			c.AddRule(&nftables.Rule{Table: tb, Chain: bch, Exprs: exprs{verdict(expr.VerdictDrop)}})
+		}
+		var fwd, local, br []nftables.SetElement
+		for _, i := range s.Ifaces {
+			fwd = append(fwd, nftables.SetElement{Key: ifname(i), VerdictData: jump(name)})
+			if e.portMode {
+				for _, p := range e.ports[i] {
+					br = append(br, nftables.SetElement{Key: ifname(p), VerdictData: jump(name)})
+				}
+			} else {
+				br = append(br, nftables.SetElement{Key: ifname(i), VerdictData: jump(name)})
+			}
+			if s.Quarantine {
+				local = append(local, nftables.SetElement{Key: ifname(i), VerdictData: jump(chainQLocal)})
+			}
+		}
+		for _, x := range []struct {
+			t   *nftables.Table
+			set string
+			el  []nftables.SetElement
+		}{{ti, setSegFwd, fwd}, {ti, setSegLocal, local}, {tb, setSegBr, br}} {
+			if len(x.el) == 0 {
+				continue
+			}
+			if err := c.SetAddElements(&nftables.Set{Table: x.t, Name: x.set, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, x.el); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// delSegments removes the chains of generation gen, emptying the maps
+// that jump to them first.
+func (e *Enforcer) delSegments(c *nftables.Conn, segs []Segment, gen int) {
+	ti, tb := e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)
+	for _, s := range []*nftables.Set{{Table: ti, Name: setSegFwd}, {Table: ti, Name: setSegLocal}, {Table: tb, Name: setSegBr}, {Table: ti, Name: setLAN}} {
+		c.FlushSet(s)
+	}
+	for i := range segs {
+		name := "s" + strconv.Itoa(gen) + "_" + strconv.Itoa(i)
+		c.FlushChain(&nftables.Chain{Name: name, Table: ti})
+		c.FlushChain(&nftables.Chain{Name: name, Table: tb})
+		c.DelChain(&nftables.Chain{Name: name, Table: ti})
+		c.DelChain(&nftables.Chain{Name: name, Table: tb})
+		c.DelSet(&nftables.Set{Table: ti, Name: name + "r"})
+	}
+}
+
+func (e *Enforcer) addGroup(c *nftables.Conn, g string) error {
+	for _, fam := range families {
+		if err := c.AddSet(&nftables.Set{Table: e.table(fam), Name: g, KeyType: nftables.TypeEtherAddr}, nil); err != nil {
+			return err
+		}
+	}
+	// Members are added by their devices.
+	return nil
+}
+
+// addNameSets creates the sets of one DNS name and, when it has been
+// resolved, fills them; refill empties them first in the same batch so
+// the swap is atomic.
+func (e *Enforcer) addNameSets(c *nftables.Conn, name string, dn *dnsName, refill bool) error {
+	t := e.table(nftables.TableFamilyINet)
+	for _, v := range []int{4, 6} {
+		s := &nftables.Set{Table: t, Name: nameSet(name, v), KeyType: nftables.TypeIPAddr, HasTimeout: true}
+		if v == 6 {
+			s.KeyType = nftables.TypeIP6Addr
+		}
+		if err := c.AddSet(s, nil); err != nil {
+			return err
+		}
+		if refill {
+			c.FlushSet(s)
+		}
+		if dn.fetched.IsZero() {
+			continue
+		}
+		// Elements live for the TTL plus the time it takes to ask again.
+		left := time.Until(dn.fetched.Add(dn.ans.ttl + e.refreshSlack()))
+		if left <= time.Second {
+			continue
+		}
+		var el []nftables.SetElement
+		for _, a := range dn.ans.addrs {
+			if (v == 4) == a.Is4() {
+				el = append(el, nftables.SetElement{Key: a.AsSlice(), Timeout: left})
+			}
+		}
+		if len(el) > 0 {
+			if err := c.SetAddElements(s, el); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Enforcer) refreshSlack() time.Duration { return 4*e.opts.CheckInterval + 5*time.Second }
+
+// addDevice adds (or, being there, rewrites) one device's chains, counters
+// and map entries; old is its previous state when it changes.
+func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) error {
+	fresh := old == nil
+	for _, fam := range families {
+		t := e.table(fam)
+		// The slot's chains exist (addSlots); adding them again would cost
+		// the kernel a chain update, milliseconds.
+		o := &nftables.Chain{Name: st.chain(true), Table: t}
+		i := &nftables.Chain{Name: st.chain(false), Table: t}
+		if !fresh && old.slot == st.slot {
+			// Rewriting in place costs the kernel an RCU grace period
+			// (milliseconds): Apply moves a device to a clean slot instead,
+			// only SetSegments and restores come here.
+			c.FlushChain(o)
+			c.FlushChain(i)
+		}
+		c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
+		c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
+		out, in := e.devChains(fam, st)
+		for _, r := range out {
+			c.AddRule(&nftables.Rule{Table: t, Chain: o, Exprs: r})
+		}
+		for _, r := range in {
+			c.AddRule(&nftables.Rule{Table: t, Chain: i, Exprs: r})
+		}
+		var del, add []nftables.SetElement
+		moved := !fresh && old.slot != st.slot
+		if !fresh {
+			for _, m := range old.dev.MACs {
+				if moved || !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+					del = append(del, nftables.SetElement{Key: m})
+				}
+			}
+		}
+		for _, m := range st.dev.MACs {
+			if !fresh && !moved && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+				continue
+			}
+			add = append(add, nftables.SetElement{Key: m, Val: slotKey(st.slot)})
+		}
+		if len(del) > 0 {
+			if err := c.SetDeleteElements(macSlot(t), del); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			if err := c.SetAddElements(macSlot(t), add); err != nil {
+				return err
+			}
+		}
+		// Group membership: leave the old groups, join the new.
+		member, _ := e.groupsOf(st.dev)
+		if !fresh {
+			oldMember, _ := e.groupsOf(old.dev)
+			for _, g := range oldMember {
+				var el []nftables.SetElement
+				for _, m := range old.dev.MACs {
+					el = append(el, nftables.SetElement{Key: m})
+				}
+				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
+					return err
+				}
+			}
+		}
+		for _, g := range member {
+			var el []nftables.SetElement
+			for _, m := range st.dev.MACs {
+				el = append(el, nftables.SetElement{Key: m})
+			}
+			if err := c.SetAddElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Apply installs or updates one device in one batch; on failure the
+// previous state stays in force.
+func (e *Enforcer) Apply(ctx context.Context, d Device) error {
+	if err := validateDevice(d); err != nil {
+		return err
+	}
+	d.MACs = slices.Clone(d.MACs)
+	// Names are resolved before the batch, so the policy works from its
+	// first packet; outside the lock, so a slow resolver holds up only
+	// this call; a name already known costs nothing.
+	e.mu.Lock()
+	var unknown []string
+	for _, n := range policyNames(d.Policy) {
+		if _, ok := e.names[n]; !ok {
+			unknown = append(unknown, n)
+		}
+	}
+	e.mu.Unlock()
+	answers := e.resolveAll(ctx, unknown)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.installed {
+		if err := e.installLocked(); err != nil {
+			return err
+		}
+	}
+	for id, o := range e.devs {
+		if id == d.ID {
+			continue
+		}
+		for _, m := range o.dev.MACs {
+			for _, n := range d.MACs {
+				if string(m) == string(n) {
+					return fmt.Errorf("device %s: MAC %v already belongs to device %s", d.ID, n, id)
+				}
+			}
+		}
+	}
+	old := e.devs[d.ID]
+	st := &devState{dev: d}
+	// A device always gets a clean slot; a changed device's old slot is
+	// emptied later, off the caller's path (see clean).
+	newSlots := 0
+	if old != nil {
+		st.n = old.n
+	} else {
+		e.nextN++
+		st.n = e.nextN
+	}
+	if len(e.free) == 0 {
+		newSlots = slotChunk
+	} else {
+		st.slot = e.free[len(e.free)-1]
+	}
+	newNames := policyNames(d.Policy)
+	for _, n := range newNames {
+		if _, ok := e.names[n]; !ok {
+			dn := &dnsName{tried: time.Now()}
+			if a, ok := answers[n]; ok {
+				dn.ans, dn.fetched = a, dn.tried
+			}
+			e.names[n] = dn
+		}
+	}
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	if newSlots > 0 {
+		if err := e.addSlots(c, e.nSlots, e.nSlots+newSlots); err != nil {
+			return err
+		}
+		st.slot = e.nSlots
+	}
+	member, used := e.groupsOf(d)
+	var newGroups []string
+	for _, g := range append(member, used...) {
+		if !e.groups[g] && !slices.Contains(newGroups, g) {
+			newGroups = append(newGroups, g)
+			if err := e.addGroup(c, g); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range newNames {
+		if dn := e.names[n]; dn.refs == 0 {
+			if err := e.addNameSets(c, n, dn, false); err != nil {
+				return err
+			}
+		}
+	}
+	if err := e.addDevice(c, st, old); err != nil {
+		return fmt.Errorf("device %s: %v", d.ID, err)
+	}
+	if err := c.Flush(); err != nil {
+		// Names never referenced stay out of the state.
+		for _, n := range newNames {
+			if e.names[n].refs == 0 {
+				delete(e.names, n)
+			}
+		}
+		return fmt.Errorf("failed to apply the policy of device %s: %v", d.ID, err)
+	}
+	if newSlots > 0 {
+		for s := e.nSlots + newSlots - 1; s > e.nSlots; s-- {
+			e.free = append(e.free, s)
+		}
+		e.nSlots += newSlots
+	} else {
+		e.free = e.free[:len(e.free)-1]
+	}
+	if old != nil {
+		e.dirty = append(e.dirty, dirtySlot{slot: old.slot})
+		e.kickClean()
+	}
+	for _, g := range newGroups {
+		e.groups[g] = true
+	}
+	for _, n := range newNames {
+		e.names[n].refs++
+	}
+	if old != nil {
+		for _, n := range policyNames(old.dev.Policy) {
+			e.names[n].refs--
+		}
+	}
+	e.devs[d.ID] = st
+	// Flows opened under the old rules must be judged again (quarantine
+	// takes effect on the next packet, even for offloaded flows).
+	if old != nil && !sameConfinement(old.dev, d) {
+		e.flushFlowsLocked(st.dev)
+	}
+	return nil
+}
+
+func sameConfinement(a, b Device) bool {
+	return a.Quarantined == b.Quarantined && a.Segment == b.Segment && a.Policy == b.Policy
+}
+
+// Remove takes a device out; its traffic falls back to its segment.
+func (e *Enforcer) Remove(ctx context.Context, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.devs[id]
+	if !ok {
+		return nil
+	}
+	if e.installed {
+		c, err := e.conn()
+		if err != nil {
+			return err
+		}
+		var el []nftables.SetElement
+		for _, m := range st.dev.MACs {
+			el = append(el, nftables.SetElement{Key: m})
+		}
+		member, _ := e.groupsOf(st.dev)
+		for _, fam := range families {
+			t := e.table(fam)
+			if err := c.SetDeleteElements(macSlot(t), el); err != nil {
+				return err
+			}
+			for _, g := range member {
+				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
+					return err
+				}
+			}
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("failed to remove device %s: %v", id, err)
+		}
+	}
+	for _, n := range policyNames(st.dev.Policy) {
+		e.names[n].refs--
+	}
+	delete(e.devs, id)
+	// Its chains and counters go later, off the caller's path.
+	e.dirty = append(e.dirty, dirtySlot{slot: st.slot, counters: []string{st.accName(), st.dropName()}})
+	e.kickClean()
+	e.flushFlowsLocked(st.dev)
+	return nil
+}
+
+// Counters returns what the firewall accepted and dropped for a device,
+// in both tables together.
+func (e *Enforcer) Counters(id string) (Counters, error) {
+	e.mu.Lock()
+	st, ok := e.devs[id]
+	e.mu.Unlock()
+	if !ok {
+		return Counters{}, fmt.Errorf("no device %s", id)
+	}
+	c, err := e.conn()
+	if err != nil {
+		return Counters{}, err
+	}
+	var out Counters
+	for _, fam := range families {
+		for _, n := range []string{st.accName(), st.dropName()} {
+			objs, err := c.GetObj(&nftables.CounterObj{Table: e.table(fam), Name: n})
+			if err != nil {
+				return Counters{}, fmt.Errorf("failed to read counter %s of device %s: %v", n, id, err)
+			}
+			for _, o := range objs {
+				co, ok := o.(*nftables.CounterObj)
+				if !ok || co.Name != n {
+					continue
+				}
+				if n == st.accName() {
+					out.AcceptedPackets += co.Packets
+					out.AcceptedBytes += co.Bytes
+				} else {
+					out.DroppedPackets += co.Packets
+					out.DroppedBytes += co.Bytes
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// resolveAll asks the resolver about names, several at a time, within a
+// bounded time; names it could not resolve are missing from the answer.
+func (e *Enforcer) resolveAll(ctx context.Context, names []string) map[string]answer {
+	out := map[string]answer{}
+	if len(names) == 0 {
+		return out
+	}
+	if e.opts.Resolver == "" {
+		e.log.Warn("no resolver configured: MUD rules naming hosts grant nothing", "names", names)
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			a, err := resolve(ctx, e.opts.Resolver, n)
+			if err != nil {
+				e.log.Warn("failed to resolve a MUD name", "name", n, "err", err)
+				return
+			}
+			mu.Lock()
+			out[n] = a
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Run keeps the tables in place and the DNS sets fresh until ctx ends.
+func (e *Enforcer) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.installed {
+		if err := e.installLocked(); err != nil {
+			e.mu.Unlock()
+			return err
+		}
+	}
+	e.mu.Unlock()
+	tick := time.NewTicker(e.opts.CheckInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.kick:
+			e.mu.Lock()
+			e.cleanLocked()
+			e.mu.Unlock()
+			continue
+		case <-tick.C:
+		}
+		e.mu.Lock()
+		e.cleanLocked()
+		if !e.present() {
+			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.opts.Table)
+			e.installed = false
+			if err := e.installLocked(); err != nil {
+				e.log.Error("failed to restore the tables", "err", err)
+			}
+		}
+		if e.installed && e.portMode {
+			e.refreshPortsLocked()
+		}
+		e.mu.Unlock()
+		e.refresh(ctx)
+	}
+}
+
+// present says both tables are there with their base rules: deleting
+// either table, or flushing it, counts as gone.
+func (e *Enforcer) present() bool {
+	c, err := e.conn()
+	if err != nil {
+		return false
+	}
+	for _, fam := range families {
+		t := e.table(fam)
+		rules, err := c.GetRules(t, &nftables.Chain{Name: "forward", Table: t})
+		if err != nil || len(rules) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// retryAfter spaces out questions about a name the resolver did not
+// answer.
+const retryAfter = 10 * time.Second
+
+// refresh asks again about names whose TTL ran out (outside the lock) and
+// swaps the answers in; a failed question keeps the old answer until it
+// expires.
+func (e *Enforcer) refresh(ctx context.Context) {
+	e.mu.Lock()
+	var due []string
+	now := time.Now()
+	for n, dn := range e.names {
+		switch {
+		case dn.refs == 0:
+			delete(e.names, n)
+		case now.Sub(dn.tried) < retryAfter:
+		case dn.fetched.IsZero() || now.Sub(dn.fetched) >= dn.ans.ttl:
+			due = append(due, n)
+			dn.tried = now
+		}
+	}
+	e.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	answers := e.resolveAll(ctx, due)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.installed {
+		return
+	}
+	for n, a := range answers {
+		dn, ok := e.names[n]
+		if !ok {
+			continue
+		}
+		dn.ans, dn.fetched = a, time.Now()
+		c, err := e.conn()
+		if err != nil {
+			return
+		}
+		if err := e.addNameSets(c, n, dn, true); err == nil {
+			if err := c.Flush(); err != nil {
+				e.log.Warn("failed to refresh a MUD name's addresses", "name", n, "err", err)
+			}
+		}
+	}
+}
+
+// learned returns the addresses the router has seen a device use.
+func (e *Enforcer) learned(d Device) []netip.Addr {
+	c, err := e.conn()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	t := e.table(nftables.TableFamilyINet)
+	for _, s := range []*nftables.Set{
+		{Table: t, Name: setIP4MAC, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr},
+		{Table: t, Name: setIP6MAC, IsMap: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeEtherAddr},
+	} {
+		els, err := c.GetSetElements(s)
+		if err != nil {
+			continue
+		}
+		for _, el := range els {
+			for _, m := range d.MACs {
+				if string(el.Val) == string(m) {
+					if a, ok := netip.AddrFromSlice(el.Key); ok {
+						out = append(out, a)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// refreshPortsLocked follows ports joining and leaving the segment
+// bridges when the bridge table finds segments by port.
+func (e *Enforcer) refreshPortsLocked() {
+	var all []string
+	for _, s := range e.segs {
+		all = append(all, s.Ifaces...)
+	}
+	p, err := bridgePorts(e.opts.NetNS, all)
+	if err != nil {
+		e.log.Warn("failed to list bridge ports", "err", err)
+		return
+	}
+	if maps.EqualFunc(p, e.ports, slices.Equal) {
+		return
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	tb := e.table(nftables.TableFamilyBridge)
+	m := &nftables.Set{Table: tb, Name: setSegBr, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
+	c.FlushSet(m)
+	var el []nftables.SetElement
+	for i, s := range e.segs {
+		for _, br := range s.Ifaces {
+			for _, port := range p[br] {
+				el = append(el, nftables.SetElement{Key: ifname(port), VerdictData: jump(e.segChain(i))})
+			}
+		}
+	}
+	if len(el) > 0 {
+		if err := c.SetAddElements(m, el); err != nil {
+			return
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to update bridge ports", "err", err)
+		return
+	}
+	e.ports = p
+}

@@ -1,0 +1,461 @@
+package firewall
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+)
+
+func TestSegments(t *testing.T) {
+	fd := topology(t)
+	const (
+		inet2 = "10.77.9.2:80"
+		d1    = "10.77.1.11:80"
+		d2    = "10.77.1.12:80"
+		d3    = "10.77.2.13:80"
+	)
+	tests := []struct {
+		name  string
+		segs  []Segment
+		flows []flow
+	}{
+		{
+			name: "iot isolated without internet, trusted reaches iot",
+			segs: []Segment{
+				{Name: "iot", Ifaces: []string{"br0"}, Isolate: true},
+				{Name: "trusted", Ifaces: []string{"br1"}, Internet: true, Reach: []string{"iot"}},
+			},
+			flows: []flow{
+				{nsD1, "tcp", inet2, false},
+				{nsD1, "udp", "10.77.9.2:9999", false},
+				{nsD3, "tcp", inet2, true},
+				{nsD1, "tcp", d2, false}, // bridged, isolated
+				{nsD2, "udp", "10.77.1.11:9999", false},
+				{nsD3, "tcp", d1, true}, // trusted opens, replies come back
+				{nsD1, "tcp", d3, false},
+				{nsD1, "udp", "10.77.1.1:53", true}, // the router's DNS
+			},
+		},
+		{
+			name: "iot not isolated, no reach",
+			segs: []Segment{
+				{Name: "iot", Ifaces: []string{"br0"}, Internet: true},
+				{Name: "trusted", Ifaces: []string{"br1"}, Internet: true},
+			},
+			flows: []flow{
+				{nsD1, "tcp", d2, true},
+				{nsD1, "tcp", inet2, true},
+				{nsD1, "tcp", d3, false},
+				{nsD3, "tcp", d1, false},
+			},
+		},
+		{
+			name: "quarantine segment: DHCP and DNS on the router only",
+			segs: []Segment{
+				{Name: "quarantine", Ifaces: []string{"br0"}, Internet: true, Quarantine: true},
+				{Name: "trusted", Ifaces: []string{"br1"}, Internet: true, Reach: []string{"quarantine"}},
+			},
+			flows: []flow{
+				{nsD1, "udp", "10.77.1.1:53", true},
+				{nsD1, "tcp", "10.77.1.1:22", false},
+				{nsD1, "tcp", inet2, false},
+				{nsD1, "tcp", d2, false},
+				{nsD1, "tcp", d3, false},
+				{nsD3, "tcp", d1, false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnforcer(t, fd, "")
+			// No device is known: the segment applies from the first packet.
+			if err := e.SetSegments(context.Background(), tt.segs); err != nil {
+				t.Fatal(err)
+			}
+			checkFlows(t, tt.flows)
+		})
+	}
+}
+
+func TestSegmentsReplaced(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	closed := []Segment{{Name: "iot", Ifaces: []string{"br0"}}, {Name: "trusted", Ifaces: []string{"br1"}}}
+	if err := e.SetSegments(ctx, closed); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, nil, "")); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD3, "tcp", "10.77.9.2:80", false}})
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD3, "tcp", "10.77.1.11:80", true}})
+	for _, bad := range [][]Segment{
+		{{Name: "a", Ifaces: []string{"br0"}}, {Name: "a", Ifaces: []string{"br1"}}},
+		{{Name: "a", Ifaces: []string{"br0"}}, {Name: "b", Ifaces: []string{"br0"}}},
+		{{Name: "a", Ifaces: []string{"br0"}, Reach: []string{"nowhere"}}},
+		{{Name: "a", Ifaces: []string{"an-interface-name-too-long"}}},
+	} {
+		if err := e.SetSegments(ctx, bad); err == nil {
+			t.Errorf("SetSegments(%+v) accepted", bad)
+		}
+	}
+	// The refused segments changed nothing.
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}})
+}
+
+func TestSegmentMove(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	segs := []Segment{
+		{Name: "iot", Ifaces: []string{"br0"}},
+		{Name: "trusted", Ifaces: []string{"br1"}, Internet: true},
+	}
+	if err := e.SetSegments(ctx, segs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	d := dev(nsD2, nil, "")
+	d.Segment = "iot"
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD2, "tcp", "10.77.9.2:80", false}, {nsD2, "tcp", "10.77.2.13:80", false}, {nsD2, "tcp", "10.77.1.11:80", true}})
+
+	// The device joins the trusted VLAN (here: its port moves bridge and
+	// it gets an address there), and the daemon says so.
+	nsRun(t, nsRouter, "ip", "link", "set", "p2", "master", "br1")
+	nsRun(t, nsD2, "ip", "addr", "flush", "dev", "eth0")
+	nsRun(t, nsD2, "ip", "addr", "add", "10.77.2.12/24", "dev", "eth0")
+	nsRun(t, nsD2, "ip", "route", "add", "default", "via", "10.77.2.1")
+	d.Segment = "trusted"
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitPorts(t, e, "br1", "p2")
+	checkFlows(t, []flow{{nsD2, "tcp", "10.77.9.2:80", true}, {nsD2, "tcp", "10.77.2.13:80", true}, {nsD2, "tcp", "10.77.1.11:80", false}})
+}
+
+// waitPorts waits until the enforcer has seen port in bridge (only needed
+// when the kernel lacks meta ibrname).
+func waitPorts(t *testing.T, e *Enforcer, br, port string) {
+	for range 50 {
+		e.mu.Lock()
+		ok := !e.portMode || strings.Contains(strings.Join(e.ports[br], ","), port)
+		e.mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("port %s of %s never seen", port, br)
+}
+
+func TestQuarantine(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	d := dev(nsD1, nil, "")
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dialTCP(nsD1, "10.77.9.2:443")
+	if err != nil {
+		t.Fatalf("before quarantine: %v", err)
+	}
+	defer conn.Close()
+	if n := flows(t, fd, "10.77.1.11", 443); n == 0 {
+		t.Fatal("no conntrack entry for the open connection")
+	}
+
+	d.Quarantined = true
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if n := flows(t, fd, "10.77.1.11", 443); n != 0 {
+		t.Errorf("%d conntrack entries of the device survived quarantine", n)
+	}
+	if err := echo(conn); err == nil {
+		t.Error("the open connection still works in quarantine")
+	}
+	checkFlows(t, []flow{
+		{nsD1, "udp", "10.77.1.1:53", true},
+		{nsD1, "tcp", "10.77.1.1:22", false},
+		{nsD1, "tcp", "10.77.9.2:443", false},
+		{nsD1, "tcp", "10.77.1.12:80", false},
+		{nsD2, "tcp", "10.77.1.11:80", false},
+		{nsD3, "tcp", "10.77.1.11:80", false},
+		{nsD2, "tcp", "10.77.9.2:443", true},
+	})
+	c, err := e.Counters(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DroppedPackets == 0 || c.AcceptedPackets == 0 {
+		t.Errorf("counters %+v: want both accepted (DNS) and dropped packets", c)
+	}
+
+	d.Quarantined = false
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD2, "tcp", "10.77.1.11:80", true}})
+
+	// Removing the device leaves its traffic to its segment.
+	if err := e.Remove(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Counters(d.ID); err == nil {
+		t.Error("counters of a removed device")
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}})
+}
+
+// flows counts conntrack entries from addr to port in the router.
+func flows(t *testing.T, fd int, addr string, port uint16) int {
+	c, err := conntrack.Dial(&netlink.Config{NetNS: fd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fs, err := c.Dump(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fs {
+		if f.TupleOrig.IP.SourceAddress == netip.MustParseAddr(addr) && f.TupleOrig.Proto.DestinationPort == port {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRecovery(t *testing.T) {
+	fd := topology(t)
+	resolver := dnsServer(t, map[string]string{"cloud-service.example.com": "10.77.9.2"})
+	e := newEnforcer(t, fd, resolver)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	want := []flow{
+		{nsD1, "tcp", "10.77.9.2:443", true},
+		{nsD1, "tcp", "10.77.9.3:443", false},
+		{nsD2, "tcp", "10.77.1.11:80", false},
+	}
+	checkFlows(t, want)
+	for _, how := range [][]string{
+		{"nft", "flush", "ruleset"},                // fw4 flush, firewall stop
+		{"nft", "delete", "table", "inet", "tjfw"}, // someone else's cleanup
+		{"nft", "flush", "table", "bridge", "tjfw"},
+	} {
+		nsRun(t, nsRouter, how...)
+		if e.present() {
+			t.Fatalf("%v: tables still there", how)
+		}
+		ok := false
+		for range 50 {
+			time.Sleep(100 * time.Millisecond)
+			e.mu.Lock()
+			ok = e.present()
+			e.mu.Unlock()
+			if ok {
+				break
+			}
+		}
+		if !ok {
+			t.Fatalf("%v: tables not restored", how)
+		}
+		checkFlows(t, want)
+	}
+	if !e.Ready() {
+		t.Error("not ready")
+	}
+}
+
+func TestApplyRefusesBadDevices(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, Device{ID: "a", MACs: macsOf(nsD1), Quarantined: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []Device{
+		{ID: "", MACs: macsOf(nsD2)},
+		{ID: "b"},
+		{ID: "b", MACs: macsOf(nsD1)}, // a's MAC
+		{ID: "b", MACs: append(macsOf(nsD2), []byte{1, 2, 3})},
+	} {
+		if err := e.Apply(ctx, d); err == nil {
+			t.Errorf("Apply(%+v) accepted", d)
+		}
+	}
+	// a is still quarantined, b never arrived.
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD2, "tcp", "10.77.9.2:80", true}})
+	if _, err := e.Counters("b"); err == nil {
+		t.Error("b has counters")
+	}
+}
+
+// TestNamesFollowTTL: a MUD name's addresses carry the answer's TTL as
+// their timeout, and a new answer replaces them when the TTL runs out.
+func TestNamesFollowTTL(t *testing.T) {
+	fd := topology(t)
+	resolver, set := dnsServerSet(t, map[string]string{"cloud-service.example.com": "10.77.9.2"})
+	e := newEnforcer(t, fd, resolver)
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	els, err := c.GetSetElements(&nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: nameSet("cloud-service.example.com", 4), KeyType: nftables.TypeIPAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(els) != 1 || netip.AddrFrom4([4]byte(els[0].Key)) != netip.MustParseAddr("10.77.9.2") {
+		t.Fatalf("set holds %+v, want 10.77.9.2", els)
+	}
+	// The test server's TTL is 300 s; the element lives that long plus the
+	// time it takes to ask again.
+	if to := els[0].Timeout; to < 300*time.Second || to > 300*time.Second+e.refreshSlack()+time.Second {
+		t.Errorf("element timeout %v, want the 300s TTL plus at most %v", to, e.refreshSlack())
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
+
+	// The service moves; once the TTL has run out the new answer replaces
+	// the old atomically.
+	set("cloud-service.example.com", "10.77.9.3")
+	e.refresh(ctx) // TTL not over: nothing changes
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
+	e.mu.Lock()
+	dn := e.names["cloud-service.example.com"]
+	dn.fetched, dn.tried = time.Now().Add(-301*time.Second), time.Now().Add(-301*time.Second)
+	e.mu.Unlock()
+	e.refresh(ctx)
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", false}, {nsD1, "tcp", "10.77.9.3:443", true}})
+}
+
+// TestApplyAllOrNothing: when the kernel refuses a batch, the device keeps
+// its previous confinement and the enforcer its previous state.
+func TestApplyAllOrNothing(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	d := dev(nsD1, nil, "maker.example")
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}})
+	before, err := e.Counters(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Behind the enforcer's back, a set its next batch touches goes away
+	// (nothing refers to the device's own manufacturer set).
+	nsRun(t, nsRouter, "nft", "delete", "set", "inet", "tjfw", groupSet("manufacturer", "maker.example"))
+	e.mu.Lock()
+	free, slot := len(e.free), e.devs[d.ID].slot
+	e.mu.Unlock()
+	d.Quarantined = true
+	if err := e.Apply(ctx, d); err == nil {
+		t.Fatal("Apply succeeded without the set")
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "udp", "10.77.9.2:9999", true}})
+	e.mu.Lock()
+	if e.devs[d.ID].dev.Quarantined || e.devs[d.ID].slot != slot || len(e.free) != free || len(e.dirty) != 0 {
+		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d dirty", e.devs[d.ID], len(e.free), free, len(e.dirty))
+	}
+	e.mu.Unlock()
+	after, err := e.Counters(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.AcceptedPackets <= before.AcceptedPackets {
+		t.Errorf("accepted counter %d -> %d: the old chain is not counting", before.AcceptedPackets, after.AcceptedPackets)
+	}
+}
+
+// TestCorpusApplies: every corpus MUD file the parser accepts becomes
+// rules the kernel takes, and a device with it drops what it does not
+// allow.
+func TestCorpusApplies(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, dnsServer(t, map[string]string{}))
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	pols := corpusPolicies(t)
+	for i, p := range pols {
+		d := dev(nsD1, p, "maker.example")
+		if err := e.Apply(ctx, d); err != nil {
+			t.Errorf("%s: %v", p.URL, err)
+		}
+		if i%10 == 0 {
+			// Nothing in the corpus allows this port to this host.
+			checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.3:22", false}})
+		}
+	}
+	t.Logf("%d corpus policies applied", len(pols))
+}
+
+// TestSilentResolver: names that cannot be resolved grant nothing, and
+// the rest of the policy still applies.
+func TestSilentResolver(t *testing.T) {
+	fd := topology(t)
+	dead, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	e := newEnforcer(t, fd, dead.LocalAddr().String())
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{
+		{nsD1, "tcp", "10.77.9.2:443", false},
+		{nsD1, "udp", "10.77.1.1:53", true},
+		{nsD2, "tcp", "10.77.9.2:443", true},
+	})
+}
