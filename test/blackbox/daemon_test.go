@@ -129,7 +129,7 @@ func writeConfig(t *testing.T, path, body string) {
 func TestDaemonLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
-	good := fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
+	good := fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
 	writeConfig(t, cfgPath, good)
 
 	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
@@ -167,7 +167,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	writeConfig(t, cfgPath, good+"\toption bogus '1'\n")
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, `new configuration rejected`, 1)
-	logs.waitFor(t, `option \"bogus\" (line 4): unknown option`, 1)
+	logs.waitFor(t, `option \"bogus\" (line 5): unknown option`, 1)
 
 	// A good, changed one is applied.
 	writeConfig(t, cfgPath, good+"\toption log_level 'debug'\n")
@@ -229,7 +229,7 @@ func TestDaemonStartsOnLastGoodConfig(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
 	lastGood := filepath.Join(dir, "last-good.uci")
-	good := fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
+	good := fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n", dir, dir)
 	writeConfig(t, lastGood, good)
 	writeConfig(t, cfgPath, good+"\toption frobnicate '1'\n")
 	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", lastGood)
@@ -247,7 +247,7 @@ func TestDaemonStartsOnLastGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), `option \"frobnicate\" (line 4): unknown option`) {
+	if !strings.Contains(string(out), `option \"frobnicate\" (line 5): unknown option`) {
 		t.Fatalf("the rejection is not reported in the status:\n%s", out)
 	}
 }

@@ -44,7 +44,7 @@ func TestMUDFromDHCPToApproval(t *testing.T) {
 	writeConfig(t, filepath.Join(state, "devices.json"), `{"version":1,"devices":[{"id":"d-cam","name":"Camera",
 		"macs":["02:00:00:00:00:07"],"segment":"iot","state":"connected"}],"preauthorized":[]}`)
 	cfgPath := filepath.Join(dir, "trustjoin")
-	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s'\n\toption run_dir '%s/run'\n", state, dir))
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s'\n\toption run_dir '%s/run'\n", state, dir))
 
 	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
 	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile)

@@ -30,7 +30,7 @@ func TestPhoneLink(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
 	port := freePort(t)
-	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\n"+
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\n"+
 		"config web 'web'\n\toption enabled '1'\n\tlist listen '127.0.0.1:%d'\n", dir, dir, port))
 	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
 	stderr, _ := cmd.StderrPipe()
@@ -68,7 +68,7 @@ func TestPhoneLink(t *testing.T) {
 
 	// A link survives a configuration reload (LuCI's Save & Apply).
 	again, _ := rpcdCall(t, cfgPath, "phone_start", "{}")["url"].(string)
-	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\toption log_level 'debug'\n\n"+
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\toption log_level 'debug'\n\n"+
 		"config web 'web'\n\toption enabled '1'\n\tlist listen '127.0.0.1:%d'\n", dir, dir, port))
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, "msg=ready", 2)
@@ -106,7 +106,7 @@ func TestPhoneLink(t *testing.T) {
 func TestPhonePagesNeverOnEveryInterface(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
-	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\n"+
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n\n"+
 		"config web 'web'\n\toption enabled '1'\n\tlist listen '0.0.0.0:8099'\n", dir, dir))
 	out, err := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "none.uci")).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {

@@ -15,6 +15,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
@@ -133,10 +134,12 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			return s.VLAN, ok
 		},
 	})
+	var aps []config.Wifi
 	if !cfg.Main.Enabled {
 		log.Warn("disabled in the configuration (main.enabled '0'): onboarding and enforcement are off")
 	} else {
-		for _, w := range accessPoints(log, cfg) {
+		aps = accessPoints(log, cfg)
+		for _, w := range aps {
 			engine.AddBSS(w.Ifname, nil, credential.Open(w.PSKFile))
 			m := &hostapd.Monitor{
 				Iface: w.Ifname, CtrlDir: cfg.Main.HostapdCtrlDir, LocalDir: cfg.Main.RunDir, Log: log,
@@ -154,13 +157,28 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
 	lc := lifecycle.New(cfg, engine, reg, status)
-	if cfg.Main.Enabled && cfg.MUD.Enabled {
-		mgr, err := mudManager(log, cfg, reg)
+	if cfg.Main.Enabled {
+		// The MUD manager hands every device's segment, quarantine and MUD
+		// policy to the firewall, even with MUD itself turned off.
+		var enforcer mudpolicy.Enforcer
+		var fw *firewall.Enforcer
+		if cfg.Main.Firewall {
+			if fw, err = newFirewall(log, cfg, aps); err != nil {
+				return nil, err
+			}
+			enforcer = firewallEnforcer{fw}
+		} else {
+			log.Warn("firewall turned off (main.firewall '0'): devices keep their own credentials and VLANs, but nothing filters their traffic")
+		}
+		mgr, err := mudManager(log, cfg, reg, enforcer)
 		if err != nil {
 			return nil, err
 		}
 		lc.UseMUD(mgr)
 		tasks = append(tasks, mgr)
+		if fw != nil {
+			tasks = append(tasks, firewallTask(log, fw, mgr.Ready()))
+		}
 	}
 	var svc api.Service = lc
 	if cfg.Web.Enabled {
@@ -205,7 +223,7 @@ func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
 }
 
 // mudManager wires MUD retrieval, signature checking and enforcement.
-func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry) (*mudpolicy.Manager, error) {
+func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry, enforcer mudpolicy.Enforcer) (*mudpolicy.Manager, error) {
 	// An unusable trust anchor (not there yet, not PEM) does not stop the
 	// daemon: signatures that need it fail to verify, which is the safe
 	// side (their files wait for approval or are refused), and an ACS may
@@ -227,11 +245,9 @@ func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry) (*
 	} else {
 		log.Warn("no usable MUD trust anchor (mud.trust_anchor): no MUD signature can be verified", "signature_policy", cfg.MUD.SignaturePolicy)
 	}
-	// No firewall is wired in yet (package firewall implements
-	// mudpolicy.Enforcer): with a nil Enforcer the manager fetches, checks
+	// With a nil Enforcer (main.firewall '0') the manager fetches, checks
 	// and records each device's MUD status but confines no device, and
 	// says so in the log and in every enforced device's status.
-	var enforcer mudpolicy.Enforcer
 	return mudpolicy.New(mudpolicy.Options{
 		Log:      log,
 		Registry: reg,
@@ -242,6 +258,7 @@ func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry) (*
 			Timeout: cfg.MUD.FetchTimeout,
 		},
 		Enforcer: enforcer,
+		Off:      !cfg.MUD.Enabled,
 		Policy:   cfg.MUD.SignaturePolicy,
 		Anchors:  anchors,
 	}), nil

@@ -44,6 +44,13 @@ type Main struct {
 	HostapdCtrlDir string
 	// APISocket is the local API's UNIX socket, root-only.
 	APISocket string
+	// Firewall lets trustjoin keep devices in their lanes with nftables
+	// tables of its own (segments, quarantine, MUD policies). Off, devices
+	// still get their own credential and VLAN, but nothing filters them.
+	Firewall bool
+	// Resolver is the DNS server MUD names are resolved with (the
+	// router's dnsmasq).
+	Resolver string
 }
 
 // AKM is the key management a device is configured for over DPP.
@@ -248,6 +255,8 @@ func defaults() *Config {
 	return &Config{
 		Main: Main{
 			Enabled:        true,
+			Firewall:       true,
+			Resolver:       "127.0.0.1:53",
 			LogLevel:       slog.LevelInfo,
 			StateDir:       "/etc/trustjoin",
 			RunDir:         "/var/run/trustjoin",
@@ -509,6 +518,15 @@ func (d *decoder) main(m Main) Main {
 	m.HostapdCtrlDir = d.path("hostapd_ctrl_dir", m.HostapdCtrlDir)
 	if _, ok := d.lookup("api_socket", false); ok {
 		m.APISocket = d.path("api_socket", "")
+	}
+	m.Firewall = d.boolean("firewall", m.Firewall)
+	if v := d.str("resolver", ""); v != "" {
+		ap, err := netip.ParseAddrPort(v)
+		if err != nil || ap.Port() == 0 {
+			d.failf("resolver", "%q is not an address and port, like '127.0.0.1:53'", v)
+		} else {
+			m.Resolver = ap.String()
+		}
 	}
 	return m
 }

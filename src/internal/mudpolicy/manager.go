@@ -61,6 +61,11 @@ type Options struct {
 	// status recorded, but no firewall confines the device.
 	Enforcer Enforcer
 	Policy   config.SignaturePolicy
+	// Off is MUD turned off in the configuration (mud.enabled '0'): no
+	// file is fetched and devices keep their segment's default, but the
+	// manager still hands every device's segment and quarantine to the
+	// Enforcer.
+	Off bool
 	// Anchors are the MUD trust anchors; nil trusts no signer.
 	Anchors *x509.CertPool
 	// RetryAfter is how soon a failed fetch or firewall update is tried
@@ -240,7 +245,11 @@ func (m *Manager) reconcile(ctx context.Context, id string, network bool) {
 	}
 	dp := DevicePolicy{ID: d.ID, MACs: slices.Clone(d.MACs), Segment: d.Segment, Quarantined: d.Quarantined, Manufacturer: authority(d.MUDURL)}
 	status, detail, digest, fetched := "none", "", "", time.Time{}
-	if d.MUDURL != "" {
+	switch {
+	case d.MUDURL != "" && m.o.Off:
+		status, detail = "none", "MUD is turned off in the configuration (mud.enabled '0'): the device has its segment's default"
+		st.url, st.enforced, st.enforcedDigest = "", nil, ""
+	case d.MUDURL != "":
 		online := network && (st.url != d.MUDURL || !now.Before(st.next))
 		var e eval
 		if e, err = m.evaluate(ctx, d, st, online); err != nil {
@@ -253,7 +262,7 @@ func (m *Manager) reconcile(ctx context.Context, id string, network bool) {
 			status, detail, digest, fetched = e.status, e.detail, e.digest, e.fetched
 			st.status, st.detail = status, detail
 		}
-	} else {
+	default:
 		st.url, st.enforced, st.enforcedDigest = "", nil, ""
 	}
 	dp.Policy = st.enforced

@@ -143,6 +143,7 @@ type setup struct {
 	policy   config.SignaturePolicy
 	anchors  *x509.CertPool
 	noEnf    bool
+	off      bool
 	dir      string
 	srv      *server
 	enforcer *enforcer
@@ -166,7 +167,7 @@ func start(t *testing.T, s setup) *harness {
 		h.enf = &enforcer{applied: map[string]mudpolicy.DevicePolicy{}}
 	}
 	fetcher := &mud.Fetcher{Client: s.srv.Client(), Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
-	o := mudpolicy.Options{Log: log, Registry: reg, Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now}
+	o := mudpolicy.Options{Log: log, Registry: reg, Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off}
 	if !s.noEnf {
 		o.Enforcer = h.enf
 	}
@@ -417,6 +418,25 @@ func TestStatusOnlyWithoutEnforcer(t *testing.T) {
 	h.addDevice("d7", url)
 	h.run()
 	h.waitStatus("d7", "enforced", "not enforced: this daemon has no firewall")
+}
+
+// With MUD turned off nothing is fetched, but segments and quarantine
+// still reach the firewall.
+func TestOffStillConfinesBySegment(t *testing.T) {
+	h := start(t, setup{policy: config.SignatureAllow, off: true})
+	url := h.srv.URL + "/off.json"
+	h.srv.set("/off.json", mudFile(url, "", 443))
+	h.addDevice("d9", url)
+	h.run()
+	h.waitStatus("d9", "none", "MUD is turned off")
+	p := h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Segment == "iot" }, "its segment")
+	if p.Policy != nil {
+		t.Errorf("a MUD policy was applied with MUD turned off: %+v", p.Policy)
+	}
+	if _, err := h.reg.Update("d9", func(d *registry.Device) error { d.Quarantined = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Quarantined }, "the quarantine")
 }
 
 // A firewall failure is reported and retried.

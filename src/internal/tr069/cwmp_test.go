@@ -115,7 +115,10 @@ func startDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	cfg := strings.NewReplacer("'/etc/trustjoin'", "'"+dir+"/state'", "'/var/run/trustjoin'", "'"+dir+"/run'",
-		"'/var/run/hostapd'", "'"+dir+"/hostapd'").Replace(string(shippedCfg))
+		"'/var/run/hostapd'", "'"+dir+"/hostapd'",
+		// The CPE's own firewall is not what this test is about, and it
+		// must not touch the test machine's nftables.
+		"option firewall '1'", "option firewall '0'").Replace(string(shippedCfg))
 	d := &daemon{bin: bin, dir: dir, cfgPath: filepath.Join(dir, "trustjoin"), lastGood: filepath.Join(dir, "last-good.uci"), log: &daemonLog{}}
 	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -48,6 +48,7 @@ test.before(async () => {
 	fs.mkdirSync(path.join(dir, 'hostapd'));
 	fs.writeFileSync(cfg, [
 		"config trustjoin 'main'",
+		"\toption firewall '0'",
 		`\toption state_dir '${dir}/state'`,
 		`\toption run_dir '${dir}/run'`,
 		`\toption hostapd_ctrl_dir '${dir}/hostapd'`,

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
+)
+
+// newFirewall returns the nftables enforcer for cfg's segments, carried by
+// the interfaces hostapd makes for them on aps unless the configuration
+// names others. Nothing reaches the kernel yet.
+func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*firewall.Enforcer, error) {
+	names := make([]string, 0, len(aps))
+	for _, w := range aps {
+		names = append(names, w.Ifname)
+	}
+	segs := make([]firewall.Segment, 0, len(cfg.Segments))
+	for _, s := range cfg.Segments {
+		segs = append(segs, firewall.FromConfig(s, config.SegmentInterfaces(s, names)...))
+	}
+	fw := firewall.New(log, firewall.Options{Resolver: cfg.Main.Resolver})
+	if err := fw.SetSegments(context.Background(), segs); err != nil {
+		return nil, fmt.Errorf("firewall: %v", err)
+	}
+	return fw, nil
+}
+
+// firewallTask keeps trustjoin's tables in place (restoring them after an
+// fw4 reload or flush). It starts once the MUD manager has put every device
+// back, so the tables a previous run left confine devices until then. A
+// kernel that refuses the tables is retried, loudly, rather than stopping
+// onboarding.
+func firewallTask(log *slog.Logger, fw *firewall.Enforcer, restored <-chan struct{}) daemon.Task {
+	return daemon.Func("firewall", func(ctx context.Context) error {
+		select {
+		case <-restored:
+		case <-ctx.Done():
+			return nil
+		}
+		for {
+			err := fw.Run(ctx)
+			if err == nil || ctx.Err() != nil {
+				return nil
+			}
+			log.Error("firewall: failed to install trustjoin's nftables tables; devices are not confined, trying again in 10 s", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Second):
+			}
+		}
+	})
+}
+
+// firewallEnforcer hands the MUD manager's device policies to the firewall.
+type firewallEnforcer struct{ fw *firewall.Enforcer }
+
+var _ mudpolicy.Enforcer = firewallEnforcer{}
+
+func (f firewallEnforcer) Apply(ctx context.Context, p mudpolicy.DevicePolicy) error {
+	d := firewall.Device{ID: p.ID, Segment: p.Segment, Quarantined: p.Quarantined, Policy: p.Policy, Manufacturer: p.Manufacturer}
+	for _, m := range p.MACs {
+		hw, err := net.ParseMAC(m)
+		if err != nil {
+			return fmt.Errorf("device %s: bad MAC address %q: %v", p.ID, m, err)
+		}
+		d.MACs = append(d.MACs, hw)
+	}
+	return f.fw.Apply(ctx, d)
+}
+
+func (f firewallEnforcer) Remove(ctx context.Context, id string) error { return f.fw.Remove(ctx, id) }
