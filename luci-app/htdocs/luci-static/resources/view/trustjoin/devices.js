@@ -215,7 +215,7 @@ return view.extend({
 		var mud = d.mud || {};
 		ui.showModal(_('Apply the unverified MUD file of %h?').format(displayName(d)), [
 			E('p', [ _('A MUD file is the manufacturer’s description of what a device needs to reach on the network. The router lets the device reach that and nothing else.') ]),
-			E('p', [ _('The file for this device could not be verified: nothing proves that it comes from the manufacturer or that nobody changed it on the way. Until you approve it, the device keeps the usual rules of its segment.') ]),
+			E('p', [ _('The file for this device could not be verified: nothing proves that it comes from the manufacturer or that nobody changed it on the way. Until you approve it, this file does not change what the device may reach.') ]),
 			E('p', [ _('If you approve, the router applies this exact file. If the file changes later, it waits for your approval again.') ]),
 			mud.url ? E('p', [ _('The file comes from:'), ' ', E('code', { 'data-mud-url': '' }, [ mud.url ]) ]) : '',
 			mud.detail ? E('p', { 'class': 'cbi-value-description' }, [ String(mud.detail) ]) : '',
