@@ -205,3 +205,35 @@ test('devices and status render in Chromium (screenshots)', { skip }, async () =
 	assert.deepEqual(errors, []);
 	await ctx.close();
 });
+
+// The MUD actions in a real browser: its own URL parser and url input
+// decide what the page refuses.
+test('Devices: approving a MUD file and setting a MUD URL in Chromium', { skip }, async () => {
+	const d = { id: 'd3', name: 'Garage sensor', segment: 'iot', state: 'active', connected: true, macs: [], warnings: [], quarantined: false,
+		mud: { url: 'https://sensors.example.com/garage.json', status: 'pending-approval', detail: '<b>unsigned</b>; it will not change what the device may reach until you approve this file' } };
+	const { p, ctx, errors, callsOf } = await page('devices', {
+		answer: (m) => m === 'devices' ? { devices: [ d ] } : (m === 'device' || m === 'mud_approve' || m === 'mud_set') ? d : { __ubus: 3 }
+	});
+	assert.equal(await p.locator('tr[data-device="d3"] [data-mud-detail]').innerText(), d.mud.detail);
+	await p.locator('tr[data-device="d3"] button[data-action="mud-approve"]').click();
+	const modal = p.locator('#modal_overlay .modal');
+	assert.match(await modal.innerText(), /applies this exact file/);
+	await modal.locator('button', { hasText: 'Cancel' }).click();
+	await p.locator('tr[data-device="d3"] button[data-action="mud-approve"]').click();
+	await modal.locator('button[data-action="confirm"]').click();
+	await p.waitForFunction(() => !document.body.classList.contains('modal-overlay-active'));
+	assert.deepEqual(callsOf('mud_approve'), [ { id: 'd3' } ]);
+
+	await p.locator('tr[data-device="d3"] a').click();
+	await modal.locator('button[data-action="mud-set"]').click();
+	await modal.locator('input').fill('http://sensors.example.com/garage.json');
+	await modal.locator('button[data-action="confirm"]').click();
+	assert.match(await modal.locator('[data-problem]').innerText(), /must start with https:\/\//);
+	await modal.locator('input').fill('https://sensors.example.com/garage-v2.json');
+	await modal.locator('button[data-action="confirm"]').click();
+	await p.waitForFunction(() => !document.body.classList.contains('modal-overlay-active'));
+	assert.deepEqual(callsOf('mud_set'), [ { id: 'd3', url: 'https://sensors.example.com/garage-v2.json' } ]);
+	assert.equal(await p.locator('b').count(), 0, 'the detail stayed text');
+	assert.deepEqual(errors, []);
+	await ctx.close();
+});

@@ -19,7 +19,7 @@ const replies = {
 	},
 	devices: {
 		devices: [
-			{ id: 'd1', name: 'Kitchen speaker', segment: 'iot', state: 'active', connected: true, macs: [], mud: { status: 'pending-approval', detail: 'unsigned' }, warnings: [], quarantined: false },
+			{ id: 'd1', name: 'Kitchen speaker', segment: 'iot', state: 'active', connected: true, macs: [], mud: { url: 'https://example.com/speaker.json', status: 'pending-approval', detail: 'unsigned' }, warnings: [], quarantined: false },
 			{ id: 'd2', name: '', segment: 'quarantine', state: 'active', connected: false, last_seen: '2026-11-30T10:00:00Z', macs: [], mud: { status: 'none' }, warnings: [ 'Tried to reach 203.0.113.9' ], quarantined: true }
 		]
 	},
@@ -81,6 +81,22 @@ for (const view of [ 'devices', 'add', 'status', 'segments', 'status/include/75_
 		t.close();
 	});
 }
+
+test('devices: the MUD dialogs have no untranslated text', async () => {
+	const backend = (m, p) => m === 'device' ? replies.devices.devices.find((d) => d.id === p.id) : (replies[m] || { __ubus: 3 });
+	const t = await open('devices', { backend });
+	await t.click(t.document.querySelector('tr[data-device="d1"] button[data-action="mud-approve"]'));
+	assert.match(t.modal().textContent, /exact file/);
+	assert.deepEqual(check(t), [], 'approve dialog');
+	await t.click(t.document.querySelector('tr[data-device="d1"] a'));
+	assert.deepEqual(check(t), [], 'details dialog');
+	await t.click(t.modal().querySelector('button[data-action="mud-set"]'));
+	t.modal().querySelector('input').value = 'http://example.com/speaker.json';
+	await t.click(t.modal().querySelector('button[data-action="confirm"]'));
+	assert.match(t.modal().textContent, /must start with https/);
+	assert.deepEqual(check(t), [], 'set dialog with its complaint');
+	t.close();
+});
 
 test('the check finds a string that bypasses _()', async () => {
 	const t = await open('status', { backend: (m) => replies[m] || { __ubus: 3 } });

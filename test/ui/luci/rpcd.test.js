@@ -142,6 +142,35 @@ test('Add: "use my phone" against a daemon without the phone methods', async (t0
 	t.close();
 });
 
+// The daemon here has no devices, so the table comes from a scripted
+// listing while mud_set and mud_approve go the whole way: through the
+// ACL, the plugin and the API to the daemon, which answers that it knows
+// no such device. A refusal by rpcd would read "ubus code" instead.
+test('Devices: mud_set and mud_approve reach the daemon with their arguments', async () => {
+	const listed = { id: 'd-404', name: 'Garage sensor', segment: 'iot', state: 'active', connected: true, macs: [], warnings: [], quarantined: false,
+		mud: { url: 'https://sensors.example.com/garage.json', status: 'pending-approval', detail: 'the MUD file carries no signature' } };
+	const t = await open('devices', { backend: (m, p) => m === 'devices' ? { devices: [ listed ] } : m === 'device' ? listed : rpcd(m, p) });
+	await t.click(t.document.querySelector('tr[data-device="d-404"] button[data-action="mud-approve"]'));
+	await t.click(t.modal().querySelector('button[data-action="confirm"]'));
+	for (let i = 0; i < 50 && t.luci.notifications.length < 1; i++)
+		await new Promise((r) => setTimeout(r, 100));
+	await t.click(t.document.querySelector('tr[data-device="d-404"] a'));
+	await t.click(t.modal().querySelector('button[data-action="mud-set"]'));
+	t.modal().querySelector('input').value = 'https://sensors.example.com/garage-v2.json';
+	await t.click(t.modal().querySelector('button[data-action="confirm"]'));
+	for (let i = 0; i < 50 && t.luci.notifications.length < 2; i++)
+		await new Promise((r) => setTimeout(r, 100));
+	assert.deepEqual(t.callsOf('mud_approve'), [ { id: 'd-404' } ]);
+	assert.deepEqual(t.callsOf('mud_set'), [ { id: 'd-404', url: 'https://sensors.example.com/garage-v2.json' } ]);
+	const texts = t.luci.notifications.map((n) => n.text);
+	assert.equal(texts.length, 2, texts.join('\n'));
+	for (const s of texts) {
+		assert.doesNotMatch(s, /ubus code|RPC call/, 'rpcd let the call through: ' + s);
+		assert.match(s, /d-404/, 'the daemon answered about the device it was given: ' + s);
+	}
+	t.close();
+});
+
 test('a method the ACL does not grant is refused as rpcd would', async () => {
 	assert.deepEqual(await rpcd('frobnicate', {}), { __ubus: 6 });
 });

@@ -20,6 +20,8 @@ var callQuarantine = rpc.declare({ object: 'trustjoin', method: 'quarantine', pa
 var callRelease = rpc.declare({ object: 'trustjoin', method: 'release', params: [ 'id' ], reject: true });
 var callRotate = rpc.declare({ object: 'trustjoin', method: 'rotate', params: [ 'id' ], reject: true });
 var callRemove = rpc.declare({ object: 'trustjoin', method: 'remove', params: [ 'id' ], reject: true });
+var callMudSet = rpc.declare({ object: 'trustjoin', method: 'mud_set', params: [ 'id', 'url' ], reject: true });
+var callMudApprove = rpc.declare({ object: 'trustjoin', method: 'mud_approve', params: [ 'id' ], reject: true });
 
 // checked turns the plugin's failure reply, an object with nothing but
 // "error", into a rejection. (A failed onboarding's progress also carries
@@ -36,11 +38,46 @@ function mudText(mud) {
 	case 'none': return _('No MUD profile');
 	case 'fetching': return _('Fetching profile…');
 	case 'enforced': return _('Profile enforced');
-	case 'pending-approval': return _('Unsigned: waiting for approval');
+	case 'pending-approval': return _('Not verified: waiting for your approval');
 	case 'fetch-failed': return _('Profile could not be fetched');
 	case 'rejected': return _('Profile rejected');
 	}
 	return String(mud.status);
+}
+
+// mudStatus shows a MUD status and, below it, the daemon's detail (why a
+// file is waiting, why a fetch failed), as text: the detail quotes what
+// a server and the device said.
+function mudStatus(mud) {
+	var detail = mud && mud.detail ? String(mud.detail) : '';
+	return E('div', { 'class': 'trustjoin-mud', 'data-mud-status': (mud && mud.status) || 'none' }, [
+		E('span', [ mudText(mud) ]),
+		detail ? E('div', { 'class': 'cbi-value-description', 'data-mud-detail': '' }, [ detail ]) : ''
+	]);
+}
+
+// mudURLProblem says what is wrong with a MUD URL typed by hand, or
+// returns null. It checks what the daemon checks (RFC 8520 allows https
+// only), so the householder hears it before anything is sent.
+function mudURLProblem(s) {
+	var u;
+	if (s == '')
+		return _('Please enter the address of the MUD file.');
+	if (s.length > 1024)
+		return _('The address is longer than 1024 characters.');
+	if (!/^https:\/\//i.test(s))
+		return _('The address must start with https://: MUD files are only fetched over a secure connection.');
+	try {
+		u = new URL(s);
+	}
+	catch (e) {
+		return _('This is not a web address. It should look like https://example.com/device.json.');
+	}
+	if (u.protocol != 'https:' || u.hostname == '')
+		return _('The address must start with https://: MUD files are only fetched over a secure connection.');
+	if (u.username != '' || u.password != '')
+		return _('The address must not contain a user name or password.');
+	return null;
 }
 
 function seenText(d) {
@@ -171,16 +208,74 @@ return view.extend({
 			function() { return this.act(_('Removing'), function() { return callRemove(d.id) }) });
 	},
 
+	// handleMudApprove lets a MUD file whose signature could not be
+	// verified apply. The daemon ties the approval to the file's digest,
+	// which is why the dialog can promise that a changed file asks again.
+	handleMudApprove: function(d) {
+		var mud = d.mud || {};
+		ui.showModal(_('Apply the unverified MUD file of %h?').format(displayName(d)), [
+			E('p', [ _('A MUD file is the manufacturer’s description of what a device needs to reach on the network. The router lets the device reach that and nothing else.') ]),
+			E('p', [ _('The file for this device could not be verified: nothing proves that it comes from the manufacturer or that nobody changed it on the way. Until you approve it, this file does not change what the device may reach.') ]),
+			E('p', [ _('If you approve, the router applies this exact file. If the file changes later, it waits for your approval again.') ]),
+			mud.url ? E('p', [ _('The file comes from:'), ' ', E('code', { 'data-mud-url': '' }, [ mud.url ]) ]) : '',
+			mud.detail ? E('p', { 'class': 'cbi-value-description' }, [ String(mud.detail) ]) : '',
+			E('p', [ _('Approve only if you trust that address.') ]),
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+				' ',
+				E('button', {
+					'class': 'btn cbi-button cbi-button-action',
+					'data-action': 'confirm',
+					'click': ui.createHandlerFn(this, function() {
+						return this.act(_('Approving the MUD file'), function() { return callMudApprove(d.id) });
+					})
+				}, [ _('Approve this file') ])
+			])
+		]);
+	},
+
+	// handleMudSet asks for the address of a device's MUD file; one that
+	// is not https is refused here, before anything is sent.
+	handleMudSet: function(d) {
+		var input = E('input', {
+			'type': 'url', 'class': 'cbi-input-text', 'value': (d.mud && d.mud.url) || '',
+			'placeholder': 'https://', 'maxlength': 1024, 'style': 'width:100%'
+		});
+		var problem = E('div', { 'data-problem': '' });
+		ui.showModal(_('Set the MUD URL of %h').format(displayName(d)), [
+			E('p', [ _('The address of the manufacturer’s MUD file, which describes what the device needs to reach on the network. Devices usually announce it themselves; enter one only if the manufacturer gives it to you.') ]),
+			E('p', [ _('The router fetches the file and checks its signature. A file that cannot be verified waits for your approval.') ]),
+			input,
+			problem,
+			E('div', { 'class': 'right' }, [
+				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
+				' ',
+				E('button', {
+					'class': 'btn cbi-button cbi-button-positive',
+					'data-action': 'confirm',
+					'click': ui.createHandlerFn(this, function() {
+						var url = input.value.trim(), why = mudURLProblem(url);
+						if (why != null) {
+							dom.content(problem, E('p', { 'class': 'alert-message warning' }, [ why ]));
+							return;
+						}
+						return this.act(_('Setting the MUD URL'), function() { return callMudSet(d.id, url) });
+					})
+				}, [ _('Save') ])
+			])
+		]);
+	},
+
 	handleDetails: function(d, ev) {
 		if (ev && ev.preventDefault)
 			ev.preventDefault();
-		return callDevice(d.id).then(checked).then(function(full) {
+		return callDevice(d.id).then(checked).then(L.bind(function(full) {
 			var rows = [
 				[ _('Name'), displayName(full) ],
 				[ _('Segment'), full.segment ],
 				[ _('Hardware addresses'), (full.macs || []).join(', ') || '—' ],
 				[ _('MUD profile'), full.mud && full.mud.url ? full.mud.url : '—' ],
-				[ _('MUD status'), mudText(full.mud) + (full.mud && full.mud.detail ? ' — ' + full.mud.detail : '') ],
+				[ _('MUD status'), mudStatus(full.mud) ],
 				[ _('Credential'), full.credential
 					? _('%s, made %s').format(full.credential.key_id, new Date(full.credential.created_at).toLocaleString())
 					: '—' ]
@@ -193,10 +288,16 @@ return view.extend({
 					]);
 				})),
 				E('div', { 'class': 'right' }, [
+					E('button', {
+						'class': 'btn cbi-button',
+						'data-action': 'mud-set',
+						'click': ui.createHandlerFn(this, 'handleMudSet', full)
+					}, [ _('Set MUD URL') ]),
+					' ',
 					E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Close') ])
 				])
 			]);
-		}).catch(L.bind(function(err) { this.notifyError(_('Loading the device'), err) }, this));
+		}, this)).catch(L.bind(function(err) { this.notifyError(_('Loading the device'), err) }, this));
 	},
 
 	renderRow: function(d) {
@@ -219,7 +320,10 @@ return view.extend({
 			E('td', { 'class': 'td', 'data-title': _('State') }, [ state ]),
 			E('td', { 'class': 'td', 'data-title': _('Connection') }, [ seenText(d) ]),
 			E('td', { 'class': 'td', 'data-title': _('MUD') }, [
-				E('span', { 'title': (d.mud && d.mud.detail) || '' }, [ mudText(d.mud) ])
+				mudStatus(d.mud),
+				d.mud && d.mud.status == 'pending-approval'
+					? btn(_('Approve'), 'mud-approve', 'handleMudApprove', 'cbi-button-action')
+					: ''
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Warnings') }, warnings.length ? warnings : [ '' ]),
 			E('td', { 'class': 'td cbi-section-actions' }, [
