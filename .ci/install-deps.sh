@@ -9,7 +9,7 @@ apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static cpio kmod \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
-	binutils file ca-certificates openssl bc \
+	binutils file ca-certificates openssl bc python3 \
 	chromium
 # node and npm for the real-browser tests (test/ui), unless installed already.
 command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm

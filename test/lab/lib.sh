@@ -93,6 +93,16 @@ lab_mac() {
 	fi
 }
 
+# lab_dpp_qr IFACE [NETNS]: the device shows its QR code (prints the DPP
+# URI) and listens on channel 6 for the configurator.
+lab_dpp_qr() {
+	local ifc=$1 mac id
+	mac=$(lab_mac "$ifc" "${2:-}" | tr -d :)
+	id=$(lab_wpa_cli "$ifc" dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
+	lab_wpa_cli "$ifc" dpp_listen 2437 >/dev/null
+	lab_wpa_cli "$ifc" dpp_bootstrap_get_uri "$id" | tail -1
+}
+
 # lab_sta_connected IFACE: the device completed association and 4-way handshake.
 lab_sta_connected() { lab_wpa_cli "$1" status | grep -q '^wpa_state=COMPLETED'; }
 

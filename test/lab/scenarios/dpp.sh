@@ -8,14 +8,6 @@ set -u
 
 lab_router
 
-# dpp_device IFACE: the device shows its QR code (a DPP URI) and listens.
-dpp_device() {
-	local ifc=$1 mac id
-	mac=$(lab_mac "$ifc" | tr -d :)
-	id=$(lab_wpa_cli "$ifc" dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
-	lab_wpa_cli "$ifc" dpp_listen 2437 >/dev/null
-	lab_wpa_cli "$ifc" dpp_bootstrap_get_uri "$id" | tail -1
-}
 pass_of() { grep "keyid=$1 " "$psk" | awk '{print $NF}'; }
 
 say "an old laptop on wlan3 uses the household's shared password"
@@ -26,7 +18,7 @@ lab_wait 30 lab_sta_connected wlan3 || fail "household device did not connect"
 say "a camera on wlan1 is onboarded by its QR code into segment iot, sending its MUD URL"
 lab_start_sta wlan1
 lab_wpa_cli wlan1 set dpp_mud_url https://mud.example.com/camera-v1.json >/dev/null
-uri1=$(dpp_device wlan1)
+uri1=$(lab_dpp_qr wlan1)
 echo "camera QR: ${uri1:0:40}…"
 tj onboard --qr "$uri1" --name camera --segment iot || fail "onboarding the camera failed"
 lab_wait 20 lab_sta_connected wlan1 || fail "camera not connected"
@@ -44,7 +36,7 @@ tj device camera --json | grep -q '"url": "https://mud.example.com/camera-v1.jso
 
 say "a speaker on wlan2 gets a different passphrase and VLAN (guest)"
 lab_start_sta wlan2
-uri2=$(dpp_device wlan2)
+uri2=$(lab_dpp_qr wlan2)
 tj onboard --qr "$uri2" --name speaker --segment guest || fail "onboarding the speaker failed"
 lab_wait 20 lab_sta_connected wlan2 || fail "speaker not connected"
 mac2=$(lab_mac wlan2)
@@ -93,7 +85,7 @@ lab_sta_connected wlan1 && fail "removed camera connected again"
 
 say "the camera is onboarded again: it gets a new credential"
 lab_wpa_cli wlan1 remove_network all >/dev/null
-uri1=$(dpp_device wlan1)
+uri1=$(lab_dpp_qr wlan1)
 tj onboard --qr "$uri1" --name camera --segment iot || fail "re-onboarding the camera failed"
 lab_wait 20 lab_sta_connected wlan1 || fail "re-onboarded camera not connected"
 new_pass=$(pass_of "$(keyid_of "$mac1")")

@@ -14,13 +14,6 @@ lab_router "	option legacy_passphrase '1'" \
 	"config web 'web'" "	option enabled '1'" "	list listen '127.0.0.1:8099'"
 base=http://127.0.0.1:8099
 
-dpp_device() {
-	local ifc=$1 mac id
-	mac=$(lab_mac "$ifc" | tr -d :)
-	id=$(lab_wpa_cli "$ifc" dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
-	lab_wpa_cli "$ifc" dpp_listen 2437 >/dev/null
-	lab_wpa_cli "$ifc" dpp_bootstrap_get_uri "$id" | tail -1
-}
 # post PATH JSON: what the page sends, with its session and CSRF token.
 post() {
 	curl -sS -b /tmp/phone.jar -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" \
@@ -42,7 +35,7 @@ code=$(curl -sS -c /tmp/other.jar -o /tmp/other.html -w '%{http_code}' "$link")
 
 say "a doorbell on wlan1 is onboarded from the phone, into the default segment (iot, VLAN 20)"
 lab_start_sta wlan1
-uri=$(dpp_device wlan1)
+uri=$(lab_dpp_qr wlan1)
 id=$(post /api/onboard "$(jq -nc --arg u "$uri" '{method: "qr", uri: $u, name: "doorbell"}')" | jq -r .id)
 [ -n "$id" ] && [ "$id" != null ] || fail "the phone's onboarding request was refused"
 state=
