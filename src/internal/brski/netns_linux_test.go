@@ -67,6 +67,17 @@ func veth(t *testing.T, na netns, a string, aAddrs []string, nb netns, b string,
 		}
 		end.ns.sh(t, "ip", "link", "set", end.name, "up")
 	}
+	// Wait for the kernel to route multicast on both ends (the link is
+	// up once the peer is), so GRASP floods can go out.
+	for _, end := range []struct {
+		ns   netns
+		name string
+	}{{na, a}, {nb, b}} {
+		waitFor(t, "multicast route on "+end.name, func() bool {
+			out, _ := exec.Command("ip", "-n", string(end.ns), "-6", "route", "show", "table", "local", "dev", end.name).Output()
+			return strings.Contains(string(out), "multicast")
+		})
+	}
 }
 
 // do runs f on an OS thread switched into ns: sockets made there belong to

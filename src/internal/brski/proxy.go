@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,9 @@ type Config struct {
 	// that long; TotalTimeout closes any connection after that long.
 	IdleTimeout  time.Duration
 	TotalTimeout time.Duration
+	// AnnounceInterval is how often the GRASP AN_Proxy flood is repeated;
+	// zero sends none.
+	AnnounceInterval time.Duration
 }
 
 // ConfigFrom takes the circuit proxy's settings from the configuration.
@@ -68,6 +72,8 @@ func ConfigFrom(b config.BRSKI) Config {
 		MaxPerSource:   b.MaxPerSource,
 		IdleTimeout:    b.IdleTimeout,
 		TotalTimeout:   DefaultTotalTimeout,
+		// RFC 8995 §4.3 asks registrars for 60 s; a proxy is no chattier.
+		AnnounceInterval: 60 * time.Second,
 	}
 }
 
@@ -107,8 +113,10 @@ type Counters struct {
 	RegistrarFailures uint64 `json:"registrar_failures"`
 	IdleClosed        uint64 `json:"idle_closed"`
 	TotalTimeouts     uint64 `json:"total_timeouts"`
-	BytesToRegistrar  uint64 `json:"bytes_to_registrar"`
-	BytesToPledge     uint64 `json:"bytes_to_pledge"`
+	// Announcements counts GRASP AN_Proxy floods sent.
+	Announcements    uint64 `json:"announcements"`
+	BytesToRegistrar uint64 `json:"bytes_to_registrar"`
+	BytesToPledge    uint64 `json:"bytes_to_pledge"`
 }
 
 // Pledge is one pledge connection in flight.
@@ -260,34 +268,49 @@ func (p *Proxy) Run(ctx context.Context) error {
 	return nil
 }
 
+// A listenAddr is one address to listen on.
+type listenAddr struct {
+	// bind carries the interface's index as zone: unlike its name, the
+	// index never needs a lookup that could go stale.
+	bind, show string
+	ll         netip.Addr // link-local, announced by GRASP; invalid for IPv4
+	zone       string
+}
+
 // addresses returns where to listen on ifname: its IPv6 link-local
 // addresses (RFC 8995 §4.1) and, with IPv4 on, its IPv4 addresses.
-func (p *Proxy) addresses(ifname string) ([]string, error) {
-	_, addrs, err := p.net.Interface(ifname)
+func (p *Proxy) addresses(ifname string) ([]listenAddr, error) {
+	ifi, addrs, err := p.net.Interface(ifname)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	idx := strconv.Itoa(ifi.Index)
+	var out []listenAddr
 	for _, a := range addrs {
 		switch {
 		case a.Is6() && a.IsLinkLocalUnicast():
-			out = append(out, netip.AddrPortFrom(a.WithZone(ifname), uint16(p.cfg.Port)).String())
+			out = append(out, listenAddr{
+				bind: netip.AddrPortFrom(a.WithZone(idx), uint16(p.cfg.Port)).String(),
+				show: netip.AddrPortFrom(a.WithZone(ifname), uint16(p.cfg.Port)).String(),
+				ll:   a, zone: idx,
+			})
 		case a.Is4() && p.cfg.IPv4 && !a.IsLoopback():
-			out = append(out, netip.AddrPortFrom(a, uint16(p.cfg.Port)).String())
+			ap := netip.AddrPortFrom(a, uint16(p.cfg.Port)).String()
+			out = append(out, listenAddr{bind: ap, show: ap})
 		}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no IPv6 link-local address (yet)")
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b listenAddr) int { return strings.Compare(a.bind, b.bind) })
 	return out, nil
 }
 
 // serveInterface keeps listeners on ifname's addresses, following them as
-// they change.
+// they change, and announces them with GRASP.
 func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 	var (
-		current []string
+		current []listenAddr
 		lns     []net.Listener
 		wg      sync.WaitGroup
 	)
@@ -301,18 +324,25 @@ func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 	defer closeAll()
 	t := time.NewTicker(rescan)
 	defer t.Stop()
+	var announce <-chan time.Time
+	announced := false
+	if p.cfg.AnnounceInterval > 0 {
+		at := time.NewTicker(p.cfg.AnnounceInterval)
+		defer at.Stop()
+		announce = at.C
+	}
 	for {
 		addrs, err := p.addresses(ifname)
 		if err == nil && !slices.Equal(addrs, current) {
 			closeAll()
 			for _, a := range addrs {
 				network := "tcp6"
-				if ap, _ := netip.ParseAddrPort(a); ap.Addr().Is4() {
+				if !a.ll.IsValid() {
 					network = "tcp4"
 				}
-				ln, lerr := p.net.Listen(ctx, network, a)
+				ln, lerr := p.net.Listen(ctx, network, a.bind)
 				if lerr != nil {
-					err = fmt.Errorf("failed to listen on %s: %w", a, lerr)
+					err = fmt.Errorf("failed to listen on %s: %w", a.show, lerr)
 					break
 				}
 				lns = append(lns, ln)
@@ -326,16 +356,71 @@ func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 				closeAll()
 			} else {
 				current = addrs
-				p.log.Info("brski join proxy listening", "interface", ifname, "addresses", addrs)
+				p.log.Info("brski join proxy listening", "interface", ifname, "addresses", shown(addrs))
+				announced = false
 			}
 		}
-		p.setListening(ifname, current, err)
+		p.setListening(ifname, shown(current), err)
+		if announce != nil && !announced && current != nil {
+			// At once, and again at each rescan until it works (a link
+			// just up may not route multicast yet).
+			announced = p.announce(ctx, ifname, current)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-announce:
+			announced = p.announce(ctx, ifname, current)
 		}
 	}
+}
+
+func shown(addrs []listenAddr) []string {
+	var out []string
+	for _, a := range addrs {
+		out = append(out, a.show)
+	}
+	return out
+}
+
+// announce sends the AN_Proxy flood for each link-local listener to
+// ff02::13, from that link-local address (RFC 8995 §4.1.1).
+func (p *Proxy) announce(ctx context.Context, ifname string, addrs []listenAddr) bool {
+	ok := true
+	for _, a := range addrs {
+		if !a.ll.IsValid() {
+			continue
+		}
+		if err := p.sendFlood(ctx, a); err != nil {
+			p.log.Warn("brski join proxy failed to announce itself", "interface", ifname, "err", err)
+			ok = false
+			continue
+		}
+		p.count(func(k *Counters) { k.Announcements++ })
+	}
+	return ok
+}
+
+func (p *Proxy) sendFlood(ctx context.Context, a listenAddr) error {
+	f, err := ProxyFlood(a.ll, uint16(p.cfg.Port))
+	if err != nil {
+		return err
+	}
+	b, err := f.Marshal()
+	if err != nil {
+		return err
+	}
+	pc, err := p.net.ListenPacket(ctx, "udp6", netip.AddrPortFrom(a.ll.WithZone(a.zone), 0).String())
+	if err != nil {
+		return fmt.Errorf("failed to open a GRASP socket: %w", err)
+	}
+	defer pc.Close()
+	dst := &net.UDPAddr{IP: AllGRASPNeighbors.AsSlice(), Port: GRASPPort, Zone: a.zone}
+	if _, err := pc.WriteTo(b, dst); err != nil {
+		return fmt.Errorf("failed to send the GRASP flood: %w", err)
+	}
+	return nil
 }
 
 func (p *Proxy) setListening(ifname string, addrs []string, err error) {
