@@ -43,6 +43,7 @@ type Service interface {
 	PreauthAdd(ctx context.Context, e PreauthRequest) (PreauthEntry, error)
 	PreauthBulk(ctx context.Context, es []PreauthRequest) (BulkResult, error)
 	PreauthRemove(ctx context.Context, id string) error
+	BRSKI(ctx context.Context) (BRSKIStatus, error)
 }
 
 // Status is the daemon's state as a whole.
@@ -254,6 +255,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		id := r.PathValue("id")
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
+	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
 	})

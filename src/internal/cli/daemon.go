@@ -132,6 +132,13 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
 	}
 	svc := lifecycle.New(cfg, engine, reg, status)
+	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
+		bt, err := brskiTasks(log, cfg.BRSKI, svc)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, bt...)
+	}
 	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil
 }

@@ -20,6 +20,7 @@ type Service struct {
 	engine *dpp.Engine
 	reg    *registry.Registry
 	status func() daemon.Status
+	brski  func() api.BRSKIStatus // nil while the join proxy is off
 }
 
 var _ api.Service = (*Service)(nil)
