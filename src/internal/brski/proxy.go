@@ -671,7 +671,8 @@ func (p *Proxy) pipe(c *conn, dst, src *net.TCPConn, n, total *atomic.Uint64) {
 		k, err := src.Read(*buf)
 		if k > 0 {
 			c.last.Store(time.Now().UnixNano())
-			dst.SetWriteDeadline(time.Now().Add(idle))
+			// No write deadline: a write stuck on a peer that reads
+			// nothing leaves the other direction idle, which aborts both.
 			if _, werr := dst.Write((*buf)[:k]); werr != nil {
 				c.abort()
 				return
