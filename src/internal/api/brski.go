@@ -53,13 +53,15 @@ type BRSKIPledge struct {
 
 // BRSKIStateless is the constrained (CoAP/DTLS) stateless proxy's state.
 type BRSKIStateless struct {
-	Listeners        []string `json:"listeners"`
-	Problems         []string `json:"problems"`
-	Registrar        string   `json:"registrar"`
-	ToRegistrar      uint64   `json:"to_registrar"`
-	ToPledge         uint64   `json:"to_pledge"`
-	DroppedSource    uint64   `json:"dropped_source"`
-	DroppedMalformed uint64   `json:"dropped_malformed"`
-	DroppedHeader    uint64   `json:"dropped_header"`
-	DroppedOther     uint64   `json:"dropped_other"`
+	Listeners   []string `json:"listeners"`
+	Problems    []string `json:"problems"`
+	Registrar   string   `json:"registrar"`
+	ToRegistrar uint64   `json:"to_registrar"`
+	ToPledge    uint64   `json:"to_pledge"`
+	// Discoveries counts CoAP discovery requests answered.
+	Discoveries      uint64 `json:"discoveries"`
+	DroppedSource    uint64 `json:"dropped_source"`
+	DroppedMalformed uint64 `json:"dropped_malformed"`
+	DroppedHeader    uint64 `json:"dropped_header"`
+	DroppedOther     uint64 `json:"dropped_other"`
 }

@@ -22,7 +22,7 @@ func APIStatus(p *Proxy, s *Stateless) api.BRSKIStatus {
 		c := ss.Counters
 		out.Stateless = &api.BRSKIStateless{
 			Listeners: ss.Listeners, Problems: ss.Problems, Registrar: ss.Registrar,
-			ToRegistrar: c.ToRegistrar, ToPledge: c.ToPledge, DroppedSource: c.DroppedSource,
+			ToRegistrar: c.ToRegistrar, ToPledge: c.ToPledge, Discoveries: c.Discoveries, DroppedSource: c.DroppedSource,
 			DroppedMalformed: c.DroppedMalformed, DroppedHeader: c.DroppedHeader, DroppedOther: c.DroppedOther,
 		}
 	}

@@ -673,12 +673,14 @@ func (p *Proxy) pipe(c *conn, dst, src *net.TCPConn, n, total *atomic.Uint64) {
 			c.last.Store(time.Now().UnixNano())
 			// No write deadline: a write stuck on a peer that reads
 			// nothing leaves the other direction idle, which aborts both.
+			// Counted before relaying, so whoever sees the bytes sees
+			// them counted.
+			n.Add(uint64(k))
+			total.Add(uint64(k))
 			if _, werr := dst.Write((*buf)[:k]); werr != nil {
 				c.abort()
 				return
 			}
-			n.Add(uint64(k))
-			total.Add(uint64(k))
 		}
 		if err != nil {
 			if err == io.EOF {

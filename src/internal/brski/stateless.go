@@ -2,6 +2,8 @@ package brski
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,9 +13,11 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"golang.org/x/net/ipv6"
 )
 
 // StatelessConfig is what the constrained, stateless join proxy needs.
@@ -25,6 +29,9 @@ type StatelessConfig struct {
 	// messages (the draft has no default port).
 	RegistrarHost string
 	JPYPort       int
+	// DiscoveryPort is where pledges ask CoAP discovery
+	// (/.well-known/core?brski-jp); zero answers none.
+	DiscoveryPort int
 	// KeyRotation is how often the header key is replaced, KeyGrace how
 	// long the previous one still opens headers, HeaderMaxAge how long a
 	// header is accepted back after it was made.
@@ -39,6 +46,7 @@ func StatelessConfigFrom(b config.BRSKI) StatelessConfig {
 		Port:          b.StatelessPort,
 		RegistrarHost: b.RegistrarHost,
 		JPYPort:       b.JPYPort,
+		DiscoveryPort: CoAPPort,
 		// Daily, as the draft suggests (§4.5.5); a DTLS handshake
 		// takes seconds, so a header older than two minutes is stale.
 		KeyRotation:  24 * time.Hour,
@@ -59,6 +67,8 @@ type StatelessStatus struct {
 type StatelessCounters struct {
 	ToRegistrar uint64 `json:"to_registrar"`
 	ToPledge    uint64 `json:"to_pledge"`
+	// Discoveries counts CoAP discovery requests answered.
+	Discoveries uint64 `json:"discoveries"`
 	// Dropped: not from the registrar, not a JPY message, a header that
 	// fails authentication or has expired, or anything else.
 	DroppedSource    uint64 `json:"dropped_source"`
@@ -83,7 +93,9 @@ type Stateless struct {
 	problems  map[string]string
 	registrar netip.AddrPort
 
-	toRegistrar, toPledge, dropSource, dropMalformed, dropHeader, dropOther atomic.Uint64
+	disco *ipv6.PacketConn // CoAP discovery, nil when off
+
+	toRegistrar, toPledge, discoveries, dropSource, dropMalformed, dropHeader, dropOther atomic.Uint64
 }
 
 // NewStateless returns the stateless proxy for cfg, with a fresh key.
@@ -121,7 +133,7 @@ func (s *Stateless) Status() StatelessStatus {
 	}
 	slices.Sort(st.Problems)
 	st.Counters = StatelessCounters{
-		ToRegistrar: s.toRegistrar.Load(), ToPledge: s.toPledge.Load(),
+		ToRegistrar: s.toRegistrar.Load(), ToPledge: s.toPledge.Load(), Discoveries: s.discoveries.Load(),
 		DroppedSource: s.dropSource.Load(), DroppedMalformed: s.dropMalformed.Load(),
 		DroppedHeader: s.dropHeader.Load(), DroppedOther: s.dropOther.Load(),
 	}
@@ -185,6 +197,26 @@ func (s *Stateless) Run(ctx context.Context) error {
 		defer wg.Done()
 		s.fromRegistrar(up)
 	}()
+	if s.cfg.DiscoveryPort > 0 {
+		dc, err := s.net.ListenPacket(ctx, "udp6", fmt.Sprintf("[::]:%d", s.cfg.DiscoveryPort))
+		if err != nil {
+			return fmt.Errorf("brski stateless join proxy: CoAP discovery: %w", err)
+		}
+		s.mu.Lock()
+		s.disco = ipv6.NewPacketConn(dc)
+		s.mu.Unlock()
+		if err := s.disco.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst, true); err != nil {
+			dc.Close()
+			return fmt.Errorf("brski stateless join proxy: CoAP discovery: %w", err)
+		}
+		stop := context.AfterFunc(ctx, func() { dc.Close() })
+		defer stop()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.answerDiscovery()
+		}()
+	}
 	for _, ifname := range s.cfg.Interfaces {
 		wg.Add(1)
 		go func() {
@@ -233,6 +265,16 @@ func (s *Stateless) listen(ctx context.Context, ifname string) (net.PacketConn, 
 		pc, err := s.net.ListenPacket(ctx, "udp6", bind.String())
 		if err != nil {
 			return nil, 0, fmt.Errorf("failed to listen on %s: %w", bind, err)
+		}
+		s.mu.Lock()
+		disco := s.disco
+		s.mu.Unlock()
+		if disco != nil {
+			group := &net.UDPAddr{IP: AllCoAPNodes[:]}
+			if err := disco.JoinGroup(ifi, group); err != nil && !errors.Is(err, syscall.EADDRINUSE) {
+				pc.Close()
+				return nil, 0, fmt.Errorf("failed to join ff02::fd for CoAP discovery: %w", err)
+			}
 		}
 		s.setListening(ifname, ifi.Index, pc, netip.AddrPortFrom(a.WithZone(ifname), uint16(s.cfg.Port)).String(), nil)
 		s.log.Info("brski stateless join proxy listening", "interface", ifname, "address", bind)
@@ -289,11 +331,15 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 			s.dropOther.Add(1)
 			continue
 		}
+		// Counted before sending, so whoever sees the datagram sees it
+		// counted.
+		s.toRegistrar.Add(1)
 		reg, err := s.resolveRegistrar(ctx)
 		if err == nil {
 			_, err = up.WriteTo(msg, net.UDPAddrFromAddrPort(reg))
 		}
 		if err != nil {
+			s.toRegistrar.Add(^uint64(0))
 			s.dropOther.Add(1)
 			s.log.Warn("brski stateless join proxy cannot reach the registrar", "err", err)
 			s.mu.Lock()
@@ -301,7 +347,6 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 			s.mu.Unlock()
 			continue
 		}
-		s.toRegistrar.Add(1)
 	}
 }
 
@@ -338,10 +383,48 @@ func (s *Stateless) fromRegistrar(up net.PacketConn) {
 			continue
 		}
 		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst.Addr().WithZone(strconv.Itoa(idx)), dst.Port()))
+		s.toPledge.Add(1)
 		if _, err := pc.WriteTo(content, to); err != nil {
+			s.toPledge.Add(^uint64(0))
 			s.dropOther.Add(1)
+		}
+	}
+}
+
+// answerDiscovery answers pledges' CoAP discovery on the join interfaces,
+// from the link-local address the pledge will then use (draft §5.2).
+func (s *Stateless) answerDiscovery() {
+	buf := make([]byte, 1500)
+	for {
+		n, cm, from, err := s.disco.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if cm == nil {
 			continue
 		}
-		s.toPledge.Add(1)
+		s.mu.Lock()
+		_, ours := s.byIndex[cm.IfIndex]
+		s.mu.Unlock()
+		if !ours {
+			continue
+		}
+		m, err := parseCoAP(buf[:n])
+		if err != nil {
+			continue
+		}
+		var id [2]byte
+		rand.Read(id[:])
+		answer, ok := joinPortAnswer(m, s.cfg.Port, binary.BigEndian.Uint16(id[:]))
+		if !ok {
+			continue
+		}
+		// Counted before sending, so whoever sees the answer sees it
+		// counted.
+		s.discoveries.Add(1)
+		if _, err := s.disco.WriteTo(answer, &ipv6.ControlMessage{IfIndex: cm.IfIndex}, from); err != nil {
+			s.discoveries.Add(^uint64(0))
+			s.log.Debug("brski stateless join proxy could not answer discovery", "pledge", from, "err", err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -17,7 +18,7 @@ const jpyPort = 5685
 func (l *lab) startStateless(t *testing.T) *Stateless {
 	t.Helper()
 	cfg := StatelessConfig{
-		Interfaces: []string{"lan0"}, Port: 5684, RegistrarHost: "fe80::12%wan0", JPYPort: jpyPort,
+		Interfaces: []string{"lan0"}, Port: 5684, RegistrarHost: "fe80::12%wan0", JPYPort: jpyPort, DiscoveryPort: CoAPPort,
 		KeyRotation: time.Hour, KeyGrace: time.Minute, HeaderMaxAge: time.Minute,
 	}
 	s, err := NewStateless(slog.New(slog.NewTextHandler(testWriter{t}, nil)), cfg)
@@ -74,7 +75,30 @@ func TestStatelessRoundTrip(t *testing.T) {
 	reg := l.udp(t, l.registrar, fmt.Sprintf("[fe80::12%%rg0]:%d", jpyPort))
 	p2 := l.udp(t, l.pledge, "[fe80::2%pl0]:0")
 	p3 := l.udp(t, l.pledge, "[fe80::3%pl0]:0")
-	proxy := &net.UDPAddr{IP: net.ParseIP("fe80::1"), Zone: "pl0", Port: 5684}
+	// The pledge finds the join port by CoAP discovery on ff02::fd and
+	// uses the address the answer came from (draft -20 §5.2).
+	ifi, _, err := nsNetwork{l.pledge}.Interface("pl0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := strconv.Itoa(ifi.Index)
+	req := discoveryRequest(coapNON, "brski-jp=*")
+	if _, err := p2.WriteToUDP(req.marshal(), &net.UDPAddr{IP: AllCoAPNodes[:], Zone: zone, Port: CoAPPort}); err != nil {
+		t.Fatal(err)
+	}
+	b, from := readUDP(t, p2)
+	answer, err := parseCoAP(b)
+	if err != nil {
+		t.Fatalf("discovery answer %x: %v", b, err)
+	}
+	var port int
+	if _, err := fmt.Sscanf(string(answer.payload), "<>;brski-jp=%d", &port); err != nil || !bytes.Equal(answer.token, req.token) {
+		t.Fatalf("discovery answer %+v: %v", answer, err)
+	}
+	if !from.IP.Equal(net.ParseIP("fe80::1")) || port != 5684 {
+		t.Fatalf("discovery answered from %s with port %d, want fe80::1 and 5684", from, port)
+	}
+	proxy := &net.UDPAddr{IP: from.IP, Zone: zone, Port: port}
 
 	hello := map[*net.UDPConn][]byte{p2: []byte("\x16\xfe\xfdClientHello from 2"), p3: []byte("\x16\xfe\xfdClientHello from 3")}
 	for _, p := range []*net.UDPConn{p2, p3} {
@@ -106,7 +130,7 @@ func TestStatelessRoundTrip(t *testing.T) {
 		}
 	}
 	st := s.Status().Counters
-	if st.ToRegistrar != 2 || st.ToPledge != 2 {
+	if st.ToRegistrar != 2 || st.ToPledge != 2 || st.Discoveries != 1 {
 		t.Errorf("counters %+v", st)
 	}
 }

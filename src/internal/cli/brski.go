@@ -96,7 +96,7 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 		for _, p := range st.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}
-		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other\n",
-			st.ToRegistrar, st.ToPledge, st.DroppedHeader, st.DroppedMalformed, st.DroppedSource, st.DroppedOther)
+		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other; %d discovery answers\n",
+			st.ToRegistrar, st.ToPledge, st.DroppedHeader, st.DroppedMalformed, st.DroppedSource, st.DroppedOther, st.Discoveries)
 	}
 }
