@@ -23,7 +23,7 @@ type BRSKIRegistrar struct {
 	Host    string `json:"host"`
 	Port    int    `json:"port"`
 	Address string `json:"address"`
-	// Source is "config" or "none".
+	// Source is "config" (registrar_host) or "mdns" (discovered).
 	Source string `json:"source"`
 	Error  string `json:"error"`
 }

@@ -170,8 +170,19 @@ func (l *lab) startProxy(t *testing.T, cfg Config) *Proxy {
 	if cfg.RegistrarHost == "" {
 		cfg.RegistrarHost, cfg.RegistrarPort = "fe80::12%wan0", registrarPort
 	}
-	p := NewProxy(slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), cfg)
+	p := NewProxy(slogFor(t), cfg)
 	p.net = nsNetwork{l.router}
+	runProxy(t, p)
+	return p
+}
+
+func slogFor(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// runProxy runs p until the test ends, once it listens everywhere.
+func runProxy(t *testing.T, p *Proxy) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -188,7 +199,6 @@ func (l *lab) startProxy(t *testing.T, cfg Config) *Proxy {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("proxy not listening: %v", p.Status().Problems)
 	}
-	return p
 }
 
 // dialFrom connects from the pledge's address local (fe80::2 or fe80::3)

@@ -137,3 +137,8 @@ func (n nsNetwork) Interface(name string) (ifi *net.Interface, addrs []netip.Add
 	err = n.ns.do(func() error { ifi, addrs, err = hostNetwork{}.Interface(name); return err })
 	return ifi, addrs, err
 }
+
+func (n nsNetwork) Interfaces() (ifs []net.Interface, err error) {
+	err = n.ns.do(func() error { ifs, err = net.Interfaces(); return err })
+	return ifs, err
+}

@@ -94,7 +94,8 @@ type Registrar struct {
 	Port int    `json:"port"`
 	// Address is the last resolved address; empty before the first pledge.
 	Address string `json:"address"`
-	// Source is "config" or "none" (nothing configured).
+	// Source is "config" (registrar_host) or "mdns" (discovered, when
+	// registrar_host is empty).
 	Source string `json:"source"`
 	// Error is the last failure to resolve or reach the registrar.
 	Error string `json:"error"`
@@ -135,6 +136,7 @@ type network interface {
 	ListenPacket(ctx context.Context, network, address string) (net.PacketConn, error)
 	Dial(ctx context.Context, network, address string) (net.Conn, error)
 	Interface(name string) (*net.Interface, []netip.Addr, error)
+	Interfaces() ([]net.Interface, error)
 }
 
 type hostNetwork struct{}
@@ -153,6 +155,8 @@ func (hostNetwork) Dial(ctx context.Context, network, address string) (net.Conn,
 	var d net.Dialer
 	return d.DialContext(ctx, network, address)
 }
+
+func (hostNetwork) Interfaces() ([]net.Interface, error) { return net.Interfaces() }
 
 func (hostNetwork) Interface(name string) (*net.Interface, []netip.Addr, error) {
 	ifi, err := net.InterfaceByName(name)
@@ -211,8 +215,7 @@ func NewProxy(log *slog.Logger, cfg Config) *Proxy {
 		registrar: Registrar{Host: cfg.RegistrarHost, Port: cfg.RegistrarPort, Source: "config"},
 	}
 	if cfg.RegistrarHost == "" {
-		p.registrar.Source = "none"
-		p.registrar.Error = "no registrar_host configured and registrar discovery is not implemented"
+		p.registrar = Registrar{Source: "mdns"} // looked for when the first pledge comes
 	}
 	return p
 }
@@ -392,12 +395,14 @@ func (p *Proxy) announce(ctx context.Context, ifname string, addrs []listenAddr)
 		if !a.ll.IsValid() {
 			continue
 		}
+		// Counted before sending, so whoever sees the flood sees it
+		// counted.
+		p.count(func(k *Counters) { k.Announcements++ })
 		if err := p.sendFlood(ctx, a); err != nil {
+			p.count(func(k *Counters) { k.Announcements-- })
 			p.log.Warn("brski join proxy failed to announce itself", "interface", ifname, "err", err)
 			ok = false
-			continue
 		}
-		p.count(func(k *Counters) { k.Announcements++ })
 	}
 	return ok
 }
@@ -526,7 +531,8 @@ func (p *Proxy) count(f func(*Counters)) {
 }
 
 // resolve returns the registrar's address, resolving the configured host
-// again when fresh is set (after a failure) or nothing is known yet.
+// (or discovering one by mDNS) again when fresh is set (after a failure)
+// or nothing is known yet.
 func (p *Proxy) resolve(ctx context.Context, fresh bool) (netip.AddrPort, error) {
 	p.mu.Lock()
 	if !fresh && p.regAddr.IsValid() {
@@ -536,7 +542,20 @@ func (p *Proxy) resolve(ctx context.Context, fresh bool) (netip.AddrPort, error)
 	host, port := p.cfg.RegistrarHost, p.cfg.RegistrarPort
 	p.mu.Unlock()
 	if host == "" {
-		return netip.AddrPort{}, errors.New("no registrar_host configured and registrar discovery is not implemented")
+		ap, ifname, err := p.discoverRegistrar(ctx)
+		if err != nil {
+			return netip.AddrPort{}, err
+		}
+		shown := ap
+		if ap.Addr().Zone() != "" {
+			shown = netip.AddrPortFrom(ap.Addr().WithZone(ifname), ap.Port())
+		}
+		p.mu.Lock()
+		p.regAddr = ap
+		p.registrar = Registrar{Host: shown.Addr().String(), Port: int(ap.Port()), Address: shown.String(), Source: "mdns"}
+		p.mu.Unlock()
+		p.log.Info("brski join proxy found a registrar by mDNS", "registrar", shown)
+		return ap, nil
 	}
 	addr, err := netip.ParseAddr(host)
 	if err != nil {

@@ -61,10 +61,10 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 	fmt.Fprintln(w, "BRSKI join proxy: on")
 	r := s.Registrar
 	switch {
-	case r.Source == "none":
-		fmt.Fprintln(w, "registrar: none")
 	case r.Address != "":
 		fmt.Fprintf(w, "registrar: %s (%s, from %s)\n", r.Address, r.Host, r.Source)
+	case r.Source == "mdns":
+		fmt.Fprintln(w, "registrar: to be found by mDNS (_brski-registrar._tcp) when a pledge comes")
 	default:
 		fmt.Fprintf(w, "registrar: %s port %d (from %s, not contacted yet)\n", r.Host, r.Port, r.Source)
 	}

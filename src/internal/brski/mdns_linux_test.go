@@ -1,0 +1,100 @@
+package brski
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// mdnsResponder is a test-only DNS-SD responder announcing a registrar at
+// addr:port on interface ifname of ns, answering by unicast as RFC 6762
+// §6.7 asks for queries from an ephemeral port.
+func mdnsResponder(t *testing.T, ns netns, ifname string, addr netip.Addr, port uint16) *atomic.Int64 {
+	t.Helper()
+	var queries atomic.Int64
+	var c *net.UDPConn
+	err := ns.do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		c, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: mdnsGroup.AsSlice(), Port: mdnsPort})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("mDNS responder: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 9000)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			var q dnsmessage.Message
+			if q.Unpack(buf[:n]) != nil || len(q.Questions) != 1 || q.Questions[0].Name.String() != registrarService {
+				continue
+			}
+			queries.Add(1)
+			svc := dnsmessage.MustNewName(registrarService)
+			inst := dnsmessage.MustNewName("registrar._brski-registrar._tcp.local.")
+			host := dnsmessage.MustNewName("registrar.local.")
+			hdr := func(n dnsmessage.Name, typ dnsmessage.Type) dnsmessage.ResourceHeader {
+				return dnsmessage.ResourceHeader{Name: n, Type: typ, Class: dnsmessage.ClassINET, TTL: 120}
+			}
+			a := dnsmessage.Message{
+				Header:    dnsmessage.Header{ID: q.Header.ID, Response: true, Authoritative: true},
+				Questions: q.Questions,
+				Answers:   []dnsmessage.Resource{{Header: hdr(svc, dnsmessage.TypePTR), Body: &dnsmessage.PTRResource{PTR: inst}}},
+				Additionals: []dnsmessage.Resource{
+					{Header: hdr(inst, dnsmessage.TypeSRV), Body: &dnsmessage.SRVResource{Target: host, Port: port}},
+					{Header: hdr(host, dnsmessage.TypeAAAA), Body: &dnsmessage.AAAAResource{AAAA: addr.As16()}},
+				},
+			}
+			b, err := a.Pack()
+			if err != nil {
+				continue
+			}
+			c.WriteToUDP(b, from)
+		}
+	}()
+	return &queries
+}
+
+// TestProxyDiscoversRegistrar: with no registrar_host, the proxy finds
+// the registrar by mDNS upstream and relays the pledge there, while a
+// rogue "registrar" on the join segment is never even asked.
+func TestProxyDiscoversRegistrar(t *testing.T) {
+	l := newLab(t)
+	genuine := mdnsResponder(t, l.registrar, "rg0", netip.MustParseAddr("fe80::12"), registrarPort)
+	rogue := mdnsResponder(t, l.pledge, "pl0", netip.MustParseAddr("fe80::2"), 8443)
+
+	p := NewProxy(slogFor(t), Config{Interfaces: []string{"lan0"}, Port: 8460, MaxConnections: 8, MaxPerSource: 4, IdleTimeout: time.Minute})
+	p.net = nsNetwork{l.router}
+	runProxy(t, p)
+
+	resp, err := l.pledgeClient("[fe80::1%pl0]:8460").Post("https://registrar.test/.well-known/brski/requestvoucher", "application/voucher-cms+json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("voucher request: %v (registrar %+v)", err, p.Status().Registrar)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "voucher for "+pledgeCN+": {}" {
+		t.Errorf("voucher request: %s %q", resp.Status, body)
+	}
+	reg := p.Status().Registrar
+	if reg.Source != "mdns" || reg.Address != "[fe80::12%wan0]:8443" || reg.Error != "" {
+		t.Errorf("registrar %+v", reg)
+	}
+	if genuine.Load() == 0 || rogue.Load() != 0 {
+		t.Errorf("queries: %d upstream, %d on the join segment (want some, none)", genuine.Load(), rogue.Load())
+	}
+}
