@@ -99,7 +99,7 @@ func (p *Proxy) queryRegistrar(ctx context.Context, ifi net.Interface) (netip.Ad
 		if err != nil {
 			return netip.AddrPort{}, fmt.Errorf("no usable answer: %w", err)
 		}
-		if ap, err := registrarFromAnswer(buf[:n], id); err == nil {
+		if ap, err := serviceFromAnswer(buf[:n], registrarService, id); err == nil {
 			if ap.Addr().Is6() && ap.Addr().IsLinkLocalUnicast() {
 				ap = netip.AddrPortFrom(ap.Addr().WithZone(zone), ap.Port())
 			}
@@ -120,8 +120,9 @@ func mdnsQuery(id uint16, service string) ([]byte, error) {
 	return m.Pack()
 }
 
-// registrarFromAnswer follows PTR → SRV → AAAA/A in one mDNS answer.
-func registrarFromAnswer(b []byte, id uint16) (netip.AddrPort, error) {
+// serviceFromAnswer follows service's PTR → SRV → AAAA/A in one mDNS
+// answer to query id (or an unsolicited one, id 0).
+func serviceFromAnswer(b []byte, service string, id uint16) (netip.AddrPort, error) {
 	var m dnsmessage.Message
 	if err := m.Unpack(b); err != nil {
 		return netip.AddrPort{}, fmt.Errorf("malformed mDNS answer: %w", err)
@@ -132,13 +133,13 @@ func registrarFromAnswer(b []byte, id uint16) (netip.AddrPort, error) {
 	records := append(m.Answers, m.Additionals...)
 	var instance string
 	for _, r := range records {
-		if ptr, ok := r.Body.(*dnsmessage.PTRResource); ok && strings.EqualFold(r.Header.Name.String(), registrarService) {
+		if ptr, ok := r.Body.(*dnsmessage.PTRResource); ok && strings.EqualFold(r.Header.Name.String(), service) {
 			instance = ptr.PTR.String()
 			break
 		}
 	}
 	if instance == "" {
-		return netip.AddrPort{}, errors.New("no " + registrarService + " PTR record")
+		return netip.AddrPort{}, errors.New("no " + service + " PTR record")
 	}
 	var target string
 	var port uint16

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -97,4 +98,80 @@ func TestProxyDiscoversRegistrar(t *testing.T) {
 	if genuine.Load() == 0 || rogue.Load() != 0 {
 		t.Errorf("queries: %d upstream, %d on the join segment (want some, none)", genuine.Load(), rogue.Load())
 	}
+}
+
+// TestPledgeFindsProxyByMDNS: a pledge hears the proxy's unsolicited
+// _brski-proxy._tcp announcement, and also gets an answer when it asks;
+// either leads it to the proxy and its voucher.
+func TestPledgeFindsProxyByMDNS(t *testing.T) {
+	l := newLab(t)
+	var listen *net.UDPConn
+	var zone string
+	err := l.pledge.do(func() error {
+		ifi, err := net.InterfaceByName("pl0")
+		if err != nil {
+			return err
+		}
+		zone = strconv.Itoa(ifi.Index)
+		listen, err = net.ListenMulticastUDP("udp6", ifi, &net.UDPAddr{IP: mdnsGroup.AsSlice(), Port: mdnsPort})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listen.Close()
+
+	p := NewProxy(slogFor(t), Config{Interfaces: []string{"lan0"}, Port: 8470, MaxConnections: 8, MaxPerSource: 4,
+		IdleTimeout: time.Minute, RegistrarHost: "fe80::12%wan0", RegistrarPort: registrarPort, AnnounceInterval: time.Hour, MDNS: true})
+	p.net = nsNetwork{l.router}
+	runProxy(t, p)
+
+	voucher := func(ep netip.AddrPort) {
+		t.Helper()
+		resp, err := l.pledgeClient(netip.AddrPortFrom(ep.Addr().WithZone("pl0"), ep.Port()).String()).Post(
+			"https://registrar.test/.well-known/brski/requestvoucher", "application/voucher-cms+json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatalf("voucher request via %s: %v", ep, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("voucher request via %s: %s", ep, resp.Status)
+		}
+	}
+	want := netip.MustParseAddrPort("[fe80::1]:8470")
+
+	// Unasked.
+	listen.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 9000)
+	for {
+		n, _, err := listen.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no mDNS announcement: %v", err)
+		}
+		ep, err := serviceFromAnswer(buf[:n], proxyService, 0)
+		if err != nil {
+			continue // e.g. our own query below, or other traffic
+		}
+		if ep != want {
+			t.Fatalf("announced %s, want %s", ep, want)
+		}
+		voucher(ep)
+		break
+	}
+
+	// Asked, from an ephemeral port: answered by unicast.
+	q := l.udp(t, l.pledge, "[fe80::2%pl0]:0")
+	msg, err := mdnsQuery(0x5150, proxyService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.WriteToUDP(msg, &net.UDPAddr{IP: mdnsGroup.AsSlice(), Zone: zone, Port: mdnsPort}); err != nil {
+		t.Fatal(err)
+	}
+	b, from := readUDP(t, q)
+	ep, err := serviceFromAnswer(b, proxyService, 0x5150)
+	if err != nil || ep != want || !from.IP.Equal(net.ParseIP("fe80::1")) {
+		t.Fatalf("answer from %s: %s, %v", from, ep, err)
+	}
+	voucher(ep)
 }

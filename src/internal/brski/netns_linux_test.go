@@ -142,3 +142,8 @@ func (n nsNetwork) Interfaces() (ifs []net.Interface, err error) {
 	err = n.ns.do(func() error { ifs, err = net.Interfaces(); return err })
 	return ifs, err
 }
+
+func (n nsNetwork) ListenShared(ctx context.Context, network, address string) (pc net.PacketConn, err error) {
+	err = n.ns.do(func() error { pc, err = hostNetwork{}.ListenShared(ctx, network, address); return err })
+	return pc, err
+}

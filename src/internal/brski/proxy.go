@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"golang.org/x/net/ipv6"
 )
 
 // Defaults for what the configuration does not set.
@@ -55,9 +56,11 @@ type Config struct {
 	// that long; TotalTimeout closes any connection after that long.
 	IdleTimeout  time.Duration
 	TotalTimeout time.Duration
-	// AnnounceInterval is how often the GRASP AN_Proxy flood is repeated;
-	// zero sends none.
+	// AnnounceInterval is how often the GRASP AN_Proxy flood (and the
+	// mDNS announcement) is repeated; zero sends none.
 	AnnounceInterval time.Duration
+	// MDNS answers _brski-proxy._tcp.local queries on the interfaces.
+	MDNS bool
 }
 
 // ConfigFrom takes the circuit proxy's settings from the configuration.
@@ -74,6 +77,7 @@ func ConfigFrom(b config.BRSKI) Config {
 		TotalTimeout:   DefaultTotalTimeout,
 		// RFC 8995 §4.3 asks registrars for 60 s; a proxy is no chattier.
 		AnnounceInterval: 60 * time.Second,
+		MDNS:             true,
 	}
 }
 
@@ -137,6 +141,8 @@ type network interface {
 	Dial(ctx context.Context, network, address string) (net.Conn, error)
 	Interface(name string) (*net.Interface, []netip.Addr, error)
 	Interfaces() ([]net.Interface, error)
+	// ListenShared is ListenPacket on a port other sockets may share.
+	ListenShared(ctx context.Context, network, address string) (net.PacketConn, error)
 }
 
 type hostNetwork struct{}
@@ -157,6 +163,11 @@ func (hostNetwork) Dial(ctx context.Context, network, address string) (net.Conn,
 }
 
 func (hostNetwork) Interfaces() ([]net.Interface, error) { return net.Interfaces() }
+
+func (hostNetwork) ListenShared(ctx context.Context, network, address string) (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: shareAddr}
+	return lc.ListenPacket(ctx, network, address)
+}
 
 func (hostNetwork) Interface(name string) (*net.Interface, []netip.Addr, error) {
 	ifi, err := net.InterfaceByName(name)
@@ -194,6 +205,9 @@ type Proxy struct {
 	counters  Counters
 	registrar Registrar
 	regAddr   netip.AddrPort
+	mdns      *ipv6.PacketConn   // nil without MDNS
+	mdnsAddrs map[int]listenAddr // interface index → link-local listener
+	ifnames   map[int]string
 
 	toRegistrar, toPledge atomic.Uint64
 }
@@ -212,6 +226,8 @@ func NewProxy(log *slog.Logger, cfg Config) *Proxy {
 		problems:  map[string]string{},
 		perSource: map[netip.Addr]int{},
 		pledges:   map[*conn]struct{}{},
+		mdnsAddrs: map[int]listenAddr{},
+		ifnames:   map[int]string{},
 		registrar: Registrar{Host: cfg.RegistrarHost, Port: cfg.RegistrarPort, Source: "config"},
 	}
 	if cfg.RegistrarHost == "" {
@@ -259,6 +275,13 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if p.cfg.MDNS {
+		stop, err := p.startMDNS(ctx)
+		if err != nil {
+			return fmt.Errorf("brski join proxy: %w", err)
+		}
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for _, ifname := range p.cfg.Interfaces {
 		wg.Add(1)
@@ -288,6 +311,9 @@ func (p *Proxy) addresses(ifname string) ([]listenAddr, error) {
 		return nil, err
 	}
 	idx := strconv.Itoa(ifi.Index)
+	p.mu.Lock()
+	p.ifnames[ifi.Index] = ifname
+	p.mu.Unlock()
 	var out []listenAddr
 	for _, a := range addrs {
 		switch {
@@ -355,6 +381,11 @@ func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 					p.accept(ctx, ln, ifname)
 				}()
 			}
+			for _, a := range addrs {
+				if err == nil {
+					err = p.mdnsJoin(a)
+				}
+			}
 			if err != nil {
 				closeAll()
 			} else {
@@ -394,6 +425,10 @@ func (p *Proxy) announce(ctx context.Context, ifname string, addrs []listenAddr)
 	for _, a := range addrs {
 		if !a.ll.IsValid() {
 			continue
+		}
+		if err := p.mdnsAnnounce(a, ifname); err != nil {
+			p.log.Warn("brski join proxy failed to announce itself by mDNS", "interface", ifname, "err", err)
+			ok = false
 		}
 		// Counted before sending, so whoever sees the flood sees it
 		// counted.
