@@ -18,6 +18,11 @@ import (
 // addr:port on interface ifname of ns, answering by unicast as RFC 6762
 // §6.7 asks for queries from an ephemeral port.
 func mdnsResponder(t *testing.T, ns netns, ifname string, addr netip.Addr, port uint16) *atomic.Int64 {
+	return mdnsResponderFunc(t, ns, ifname, addr, func(int64) uint16 { return port })
+}
+
+// mdnsResponderFunc announces the port port(n) for the n-th query.
+func mdnsResponderFunc(t *testing.T, ns netns, ifname string, addr netip.Addr, port func(n int64) uint16) *atomic.Int64 {
 	t.Helper()
 	var queries atomic.Int64
 	var c *net.UDPConn
@@ -44,7 +49,7 @@ func mdnsResponder(t *testing.T, ns netns, ifname string, addr netip.Addr, port 
 			if q.Unpack(buf[:n]) != nil || len(q.Questions) != 1 || q.Questions[0].Name.String() != registrarService {
 				continue
 			}
-			queries.Add(1)
+			k := queries.Add(1)
 			svc := dnsmessage.MustNewName(registrarService)
 			inst := dnsmessage.MustNewName("registrar._brski-registrar._tcp.local.")
 			host := dnsmessage.MustNewName("registrar.local.")
@@ -56,7 +61,7 @@ func mdnsResponder(t *testing.T, ns netns, ifname string, addr netip.Addr, port 
 				Questions: q.Questions,
 				Answers:   []dnsmessage.Resource{{Header: hdr(svc, dnsmessage.TypePTR), Body: &dnsmessage.PTRResource{PTR: inst}}},
 				Additionals: []dnsmessage.Resource{
-					{Header: hdr(inst, dnsmessage.TypeSRV), Body: &dnsmessage.SRVResource{Target: host, Port: port}},
+					{Header: hdr(inst, dnsmessage.TypeSRV), Body: &dnsmessage.SRVResource{Target: host, Port: port(k)}},
 					{Header: hdr(host, dnsmessage.TypeAAAA), Body: &dnsmessage.AAAAResource{AAAA: addr.As16()}},
 				},
 			}
@@ -174,4 +179,30 @@ func TestPledgeFindsProxyByMDNS(t *testing.T) {
 		t.Fatalf("answer from %s: %s, %v", from, ep, err)
 	}
 	voucher(ep)
+}
+
+// TestProxyFindsRegistrarAgain: when the registrar found by mDNS stops
+// answering, the proxy looks for it again and follows it, within the same
+// pledge connection.
+func TestProxyFindsRegistrarAgain(t *testing.T) {
+	l := newLab(t)
+	// First answer: a port nobody listens on (the registrar moved).
+	queries := mdnsResponderFunc(t, l.registrar, "rg0", netip.MustParseAddr("fe80::12"), func(n int64) uint16 {
+		if n == 1 {
+			return 9999
+		}
+		return registrarPort
+	})
+	p := NewProxy(slogFor(t), Config{Interfaces: []string{"lan0"}, Port: 8461, MaxConnections: 8, MaxPerSource: 4, IdleTimeout: time.Minute})
+	p.net = nsNetwork{l.router}
+	runProxy(t, p)
+	resp, err := l.pledgeClient("[fe80::1%pl0]:8461").Post("https://registrar.test/.well-known/brski/requestvoucher", "application/voucher-cms+json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("voucher request: %v (registrar %+v)", err, p.Status().Registrar)
+	}
+	resp.Body.Close()
+	st := p.Status()
+	if resp.StatusCode != http.StatusOK || queries.Load() != 2 || st.Registrar.Address != "[fe80::12%wan0]:8443" || st.Counters.RegistrarFailures != 0 {
+		t.Errorf("%s after %d queries; registrar %+v, counters %+v", resp.Status, queries.Load(), st.Registrar, st.Counters)
+	}
 }
