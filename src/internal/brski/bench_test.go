@@ -69,6 +69,7 @@ func loopbackProxy(t testing.TB, s *sink, maxConns int) (*Proxy, string) {
 	go func() {
 		defer close(done)
 		p.accept(ctx, ln, "lo")
+		p.relays.Wait()
 	}()
 	t.Cleanup(func() {
 		cancel()

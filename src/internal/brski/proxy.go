@@ -196,6 +196,8 @@ type Proxy struct {
 	log   *slog.Logger
 	net   network
 	ready chan struct{}
+	// relays tracks pledge connections in flight.
+	relays sync.WaitGroup
 
 	mu        sync.Mutex
 	listening map[string][]string // interface → addresses
@@ -291,6 +293,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// Relays end with ctx; they outlive their listener when an address
+	// changes, so they are waited for here.
+	p.relays.Wait()
 	return nil
 }
 
@@ -489,8 +494,6 @@ func (p *Proxy) setListening(ifname string, addrs []string, err error) {
 }
 
 func (p *Proxy) accept(ctx context.Context, ln net.Listener, ifname string) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	for {
@@ -518,9 +521,9 @@ func (p *Proxy) accept(ctx context.Context, ln net.Listener, ifname string) {
 			tc.Close()
 			continue
 		}
-		wg.Add(1)
+		p.relays.Add(1)
 		go func() {
-			defer wg.Done()
+			defer p.relays.Done()
 			defer p.release(pc)
 			p.relay(ctx, pc)
 		}()

@@ -187,11 +187,12 @@ func (s *Stateless) Run(ctx context.Context) error {
 		return fmt.Errorf("brski stateless join proxy: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	// In this order whatever way Run returns: stop, close the sockets
+	// the goroutines read, then wait for them.
 	defer wg.Wait()
-	stop := context.AfterFunc(ctx, func() { up.Close() })
-	defer stop()
+	defer up.Close()
+	defer cancel()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -209,8 +210,7 @@ func (s *Stateless) Run(ctx context.Context) error {
 			dc.Close()
 			return fmt.Errorf("brski stateless join proxy: CoAP discovery: %w", err)
 		}
-		stop := context.AfterFunc(ctx, func() { dc.Close() })
-		defer stop()
+		defer dc.Close() // before wg.Wait, after cancel
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
