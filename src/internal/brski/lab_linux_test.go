@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,9 +207,13 @@ func runProxy(t *testing.T, p *Proxy) {
 func (l *lab) dialFrom(local string, port int) (net.Conn, error) {
 	var c net.Conn
 	err := l.pledge.do(func() error {
-		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local), Zone: "pl0"}}
-		var err error
-		c, err = d.Dial("tcp6", fmt.Sprintf("[fe80::1%%pl0]:%d", port))
+		ifi, err := net.InterfaceByName("pl0")
+		if err != nil {
+			return err
+		}
+		zone := strconv.Itoa(ifi.Index) // see byIndex
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local), Zone: zone}}
+		c, err = d.Dial("tcp6", fmt.Sprintf("[fe80::1%%%s]:%d", zone, port))
 		return err
 	})
 	return c, err

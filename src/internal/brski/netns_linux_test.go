@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,18 +119,52 @@ func (ns netns) do(f func() error) error {
 // nsNetwork is the proxy's network inside a namespace.
 type nsNetwork struct{ ns netns }
 
+// byIndex replaces an interface name as zone in address by its index,
+// looked up inside the namespace: Go caches names process-wide, and this
+// process spans namespaces, so a name could resolve in the wrong one.
+// It must run inside ns.do.
+func byIndex(address string) (string, error) {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || ap.Addr().Zone() == "" {
+		return address, nil
+	}
+	if _, err := strconv.Atoi(ap.Addr().Zone()); err == nil {
+		return address, nil
+	}
+	ifi, err := net.InterfaceByName(ap.Addr().Zone())
+	if err != nil {
+		return "", err
+	}
+	return netip.AddrPortFrom(ap.Addr().WithZone(strconv.Itoa(ifi.Index)), ap.Port()).String(), nil
+}
+
 func (n nsNetwork) Listen(ctx context.Context, network, address string) (ln net.Listener, err error) {
-	err = n.ns.do(func() error { ln, err = hostNetwork{}.Listen(ctx, network, address); return err })
+	err = n.ns.do(func() error {
+		if address, err = byIndex(address); err == nil {
+			ln, err = hostNetwork{}.Listen(ctx, network, address)
+		}
+		return err
+	})
 	return ln, err
 }
 
 func (n nsNetwork) ListenPacket(ctx context.Context, network, address string) (pc net.PacketConn, err error) {
-	err = n.ns.do(func() error { pc, err = hostNetwork{}.ListenPacket(ctx, network, address); return err })
+	err = n.ns.do(func() error {
+		if address, err = byIndex(address); err == nil {
+			pc, err = hostNetwork{}.ListenPacket(ctx, network, address)
+		}
+		return err
+	})
 	return pc, err
 }
 
 func (n nsNetwork) Dial(ctx context.Context, network, address string) (c net.Conn, err error) {
-	err = n.ns.do(func() error { c, err = hostNetwork{}.Dial(ctx, network, address); return err })
+	err = n.ns.do(func() error {
+		if address, err = byIndex(address); err == nil {
+			c, err = hostNetwork{}.Dial(ctx, network, address)
+		}
+		return err
+	})
 	return c, err
 }
 

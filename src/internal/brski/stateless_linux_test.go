@@ -143,7 +143,12 @@ func TestStatelessDropsForgeries(t *testing.T) {
 	reg := l.udp(t, l.registrar, fmt.Sprintf("[fe80::12%%rg0]:%d", jpyPort))
 	intruder := l.udp(t, l.registrar, "[fe80::12%rg0]:0")
 	p := l.udp(t, l.pledge, "[fe80::2%pl0]:0")
-	if _, err := p.WriteToUDP([]byte("hello"), &net.UDPAddr{IP: net.ParseIP("fe80::1"), Zone: "pl0", Port: 5684}); err != nil {
+	ifi, _, err := nsNetwork{l.pledge}.Interface("pl0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := strconv.Itoa(ifi.Index) // see byIndex
+	if _, err := p.WriteToUDP([]byte("hello"), &net.UDPAddr{IP: net.ParseIP("fe80::1"), Zone: zone, Port: 5684}); err != nil {
 		t.Fatal(err)
 	}
 	msg, proxy := readUDP(t, reg)
