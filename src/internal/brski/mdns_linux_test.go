@@ -206,3 +206,19 @@ func TestProxyFindsRegistrarAgain(t *testing.T) {
 		t.Errorf("%s after %d queries; registrar %+v, counters %+v", resp.Status, queries.Load(), st.Registrar, st.Counters)
 	}
 }
+
+// TestProxyWithoutMDNSPort: when port 5353 is held by a responder that
+// does not share it, the proxy still runs (GRASP still announces it) and
+// says why mDNS is missing.
+func TestProxyWithoutMDNSPort(t *testing.T) {
+	l := newLab(t)
+	l.udp(t, l.router, "[::]:5353") // no SO_REUSEADDR: not shared
+	p := NewProxy(slogFor(t), Config{Interfaces: []string{"lan0"}, Port: 8480, MaxConnections: 8, MaxPerSource: 4,
+		IdleTimeout: time.Minute, RegistrarHost: "fe80::12%wan0", RegistrarPort: registrarPort, MDNS: true})
+	p.net = nsNetwork{l.router}
+	runProxy(t, p)
+	st := p.Status()
+	if len(st.Problems) != 1 || !strings.Contains(st.Problems[0], "mDNS: listen udp6 [::]:5353") || len(st.Listeners) != 1 {
+		t.Errorf("problems %q, listeners %q", st.Problems, st.Listeners)
+	}
+}

@@ -24,12 +24,12 @@ const proxyService = "_brski-proxy._tcp.local."
 func (p *Proxy) startMDNS(ctx context.Context) (func(), error) {
 	pc, err := p.net.ListenShared(ctx, "udp6", fmt.Sprintf("[::]:%d", mdnsPort))
 	if err != nil {
-		return nil, fmt.Errorf("mDNS: %w", err)
+		return nil, err
 	}
 	c := ipv6.NewPacketConn(pc)
 	if err := c.SetControlMessage(ipv6.FlagInterface, true); err != nil {
 		pc.Close()
-		return nil, fmt.Errorf("mDNS: %w", err)
+		return nil, err
 	}
 	p.mu.Lock()
 	p.mdns = c

@@ -278,11 +278,18 @@ func (p *Proxy) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if p.cfg.MDNS {
+		// Without mDNS pledges still find the proxy by GRASP: a port
+		// 5353 that another responder will not share is no reason to
+		// stop.
 		stop, err := p.startMDNS(ctx)
 		if err != nil {
-			return fmt.Errorf("brski join proxy: %w", err)
+			p.log.Warn("brski join proxy answers no mDNS queries", "err", err)
+			p.mu.Lock()
+			p.problems["mDNS"] = err.Error()
+			p.mu.Unlock()
+		} else {
+			defer stop()
 		}
-		defer stop()
 	}
 	var wg sync.WaitGroup
 	for _, ifname := range p.cfg.Interfaces {
