@@ -199,23 +199,21 @@ func (s *Stateless) Run(ctx context.Context) error {
 		s.fromRegistrar(up)
 	}()
 	if s.cfg.DiscoveryPort > 0 {
-		dc, err := s.net.ListenPacket(ctx, "udp6", fmt.Sprintf("[::]:%d", s.cfg.DiscoveryPort))
-		if err != nil {
-			return fmt.Errorf("brski stateless join proxy: CoAP discovery: %w", err)
+		// Pledges told the join port some other way still work: a CoAP
+		// port that is taken is reported, not fatal.
+		if dc, err := s.startDiscovery(ctx); err != nil {
+			s.log.Warn("brski stateless join proxy answers no CoAP discovery", "err", err)
+			s.mu.Lock()
+			s.problems["CoAP discovery"] = err.Error()
+			s.mu.Unlock()
+		} else {
+			defer dc.Close() // before wg.Wait, after cancel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.answerDiscovery()
+			}()
 		}
-		s.mu.Lock()
-		s.disco = ipv6.NewPacketConn(dc)
-		s.mu.Unlock()
-		if err := s.disco.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst, true); err != nil {
-			dc.Close()
-			return fmt.Errorf("brski stateless join proxy: CoAP discovery: %w", err)
-		}
-		defer dc.Close() // before wg.Wait, after cancel
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.answerDiscovery()
-		}()
 	}
 	for _, ifname := range s.cfg.Interfaces {
 		wg.Add(1)
@@ -389,6 +387,22 @@ func (s *Stateless) fromRegistrar(up net.PacketConn) {
 			s.dropOther.Add(1)
 		}
 	}
+}
+
+func (s *Stateless) startDiscovery(ctx context.Context) (net.PacketConn, error) {
+	dc, err := s.net.ListenPacket(ctx, "udp6", fmt.Sprintf("[::]:%d", s.cfg.DiscoveryPort))
+	if err != nil {
+		return nil, err
+	}
+	c := ipv6.NewPacketConn(dc)
+	if err := c.SetControlMessage(ipv6.FlagInterface|ipv6.FlagDst, true); err != nil {
+		dc.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	s.disco = c
+	s.mu.Unlock()
+	return dc, nil
 }
 
 // answerDiscovery answers pledges' CoAP discovery on the join interfaces,
