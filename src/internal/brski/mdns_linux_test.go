@@ -179,6 +179,30 @@ func TestPledgeFindsProxyByMDNS(t *testing.T) {
 		t.Fatalf("answer from %s: %s, %v", from, ep, err)
 	}
 	voucher(ep)
+
+	// Asking for the host's address alone (a pledge whose cache holds
+	// only the SRV record) gets it too.
+	hq, _ := dnsmessage.NewName("trustjoin-brski-lan0.local.")
+	aq := dnsmessage.Message{Header: dnsmessage.Header{ID: 0x5151},
+		Questions: []dnsmessage.Question{{Name: hq, Type: dnsmessage.TypeAAAA, Class: dnsmessage.ClassINET}}}
+	msg, _ = aq.Pack()
+	if _, err := q.WriteToUDP(msg, &net.UDPAddr{IP: mdnsGroup.AsSlice(), Zone: zone, Port: mdnsPort}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = readUDP(t, q)
+	var am dnsmessage.Message
+	if err := am.Unpack(b); err != nil || am.Header.ID != 0x5151 {
+		t.Fatalf("AAAA answer: %v", err)
+	}
+	found := false
+	for _, r := range append(am.Answers, am.Additionals...) {
+		if aaaa, ok := r.Body.(*dnsmessage.AAAAResource); ok && r.Header.Name == hq && netip.AddrFrom16(aaaa.AAAA) == want.Addr() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no AAAA fe80::1 for %s in %+v", hq, am)
+	}
 }
 
 // TestProxyFindsRegistrarAgain: when the registrar found by mDNS stops

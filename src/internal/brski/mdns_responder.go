@@ -118,9 +118,17 @@ func (p *Proxy) answerMDNS(c *ipv6.PacketConn) {
 		if q.Unpack(buf[:n]) != nil || q.Header.Response {
 			continue
 		}
+		ifname := p.ifname(cm.IfIndex)
+		// Our names: the service (PTR), the instance (SRV, TXT), the
+		// host (AAAA); one answer carries them all.
+		names := map[string]bool{
+			strings.ToLower(proxyService):                               true,
+			strings.ToLower("trustjoin-" + ifname + "." + proxyService): true,
+			strings.ToLower("trustjoin-brski-" + ifname + ".local."):    true,
+		}
 		asked, unicast := false, ua.Port != mdnsPort
 		for _, qq := range q.Questions {
-			if strings.EqualFold(qq.Name.String(), proxyService) && (qq.Type == dnsmessage.TypePTR || qq.Type == dnsmessage.TypeALL) {
+			if names[strings.ToLower(qq.Name.String())] {
 				asked = true
 				unicast = unicast || qq.Class&(1<<15) != 0 // QU
 			}
@@ -128,7 +136,6 @@ func (p *Proxy) answerMDNS(c *ipv6.PacketConn) {
 		if !asked {
 			continue
 		}
-		ifname := p.ifname(cm.IfIndex)
 		var b []byte
 		var dst net.Addr
 		if ua.Port != mdnsPort {
