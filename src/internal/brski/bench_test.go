@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -121,6 +122,12 @@ const maxIdleBytes = 16 << 10
 func TestIdlePledgeMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens 4000 sockets")
+	}
+	// Each idle pledge takes four descriptors here: the pledge's, the
+	// proxy's two, the registrar stand-in's.
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 4*idlePledges+200 {
+		t.Skipf("needs %d open files, the limit is %d (raise it with ulimit -n)", 4*idlePledges+200, lim.Cur)
 	}
 	if mode := os.Getenv("TJBR_MEMORY"); mode != "" {
 		fmt.Printf("MEMORY %d\n", idleMemory(t, mode == "relayed"))
