@@ -23,7 +23,7 @@ type BRSKIRegistrar struct {
 	Host    string `json:"host"`
 	Port    int    `json:"port"`
 	Address string `json:"address"`
-	// Source is "config" (registrar_host) or "mdns" (discovered).
+	// Source is "config" (registrar_host), "grasp" or "mdns" (found).
 	Source string `json:"source"`
 	Error  string `json:"error"`
 }
@@ -38,6 +38,7 @@ type BRSKICounters struct {
 	IdleClosed        uint64 `json:"idle_closed"`
 	TotalTimeouts     uint64 `json:"total_timeouts"`
 	Announcements     uint64 `json:"announcements"`
+	GRASPIgnored      uint64 `json:"grasp_ignored"`
 	BytesToRegistrar  uint64 `json:"bytes_to_registrar"`
 	BytesToPledge     uint64 `json:"bytes_to_pledge"`
 }

@@ -98,8 +98,8 @@ type Registrar struct {
 	Port int    `json:"port"`
 	// Address is the last resolved address; empty before the first pledge.
 	Address string `json:"address"`
-	// Source is "config" (registrar_host) or "mdns" (discovered, when
-	// registrar_host is empty).
+	// Source is "config" (registrar_host), or, when registrar_host is
+	// empty, "grasp" (an AN_join_registrar flood) or "mdns".
 	Source string `json:"source"`
 	// Error is the last failure to resolve or reach the registrar.
 	Error string `json:"error"`
@@ -119,7 +119,11 @@ type Counters struct {
 	IdleClosed        uint64 `json:"idle_closed"`
 	TotalTimeouts     uint64 `json:"total_timeouts"`
 	// Announcements counts GRASP AN_Proxy floods sent.
-	Announcements    uint64 `json:"announcements"`
+	Announcements uint64 `json:"announcements"`
+	// GRASPIgnored counts GRASP messages heard but not used: from a join
+	// interface or a non-link-local sender, malformed, or announcing no
+	// usable registrar.
+	GRASPIgnored     uint64 `json:"grasp_ignored"`
 	BytesToRegistrar uint64 `json:"bytes_to_registrar"`
 	BytesToPledge    uint64 `json:"bytes_to_pledge"`
 }
@@ -208,6 +212,7 @@ type Proxy struct {
 	registrar Registrar
 	regAddr   netip.AddrPort
 	mdns      *ipv6.PacketConn   // nil without MDNS
+	grasp     *graspRegistrar    // the last AN_join_registrar flood
 	mdnsAddrs map[int]listenAddr // interface index → link-local listener
 	ifnames   map[int]string
 
@@ -286,6 +291,17 @@ func (p *Proxy) Run(ctx context.Context) error {
 			p.log.Warn("brski join proxy answers no mDNS queries", "err", err)
 			p.mu.Lock()
 			p.problems["mDNS"] = err.Error()
+			p.mu.Unlock()
+		} else {
+			defer stop()
+		}
+	}
+	if p.cfg.RegistrarHost == "" {
+		stop, err := p.startGRASPListener(ctx)
+		if err != nil {
+			p.log.Warn("brski join proxy hears no GRASP registrar announcements", "err", err)
+			p.mu.Lock()
+			p.problems["GRASP"] = err.Error()
 			p.mu.Unlock()
 		} else {
 			defer stop()
@@ -587,6 +603,20 @@ func (p *Proxy) resolve(ctx context.Context, fresh bool) (netip.AddrPort, error)
 	host, port := p.cfg.RegistrarHost, p.cfg.RegistrarPort
 	p.mu.Unlock()
 	if host == "" {
+		// A flood heard is used first, but not again after a failure:
+		// then mDNS is asked.
+		if g, ok := p.fromGRASP(); ok && !fresh {
+			p.mu.Lock()
+			p.regAddr = g.addr
+			p.registrar = Registrar{Host: g.addr.Addr().WithZone("").String(), Port: int(g.addr.Port()), Address: g.shown, Source: "grasp"}
+			p.mu.Unlock()
+			return g.addr, nil
+		}
+		if fresh {
+			p.mu.Lock()
+			p.grasp = nil
+			p.mu.Unlock()
+		}
 		ap, ifname, err := p.discoverRegistrar(ctx)
 		if err != nil {
 			return netip.AddrPort{}, err

@@ -64,7 +64,7 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 	case r.Address != "":
 		fmt.Fprintf(w, "registrar: %s (%s, from %s)\n", r.Address, r.Host, r.Source)
 	case r.Source == "mdns":
-		fmt.Fprintln(w, "registrar: to be found by mDNS (_brski-registrar._tcp) when a pledge comes")
+		fmt.Fprintln(w, "registrar: to be found (GRASP AN_join_registrar, mDNS _brski-registrar._tcp) when a pledge comes")
 	default:
 		fmt.Fprintf(w, "registrar: %s port %d (from %s, not contacted yet)\n", r.Host, r.Port, r.Source)
 	}
@@ -82,7 +82,8 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 	c := s.Counters
 	fmt.Fprintf(w, "pledges: %d in flight, %d accepted; refused %d (max_connections), %d (max_per_source); %d registrar failures; %d idle, %d too long\n",
 		c.Active, c.Accepted, c.RefusedTotal, c.RefusedPerSource, c.RegistrarFailures, c.IdleClosed, c.TotalTimeouts)
-	fmt.Fprintf(w, "bytes: %d to the registrar, %d to pledges; %d GRASP announcements\n", c.BytesToRegistrar, c.BytesToPledge, c.Announcements)
+	fmt.Fprintf(w, "bytes: %d to the registrar, %d to pledges; %d GRASP announcements sent, %d GRASP messages ignored\n",
+		c.BytesToRegistrar, c.BytesToPledge, c.Announcements, c.GRASPIgnored)
 	if len(s.Pledges) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SOURCE\tINTERFACE\tFOR\tUP\tDOWN")
