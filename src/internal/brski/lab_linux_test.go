@@ -226,7 +226,7 @@ func (l *lab) pledgeClient(addr string) *http.Client {
 		Timeout: 20 * time.Second,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return nsNetwork{l.pledge}.Dial(ctx, "tcp6", addr)
+				return nsNetwork{l.pledge}.Dial(ctx, "tcp", addr)
 			},
 			TLSClientConfig: &tls.Config{
 				MinVersion:   tls.VersionTLS13,

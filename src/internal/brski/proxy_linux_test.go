@@ -205,3 +205,26 @@ func errTimeout(err error) error {
 	}
 	return errors.New("not a timeout")
 }
+
+// TestProxyIPv4: with ipv4 on, a pledge that only has IPv4 (RFC 8995
+// Appendix A) reaches the registrar through the proxy's IPv4 address too.
+func TestProxyIPv4(t *testing.T) {
+	l := newLab(t)
+	l.router.sh(t, "ip", "-4", "addr", "add", "192.168.77.1/24", "dev", "lan0")
+	l.pledge.sh(t, "ip", "-4", "addr", "add", "192.168.77.2/24", "dev", "pl0")
+	p := l.startProxy(t, Config{Port: 8443, IPv4: true, MaxConnections: 8, MaxPerSource: 4, IdleTimeout: time.Minute})
+	if diff := cmp.Diff([]string{"192.168.77.1:8443", "[fe80::1%lan0]:8443"}, p.Status().Listeners); diff != "" {
+		t.Errorf("listeners (-want +got):\n%s", diff)
+	}
+	resp, err := l.pledgeClient("192.168.77.1:8443").Post("https://registrar.test/.well-known/brski/requestvoucher", "application/voucher-cms+json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatalf("voucher request over IPv4: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("voucher request over IPv4: %s", resp.Status)
+	}
+	if st := p.Status(); len(st.Pledges) != 1 || !strings.HasPrefix(st.Pledges[0].Source, "192.168.77.2:") {
+		t.Errorf("pledges in flight: %+v", st.Pledges)
+	}
+}
