@@ -8,6 +8,11 @@ echo "== Go micro-benchmarks"
 GOTOOLCHAIN=local go test -run '^$' -bench . -benchtime 2000x ./src/... | grep -E '^(Benchmark|ok|PASS)' || true
 echo
 scripts/bench/firewall.sh
+echo "== BRSKI join proxy on loopback: relayed vs direct throughput (goal: at least 0.90), memory per idle pledge"
+GOTOOLCHAIN=local go test -run '^$' -bench '^BenchmarkThroughput$' -benchtime 3000x -count 5 ./src/internal/brski/ |
+	awk '/Throughput\/direct/ {d += $(NF-1); nd++} /Throughput\/relayed/ {r += $(NF-1); nr++}
+	END {if (nd && nr) printf "relayed/direct throughput: %.2f (%.0f vs %.0f MB/s, mean of %d runs each)\n", (r/nr)/(d/nd), r/nr, d/nd, nd}'
+GOTOOLCHAIN=local go test -count 1 -run '^TestIdlePledgeMemory$' -v ./src/internal/brski/ | grep -o 'idle pledge through the proxy.*' || true
 echo
 echo "== Onboarding in the lab: trustjoin vs the same steps with hostapd_cli (goal: ratio under 1.05)"
 command -v bc >/dev/null || apt-get install -y -q bc >/dev/null

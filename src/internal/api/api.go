@@ -45,6 +45,7 @@ type Service interface {
 	PreauthRemove(ctx context.Context, id string) error
 	SetMUD(ctx context.Context, id string, r MUDRequest) (Device, error)
 	ApproveMUD(ctx context.Context, id string) (Device, error)
+	BRSKI(ctx context.Context) (BRSKIStatus, error)
 }
 
 // Status is the daemon's state as a whole.
@@ -278,6 +279,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
 	h.phoneRoutes(mux)
+	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
 	})

@@ -180,6 +180,13 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			tasks = append(tasks, firewallTask(log, fw, mgr.Ready()))
 		}
 	}
+	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
+		bt, err := brskiTasks(log, cfg.BRSKI, lc)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, bt...)
+	}
 	var svc api.Service = lc
 	if cfg.Web.Enabled {
 		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc, State: phones}

@@ -354,6 +354,9 @@ func (c *Config) validate() error {
 	if c.BRSKI.Enabled && len(c.BRSKI.Interfaces) == 0 {
 		return errors.New("brski, option 'interface': the join proxy is enabled but listens on no interface")
 	}
+	if c.BRSKI.Enabled && c.BRSKI.Stateless && c.BRSKI.RegistrarHost == "" {
+		return errors.New("brski, option 'stateless': the stateless proxy needs registrar_host (a registrar's JPY port is not discovered)")
+	}
 	if c.Web.Enabled && len(c.Web.Listen) == 0 {
 		return errors.New("web, option 'listen': the pages are enabled but have no LAN address to listen on")
 	}

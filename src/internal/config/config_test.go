@@ -189,6 +189,11 @@ config wifi 'ap'
 			err:  `the join proxy is enabled but listens on no interface`,
 		},
 		{
+			name: "brski stateless without registrar",
+			in:   "config brski 'brski'\n\toption enabled '1'\n\tlist interface 'br-lan'\n\toption stateless '1'\n",
+			err:  `the stateless proxy needs registrar_host`,
+		},
+		{
 			name: "second main section",
 			in:   "config trustjoin 'main'\nconfig trustjoin 'other'\n",
 			err:  `only one "trustjoin" section is allowed`,

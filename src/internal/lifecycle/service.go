@@ -21,6 +21,7 @@ type Service struct {
 	reg    *registry.Registry
 	status func() daemon.Status
 	mud    MUD
+	brski  func() api.BRSKIStatus // nil while the join proxy is off
 }
 
 var _ api.Service = (*Service)(nil)

@@ -140,6 +140,9 @@ var Methods = map[string]Method{
 	"status": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[api.Status](ctx, c, "GET", "/v1/status", nil)
 	}},
+	"brski_status": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[api.BRSKIStatus](ctx, c, "GET", "/v1/brski", nil)
+	}},
 	"devices": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
 		return do[devicesReply](ctx, c, "GET", "/v1/devices", nil)
 	}},

@@ -1,0 +1,20 @@
+// Package brski is the router's BRSKI (RFC 8995) join proxy: it lets a
+// pledge on the LAN, which knows only link-local addresses, reach the
+// household's registrar, and nothing else.
+//
+// Proxy is the circuit proxy of RFC 8995 §4: it listens on each join
+// interface's IPv6 link-local address (and IPv4 if asked) and relays each
+// pledge's TCP connection byte for byte to the registrar, never looking
+// inside TLS, with caps overall and per source and idle and total
+// timeouts. An idle relay holds no buffer. It announces itself with GRASP
+// M_FLOOD AN_Proxy to ff02::13 UDP 7017 and answers _brski-proxy._tcp by
+// mDNS; without a configured registrar it finds one by mDNS
+// (_brski-registrar._tcp) on the other interfaces, never on the join ones.
+//
+// Stateless is the constrained join proxy of
+// draft-ietf-anima-constrained-join-proxy in stateless mode: it relays
+// pledges' DTLS datagrams to the registrar's JPY port wrapped in
+// [header, payload], the header sealing the pledge's address with an
+// AES-GCM key that never leaves memory, and answers CoAP discovery
+// (/.well-known/core?brski-jp).
+package brski

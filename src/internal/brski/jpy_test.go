@@ -1,0 +1,180 @@
+package brski
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// vectorJPY is [h'd01914bc', h'16fefd'] (shared/docs/research/brski-vectors.txt).
+const vectorJPY = "8244d01914bc4316fefd"
+
+func TestJPYVector(t *testing.T) {
+	h, c, err := DecodeJPY(unhex(t, vectorJPY))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h, unhex(t, "d01914bc")) || !bytes.Equal(c, unhex(t, "16fefd")) {
+		t.Errorf("decoded header %x content %x", h, c)
+	}
+	b, err := MarshalJPY(h, c)
+	if err != nil || !bytes.Equal(b, unhex(t, vectorJPY)) {
+		t.Errorf("encoded %x, %v", b, err)
+	}
+}
+
+func TestDecodeJPYRejects(t *testing.T) {
+	enc := func(v any) []byte {
+		b, err := cbor.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "not a CBOR array"},
+		{"one element", enc([]any{[]byte{1}}), "has 1 elements"},
+		{"three elements", enc([]any{[]byte{1}, []byte{2}, []byte{3}}), "has 3 elements"},
+		{"text header", enc([]any{"h", []byte{2}}), "header is not a byte string"},
+		{"text content", enc([]any{[]byte{1}, "c"}), "content is not a byte string"},
+		{"long header", enc([]any{make([]byte, 65), []byte{2}}), "exceeds 64"},
+		{"trailing", append(unhex(t, vectorJPY), 0), "extraneous"},
+		{"indefinite", unhex(t, "9f44d01914bc4316fefdff"), "not a CBOR array"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := DecodeJPY(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time { return c.t }
+
+func TestHeaderKeys(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	k, err := newHeaderKeys(time.Hour, 5*time.Minute, 2*time.Minute, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pledge := netip.MustParseAddrPort("[fe80::1234:5678:9abc:def0]:49152")
+	h, err := k.seal(7, pledge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != headerSize || len(h) > maxJPYHeader {
+		t.Fatalf("header of %d bytes", len(h))
+	}
+	idx, got, err := k.open(h)
+	if err != nil || idx != 7 || got != pledge {
+		t.Fatalf("open: %d %s %v", idx, got, err)
+	}
+	if bytes.Contains(h, pledge.Addr().AsSlice()[8:]) {
+		t.Error("the pledge's interface identifier is readable in the header")
+	}
+
+	// Every single-bit change is caught.
+	for i := range h {
+		for bit := 0; bit < 8; bit++ {
+			bad := bytes.Clone(h)
+			bad[i] ^= 1 << bit
+			if _, _, err := k.open(bad); !errors.Is(err, errHeaderAuth) {
+				t.Fatalf("byte %d bit %d flipped: %v", i, bit, err)
+			}
+		}
+	}
+	if _, _, err := k.open(h[:len(h)-1]); !errors.Is(err, errHeaderShape) {
+		t.Errorf("truncated: %v", err)
+	}
+	// A header sealed by another proxy (another key) is refused.
+	other, _ := newHeaderKeys(time.Hour, 5*time.Minute, 2*time.Minute, clock.now)
+	forged, _ := other.seal(7, pledge)
+	if _, _, err := k.open(forged); !errors.Is(err, errHeaderAuth) {
+		t.Errorf("forged: %v", err)
+	}
+	// Only link-local pledges.
+	if _, err := k.seal(7, netip.MustParseAddrPort("[2001:db8::1]:5684")); err == nil {
+		t.Error("sealed a global address")
+	}
+
+	// Replayed after its time: refused.
+	clock.t = clock.t.Add(2*time.Minute + time.Second)
+	if _, _, err := k.open(h); !errors.Is(err, errHeaderExpired) {
+		t.Errorf("replayed after 2 min: %v", err)
+	}
+}
+
+func TestHeaderKeyRotation(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	k, err := newHeaderKeys(time.Hour, 5*time.Minute, 10*time.Minute, clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pledge := netip.MustParseAddrPort("[fe80::2]:5684")
+	clock.t = clock.t.Add(time.Hour - time.Minute)
+	before, _ := k.seal(1, pledge) // last minute of the first key
+	clock.t = clock.t.Add(time.Minute)
+	after, _ := k.seal(1, pledge) // rotates
+	if _, _, err := k.open(before); err != nil {
+		t.Errorf("previous key within grace: %v", err)
+	}
+	if _, _, err := k.open(after); err != nil {
+		t.Errorf("new key: %v", err)
+	}
+	clock.t = clock.t.Add(5 * time.Minute)
+	if _, _, err := k.open(before); !errors.Is(err, errHeaderAuth) {
+		t.Errorf("previous key after grace: %v", err)
+	}
+	if _, _, err := k.open(after); err != nil {
+		t.Errorf("new key later: %v", err)
+	}
+}
+
+func FuzzDecodeJPY(f *testing.F) {
+	f.Add(unhex(f, vectorJPY))
+	f.Add(unhex(f, vectorProxy))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, c, err := DecodeJPY(b)
+		if err != nil {
+			return
+		}
+		out, err := MarshalJPY(h, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h2, c2, err := DecodeJPY(out)
+		if err != nil || !bytes.Equal(h, h2) || !bytes.Equal(c, c2) {
+			t.Fatalf("round trip: %x %x %v", h2, c2, err)
+		}
+	})
+}
+
+// FuzzOpenJPYHeader: no header an attacker can send opens, except the
+// proxy's own.
+func FuzzOpenJPYHeader(f *testing.F) {
+	k, err := newHeaderKeys(time.Hour, time.Minute, time.Minute, time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := k.seal(1, netip.MustParseAddrPort("[fe80::2]:5684"))
+	f.Add(good)
+	f.Add(make([]byte, headerSize))
+	f.Fuzz(func(t *testing.T, h []byte) {
+		if _, _, err := k.open(h); err == nil && !bytes.Equal(h, good) {
+			t.Fatalf("forged header %x opened", h)
+		}
+	})
+}

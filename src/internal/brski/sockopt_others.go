@@ -1,0 +1,7 @@
+//go:build !linux
+
+package brski
+
+import "syscall"
+
+func shareAddr(_, _ string, _ syscall.RawConn) error { return nil }

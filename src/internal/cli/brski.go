@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/brski"
+	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
+)
+
+func init() {
+	commands["brski"] = command{summary: "BRSKI join proxy: status", run: runBRSKI}
+}
+
+// brskiTasks starts the join proxies the configuration asks for and hands
+// their status to the API.
+func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service) ([]daemon.Task, error) {
+	p := brski.NewProxy(log, brski.ConfigFrom(cfg))
+	// Not waited for: a LAN whose link-local address is not there yet
+	// must not hold up the daemon; the status says so meanwhile.
+	tasks := []daemon.Task{daemon.Func(p.String(), p.Run)}
+	var s *brski.Stateless
+	if cfg.Stateless {
+		var err error
+		if s, err = brski.NewStateless(log, brski.StatelessConfigFrom(cfg)); err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, daemon.Func(s.String(), s.Run))
+	}
+	svc.SetBRSKI(func() api.BRSKIStatus { return brski.APIStatus(p, s) })
+	return tasks, nil
+}
+
+func runBRSKI(ctx context.Context, env Env) int {
+	if len(env.Args) == 0 || env.Args[0] != "status" {
+		fmt.Fprintln(env.Stderr, "usage: trustjoin brski status [--json]")
+		return 2
+	}
+	env.Args = env.Args[1:]
+	f := newClientFlags("brski status", env)
+	if f.fs.Parse(env.Args) != nil {
+		return 2
+	}
+	var s api.BRSKIStatus
+	return f.call(ctx, env, "GET", "/v1/brski", nil, &s, func(w io.Writer) { printBRSKI(w, s) })
+}
+
+func printBRSKI(w io.Writer, s api.BRSKIStatus) {
+	if !s.Enabled {
+		fmt.Fprintln(w, "BRSKI join proxy: off (enable it with brski.enabled '1')")
+		return
+	}
+	fmt.Fprintln(w, "BRSKI join proxy: on")
+	r := s.Registrar
+	switch {
+	case r.Address != "":
+		fmt.Fprintf(w, "registrar: %s (%s, from %s)\n", r.Address, r.Host, r.Source)
+	case r.Source == "mdns":
+		fmt.Fprintln(w, "registrar: to be found (GRASP AN_join_registrar, mDNS _brski-registrar._tcp) when a pledge comes")
+	default:
+		fmt.Fprintf(w, "registrar: %s port %d (from %s, not contacted yet)\n", r.Host, r.Port, r.Source)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  problem: %s\n", r.Error)
+	}
+	if len(s.Listeners) == 0 {
+		fmt.Fprintln(w, "listening: nowhere")
+	} else {
+		fmt.Fprintf(w, "listening: %s\n", strings.Join(s.Listeners, ", "))
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(w, "  problem: %s\n", p)
+	}
+	c := s.Counters
+	fmt.Fprintf(w, "pledges: %d in flight, %d accepted; refused %d (max_connections), %d (max_per_source); %d registrar failures; %d idle, %d too long\n",
+		c.Active, c.Accepted, c.RefusedTotal, c.RefusedPerSource, c.RegistrarFailures, c.IdleClosed, c.TotalTimeouts)
+	fmt.Fprintf(w, "bytes: %d to the registrar, %d to pledges; %d GRASP announcements sent, %d GRASP messages ignored\n",
+		c.BytesToRegistrar, c.BytesToPledge, c.Announcements, c.GRASPIgnored)
+	if len(s.Pledges) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOURCE\tINTERFACE\tFOR\tUP\tDOWN")
+		for _, p := range s.Pledges {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", p.Source, p.Interface, time.Since(p.Since).Round(time.Second), p.BytesToRegistrar, p.BytesToPledge)
+		}
+		tw.Flush()
+	}
+	if st := s.Stateless; st != nil {
+		fmt.Fprintf(w, "stateless (CoAP/DTLS): listening %s, registrar %s\n", strings.Join(st.Listeners, ", "), st.Registrar)
+		for _, p := range st.Problems {
+			fmt.Fprintf(w, "  problem: %s\n", p)
+		}
+		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other; %d discovery answers\n",
+			st.ToRegistrar, st.ToPledge, st.DroppedHeader, st.DroppedMalformed, st.DroppedSource, st.DroppedOther, st.Discoveries)
+	}
+}
