@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab: radios=2 timeout=360
+# lab: radios=2 timeout=600
 # A device kept in its lane: a camera onboarded by DPP names its MUD file in
 # its configuration request; trustjoin fetches it over HTTPS, verifies its
 # CMS signature against the maker's trust anchor, and from then on the
