@@ -196,6 +196,10 @@ func TestMUDPolicies(t *testing.T) {
 				}
 			}
 			prime(t)
+			learnNow(e)
+			if out, err := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "ruleset").CombinedOutput(); err != nil {
+				t.Fatalf("nft cannot list the ruleset: %v\n%s", err, out)
+			}
 			checkFlows(t, tt.flows)
 			if t.Failed() {
 				out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "ruleset").CombinedOutput()
@@ -212,4 +216,12 @@ func TestMUDPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// learnNow does what Run does every CheckInterval: mirror the addresses
+// the router learned from devices' packets.
+func learnNow(e *Enforcer) {
+	e.mu.Lock()
+	e.syncLocked()
+	e.mu.Unlock()
 }
