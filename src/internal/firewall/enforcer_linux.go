@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -414,7 +415,7 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		segMaps := []string{setSegBr}
 		if fam == nftables.TableFamilyINet {
 			segMaps = []string{setSegFwd, setSegLocal}
-			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName}, nil); err != nil {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, nil); err != nil {
 				return err
 			}
 			for _, s := range []struct {
@@ -428,7 +429,7 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			}
 		}
 		for _, n := range segMaps {
-			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, nil); err != nil {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, nil); err != nil {
 				return err
 			}
 		}
@@ -487,7 +488,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			lan = append(lan, nftables.SetElement{Key: ifname(i)})
 		}
 	}
-	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName}, lan); err != nil {
+	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, lan); err != nil {
 		return err
 	}
 	est := ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
@@ -506,7 +507,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 		name := e.segChain(i)
 		// inet forward: what the segment may open connections to.
 		ch := c.AddChain(&nftables.Chain{Name: name, Table: ti})
-		reach := &nftables.Set{Table: ti, Name: name + "r", KeyType: nftables.TypeIFName}
+		reach := &nftables.Set{Table: ti, Name: name + "r", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 		var allowed []nftables.SetElement
 		if !s.Quarantine {
 			if !s.Isolate {
@@ -559,7 +560,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			if len(x.el) == 0 {
 				continue
 			}
-			if err := c.SetAddElements(&nftables.Set{Table: x.t, Name: x.set, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, x.el); err != nil {
+			if err := c.SetAddElements(&nftables.Set{Table: x.t, Name: x.set, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, x.el); err != nil {
 				return err
 			}
 		}
@@ -1183,7 +1184,7 @@ func (e *Enforcer) refreshPortsLocked() {
 		return
 	}
 	tb := e.table(nftables.TableFamilyBridge)
-	m := &nftables.Set{Table: tb, Name: setSegBr, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
+	m := &nftables.Set{Table: tb, Name: setSegBr, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
 	c.FlushSet(m)
 	var el []nftables.SetElement
 	for i, s := range e.segs {
