@@ -57,6 +57,8 @@ type Enforcer struct {
 	// devices) by Run; kick wakes it.
 	dirty []dirtySlot
 	kick  chan struct{}
+	// bg counts conntrack flushes running behind.
+	bg sync.WaitGroup
 }
 
 type dirtySlot struct {
@@ -883,7 +885,7 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	// Flows opened under the old rules must be judged again (quarantine
 	// takes effect on the next packet, even for offloaded flows).
 	if old != nil && !sameConfinement(old.dev, d) {
-		e.flushFlowsLocked(st.dev)
+		e.flushFlowsLocked(st.dev, e.quarantined(d))
 	}
 	return nil
 }
@@ -945,7 +947,7 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 	// Its chains and counters go later, off the caller's path.
 	e.dirty = append(e.dirty, dirtySlot{slot: st.slot, counters: []string{st.accName(), st.dropName()}})
 	e.kickClean()
-	e.flushFlowsLocked(st.dev)
+	e.flushFlowsLocked(st.dev, false)
 	return nil
 }
 
@@ -1041,6 +1043,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			e.bg.Wait()
 			return nil
 		case <-e.kick:
 			e.mu.Lock()
