@@ -234,7 +234,7 @@ func TestThroughput(t *testing.T) {
 			}
 		}
 	}
-	const rounds, slice = 7, 300 * time.Millisecond
+	const rounds, slice = 15, 150 * time.Millisecond
 	for r := range rounds {
 		// Each round starts elsewhere, so no configuration always follows
 		// the same one.
