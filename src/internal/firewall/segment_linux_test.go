@@ -508,3 +508,30 @@ func TestRestart(t *testing.T) {
 		prev = e.tname
 	}
 }
+
+// TestIPv6: the IPv6 ACLs of a corpus file, both directions, with the
+// device's address learned from its packets.
+func TestIPv6(t *testing.T) {
+	fd := topology(t)
+	resolver := dnsServer(t, map[string]string{"cloud-service.example.com": "10.77.9.2,fd77:9::2"})
+	e := newEnforcer(t, fd, resolver)
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	prime(t)
+	learnNow(e)
+	checkFlows(t, []flow{
+		{nsD1, "tcp", "[fd77:9::2]:443", true},
+		{nsD1, "udp", "[fd77:9::2]:9999", true},
+		{nsD1, "tcp", "[fd77:9::3]:443", false},
+		{nsD1, "tcp", "[fd77:2::13]:80", false},
+		{nsInet + "@fd77:9::2", "tcp", "[fd77:1::11]:80", true},
+		{nsInet + "@fd77:9::3", "tcp", "[fd77:1::11]:80", false},
+		{nsD2, "tcp", "[fd77:9::3]:443", true},
+		{nsD1, "udp", "[fd77:1::1]:53", true},
+	})
+}
