@@ -81,11 +81,11 @@ func topology(t testing.TB) int {
 		nsRun(t, ns, "ip", "link", "set", "lo", "up")
 		// No duplicate address detection: link-local addresses are usable
 		// at once, so IPv6 neighbour discovery does not delay the flows.
-		nsRun(t, ns, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0")
-		nsRun(t, ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
+		sysctl(t, ns, "net/ipv6/conf/default/accept_dad", "0")
+		sysctl(t, ns, "net/ipv6/conf/all/accept_dad", "0")
 	}
-	nsRun(t, nsRouter, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	nsRun(t, nsRouter, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	sysctl(t, nsRouter, "net/ipv4/ip_forward", "1")
+	sysctl(t, nsRouter, "net/ipv6/conf/all/forwarding", "1")
 	for _, br := range []struct{ name, addr, addr6 string }{{"br0", "10.77.1.1/24", "fd77:1::1/64"}, {"br1", "10.77.2.1/24", "fd77:2::1/64"}} {
 		nsRun(t, nsRouter, "ip", "link", "add", br.name, "type", "bridge")
 		nsRun(t, nsRouter, "ip", "addr", "add", br.addr, "dev", br.name)
@@ -130,6 +130,15 @@ func topology(t testing.TB) int {
 	}
 	t.Cleanup(func() { f.Close() })
 	return int(f.Fd())
+}
+
+// sysctl sets a network sysctl of namespace ns (no procps needed: the
+// /proc/sys/net files are those of the opening thread's namespace).
+func sysctl(t testing.TB, ns, key, val string) {
+	t.Helper()
+	if err := inNS(ns, func() error { return os.WriteFile("/proc/sys/"+key, []byte(val), 0o644) }); err != nil {
+		t.Fatalf("sysctl %s in %s: %v", key, ns, err)
+	}
 }
 
 // inNS runs f on a thread inside namespace ns; sockets it opens stay there.
