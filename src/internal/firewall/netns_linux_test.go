@@ -85,6 +85,13 @@ func topology(t testing.TB) int {
 		sysctl(t, ns, "net/ipv6/conf/all/accept_dad", "0")
 	}
 	sysctl(t, nsRouter, "net/ipv4/ip_forward", "1")
+	// Bridged traffic must not also pass the inet hooks (br_netfilter, off
+	// on OpenWrt): the bridge table alone has to confine it.
+	for _, k := range []string{"iptables", "ip6tables", "arptables"} {
+		if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-" + k); err == nil {
+			sysctl(t, nsRouter, "net/bridge/bridge-nf-call-"+k, "0")
+		}
+	}
 	sysctl(t, nsRouter, "net/ipv6/conf/all/forwarding", "1")
 	for _, br := range []struct{ name, addr, addr6 string }{{"br0", "10.77.1.1/24", "fd77:1::1/64"}, {"br1", "10.77.2.1/24", "fd77:2::1/64"}} {
 		nsRun(t, nsRouter, "ip", "link", "add", br.name, "type", "bridge")
