@@ -12,7 +12,14 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
-const corpus = "../../../../shared/mud-corpus"
+// corpus is beside the checkout; TJ_MUD_CORPUS names it elsewhere (the
+// lab VM gets a copy inside the checkout).
+var corpus = func() string {
+	if c := os.Getenv("TJ_MUD_CORPUS"); c != "" {
+		return c
+	}
+	return "../../../../shared/mud-corpus"
+}()
 
 func loadMUD(t testing.TB, name string) *mud.Policy {
 	t.Helper()

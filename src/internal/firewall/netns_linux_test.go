@@ -229,7 +229,14 @@ func serveUDP(t testing.TB, ns string, port int) {
 	}()
 }
 
-const flowTimeout = 800 * time.Millisecond
+// flowTimeout is how long a flow may take to prove it works; the lab VM
+// (software emulation) sets TJ_FLOW_TIMEOUT longer.
+var flowTimeout = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("TJ_FLOW_TIMEOUT")); err == nil {
+		return d
+	}
+	return 800 * time.Millisecond
+}()
 
 // dialTCP opens a TCP connection from ns and checks it echoes.
 // ns may name a source address: "tjfw-i@10.77.9.3".

@@ -21,8 +21,14 @@ func plumber(t *testing.T) (*Plumber, func(string) string) {
 		t.Skipf("cannot make a network namespace: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	if out, err := exec.Command("ip", "-n", ns, "link", "add", "up0", "type", "veth", "peer", "up1").CombinedOutput(); err != nil {
-		t.Fatalf("%v %s", err, out)
+	for _, args := range [][]string{
+		{"link", "add", "up0", "type", "veth", "peer", "up1"},
+		{"link", "set", "up0", "up"}, // a VLAN interface comes up only on a live uplink
+		{"link", "set", "up1", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
 	}
 	f, err := os.Open("/var/run/netns/" + ns)
 	if err != nil {
