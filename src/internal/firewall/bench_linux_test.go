@@ -68,12 +68,12 @@ var benchPolicy = &mud.Policy{URL: "https://bench.example/d1", FromDevice: []mud
 
 // linear installs the osMUD-style baseline: one rule per ACE per device
 // in a forward chain, the measured device's rule last.
-func linear(t testing.TB, fd int, devs []Device) {
+func linear(t testing.TB, fd int, name string, devs []Device) {
 	c, err := nftables.New(connOptions(fd)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := c.AddTable(&nftables.Table{Name: "tjlinear", Family: nftables.TableFamilyINet})
+	tb := c.AddTable(&nftables.Table{Name: name, Family: nftables.TableFamilyINet})
 	prio := nftables.ChainPriority(-110)
 	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
 	n := 0
@@ -151,7 +151,11 @@ func pps(t testing.TB, d time.Duration) float64 {
 }
 
 // TestThroughput is the firewall benchmark of `make bench`
-// (scripts/bench/firewall.sh): figures, never a failure.
+// (scripts/bench/firewall.sh): figures, never a failure. Every
+// configuration is installed at once, in tables of its own; all but the
+// one measured are dormant (their hooks unregistered), and the
+// configurations take turns in short slices, round after round, so the
+// load of a shared machine falls on all of them alike.
 func TestThroughput(t *testing.T) {
 	if os.Getenv("TJ_BENCH_FIREWALL") == "" {
 		t.Skip("benchmark: set TJ_BENCH_FIREWALL=1 (scripts/bench/firewall.sh)")
@@ -160,46 +164,32 @@ func TestThroughput(t *testing.T) {
 	resolver := dnsServer(t, map[string]string{})
 	pols := corpusPolicies(t)
 	d1 := Device{ID: "d1", MACs: macsOf(nsD1), Segment: "home", Policy: benchPolicy}
-	const dur = time.Second
 	ctx := context.Background()
+	t.Cleanup(func() { _ = exec0("ip", "netns", "exec", nsRouter, "nft", "flush", "ruleset") })
 
-	type row struct {
-		name string
-		pps  float64
+	// fw4 always runs conntrack on a router: it stays active throughout.
+	c, err := nftables.New(connOptions(fd)...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var rows []row
-	// fw4 always runs conntrack on a router: so does every measurement.
-	fw4 := func() {
-		c, err := nftables.New(connOptions(fd)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
-		prio := nftables.ChainPriority(0)
-		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
-		if err := c.Flush(); err != nil {
-			t.Fatal(err)
-		}
+	tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
+	prio := nftables.ChainPriority(0)
+	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
 	}
-	measure := func(name string) {
-		// The median of three runs: the machine is shared.
-		var r []float64
-		for range 3 {
-			r = append(r, pps(t, dur))
-		}
-		slices.Sort(r)
-		rows = append(rows, row{name, r[1]})
+
+	type config struct {
+		name   string
+		tables []*nftables.Table
+		pps    []float64
 	}
-	flush := func() {
-		nsRun(t, nsRouter, "nft", "flush", "ruleset")
-		fw4()
-	}
-	flush()
-	measure("no rules (fw4 stand-in only)")
+	configs := []*config{{name: "no rules (fw4 stand-in only)"}}
+	enforcers := map[int]*Enforcer{}
 	for _, n := range []int{0, 100, 1000} {
-		flush()
-		e := New(testLogger(t), Options{Table: "tjfw", NetNS: fd, Resolver: resolver})
+		name := fmt.Sprintf("tj%d", n)
+		e := New(testLogger(t), Options{Table: name, NetNS: fd, Resolver: resolver})
 		if err := e.SetSegments(ctx, openSegs); err != nil {
 			t.Fatal(err)
 		}
@@ -211,27 +201,61 @@ func TestThroughput(t *testing.T) {
 		if err := e.Apply(ctx, d1); err != nil {
 			t.Fatal(err)
 		}
-		measure(fmt.Sprintf("trustjoin, %d devices", n))
-		if n > 0 {
-			applyTimes(t, e, pols, n)
-		}
+		enforcers[n] = e
+		configs = append(configs, &config{name: fmt.Sprintf("trustjoin, %d devices", n),
+			tables: []*nftables.Table{e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)}})
 	}
 	for _, n := range []int{100, 1000} {
-		flush()
-		linear(t, fd, append(fakeDevices(pols, n), d1))
-		measure(fmt.Sprintf("linear baseline, %d devices", n))
+		name := fmt.Sprintf("lin%d", n)
+		linear(t, fd, name, append(fakeDevices(pols, n), d1))
+		configs = append(configs, &config{name: fmt.Sprintf("linear baseline, %d devices", n),
+			tables: []*nftables.Table{{Name: name, Family: nftables.TableFamilyINet}}})
 	}
-	// No rules again at the end: the machine is shared, the baseline is
-	// the mean of both.
-	flush()
-	measure("no rules again")
-	nsRun(t, nsRouter, "nft", "flush", "ruleset")
-	base := (rows[0].pps + rows[len(rows)-1].pps) / 2
-	fmt.Printf("%-32s %12s %8s\n", "firewall (UDP 64 B, d1 -> internet)", "pps", "ratio")
-	for _, r := range rows {
-		fmt.Printf("%-32s %12.0f %8.3f\n", r.name, r.pps, r.pps/base)
+	// Only the measured configuration's tables are awake.
+	activate := func(on *config) {
+		for _, cfg := range configs {
+			for _, tb := range cfg.tables {
+				if cfg == on {
+					c, err := nftables.New(connOptions(fd)...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.AddTable(tb) // flags 0: awake
+					if err := c.Flush(); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					fam := "inet"
+					if tb.Family == nftables.TableFamilyBridge {
+						fam = "bridge"
+					}
+					nsRun(t, nsRouter, "nft", "add", "table", fam, tb.Name, "{ flags dormant; }")
+				}
+			}
+		}
+	}
+	const rounds, slice = 15, 150 * time.Millisecond
+	for r := range rounds {
+		// Each round starts elsewhere, so no configuration always follows
+		// the same one.
+		for i := range configs {
+			cfg := configs[(i+r)%len(configs)]
+			activate(cfg)
+			cfg.pps = append(cfg.pps, pps(t, slice))
+		}
+	}
+	median := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
+	base := median(configs[0].pps)
+	fmt.Printf("%-32s %12s %8s   (median of %d interleaved %v slices)\n", "firewall (UDP 64 B, d1 -> internet)", "pps", "ratio", rounds, slice)
+	for _, cfg := range configs {
+		m := median(cfg.pps)
+		fmt.Printf("%-32s %12.0f %8.3f\n", cfg.name, m, m/base)
 	}
 	fmt.Println("goal: trustjoin with 1000 devices at least 0.95 of no rules")
+	activate(configs[0])
+	for _, n := range []int{100, 1000} {
+		applyTimes(t, enforcers[n], pols, n)
+	}
 }
 
 // applyTimes prints how long Apply takes with n devices present: a new
@@ -258,7 +282,8 @@ func applyTimes(t *testing.T, e *Enforcer, pols []*mud.Policy, n int) {
 		return d
 	}
 	median("one new device (corpus policy)", extra)
-	median("a change to one device", func(i int) Device { d := extra(i); d.Quarantined = true; return d })
+	median("a new policy for one device", func(i int) Device { d := extra(i); d.Policy = pols[(i+7)%len(pols)]; return d })
+	median("quarantine for one device (waits for conntrack)", func(i int) Device { d := extra(i); d.Quarantined = true; return d })
 	median("one new device without policy", func(i int) Device {
 		return Device{ID: fmt.Sprintf("bare%d", i), MACs: []net.HardwareAddr{fakeMAC(200000 + i)}}
 	})

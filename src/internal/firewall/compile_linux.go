@@ -12,9 +12,10 @@ import (
 
 // Names of the objects in trustjoin's tables.
 const (
-	setMACSlot  = "mac_slot"  // MAC -> the device's slot number
-	setSlotOut  = "slot_out"  // slot -> jump to the slot's "from device" chain
-	setSlotIn   = "slot_in"   // slot -> jump to the slot's "to device" chain
+	setDevOut   = "dev_out"   // MAC -> jump to the device's "from" chain
+	setDevIn    = "dev_in"    // MAC -> jump to the device's "to" chain (bridge)
+	setIP4Dev   = "ip4dev"    // learned IPv4 address -> jump to its device's "to" chain
+	setIP6Dev   = "ip6dev"    // learned IPv6 address -> jump to its device's "to" chain
 	setIP4MAC   = "ip4mac"    // learned IPv4 address -> MAC
 	setIP6MAC   = "ip6mac"    // learned IPv6 address -> MAC
 	setLAN      = "lan"       // every segment interface
@@ -29,6 +30,14 @@ func groupSet(kind mud.PeerKind, value string) string {
 		return short("gm", value)
 	}
 	return short("gf", strings.ToLower(value))
+}
+
+// groupIPSet is the set of a group's members' learned addresses.
+func groupIPSet(t *nftables.Table, g string, v int) *nftables.Set {
+	if v == 6 {
+		return &nftables.Set{Table: t, Name: g + "6", KeyType: nftables.TypeIP6Addr}
+	}
+	return &nftables.Set{Table: t, Name: g + "4", KeyType: nftables.TypeIPAddr}
 }
 
 func nameSet(name string, v int) string {
@@ -228,11 +237,7 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 			if bridge {
 				alts = []exprs{{ether(!fromDev), lookup(g)}}
 			} else {
-				m := setIP4MAC
-				if v == 6 {
-					m = setIP6MAC
-				}
-				alts = []exprs{{addr(v, !fromDev), mapInto(m), lookup(g)}}
+				alts = []exprs{{addr(v, !fromDev), lookup(groupIPSet(nil, g, v).Name)}}
 			}
 		case mud.PeerLocalNetworks:
 			switch {

@@ -1,18 +1,34 @@
 package firewall
 
 import (
+	"net/netip"
+
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 )
 
 // flushFlowsLocked deletes the conntrack entries of a device's learned
 // addresses, so its established flows are judged again on their next
-// packet (and offloaded flows leave the flowtable).
-func (e *Enforcer) flushFlowsLocked(d Device) {
+// packet (and offloaded flows leave the flowtable). Listing conntrack
+// walks the whole (all-namespace) table, milliseconds: only quarantine
+// waits for it, other changes let it run behind.
+func (e *Enforcer) flushFlowsLocked(d Device, wait bool) {
 	addrs := e.learned(d)
 	if len(addrs) == 0 {
 		return
 	}
+	if wait {
+		e.flushFlows(d, addrs)
+		return
+	}
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		e.flushFlows(d, addrs)
+	}()
+}
+
+func (e *Enforcer) flushFlows(d Device, addrs []netip.Addr) {
 	c, err := conntrack.Dial(&netlink.Config{NetNS: e.opts.NetNS})
 	if err != nil {
 		e.log.Warn("failed to open conntrack", "err", err)

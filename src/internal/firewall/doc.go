@@ -1,12 +1,27 @@
-// Package firewall confines each device to its lane with nftables: its
-// segment's policy (internet or not, which segments it may reach, whether
-// devices inside it may talk to each other) from the first packet, by the
-// interface it arrives on, and on top of that its MUD policy once one is
-// verified, compiled into per-device chains reached through MAC-keyed
-// verdict maps so the cost per packet does not grow with the number of
-// devices. It owns two tables of its own (inet for routed traffic, bridge
-// for traffic between devices on one bridge), hooked before fw4, restores
-// them when fw4 or anyone else deletes them, and keeps the sets of DNS
-// names a policy mentions filled from the resolver, following the TTL.
-// It knows config segments and MUD policies, nothing of hostapd or HTTP.
+// Package firewall confines each device to its lane with nftables.
+//
+// Every packet is first judged by its segment, found from the interface it
+// arrives on (a VLAN interface or bridge): internet or not, which other
+// segments it may open connections to, whether devices inside it may talk
+// to each other, or, for a quarantine segment, DHCP and DNS on the router
+// only. So a device is confined from its first packet, before its MAC is
+// known. On top of that, a device's verified MUD policy (package mud) is
+// compiled into chains of its own, reached through verdict maps keyed by
+// MAC (traffic from it, and bridged traffic to it) and by address
+// (routed traffic to it; the kernel learns a device's addresses from its
+// packets and Run mirrors them into the maps): the cost per packet does
+// not grow with the number of devices. Local DNS, DHCP and NTP stay
+// allowed, as RFC 8520 says; everything else from a MUD-governed device
+// is dropped and counted.
+//
+// trustjoin owns two tables, never fw4's: inet (routed traffic and the
+// router itself) and bridge (traffic between devices on one bridge, which
+// the inet hooks never see), with base chains before fw4's (a negative
+// priority) so flow offloading cannot bypass them. Each change is one
+// netlink batch, applied whole or not at all. Run puts the tables back
+// when fw4 flush or anyone else deletes or flushes them, keeps the sets of
+// DNS names fresh (each address lives for its answer's TTL), and deletes
+// the tables a previous run left, which keep confining devices while a
+// restarted daemon restores them. The package knows config segments and
+// MUD policies, nothing of hostapd, DPP or HTTP.
 package firewall

@@ -2,7 +2,6 @@ package firewall
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -42,7 +42,13 @@ type Enforcer struct {
 	groups map[string]bool // group sets that exist
 	// installed says the tables are in the kernel as this state describes.
 	installed bool
-	ready     atomic.Bool
+	// tname names the tables; stale names a previous run's, deleted by Run.
+	tname, stale string
+	// synced is the learned address -> MAC map as last read; pushed what
+	// the enforcer mirrored of it into the kernel (learn_linux.go).
+	synced map[netip.Addr]string
+	pushed map[netip.Addr]pushed
+	ready  atomic.Bool
 	// portMode: the kernel has no meta ibrname, so the bridge table
 	// finds a segment by port; ports is what was last installed.
 	portMode bool
@@ -51,6 +57,8 @@ type Enforcer struct {
 	// devices) by Run; kick wakes it.
 	dirty []dirtySlot
 	kick  chan struct{}
+	// bg counts conntrack flushes running behind.
+	bg sync.WaitGroup
 }
 
 type dirtySlot struct {
@@ -113,35 +121,29 @@ func (s *devState) dropName() string      { return "c" + strconv.Itoa(s.n) + "x"
 
 const slotChunk = 32
 
-func slotKey(slot int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(slot)) }
-
-// addSlots makes slots from..to-1: their chains, empty, and the jumps.
+// addSlots makes the (empty) chains of slots from..to-1.
 func (e *Enforcer) addSlots(c *nftables.Conn, from, to int) error {
 	for _, fam := range families {
 		t := e.table(fam)
-		var out, in []nftables.SetElement
 		for s := from; s < to; s++ {
 			c.AddChain(&nftables.Chain{Name: slotChain(s, true), Table: t})
 			c.AddChain(&nftables.Chain{Name: slotChain(s, false), Table: t})
-			out = append(out, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, true))})
-			in = append(in, nftables.SetElement{Key: slotKey(s), VerdictData: jump(slotChain(s, false))})
-		}
-		if err := c.SetAddElements(slotMap(t, setSlotOut), out); err != nil {
-			return err
-		}
-		if err := c.SetAddElements(slotMap(t, setSlotIn), in); err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
-func slotMap(t *nftables.Table, name string) *nftables.Set {
-	return &nftables.Set{Table: t, Name: name, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
-}
-
-func macSlot(t *nftables.Table) *nftables.Set {
-	return &nftables.Set{Table: t, Name: setMACSlot, IsMap: true, KeyType: nftables.TypeEtherAddr, DataType: nftables.TypeInteger}
+// devMap is a verdict map from MACs (dev_out, dev_in) or addresses
+// (ip4dev, ip6dev) to device chains.
+func devMap(t *nftables.Table, name string) *nftables.Set {
+	k := nftables.TypeEtherAddr
+	switch name {
+	case setIP4Dev:
+		k = nftables.TypeIPAddr
+	case setIP6Dev:
+		k = nftables.TypeIP6Addr
+	}
+	return &nftables.Set{Table: t, Name: name, IsMap: true, KeyType: k, DataType: nftables.TypeVerdict}
 }
 
 type dnsName struct {
@@ -156,7 +158,8 @@ type dnsName struct {
 func New(log *slog.Logger, opts Options) *Enforcer {
 	opts.defaults()
 	return &Enforcer{log: log, opts: opts, devs: map[string]*devState{},
-		names: map[string]*dnsName{}, groups: map[string]bool{}, kick: make(chan struct{}, 1)}
+		names: map[string]*dnsName{}, groups: map[string]bool{}, kick: make(chan struct{}, 1),
+		synced: map[netip.Addr]string{}, pushed: map[netip.Addr]pushed{}}
 }
 
 // Ready says the tables are installed.
@@ -171,7 +174,53 @@ func (e *Enforcer) conn() (*nftables.Conn, error) {
 }
 
 func (e *Enforcer) table(fam nftables.TableFamily) *nftables.Table {
-	return &nftables.Table{Name: e.opts.Table, Family: fam}
+	return &nftables.Table{Name: e.tname, Family: fam}
+}
+
+// pickName chooses the tables' name at the first install. Tables a
+// previous run left keep confining devices until this run has restored
+// them (Run deletes them), so a restart opens no window: the new tables
+// take the other of two names.
+func (e *Enforcer) pickName(c *nftables.Conn) {
+	exists := func(name string) bool {
+		for _, fam := range families {
+			if t, err := c.ListTableOfFamily(name, fam); err == nil && t != nil {
+				return true
+			}
+		}
+		return false
+	}
+	a, b := e.opts.Table, e.opts.Table+"_b"
+	switch {
+	case exists(a):
+		e.tname, e.stale = b, a
+	case exists(b):
+		e.tname, e.stale = a, b
+	default:
+		e.tname = a
+	}
+}
+
+// dropStale deletes the tables of a previous run.
+func (e *Enforcer) dropStale() {
+	if e.stale == "" {
+		return
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	for _, fam := range families {
+		if t, err := c.ListTableOfFamily(e.stale, fam); err == nil && t != nil {
+			c.DelTable(&nftables.Table{Name: e.stale, Family: fam})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to delete the previous run's tables", "table", e.stale, "err", err)
+		return
+	}
+	e.log.Info("deleted the previous run's tables", "table", e.stale)
+	e.stale = ""
 }
 
 // connOptions: a batch is acknowledged message by message, and the
@@ -277,7 +326,8 @@ func (e *Enforcer) installLocked() error {
 	if err != nil {
 		return err
 	}
-	// The new tables have every slot empty.
+	// The new tables have every slot empty and have learned nothing.
+	e.synced, e.pushed = map[netip.Addr]string{}, map[netip.Addr]pushed{}
 	for _, d := range e.dirty {
 		e.free = append(e.free, d.slot)
 	}
@@ -319,8 +369,11 @@ func (e *Enforcer) installTables() error {
 	if err != nil {
 		return err
 	}
+	if e.tname == "" {
+		e.pickName(c)
+	}
 	for _, fam := range families {
-		if t, err := c.ListTableOfFamily(e.opts.Table, fam); err == nil && t != nil {
+		if t, err := c.ListTableOfFamily(e.tname, fam); err == nil && t != nil {
 			c.DelTable(e.table(fam))
 		}
 	}
@@ -342,7 +395,7 @@ func (e *Enforcer) installTables() error {
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("failed to install the %s tables: %w", e.opts.Table, err)
+		return fmt.Errorf("failed to install the %s tables: %w", e.tname, err)
 	}
 	return nil
 }
@@ -352,7 +405,11 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 	accept := nftables.ChainPolicyAccept
 	for _, fam := range families {
 		t := c.AddTable(e.table(fam))
-		for _, s := range []*nftables.Set{macSlot(t), slotMap(t, setSlotOut), slotMap(t, setSlotIn)} {
+		maps := []*nftables.Set{devMap(t, setDevOut), devMap(t, setDevIn)}
+		if fam == nftables.TableFamilyINet {
+			maps = append(maps, devMap(t, setIP4Dev), devMap(t, setIP6Dev))
+		}
+		for _, s := range maps {
 			if err := c.AddSet(s, nil); err != nil {
 				return err
 			}
@@ -360,7 +417,7 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		segMaps := []string{setSegBr}
 		if fam == nftables.TableFamilyINet {
 			segMaps = []string{setSegFwd, setSegLocal}
-			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName}, nil); err != nil {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, nil); err != nil {
 				return err
 			}
 			for _, s := range []struct {
@@ -374,15 +431,15 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			}
 		}
 		for _, n := range segMaps {
-			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, nil); err != nil {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: n, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, nil); err != nil {
 				return err
 			}
 		}
 		fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: &prio, Policy: &accept})
 		if fam == nftables.TableFamilyBridge {
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), mapInto(setMACSlot), vmap(setSlotIn)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), vmap(setDevIn)}})
 			key := expr.MetaKeyBRIIIFNAME
 			if e.portMode {
 				key = expr.MetaKeyIIFNAME
@@ -390,13 +447,15 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
 			continue
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 4), exprs{addr(4, false), mapInto(setIP4MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
-		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 6), exprs{addr(6, false), mapInto(setIP6MAC), mapInto(setMACSlot), vmap(setSlotIn)})})
+		// Traffic to a device is found by its address, which Run learns
+		// from the device's own packets (see sync).
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 4), exprs{addr(4, false), vmap(setIP4Dev)})})
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: concat(family(fam, 6), exprs{addr(6, false), vmap(setIP6Dev)})})
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegFwd)}})
 		in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: &prio, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), mapInto(setMACSlot), vmap(setSlotOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
 		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
 		// Quarantine on the router: DHCP and DNS, nothing else.
 		q := c.AddChain(&nftables.Chain{Name: chainQLocal, Table: t})
@@ -431,7 +490,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			lan = append(lan, nftables.SetElement{Key: ifname(i)})
 		}
 	}
-	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName}, lan); err != nil {
+	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, lan); err != nil {
 		return err
 	}
 	est := ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
@@ -450,7 +509,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 		name := e.segChain(i)
 		// inet forward: what the segment may open connections to.
 		ch := c.AddChain(&nftables.Chain{Name: name, Table: ti})
-		reach := &nftables.Set{Table: ti, Name: name + "r", KeyType: nftables.TypeIFName}
+		reach := &nftables.Set{Table: ti, Name: name + "r", KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 		var allowed []nftables.SetElement
 		if !s.Quarantine {
 			if !s.Isolate {
@@ -503,7 +562,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			if len(x.el) == 0 {
 				continue
 			}
-			if err := c.SetAddElements(&nftables.Set{Table: x.t, Name: x.set, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, x.el); err != nil {
+			if err := c.SetAddElements(&nftables.Set{Table: x.t, Name: x.set, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}, x.el); err != nil {
 				return err
 			}
 		}
@@ -531,6 +590,12 @@ func (e *Enforcer) delSegments(c *nftables.Conn, segs []Segment, gen int) {
 func (e *Enforcer) addGroup(c *nftables.Conn, g string) error {
 	for _, fam := range families {
 		if err := c.AddSet(&nftables.Set{Table: e.table(fam), Name: g, KeyType: nftables.TypeEtherAddr}, nil); err != nil {
+			return err
+		}
+	}
+	// Routed traffic is matched by the members' learned addresses.
+	for _, v := range []int{4, 6} {
+		if err := c.AddSet(groupIPSet(e.table(nftables.TableFamilyINet), g, v), nil); err != nil {
 			return err
 		}
 	}
@@ -618,16 +683,25 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 			if !fresh && !moved && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
 				continue
 			}
-			add = append(add, nftables.SetElement{Key: m, Val: slotKey(st.slot)})
+			add = append(add, nftables.SetElement{Key: m})
 		}
-		if len(del) > 0 {
-			if err := c.SetDeleteElements(macSlot(t), del); err != nil {
-				return err
+		for _, x := range []struct {
+			set string
+			out bool
+		}{{setDevOut, true}, {setDevIn, false}} {
+			if len(del) > 0 {
+				if err := c.SetDeleteElements(devMap(t, x.set), del); err != nil {
+					return err
+				}
 			}
-		}
-		if len(add) > 0 {
-			if err := c.SetAddElements(macSlot(t), add); err != nil {
-				return err
+			if len(add) > 0 {
+				el := slices.Clone(add)
+				for i := range el {
+					el[i].VerdictData = jump(st.chain(x.out))
+				}
+				if err := c.SetAddElements(devMap(t, x.set), el); err != nil {
+					return err
+				}
 			}
 		}
 		// Group membership: leave the old groups, join the new.
@@ -751,6 +825,29 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	if err := e.addDevice(c, st, old); err != nil {
 		return fmt.Errorf("device %s: %v", d.ID, err)
 	}
+	// Its learned addresses follow it to its new chain and groups.
+	byMAC := e.byMAC()
+	if old != nil {
+		for _, m := range old.dev.MACs {
+			delete(byMAC, string(m))
+		}
+	}
+	for _, m := range d.MACs {
+		byMAC[string(m)] = st
+	}
+	var oldMACs [][]byte
+	if old != nil {
+		for _, m := range old.dev.MACs {
+			oldMACs = append(oldMACs, m)
+		}
+	}
+	for _, m := range d.MACs {
+		oldMACs = append(oldMACs, m)
+	}
+	nextIPs, err := e.ipDiff(c, e.addrsOf(oldMACs...), byMAC)
+	if err != nil {
+		return fmt.Errorf("device %s: %v", d.ID, err)
+	}
 	if err := c.Flush(); err != nil {
 		// Names never referenced stay out of the state.
 		for _, n := range newNames {
@@ -772,6 +869,7 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 		e.dirty = append(e.dirty, dirtySlot{slot: old.slot})
 		e.kickClean()
 	}
+	e.commitPushed(nextIPs)
 	for _, g := range newGroups {
 		e.groups[g] = true
 	}
@@ -787,7 +885,7 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	// Flows opened under the old rules must be judged again (quarantine
 	// takes effect on the next packet, even for offloaded flows).
 	if old != nil && !sameConfinement(old.dev, d) {
-		e.flushFlowsLocked(st.dev)
+		e.flushFlowsLocked(st.dev, e.quarantined(d))
 	}
 	return nil
 }
@@ -816,8 +914,10 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		member, _ := e.groupsOf(st.dev)
 		for _, fam := range families {
 			t := e.table(fam)
-			if err := c.SetDeleteElements(macSlot(t), el); err != nil {
-				return err
+			for _, set := range []string{setDevOut, setDevIn} {
+				if err := c.SetDeleteElements(devMap(t, set), el); err != nil {
+					return err
+				}
 			}
 			for _, g := range member {
 				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
@@ -825,9 +925,20 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 				}
 			}
 		}
+		byMAC := e.byMAC()
+		var macs [][]byte
+		for _, m := range st.dev.MACs {
+			delete(byMAC, string(m))
+			macs = append(macs, m)
+		}
+		nextIPs, err := e.ipDiff(c, e.addrsOf(macs...), byMAC)
+		if err != nil {
+			return err
+		}
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("failed to remove device %s: %v", id, err)
 		}
+		e.commitPushed(nextIPs)
 	}
 	for _, n := range policyNames(st.dev.Policy) {
 		e.names[n].refs--
@@ -836,7 +947,7 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 	// Its chains and counters go later, off the caller's path.
 	e.dirty = append(e.dirty, dirtySlot{slot: st.slot, counters: []string{st.accName(), st.dropName()}})
 	e.kickClean()
-	e.flushFlowsLocked(st.dev)
+	e.flushFlowsLocked(st.dev, false)
 	return nil
 }
 
@@ -923,12 +1034,16 @@ func (e *Enforcer) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The daemon restored its devices before starting Run: the previous
+	// run's tables have done their part.
+	e.dropStale()
 	e.mu.Unlock()
 	tick := time.NewTicker(e.opts.CheckInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			e.bg.Wait()
 			return nil
 		case <-e.kick:
 			e.mu.Lock()
@@ -940,7 +1055,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		e.mu.Lock()
 		e.cleanLocked()
 		if !e.present() {
-			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.opts.Table)
+			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.tname)
 			e.installed = false
 			if err := e.installLocked(); err != nil {
 				e.log.Error("failed to restore the tables", "err", err)
@@ -948,6 +1063,9 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		}
 		if e.installed && e.portMode {
 			e.refreshPortsLocked()
+		}
+		if e.installed {
+			e.syncLocked()
 		}
 		e.mu.Unlock()
 		e.refresh(ctx)
@@ -1069,7 +1187,7 @@ func (e *Enforcer) refreshPortsLocked() {
 		return
 	}
 	tb := e.table(nftables.TableFamilyBridge)
-	m := &nftables.Set{Table: tb, Name: setSegBr, IsMap: true, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
+	m := &nftables.Set{Table: tb, Name: setSegBr, IsMap: true, KeyByteOrder: binaryutil.NativeEndian, KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict}
 	c.FlushSet(m)
 	var el []nftables.SetElement
 	for i, s := range e.segs {

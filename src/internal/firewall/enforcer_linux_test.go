@@ -12,7 +12,14 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
-const corpus = "../../../../shared/mud-corpus"
+// corpus is beside the checkout; TJ_MUD_CORPUS names it elsewhere (the
+// lab VM gets a copy inside the checkout).
+var corpus = func() string {
+	if c := os.Getenv("TJ_MUD_CORPUS"); c != "" {
+		return c
+	}
+	return "../../../../shared/mud-corpus"
+}()
 
 func loadMUD(t testing.TB, name string) *mud.Policy {
 	t.Helper()
@@ -196,6 +203,10 @@ func TestMUDPolicies(t *testing.T) {
 				}
 			}
 			prime(t)
+			learnNow(e)
+			if out, err := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "ruleset").CombinedOutput(); err != nil {
+				t.Fatalf("nft cannot list the ruleset: %v\n%s", err, out)
+			}
 			checkFlows(t, tt.flows)
 			if t.Failed() {
 				out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "ruleset").CombinedOutput()
@@ -212,4 +223,12 @@ func TestMUDPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// learnNow does what Run does every CheckInterval: mirror the addresses
+// the router learned from devices' packets.
+func learnNow(e *Enforcer) {
+	e.mu.Lock()
+	e.syncLocked()
+	e.mu.Unlock()
 }

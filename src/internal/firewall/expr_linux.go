@@ -31,12 +31,6 @@ func payload(base expr.PayloadBase, off, n uint32) expr.Any {
 
 func lookup(set string) expr.Any { return &expr.Lookup{SourceRegister: 1, SetName: set} }
 
-// mapInto looks the value in register 1 up in map set and leaves the
-// mapped data in register 1; no entry ends the rule.
-func mapInto(set string) expr.Any {
-	return &expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: set}
-}
-
 func vmap(set string) expr.Any {
 	return &expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: set}
 }

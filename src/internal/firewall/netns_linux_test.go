@@ -40,6 +40,8 @@ var macs = map[string]net.HardwareAddr{
 
 var addrs = map[string]string{nsD1: "10.77.1.11", nsD2: "10.77.1.12", nsD3: "10.77.2.13"}
 
+var addrs6 = map[string]string{nsD1: "fd77:1::11", nsD2: "fd77:1::12", nsD3: "fd77:2::13"}
+
 func run(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -77,11 +79,24 @@ func topology(t testing.TB) int {
 	for _, ns := range []string{nsRouter, nsInet, nsD1, nsD2, nsD3} {
 		run(t, "ip", "netns", "add", ns)
 		nsRun(t, ns, "ip", "link", "set", "lo", "up")
+		// No duplicate address detection: link-local addresses are usable
+		// at once, so IPv6 neighbour discovery does not delay the flows.
+		sysctl(t, ns, "net/ipv6/conf/default/accept_dad", "0")
+		sysctl(t, ns, "net/ipv6/conf/all/accept_dad", "0")
 	}
-	nsRun(t, nsRouter, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	for _, br := range []struct{ name, addr string }{{"br0", "10.77.1.1/24"}, {"br1", "10.77.2.1/24"}} {
+	sysctl(t, nsRouter, "net/ipv4/ip_forward", "1")
+	// Bridged traffic must not also pass the inet hooks (br_netfilter, off
+	// on OpenWrt): the bridge table alone has to confine it.
+	for _, k := range []string{"iptables", "ip6tables", "arptables"} {
+		if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-" + k); err == nil {
+			sysctl(t, nsRouter, "net/bridge/bridge-nf-call-"+k, "0")
+		}
+	}
+	sysctl(t, nsRouter, "net/ipv6/conf/all/forwarding", "1")
+	for _, br := range []struct{ name, addr, addr6 string }{{"br0", "10.77.1.1/24", "fd77:1::1/64"}, {"br1", "10.77.2.1/24", "fd77:2::1/64"}} {
 		nsRun(t, nsRouter, "ip", "link", "add", br.name, "type", "bridge")
 		nsRun(t, nsRouter, "ip", "addr", "add", br.addr, "dev", br.name)
+		nsRun(t, nsRouter, "ip", "addr", "add", br.addr6, "dev", br.name, "nodad")
 		nsRun(t, nsRouter, "ip", "link", "set", br.name, "up")
 	}
 	for _, d := range []struct{ ns, port, br, gw string }{
@@ -90,8 +105,10 @@ func topology(t testing.TB) int {
 		run(t, "ip", "link", "add", d.port, "netns", nsRouter, "type", "veth", "peer", "eth0", "netns", d.ns)
 		nsRun(t, d.ns, "ip", "link", "set", "eth0", "address", macs[d.ns].String())
 		nsRun(t, d.ns, "ip", "addr", "add", addrs[d.ns]+"/24", "dev", "eth0")
+		nsRun(t, d.ns, "ip", "addr", "add", addrs6[d.ns]+"/64", "dev", "eth0", "nodad")
 		nsRun(t, d.ns, "ip", "link", "set", "eth0", "up")
 		nsRun(t, d.ns, "ip", "route", "add", "default", "via", d.gw)
+		nsRun(t, d.ns, "ip", "-6", "route", "add", "default", "via", strings.TrimSuffix(addrs6[d.ns], addrs6[d.ns][strings.LastIndex(addrs6[d.ns], ":")+1:])+"1")
 		nsRun(t, nsRouter, "ip", "link", "set", d.port, "master", d.br, "up")
 	}
 	run(t, "ip", "link", "add", "wan", "netns", nsRouter, "type", "veth", "peer", "eth0", "netns", nsInet)
@@ -101,6 +118,11 @@ func topology(t testing.TB) int {
 	nsRun(t, nsInet, "ip", "addr", "add", "10.77.9.3/24", "dev", "eth0")
 	nsRun(t, nsInet, "ip", "link", "set", "eth0", "up")
 	nsRun(t, nsInet, "ip", "route", "add", "10.77.0.0/16", "via", "10.77.9.1")
+	nsRun(t, nsRouter, "ip", "addr", "add", "fd77:9::1/64", "dev", "wan", "nodad")
+	// The address added last is the preferred source: ::2, as for IPv4.
+	nsRun(t, nsInet, "ip", "addr", "add", "fd77:9::3/64", "dev", "eth0", "nodad")
+	nsRun(t, nsInet, "ip", "addr", "add", "fd77:9::2/64", "dev", "eth0", "nodad")
+	nsRun(t, nsInet, "ip", "-6", "route", "add", "fd77::/16", "via", "fd77:9::1")
 
 	for _, ns := range []string{nsInet, nsD1, nsD2, nsD3, nsRouter} {
 		for _, p := range []int{22, 80, 443, 800, 8000} {
@@ -115,6 +137,15 @@ func topology(t testing.TB) int {
 	}
 	t.Cleanup(func() { f.Close() })
 	return int(f.Fd())
+}
+
+// sysctl sets a network sysctl of namespace ns (no procps needed: the
+// /proc/sys/net files are those of the opening thread's namespace).
+func sysctl(t testing.TB, ns, key, val string) {
+	t.Helper()
+	if err := inNS(ns, func() error { return os.WriteFile("/proc/sys/"+key, []byte(val), 0o644) }); err != nil {
+		t.Fatalf("sysctl %s in %s: %v", key, ns, err)
+	}
 }
 
 // inNS runs f on a thread inside namespace ns; sockets it opens stay there.
@@ -148,7 +179,7 @@ func inNS(ns string, f func() error) error {
 func serveTCP(t testing.TB, ns string, port int) {
 	var l net.Listener
 	if err := inNS(ns, func() (err error) {
-		l, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		l, err = net.Listen("tcp", fmt.Sprintf(":%d", port))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -180,7 +211,7 @@ func serveTCP(t testing.TB, ns string, port int) {
 func serveUDP(t testing.TB, ns string, port int) {
 	var pc net.PacketConn
 	if err := inNS(ns, func() (err error) {
-		pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", port))
+		pc, err = net.ListenPacket("udp", fmt.Sprintf(":%d", port))
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -198,7 +229,14 @@ func serveUDP(t testing.TB, ns string, port int) {
 	}()
 }
 
-const flowTimeout = 800 * time.Millisecond
+// flowTimeout is how long a flow may take to prove it works; the lab VM
+// (software emulation) sets TJ_FLOW_TIMEOUT longer.
+var flowTimeout = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("TJ_FLOW_TIMEOUT")); err == nil {
+		return d
+	}
+	return 800 * time.Millisecond
+}()
 
 // dialTCP opens a TCP connection from ns and checks it echoes.
 // ns may name a source address: "tjfw-i@10.77.9.3".
@@ -210,7 +248,7 @@ func dialTCP(ns, dst string) (net.Conn, error) {
 		if src != "" {
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 		}
-		c, err = d.Dial("tcp4", dst)
+		c, err = d.Dial("tcp", dst)
 		return err
 	})
 	if err != nil {
@@ -244,7 +282,7 @@ func udpEcho(ns, dst string) error {
 		if src != "" {
 			d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(src)}
 		}
-		c, err = d.Dial("udp4", dst)
+		c, err = d.Dial("udp", dst)
 		return err
 	}); err != nil {
 		return err
@@ -312,6 +350,8 @@ func prime(t *testing.T) {
 	for ns, a := range addrs {
 		gw := a[:strings.LastIndex(a, ".")] + ".1:53"
 		_ = udpEcho(ns, gw)
+		a6 := addrs6[ns]
+		_ = udpEcho(ns, "["+a6[:strings.LastIndex(a6, ":")+1]+"1]:53")
 	}
 }
 
@@ -349,12 +389,21 @@ func dnsServerSet(t testing.TB, names map[string]string) (string, func(name, ip 
 			mu.Lock()
 			ip, ok := names[name]
 			mu.Unlock()
-			if ok && q.Type == dnsmessage.TypeA {
-				m.Answers = []dnsmessage.Resource{{
-					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 300},
-					Body:   &dnsmessage.AResource{A: netip.MustParseAddr(ip).As4()},
-				}}
-			} else if !ok {
+			if ok {
+				// ip lists addresses, comma-separated, of either family.
+				for _, s := range strings.Split(ip, ",") {
+					a := netip.MustParseAddr(s)
+					h := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 300}
+					switch {
+					case a.Is4() && q.Type == dnsmessage.TypeA:
+						h.Type = dnsmessage.TypeA
+						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AResource{A: a.As4()}})
+					case a.Is6() && q.Type == dnsmessage.TypeAAAA:
+						h.Type = dnsmessage.TypeAAAA
+						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AAAAResource{AAAA: a.As16()}})
+					}
+				}
+			} else {
 				m.Header.RCode = dnsmessage.RCodeNameError
 			}
 			out, err := m.Pack()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,7 @@ func TestQuarantine(t *testing.T) {
 	if n := flows(t, fd, "10.77.1.11", 443); n == 0 {
 		t.Fatal("no conntrack entry for the open connection")
 	}
+	learnNow(e)
 
 	d.Quarantined = true
 	if err := e.Apply(ctx, d); err != nil {
@@ -457,5 +459,79 @@ func TestSilentResolver(t *testing.T) {
 		{nsD1, "tcp", "10.77.9.2:443", false},
 		{nsD1, "udp", "10.77.1.1:53", true},
 		{nsD2, "tcp", "10.77.9.2:443", true},
+	})
+}
+
+// TestRestart: a new daemon run installs fresh tables beside the old ones,
+// which keep confining devices until it has restored them and Run starts.
+func TestRestart(t *testing.T) {
+	fd := topology(t)
+	resolver := dnsServer(t, map[string]string{"cloud-service.example.com": "10.77.9.2"})
+	ctx := context.Background()
+	d := dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")
+	want := []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}}
+	var prev string
+	for run := range 3 {
+		e := newEnforcer(t, fd, resolver)
+		if err := e.SetSegments(ctx, openSegs); err != nil {
+			t.Fatal(err)
+		}
+		if run > 0 {
+			// Restored segments, device not yet: the old tables still hold it.
+			checkFlows(t, want)
+			if e.tname == prev {
+				t.Fatalf("run %d reuses the tables %s", run, prev)
+			}
+		}
+		if err := e.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- e.Run(rctx) }()
+		ok := false
+		for range 50 {
+			out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "tables").CombinedOutput()
+			if strings.Count(string(out), "table") == 2 && strings.Contains(string(out), " "+e.tname+"\n") {
+				ok = true
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		if !ok {
+			out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "tables").CombinedOutput()
+			t.Fatalf("run %d: tables %s, want only %s", run, out, e.tname)
+		}
+		checkFlows(t, want)
+		prev = e.tname
+	}
+}
+
+// TestIPv6: the IPv6 ACLs of a corpus file, both directions, with the
+// device's address learned from its packets.
+func TestIPv6(t *testing.T) {
+	fd := topology(t)
+	resolver := dnsServer(t, map[string]string{"cloud-service.example.com": "10.77.9.2,fd77:9::2"})
+	e := newEnforcer(t, fd, resolver)
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	prime(t)
+	learnNow(e)
+	checkFlows(t, []flow{
+		{nsD1, "tcp", "[fd77:9::2]:443", true},
+		{nsD1, "udp", "[fd77:9::2]:9999", true},
+		{nsD1, "tcp", "[fd77:9::3]:443", false},
+		{nsD1, "tcp", "[fd77:2::13]:80", false},
+		{nsInet + "@fd77:9::2", "tcp", "[fd77:1::11]:80", true},
+		{nsInet + "@fd77:9::3", "tcp", "[fd77:1::11]:80", false},
+		{nsD2, "tcp", "[fd77:9::3]:443", true},
+		{nsD1, "udp", "[fd77:1::1]:53", true},
 	})
 }

@@ -1,0 +1,192 @@
+package firewall
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+)
+
+// The kernel learns "address -> MAC" from devices' packets (ip4mac,
+// ip6mac, with a timeout); the enforcer mirrors that into ip4dev/ip6dev
+// (address -> the device's "to" chain) and into the address sets of the
+// groups the device belongs to. Chaining map lookups in the kernel would
+// do the same without userspace, but nft cannot print such rules, and
+// `nft list` must keep working for fw4 and LuCI.
+
+// pushed is what the enforcer put in the kernel for one address.
+type pushed struct {
+	slot   int
+	groups []string
+}
+
+func (p pushed) equal(q pushed) bool { return p.slot == q.slot && slices.Equal(p.groups, q.groups) }
+
+// dumpLearned reads the learned addresses.
+func (e *Enforcer) dumpLearned() (map[netip.Addr]string, error) {
+	c, err := e.conn()
+	if err != nil {
+		return nil, err
+	}
+	t := e.table(nftables.TableFamilyINet)
+	out := map[netip.Addr]string{}
+	for _, s := range []*nftables.Set{
+		{Table: t, Name: setIP4MAC, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr},
+		{Table: t, Name: setIP6MAC, IsMap: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeEtherAddr},
+	} {
+		els, err := c.GetSetElements(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, el := range els {
+			if a, ok := netip.AddrFromSlice(el.Key); ok && len(el.Val) >= 6 && !a.IsUnspecified() {
+				out[a] = string(el.Val[:6])
+			}
+		}
+	}
+	return out, nil
+}
+
+// desired says what address a, used by MAC mac, should have in the
+// kernel, given the devices devs (by MAC).
+func (e *Enforcer) desired(byMAC map[string]*devState, mac string) (pushed, bool) {
+	st, ok := byMAC[mac]
+	if !ok {
+		return pushed{}, false
+	}
+	member, _ := e.groupsOf(st.dev)
+	return pushed{slot: st.slot, groups: member}, true
+}
+
+func (e *Enforcer) byMAC() map[string]*devState {
+	m := map[string]*devState{}
+	for _, st := range e.devs {
+		for _, mac := range st.dev.MACs {
+			m[string(mac)] = st
+		}
+	}
+	return m
+}
+
+// ipDiff adds to the batch what brings the addresses addrs in line with
+// the learned map and the devices, and returns the new pushed state of
+// those addresses (to keep once the batch is in).
+func (e *Enforcer) ipDiff(c *nftables.Conn, addrs []netip.Addr, byMAC map[string]*devState) (map[netip.Addr]*pushed, error) {
+	t := e.table(nftables.TableFamilyINet)
+	adds := map[string][]nftables.SetElement{}
+	dels := map[string][]nftables.SetElement{}
+	next := map[netip.Addr]*pushed{}
+	for _, a := range addrs {
+		devSet := setIP4Dev
+		v := 4
+		if a.Is6() && !a.Is4In6() {
+			devSet, v = setIP6Dev, 6
+		}
+		have, had := e.pushed[a]
+		want, wanted := pushed{}, false
+		if mac, ok := e.synced[a]; ok {
+			want, wanted = e.desired(byMAC, mac)
+		}
+		if had && wanted && have.equal(want) {
+			continue
+		}
+		key := a.AsSlice()
+		if had {
+			dels[devSet] = append(dels[devSet], nftables.SetElement{Key: key})
+			for _, g := range have.groups {
+				n := groupIPSet(t, g, v).Name
+				dels[n] = append(dels[n], nftables.SetElement{Key: key})
+			}
+		}
+		if wanted {
+			adds[devSet] = append(adds[devSet], nftables.SetElement{Key: key, VerdictData: jump(slotChain(want.slot, false))})
+			for _, g := range want.groups {
+				n := groupIPSet(t, g, v).Name
+				adds[n] = append(adds[n], nftables.SetElement{Key: key})
+			}
+			w := want
+			next[a] = &w
+		} else {
+			next[a] = nil
+		}
+	}
+	set := func(name string) *nftables.Set {
+		switch name {
+		case setIP4Dev, setIP6Dev:
+			return devMap(t, name)
+		}
+		if name[len(name)-1] == '6' {
+			return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeIP6Addr}
+		}
+		return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeIPAddr}
+	}
+	for n, el := range dels {
+		if err := c.SetDeleteElements(set(n), el); err != nil {
+			return nil, err
+		}
+	}
+	for n, el := range adds {
+		if err := c.SetAddElements(set(n), el); err != nil {
+			return nil, err
+		}
+	}
+	return next, nil
+}
+
+// commitPushed records what a batch put in.
+func (e *Enforcer) commitPushed(next map[netip.Addr]*pushed) {
+	for a, p := range next {
+		if p == nil {
+			delete(e.pushed, a)
+		} else {
+			e.pushed[a] = *p
+		}
+	}
+}
+
+// addrsOf lists the learned addresses of the given MACs.
+func (e *Enforcer) addrsOf(macs ...[]byte) []netip.Addr {
+	var out []netip.Addr
+	for a, m := range e.synced {
+		for _, mac := range macs {
+			if m == string(mac) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// syncLocked mirrors newly learned and expired addresses.
+func (e *Enforcer) syncLocked() {
+	cur, err := e.dumpLearned()
+	if err != nil {
+		e.log.Warn("failed to read learned addresses", "err", err)
+		return
+	}
+	e.synced = cur
+	var addrs []netip.Addr
+	for a := range cur {
+		addrs = append(addrs, a)
+	}
+	for a := range e.pushed {
+		if _, ok := cur[a]; !ok {
+			addrs = append(addrs, a)
+		}
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	next, err := e.ipDiff(c, addrs, e.byMAC())
+	if err != nil {
+		e.log.Warn("failed to mirror learned addresses", "err", err)
+		return
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to mirror learned addresses", "err", err)
+		return
+	}
+	e.commitPushed(next)
+}
