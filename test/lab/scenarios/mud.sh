@@ -105,7 +105,9 @@ lab_wait 30 mud_enforced ||
 	{ mud_status; fail "the camera's MUD file was not enforced"; }
 mud_status | tee -a "$LAB_OUT/cli.log"
 mud_status | grep -q "firewall" && fail "the MUD status says the firewall did not apply it"
-nft list tables > "$LAB_OUT/nft-tables.txt" 2>&1 || true
+# fw4 and LuCI list the ruleset with nft: trustjoin's tables must not break that.
+nft list ruleset > "$LAB_OUT/nft-ruleset.txt" 2>&1 || fail "nft cannot list the ruleset with trustjoin's tables in it"
+grep -q "$(lab_mac wlan1 cam)" "$LAB_OUT/nft-ruleset.txt" || fail "the camera's MAC is not in trustjoin's tables"
 
 say "the camera reaches 203.0.113.10:8080, as its MUD file allows"
 got=$(reach 8080)

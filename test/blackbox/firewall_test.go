@@ -1,0 +1,132 @@
+package blackbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The daemon's firewall from the outside, in a network namespace of its
+// own: devices restored from the registry are in trustjoin's nftables
+// tables before the daemon says it is ready, the tables come back after an
+// `nft flush ruleset` behind its back, and a removed device leaves them.
+// (What the rules let through, packet by packet, is package firewall's
+// test; this one checks the daemon wires it up.)
+func TestDaemonFirewall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace and nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (Debian package nftables) to look at the tables")
+	}
+	ns := fmt.Sprintf("tjbb-fw-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	nft := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	os.MkdirAll(state, 0o700)
+	writeConfig(t, filepath.Join(state, "devices.json"), `{"version":1,"devices":[
+		{"id":"d-cam","name":"Camera","macs":["02:00:00:00:00:07"],"segment":"iot","state":"connected"},
+		{"id":"d-plug","name":"Plug","macs":["02:00:00:00:00:08"],"segment":"iot","state":"connected"}],"preauthorized":[]}`)
+	cfgPath := filepath.Join(dir, "trustjoin")
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s'\n\toption run_dir '%s/run'\n"+
+		"\toption hostapd_ctrl_dir '%s/hostapd'\n\toption log_level 'debug'\n"+
+		"config wifi 'home'\n\toption ifname 'wlan0'\n", state, dir, dir))
+
+	cmd := exec.Command("ip", "netns", "exec", ns, binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	logs := watch(stderr)
+	logs.waitFor(t, "msg=ready", 1)
+
+	ruleset := nft("list", "ruleset")
+	for _, want := range []string{"table inet trustjoin", "table bridge trustjoin", "02:00:00:00:00:07", "02:00:00:00:00:08", `"wlan0.20"`, `"brvlan20"`} {
+		if !strings.Contains(ruleset, want) {
+			t.Errorf("ready, but the ruleset lacks %s:\n%s", want, ruleset)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// fw4 reload or flush deletes everything; the daemon puts it back.
+	nft("flush", "ruleset")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := nft("list", "ruleset")
+		if strings.Contains(r, "table inet trustjoin") && strings.Contains(r, "02:00:00:00:00:07") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tables not restored 10 s after a flush:\n%s", r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// One command quarantines a device, one releases it, one moves it.
+	cli := func(args ...string) map[string]any {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, binary}, append(args, "--json", "--config", cfgPath)...)...).Output()
+		if err != nil {
+			t.Fatalf("trustjoin %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(out, &d); err != nil {
+			t.Fatalf("trustjoin %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return d
+	}
+	if d := cli("quarantine", "Camera"); d["quarantined"] != true || d["segment"] != "quarantine" {
+		t.Errorf("quarantine: %v", d)
+	}
+	if d := cli("release", "Camera"); d["quarantined"] != false || d["segment"] != "iot" {
+		t.Errorf("release: %v", d)
+	}
+	if d := cli("move", "Camera", "guest"); d["segment"] != "guest" {
+		t.Errorf("move: %v", d)
+	}
+
+	// A removed device leaves the tables; the other stays.
+	if out, err := exec.Command("ip", "netns", "exec", ns, binary, "remove", "Plug", "--config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("trustjoin remove: %v\n%s", err, out)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		r := nft("list", "ruleset")
+		if !strings.Contains(r, "02:00:00:00:00:08") {
+			if !strings.Contains(r, "02:00:00:00:00:07") {
+				t.Fatalf("removing the plug took the camera out too:\n%s", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the removed plug is still in the tables:\n%s", r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
