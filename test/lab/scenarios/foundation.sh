@@ -33,7 +33,7 @@ grep -q 'msg="found access point" iface=wlan0 nl80211=true' "$LAB_OUT/trustjoin.
 say "device on wlan1 connects with its own passphrase"
 lab_start_sta wlan1
 lab_connect_psk wlan1 "$dev_pass"
-lab_wait 30 lab_sta_connected wlan1 || fail "device did not connect"
+lab_wait 60 lab_sta_connected wlan1 || fail "device did not connect"
 lab_wait 10 grep -q "AP-STA-CONNECTED $dev_mac keyid=dev1" "$LAB_OUT/hostapd.log" ||
 	fail "hostapd did not report the device's own key id"
 lab_wait 10 test -e /sys/class/net/wlan0.10 || fail "no VLAN interface wlan0.10 for the device"
@@ -54,7 +54,7 @@ lab_wpa_cli wlan2 remove_network all >/dev/null
 
 say "a device on the shared household password is unaffected"
 lab_connect_psk wlan2 "$LAB_HOUSEHOLD_PASS"
-lab_wait 30 lab_sta_connected wlan2 || fail "household device did not connect"
+lab_wait 60 lab_sta_connected wlan2 || fail "household device did not connect"
 hh=$(lab_hostapd_cli sta "$wrong")
 echo "$hh" | grep -E "^(vlan_id|keyid|flags)="
 echo "$hh" | grep -q '^vlan_id=[1-9]' && fail "the household device was put in a VLAN"

@@ -92,7 +92,7 @@ lab_start_sta wlan1 cam
 lab_wpa_cli wlan1 set dpp_mud_url "$base/camera.json" >/dev/null
 uri=$(lab_dpp_qr wlan1 cam)
 tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
-lab_wait 20 lab_sta_connected wlan1 || fail "camera not connected"
+lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
 lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 for the camera's VLAN"
 ip addr add 192.168.20.1/24 dev brvlan20
 ip -n cam addr add 192.168.20.10/24 dev wlan1
@@ -127,7 +127,7 @@ say "release: back in its segment, its MUD file applies again"
 tj release camera | tee -a "$LAB_OUT/cli.log" || fail "release failed"
 back_in_20() { [ "$(grep -c 'Assigned VLAN ID 20 from' "$LAB_OUT/hostapd.log")" -ge 2 ]; }
 lab_wait 40 back_in_20 || fail "the released camera did not come back to VLAN 20"
-lab_wait 30 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
+lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
 # hostapd removed VLAN 20's bridge while no station used it (OpenWrt's
 # netifd keeps its bridges): give the router its address there again.
 lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 after release"

@@ -45,7 +45,7 @@ for _ in $(seq 90); do
 	sleep 1
 done
 [ "$state" = connected ] || fail "the phone's progress ended as '$state'"
-lab_wait 20 lab_sta_connected wlan1 || fail "doorbell not connected"
+lab_wait 60 lab_sta_connected wlan1 || fail "doorbell not connected"
 mac1=$(lab_mac wlan1)
 [ -n "$(keyid_of "$mac1")" ] || fail "doorbell did not connect with its own key id"
 grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "doorbell not in VLAN 20"
@@ -59,7 +59,7 @@ pass=$(echo "$reply" | jq -r .passphrase)
 [ "$pass" != "$LAB_HOUSEHOLD_PASS" ] || fail "the printer was given the household's shared passphrase"
 lab_start_sta wlan2
 lab_connect_psk wlan2 "$pass"
-lab_wait 30 lab_sta_connected wlan2 || fail "the printer did not connect with its passphrase"
+lab_wait 60 lab_sta_connected wlan2 || fail "the printer did not connect with its passphrase"
 mac2=$(lab_mac wlan2)
 key2=$(keyid_of "$mac2")
 printer=$(tj devices --json | jq -r '.devices[] | select(.name == "old printer") | .id')

@@ -19,7 +19,7 @@ own=$(lab_wpa_cli wlan1 dpp_bootstrap_gen type=pkex | tail -1)
 lab_wpa_cli wlan1 dpp_pkex_add own="$own" identifier=plug1 init=1 role=enrollee code="$code" >/dev/null
 wait $onboard || { cat "$LAB_OUT/pkex-onboard.log"; fail "PKEX onboarding failed"; }
 cat "$LAB_OUT/pkex-onboard.log"
-lab_wait 20 lab_sta_connected wlan1 || fail "plug not connected"
+lab_wait 60 lab_sta_connected wlan1 || fail "plug not connected"
 mac1=$(lab_mac wlan1)
 [ -n "$(keyid_of "$mac1")" ] || fail "plug did not connect with its own key id"
 grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "plug not in VLAN 20"
