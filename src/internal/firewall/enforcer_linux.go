@@ -42,6 +42,7 @@ type Enforcer struct {
 	groups map[string]bool // group sets that exist
 	// installed says the tables are in the kernel as this state describes.
 	installed bool
+	restores  int // times Run put the tables back
 	// tname names the tables; stale names a previous run's, deleted by Run.
 	tname, stale string
 	// synced is the learned address -> MAC map as last read; pushed what
@@ -1056,6 +1057,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		e.cleanLocked()
 		if !e.present() {
 			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.tname)
+			e.restores++
 			e.installed = false
 			if err := e.installLocked(); err != nil {
 				e.log.Error("failed to restore the tables", "err", err)

@@ -229,22 +229,27 @@ func serveUDP(t testing.TB, ns string, port int) {
 	}()
 }
 
-// flowTimeout is how long a flow may take to prove it works; the lab VM
-// (software emulation) sets TJ_FLOW_TIMEOUT longer.
+// flowTimeout is how long a flow that should be blocked is given to get
+// through; one that should work gets allowedTimeout, so a loaded machine
+// does not fail it (it returns as soon as it works). The lab VM (software
+// emulation) sets TJ_FLOW_TIMEOUT longer.
 var flowTimeout = func() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("TJ_FLOW_TIMEOUT")); err == nil {
 		return d
 	}
-	return 800 * time.Millisecond
+	return time.Second
 }()
 
-// dialTCP opens a TCP connection from ns and checks it echoes.
+var allowedTimeout = 5 * flowTimeout
+
 // ns may name a source address: "tjfw-i@10.77.9.3".
-func dialTCP(ns, dst string) (net.Conn, error) {
+func dialTCP(ns, dst string) (net.Conn, error) { return dialTCPWithin(ns, dst, allowedTimeout) }
+
+func dialTCPWithin(ns, dst string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
 	ns, src, _ := strings.Cut(ns, "@")
 	err := inNS(ns, func() (err error) {
-		d := net.Dialer{Timeout: flowTimeout}
+		d := net.Dialer{Timeout: timeout}
 		if src != "" {
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 		}
@@ -254,15 +259,18 @@ func dialTCP(ns, dst string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := echo(c); err != nil {
+	if err := echoWithin(c, timeout); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func echo(c net.Conn) error {
-	_ = c.SetDeadline(time.Now().Add(flowTimeout))
+// echo checks an open connection still carries data, within flowTimeout.
+func echo(c net.Conn) error { return echoWithin(c, flowTimeout) }
+
+func echoWithin(c net.Conn, timeout time.Duration) error {
+	_ = c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.Write([]byte("ping")); err != nil {
 		return err
 	}
@@ -274,7 +282,11 @@ func echo(c net.Conn) error {
 	return err
 }
 
-func udpEcho(ns, dst string) error {
+func udpEcho(ns, dst string) error { return udpEchoWithin(ns, dst, allowedTimeout) }
+
+// udpEchoWithin sends a datagram every flowTimeout until one is echoed or
+// timeout has passed.
+func udpEchoWithin(ns, dst string, timeout time.Duration) error {
 	var c net.Conn
 	ns, src, _ := strings.Cut(ns, "@")
 	if err := inNS(ns, func() (err error) {
@@ -289,8 +301,8 @@ func udpEcho(ns, dst string) error {
 	}
 	defer c.Close()
 	var err error
-	for range 2 {
-		if err = echo(c); err == nil {
+	for end := time.Now().Add(timeout); time.Now().Before(end); {
+		if err = echoWithin(c, min(flowTimeout, time.Until(end))); err == nil {
 			return nil
 		}
 	}
@@ -311,10 +323,14 @@ func (f flow) String() string {
 }
 
 func try(f flow) error {
-	if f.proto == "udp" {
-		return udpEcho(f.from, f.dst)
+	timeout := flowTimeout
+	if f.ok {
+		timeout = allowedTimeout
 	}
-	c, err := dialTCP(f.from, f.dst)
+	if f.proto == "udp" {
+		return udpEchoWithin(f.from, f.dst, timeout)
+	}
+	c, err := dialTCPWithin(f.from, f.dst, timeout)
 	if err == nil {
 		c.Close()
 	}
