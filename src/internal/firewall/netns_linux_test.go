@@ -24,13 +24,18 @@ import (
 //	tjfw-d1 10.77.1.11 ─┐
 //	tjfw-d2 10.77.1.12 ─┴ br0 10.77.1.1 ┐
 //	tjfw-d3 10.77.2.13 ── br1 10.77.2.1 ┼ tjfw-r ── wan 10.77.9.1 ── tjfw-i 10.77.9.2, .3
-const (
-	nsRouter = "tjfw-r"
-	nsInet   = "tjfw-i"
-	nsD1     = "tjfw-d1"
-	nsD2     = "tjfw-d2"
-	nsD3     = "tjfw-d3"
+//
+// The namespaces' names carry the process id, so two test runs on one
+// machine (two checkouts, CI beside a developer) never share them.
+var (
+	nsRouter = nsName("r")
+	nsInet   = nsName("i")
+	nsD1     = nsName("d1")
+	nsD2     = nsName("d2")
+	nsD3     = nsName("d3")
 )
+
+func nsName(role string) string { return fmt.Sprintf("tjfw%d-%s", os.Getpid(), role) }
 
 var macs = map[string]net.HardwareAddr{
 	nsD1: {0x02, 0, 0, 0, 1, 0x11},
