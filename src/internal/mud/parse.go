@@ -468,8 +468,21 @@ func (p *parser) ace(at, acl, typ string, e any) (Rule, error) {
 			}
 		case "eth":
 			eth, _ := v.(obj)
-			if et, ok := num(eth["ethertype"]); ok {
-				r.EtherType = int(et)
+			for ek := range eth {
+				if local(ek) != "ethertype" {
+					// A MAC address match left out would make an
+					// accept entry grant more than it says.
+					p.warn(mat+"/"+ek, "ethernet match not understood; the entry is ignored")
+					r.skip = true
+					return r, nil
+				}
+			}
+			if ev, ok := eth["ethertype"]; ok {
+				et, ok := ethertype(ev)
+				if !ok {
+					return r, fail(mat+"/ethertype", "want a number from 0 to 65535 (like 2048 or \"0x0800\") or ipv4, arp, ipv6; got %v", ev)
+				}
+				r.EtherType = et
 			}
 		case "mud":
 			err = p.mudMatch(mat, v, &r)
@@ -495,6 +508,27 @@ func (p *parser) ace(at, acl, typ string, e any) (Rule, error) {
 		return r, fail(at+"/actions/forwarding", "want accept or drop, got %q", fwd)
 	}
 	return r, nil
+}
+
+// ethertype reads an ethertype as RFC 8519 files write it: a number, a
+// string holding one (decimal or 0x-hex), or a well-known name.
+func ethertype(v any) (int, bool) {
+	if s, ok := v.(string); ok {
+		switch strings.ToLower(s) {
+		case "ipv4":
+			return 0x0800, true
+		case "arp":
+			return 0x0806, true
+		case "ipv6":
+			return 0x86dd, true
+		}
+		if h, found := strings.CutPrefix(strings.ToLower(s), "0x"); found {
+			n, err := strconv.ParseUint(h, 16, 16)
+			return int(n), err == nil
+		}
+	}
+	n, ok := num(v)
+	return int(n), ok && n >= 0 && n <= 0xffff
 }
 
 // local drops a YANG module prefix.

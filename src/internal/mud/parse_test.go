@@ -99,3 +99,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Ethertypes are read as real files write them, and an ethernet match the
+// parser does not understand (a MAC address) leaves the entry out rather
+// than letting it grant more than it says.
+func TestEthMatches(t *testing.T) {
+	tests := []struct {
+		name, eth string
+		want      int // ethertype of the single rule; -1: the entry is left out
+		err       string
+	}{
+		{"hex string", `{"ethertype": "0x888e"}`, 0x888e, ""},
+		{"number", `{"ethertype": 2054}`, 0x0806, ""},
+		{"name", `{"ethertype": "ipv6"}`, 0x86dd, ""},
+		{"mac address", `{"destination-mac-address": "ff:ff:ff:ff:ff:ff", "ethertype": "0x0800"}`, -1, ""},
+		{"garbage", `{"ethertype": "0xzz"}`, 0, "ethertype"},
+		{"too big", `{"ethertype": 70000}`, 0, "ethertype"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := `{"ietf-mud:mud": {"mud-version": 1, "mud-url": "https://mfg.example/d.json", "last-update": "2026-01-01T00:00:00Z",
+				"is-supported": true, "systeminfo": "d", "from-device-policy": {"access-lists": {"access-list": [{"name": "a"}]}}},
+				"ietf-access-control-list:acls": {"acl": [{"name": "a", "type": "eth-acl-type", "aces": {"ace": [
+				{"name": "e", "matches": {"eth": ` + tt.eth + `}, "actions": {"forwarding": "accept"}},
+				{"name": "w", "matches": {"tcp": {"destination-port": {"operator": "eq", "port": 443}}}, "actions": {"forwarding": "accept"}}]}}]}}`
+			p, err := mud.Parse([]byte(file), 0)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, want an error about %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == -1 {
+				if len(p.FromDevice) != 1 || p.FromDevice[0].EtherType != 0 || len(p.Warnings) == 0 {
+					t.Fatalf("entry not left out with a warning: rules %+v, warnings %v", p.FromDevice, p.Warnings)
+				}
+				return
+			}
+			if len(p.FromDevice) != 2 || p.FromDevice[0].EtherType != tt.want {
+				t.Fatalf("rules %+v, want the first with ethertype %#x", p.FromDevice, tt.want)
+			}
+		})
+	}
+}
