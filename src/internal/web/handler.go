@@ -276,21 +276,34 @@ func (f onboardForm) check() error {
 	return nil
 }
 
-func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
+// changing admits a request that changes something: it must come with the
+// phone's session, from the phone's own page and, when limited, within the
+// session's allowance of posts. nil means the refusal has been written.
+func (s *Server) changing(w http.ResponseWriter, r *http.Request, limited bool) *session {
 	se := s.session(w, r, true)
 	if se == nil {
-		return
+		return nil
 	}
 	if !s.sameOrigin(r, se) {
 		s.log.Warn("phone request refused: not from the phone's page", "session", se.id, "client", clientIP(r))
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
-		return
+		return nil
 	}
-	var ok bool
-	var wait time.Duration
-	s.store.withSession(func(now time.Time) { ok, wait = se.posts.allow(now) })
-	if !ok {
-		s.tooMany(w, r, wait)
+	if limited {
+		var ok bool
+		var wait time.Duration
+		s.store.withSession(func(now time.Time) { ok, wait = se.posts.allow(now) })
+		if !ok {
+			s.tooMany(w, r, wait)
+			return nil
+		}
+	}
+	return se
+}
+
+func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
+	se := s.changing(w, r, true)
+	if se == nil {
 		return
 	}
 	var f onboardForm
@@ -338,13 +351,8 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
 // cancel stops an onboarding this phone started: the householder sees
 // that the device was not in pairing mode and need not wait for the timeout.
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	se := s.session(w, r, true)
+	se := s.changing(w, r, false)
 	if se == nil {
-		return
-	}
-	if !s.sameOrigin(r, se) {
-		s.log.Warn("phone request refused: not from the phone's page", "session", se.id, "client", clientIP(r))
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
 		return
 	}
 	id := r.PathValue("id")

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
@@ -32,20 +31,8 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "This router does not hand out device passwords. Use the device's QR code or pairing code."})
 		return
 	}
-	se := s.session(w, r, true)
+	se := s.changing(w, r, true)
 	if se == nil {
-		return
-	}
-	if !s.sameOrigin(r, se) {
-		s.log.Warn("phone request refused: not from the phone's page", "session", se.id, "client", clientIP(r))
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
-		return
-	}
-	var ok bool
-	var wait time.Duration
-	s.store.withSession(func(now time.Time) { ok, wait = se.posts.allow(now) })
-	if !ok {
-		s.tooMany(w, r, wait)
 		return
 	}
 	var f struct {
