@@ -49,16 +49,7 @@ func TestBRSKIStatus(t *testing.T) {
 	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n"+
 		"config brski 'brski'\n\toption enabled '1'\n\tlist interface 'tjbr0'\n\toption port '8443'\n"+
 		"\toption registrar_host 'fe80::99%%tjbr0'\n\toption registrar_port '8443'\n", dir, dir))
-	cmd := exec.Command("ip", "netns", "exec", ns, binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := watch(stderr)
+	_, logs := startDaemon(t, []string{"ip", "netns", "exec", ns}, nil, cfgPath)
 	logs.waitFor(t, "msg=ready", 1)
 	logs.waitFor(t, "brski join proxy listening", 1)
 

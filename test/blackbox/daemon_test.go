@@ -89,6 +89,26 @@ func watch(r io.Reader) *logWatcher {
 	return w
 }
 
+// startDaemon runs `trustjoin daemon` on cfgPath, inside prefix (say,
+// "ip netns exec NS") if given, with env added; it is killed when the test
+// ends. Its last good configuration goes beside cfgPath.
+func startDaemon(t *testing.T, prefix, env []string, cfgPath string) (*exec.Cmd, *logWatcher) {
+	t.Helper()
+	args := append(append([]string{}, prefix...), binary, "daemon", "--config", cfgPath,
+		"--last-good", filepath.Join(filepath.Dir(cfgPath), "last-good.uci"))
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, watch(stderr)
+}
+
 // waitFor waits for the n-th line (counting from 1) containing substr.
 func (w *logWatcher) waitFor(t *testing.T, substr string, n int) {
 	t.Helper()

@@ -49,19 +49,7 @@ func TestDaemonFirewall(t *testing.T) {
 		"\toption hostapd_ctrl_dir '%s/hostapd'\n\toption log_level 'debug'\n"+
 		"config wifi 'home'\n\toption ifname 'wlan0'\n", state, dir, dir))
 
-	cmd := exec.Command("ip", "netns", "exec", ns, binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	logs := watch(stderr)
+	_, logs := startDaemon(t, []string{"ip", "netns", "exec", ns}, nil, cfgPath)
 	logs.waitFor(t, "msg=ready", 1)
 
 	ruleset := nft("list", "ruleset")

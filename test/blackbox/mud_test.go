@@ -46,20 +46,7 @@ func TestMUDFromDHCPToApproval(t *testing.T) {
 	cfgPath := filepath.Join(dir, "trustjoin")
 	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption firewall '0'\n\toption state_dir '%s'\n\toption run_dir '%s/run'\n", state, dir))
 
-	cmd := exec.Command(binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
-	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+caFile)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	logs := watch(stderr)
+	_, logs := startDaemon(t, nil, []string{"SSL_CERT_FILE=" + caFile}, cfgPath)
 	logs.waitFor(t, "msg=ready", 1)
 	logs.waitFor(t, "no firewall to enforce MUD policies with", 1)
 
