@@ -1090,7 +1090,7 @@ func (e *Enforcer) present() bool {
 			return false
 		}
 	}
-	return true
+	return e.joinPresent()
 }
 
 // retryAfter spaces out questions about a name the resolver did not

@@ -82,6 +82,26 @@ func (e *Enforcer) installJoin(c *nftables.Conn) error {
 	return e.addJoin(c, e.join, true)
 }
 
+// joinPresent says the confinement is in the table, when there is one:
+// someone flushing its chains counts as the tables gone.
+func (e *Enforcer) joinPresent() bool {
+	if len(e.join.Ifaces) == 0 {
+		return true
+	}
+	c, err := e.conn()
+	if err != nil {
+		return false
+	}
+	t := e.table(nftables.TableFamilyINet)
+	for _, n := range []string{chainJoinIn, chainJoinFwd, chainJoinLocal} {
+		rules, err := c.GetRules(t, &nftables.Chain{Name: n, Table: t})
+		if err != nil || len(rules) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func joinIfSet(t *nftables.Table) *nftables.Set {
 	return &nftables.Set{Table: t, Name: setJoinIf, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 }
