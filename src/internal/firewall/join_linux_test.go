@@ -12,15 +12,18 @@ import (
 	"time"
 )
 
-// The join test network: a pledge on the router's join interface, a
-// registrar (or the internet) upstream.
+// The join test network, in namespaces tjjn-<pid>-r (router), -p (a
+// pledge on the router's join interface) and -u (a registrar, or the
+// internet, upstream):
 //
-//	tjjn-p fe80::2 10.78.1.2 fd78:1::2 ── join0 fe80::1 10.78.1.1 fd78:1::1 ┐
-//	                                                                tjjn-r ┴ up0 10.78.9.1 fd78:9::1 ── tjjn-u 10.78.9.2 fd78:9::2
-const (
-	jnRouter = "tjjn-r"
-	jnPledge = "tjjn-p"
-	jnUp     = "tjjn-u"
+//	p: eth0 fe80::2 10.78.1.2 fd78:1::2 ── r: join0 fe80::1 10.78.1.1 fd78:1::1
+//	r: up0 10.78.9.1 fd78:9::1          ── u: eth0 10.78.9.2 fd78:9::2
+//
+// The process id keeps runs from two checkouts apart.
+var (
+	jnRouter = fmt.Sprintf("tjjn-%d-r", os.Getpid())
+	jnPledge = fmt.Sprintf("tjjn-%d-p", os.Getpid())
+	jnUp     = fmt.Sprintf("tjjn-%d-u", os.Getpid())
 )
 
 func delJoinNS() {
