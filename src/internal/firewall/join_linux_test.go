@@ -297,6 +297,13 @@ func TestJoinConfinement(t *testing.T) {
 	if rs := listRuleset(t); strings.Contains(rs, "join") {
 		t.Errorf("the confinement is still in the ruleset:\n%s", rs)
 	}
+
+	// And back, into the installed tables.
+	if err := e.SetJoin(ctx, Join{Ifaces: []string{"join0"}, ProxyPort: 8443}); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{toProxy6, blocked(toSSH6), blocked(fwd4), dns4})
+	listRuleset(t)
 }
 
 // TestJoinRestored: the confinement comes back with the tables after an
