@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/brski"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/firewall"
@@ -29,7 +31,30 @@ func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*fire
 	if err := fw.SetSegments(context.Background(), segs); err != nil {
 		return nil, fmt.Errorf("firewall: %v", err)
 	}
+	if cfg.BRSKI.Enabled {
+		for _, i := range cfg.BRSKI.Interfaces {
+			for _, s := range segs {
+				if slices.Contains(s.Ifaces, i) {
+					log.Warn("firewall: a BRSKI join interface also carries a segment: its devices reach only the join proxy, DHCP and DNS", "interface", i, "segment", s.Name)
+				}
+			}
+		}
+		if err := fw.SetJoin(context.Background(), joinConfinement(cfg.BRSKI)); err != nil {
+			return nil, fmt.Errorf("firewall: %v", err)
+		}
+	}
 	return fw, nil
+}
+
+// joinConfinement is what pledges on the BRSKI join interfaces may reach
+// on the router: the proxy, and the stateless proxy with its CoAP
+// discovery when that is on.
+func joinConfinement(b config.BRSKI) firewall.Join {
+	j := firewall.Join{Ifaces: b.Interfaces, ProxyPort: b.Port, IPv4: b.IPv4}
+	if b.Stateless {
+		j.CoAPPorts = []int{b.StatelessPort, brski.CoAPPort}
+	}
+	return j
 }
 
 // firewallTask keeps trustjoin's tables in place (restoring them after an

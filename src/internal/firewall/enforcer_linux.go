@@ -30,6 +30,7 @@ type Enforcer struct {
 	mu     sync.Mutex
 	segs   []Segment
 	segGen int
+	join   Join // the join segment's confinement (join_linux.go)
 	devs   map[string]*devState
 	nextN  int
 	// Slots are pairs of device chains reached through the slot maps. They
@@ -383,6 +384,9 @@ func (e *Enforcer) installTables() error {
 		return err
 	}
 	if err := e.addSegments(c); err != nil {
+		return err
+	}
+	if err := e.installJoin(c); err != nil {
 		return err
 	}
 	for g := range e.groups {
@@ -1088,7 +1092,7 @@ func (e *Enforcer) present() bool {
 			return false
 		}
 	}
-	return true
+	return e.joinPresent()
 }
 
 // retryAfter spaces out questions about a name the resolver did not
