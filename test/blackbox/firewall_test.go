@@ -118,3 +118,27 @@ func TestDaemonFirewall(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A kernel that refuses trustjoin's tables (here: no CAP_NET_ADMIN over
+// the network namespace, from inside a user namespace) does not stop the
+// daemon: it says so, keeps onboarding and the API up, and keeps trying.
+func TestDaemonFirewallRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a user namespace mapped to root")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare (util-linux)")
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "trustjoin")
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n"+
+		"\toption hostapd_ctrl_dir '%s/hostapd'\n", dir, dir, dir))
+	_, logs := startDaemon(t, []string{"unshare", "--user", "--map-root-user"}, nil, cfgPath)
+	logs.waitFor(t, "trustjoin's nftables tables could not be installed yet", 1)
+	logs.waitFor(t, "msg=ready", 1)
+	out, err := exec.Command(binary, "status", "--config", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the API does not answer with the firewall refused: %v\n%s", err, out)
+	}
+	logs.waitFor(t, "devices are not confined, trying again in 10 s", 1)
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,7 +18,9 @@ import (
 
 // newFirewall returns the nftables enforcer for cfg's segments, carried by
 // the interfaces hostapd makes for them on aps unless the configuration
-// names others. Nothing reaches the kernel yet.
+// names others, with its tables installed. Settings the firewall refuses
+// fail the configuration; a kernel that refuses the tables does not stop
+// the daemon: the firewall task tries again.
 func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*firewall.Enforcer, error) {
 	names := make([]string, 0, len(aps))
 	for _, w := range aps {
@@ -29,7 +32,10 @@ func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*fire
 	}
 	fw := firewall.New(log, firewall.Options{Resolver: cfg.Main.Resolver})
 	if err := fw.SetSegments(context.Background(), segs); err != nil {
-		return nil, fmt.Errorf("firewall: %v", err)
+		if errors.Is(err, firewall.ErrInvalid) {
+			return nil, fmt.Errorf("firewall: %v", err)
+		}
+		log.Error("firewall: trustjoin's nftables tables could not be installed yet; devices are not confined until they are", "err", err)
 	}
 	if cfg.BRSKI.Enabled {
 		for _, i := range cfg.BRSKI.Interfaces {
@@ -40,7 +46,10 @@ func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*fire
 			}
 		}
 		if err := fw.SetJoin(context.Background(), joinConfinement(cfg.BRSKI)); err != nil {
-			return nil, fmt.Errorf("firewall: %v", err)
+			if errors.Is(err, firewall.ErrInvalid) {
+				return nil, fmt.Errorf("firewall: %v", err)
+			}
+			log.Error("firewall: the join segment's confinement could not be installed yet", "err", err)
 		}
 	}
 	return fw, nil

@@ -269,18 +269,15 @@ func (e *Enforcer) quarantined(d Device) bool {
 // SetSegments replaces the segments, in one batch.
 func (e *Enforcer) SetSegments(ctx context.Context, segs []Segment) error {
 	if err := validateSegments(segs); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.installed {
-		old := e.segs
+		// Kept even if the kernel refuses the tables now: Run installs
+		// them with these segments when it tries again.
 		e.segs = segs
-		if err := e.installLocked(); err != nil {
-			e.segs = old
-			return err
-		}
-		return nil
+		return e.installLocked()
 	}
 	c, err := e.conn()
 	if err != nil {

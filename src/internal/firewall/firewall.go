@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -9,6 +10,10 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
+
+// ErrInvalid marks settings refused before anything reached the kernel;
+// other errors are the kernel's, and Run tries again.
+var ErrInvalid = errors.New("invalid firewall settings")
 
 // Segment is a network segment as the firewall sees it: the interfaces
 // that carry it and its policy.

@@ -34,19 +34,15 @@ var (
 // failure the previous one stays in force. An empty Ifaces lifts it.
 func (e *Enforcer) SetJoin(ctx context.Context, j Join) error {
 	if err := validateJoin(j); err != nil {
-		return err
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	j.Ifaces, j.CoAPPorts = slices.Clone(j.Ifaces), slices.Clone(j.CoAPPorts)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.installed {
-		old := e.join
+		// As SetSegments: kept for Run to install if the kernel refuses.
 		e.join = j
-		if err := e.installLocked(); err != nil {
-			e.join = old
-			return err
-		}
-		return nil
+		return e.installLocked()
 	}
 	had, want := len(e.join.Ifaces) > 0, len(j.Ifaces) > 0
 	if !had && !want {
