@@ -18,25 +18,7 @@ import (
 // (What the rules let through, packet by packet, is package firewall's
 // test; this one checks the daemon wires it up.)
 func TestDaemonFirewall(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace and nftables")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nft (Debian package nftables) to look at the tables")
-	}
-	ns := fmt.Sprintf("tjbb-fw-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	nft := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	ns, nft := netnsWithNft(t, "tjbb-fw")
 
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state")
@@ -116,6 +98,38 @@ func TestDaemonFirewall(t *testing.T) {
 			t.Fatalf("the removed plug is still in the tables:\n%s", r)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// netnsWithNft makes a network namespace for one test (removed after it)
+// and returns its name and a way to run nft in it; it skips without root
+// or nft.
+func netnsWithNft(t *testing.T, prefix string, setup ...[]string) (string, func(args ...string) string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace and nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (Debian package nftables) to look at the tables")
+	}
+	ns := fmt.Sprintf("%s-%d", prefix, os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range setup {
+		args = append([]string{"netns", "exec", ns}, args...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return ns, func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
 	}
 }
 

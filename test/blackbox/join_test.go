@@ -2,8 +2,6 @@ package blackbox
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,33 +13,9 @@ import (
 // ports, and puts the confinement back after an `nft flush ruleset`.
 // (What it lets through, packet by packet, is package firewall's test.)
 func TestDaemonJoinConfinement(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace and nftables")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nft (Debian package nftables) to look at the tables")
-	}
-	ns := fmt.Sprintf("tjjn-bb-%d", os.Getpid())
-	for _, args := range [][]string{
-		{"ip", "netns", "add", ns},
-		{"ip", "netns", "exec", ns, "ip", "link", "add", "join0", "type", "veth", "peer", "name", "pledge0"},
-		{"ip", "netns", "exec", ns, "ip", "link", "set", "join0", "up"},
-	} {
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		if args[2] == "add" {
-			t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		}
-	}
-	nft := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+	ns, nft := netnsWithNft(t, "tjjn-bb",
+		[]string{"ip", "link", "add", "join0", "type", "veth", "peer", "name", "pledge0"},
+		[]string{"ip", "link", "set", "join0", "up"})
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
@@ -51,19 +25,7 @@ func TestDaemonJoinConfinement(t *testing.T) {
 		"config brski 'brski'\n\toption enabled '1'\n\tlist interface 'join0'\n\toption port '9443'\n"+
 		"\toption stateless '1'\n\toption stateless_port '5694'\n\toption registrar_host '127.0.0.1'\n", dir, dir, dir))
 
-	cmd := exec.Command("ip", "netns", "exec", ns, binary, "daemon", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}()
-	logs := watch(stderr)
+	_, logs := startDaemon(t, []string{"ip", "netns", "exec", ns}, nil, cfgPath)
 	logs.waitFor(t, "msg=ready", 1)
 
 	want := []string{"chain join_local", `elements = { "join0" }`, "tcp dport 9443 accept", "udp dport 5694 accept", "udp dport 5683 accept"}
