@@ -328,16 +328,25 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, view(p))
 }
 
-func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
-	se := s.session(w, r, true)
-	if se == nil {
-		return
-	}
+// own returns the onboarding the request names if this phone started it;
+// otherwise it answers 404 itself.
+func (s *Server) own(w http.ResponseWriter, r *http.Request, se *session) (string, bool) {
 	id := r.PathValue("id")
 	var mine bool
 	s.store.withSession(func(time.Time) { mine = se.onboards[id] })
 	if !mine {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "This phone did not start that onboarding."})
+	}
+	return id, mine
+}
+
+func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
+	se := s.session(w, r, true)
+	if se == nil {
+		return
+	}
+	id, ok := s.own(w, r, se)
+	if !ok {
 		return
 	}
 	p, err := s.ob.Progress(r.Context(), id)
@@ -355,11 +364,8 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	if se == nil {
 		return
 	}
-	id := r.PathValue("id")
-	var mine bool
-	s.store.withSession(func(time.Time) { mine = se.onboards[id] })
-	if !mine {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "This phone did not start that onboarding."})
+	id, ok := s.own(w, r, se)
+	if !ok {
 		return
 	}
 	if err := s.ob.Cancel(r.Context(), id); err != nil {
