@@ -123,64 +123,51 @@ return view.extend({
 		}, this));
 	},
 
-	confirm: function(title, text, label, fn) {
-		ui.showModal(title, [
-			E('p', [ text ]),
+	// dialog shows body with Cancel and one button, label, styled style,
+	// that runs fn (bound to the view).
+	dialog: function(title, body, label, style, fn) {
+		ui.showModal(title, body.concat([
 			E('div', { 'class': 'right' }, [
 				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
 				' ',
 				E('button', {
-					'class': 'btn cbi-button cbi-button-negative',
+					'class': 'btn cbi-button ' + style,
 					'data-action': 'confirm',
 					'click': ui.createHandlerFn(this, fn)
 				}, [ label ])
 			])
-		]);
+		]));
+	},
+
+	confirm: function(title, text, label, fn) {
+		this.dialog(title, [ E('p', [ text ]) ], label, 'cbi-button-negative', fn);
 	},
 
 	handleRename: function(d) {
 		var input = E('input', { 'type': 'text', 'class': 'cbi-input-text', 'value': d.name || '', 'maxlength': 64 });
-		ui.showModal(_('Rename device'), [
+		this.dialog(_('Rename device'), [
 			E('p', [ _('A name you will recognise, such as “Kitchen speaker”.') ]),
-			input,
-			E('div', { 'class': 'right' }, [
-				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
-				' ',
-				E('button', {
-					'class': 'btn cbi-button cbi-button-positive',
-					'data-action': 'confirm',
-					'click': ui.createHandlerFn(this, function() {
-						var name = input.value.trim();
-						if (name == '') {
-							ui.addNotification(null, E('p', [ _('Please enter a name.') ]), 'warning');
-							return;
-						}
-						return this.act(_('Renaming'), function() { return callRename(d.id, name) });
-					})
-				}, [ _('Save') ])
-			])
-		]);
+			input
+		], _('Save'), 'cbi-button-positive', function() {
+			var name = input.value.trim();
+			if (name == '') {
+				ui.addNotification(null, E('p', [ _('Please enter a name.') ]), 'warning');
+				return;
+			}
+			return this.act(_('Renaming'), function() { return callRename(d.id, name) });
+		});
 	},
 
 	handleMove: function(d) {
 		var select = E('select', { 'class': 'cbi-input-select' }, this.segments().map(function(s) {
 			return E('option', { 'value': s, 'selected': s == d.segment ? '' : null }, [ s ]);
 		}));
-		ui.showModal(_('Move to another segment'), [
+		this.dialog(_('Move to another segment'), [
 			E('p', [ _('The device reconnects in the chosen segment; what it may reach changes with it.') ]),
-			select,
-			E('div', { 'class': 'right' }, [
-				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
-				' ',
-				E('button', {
-					'class': 'btn cbi-button cbi-button-positive',
-					'data-action': 'confirm',
-					'click': ui.createHandlerFn(this, function() {
-						return this.act(_('Moving'), function() { return callMove(d.id, select.value) });
-					})
-				}, [ _('Move') ])
-			])
-		]);
+			select
+		], _('Move'), 'cbi-button-positive', function() {
+			return this.act(_('Moving'), function() { return callMove(d.id, select.value) });
+		});
 	},
 
 	handleQuarantine: function(d) {
@@ -213,25 +200,16 @@ return view.extend({
 	// which is why the dialog can promise that a changed file asks again.
 	handleMudApprove: function(d) {
 		var mud = d.mud || {};
-		ui.showModal(_('Apply the unverified MUD file of %h?').format(displayName(d)), [
+		this.dialog(_('Apply the unverified MUD file of %h?').format(displayName(d)), [
 			E('p', [ _('A MUD file is the manufacturer’s description of what a device needs to reach on the network. The router lets the device reach that and nothing else.') ]),
 			E('p', [ _('The file for this device could not be verified: nothing proves that it comes from the manufacturer or that nobody changed it on the way. Until you approve it, this file does not change what the device may reach.') ]),
 			E('p', [ _('If you approve, the router applies this exact file. If the file changes later, it waits for your approval again.') ]),
 			mud.url ? E('p', [ _('The file comes from:'), ' ', E('code', { 'data-mud-url': '' }, [ mud.url ]) ]) : '',
 			mud.detail ? E('p', { 'class': 'cbi-value-description' }, [ String(mud.detail) ]) : '',
-			E('p', [ _('Approve only if you trust that address.') ]),
-			E('div', { 'class': 'right' }, [
-				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
-				' ',
-				E('button', {
-					'class': 'btn cbi-button cbi-button-action',
-					'data-action': 'confirm',
-					'click': ui.createHandlerFn(this, function() {
-						return this.act(_('Approving the MUD file'), function() { return callMudApprove(d.id) });
-					})
-				}, [ _('Approve this file') ])
-			])
-		]);
+			E('p', [ _('Approve only if you trust that address.') ])
+		], _('Approve this file'), 'cbi-button-action', function() {
+			return this.act(_('Approving the MUD file'), function() { return callMudApprove(d.id) });
+		});
 	},
 
 	// handleMudSet asks for the address of a device's MUD file; one that
@@ -242,28 +220,19 @@ return view.extend({
 			'placeholder': 'https://', 'maxlength': 1024, 'style': 'width:100%'
 		});
 		var problem = E('div', { 'data-problem': '' });
-		ui.showModal(_('Set the MUD URL of %h').format(displayName(d)), [
+		this.dialog(_('Set the MUD URL of %h').format(displayName(d)), [
 			E('p', [ _('The address of the manufacturer’s MUD file, which describes what the device needs to reach on the network. Devices usually announce it themselves; enter one only if the manufacturer gives it to you.') ]),
 			E('p', [ _('The router fetches the file and checks its signature. A file that cannot be verified waits for your approval.') ]),
 			input,
-			problem,
-			E('div', { 'class': 'right' }, [
-				E('button', { 'class': 'btn cbi-button', 'click': ui.hideModal }, [ _('Cancel') ]),
-				' ',
-				E('button', {
-					'class': 'btn cbi-button cbi-button-positive',
-					'data-action': 'confirm',
-					'click': ui.createHandlerFn(this, function() {
-						var url = input.value.trim(), why = mudURLProblem(url);
-						if (why != null) {
-							dom.content(problem, E('p', { 'class': 'alert-message warning' }, [ why ]));
-							return;
-						}
-						return this.act(_('Setting the MUD URL'), function() { return callMudSet(d.id, url) });
-					})
-				}, [ _('Save') ])
-			])
-		]);
+			problem
+		], _('Save'), 'cbi-button-positive', function() {
+			var url = input.value.trim(), why = mudURLProblem(url);
+			if (why != null) {
+				dom.content(problem, E('p', { 'class': 'alert-message warning' }, [ why ]));
+				return;
+			}
+			return this.act(_('Setting the MUD URL'), function() { return callMudSet(d.id, url) });
+		});
 	},
 
 	handleDetails: function(d, ev) {
