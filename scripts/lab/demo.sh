@@ -3,7 +3,8 @@
 # on wlan0, driven by trustjoin) onboards a camera and a speaker
 # (wpa_supplicant on wlan1 and wlan2) by their QR codes; each gets its own
 # credential and VLAN; hostapd and trustjoin are restarted; a device is
-# removed and added again. Narrated from the logs of the real run.
+# removed and added again. Then a camera onboarded with a MUD URL is kept
+# to what its signed MUD file allows. Narrated from the logs of the real runs.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$repo/.build/lab/dpp
@@ -20,3 +21,17 @@ echo "Evidence from hostapd (each device on its own key id and VLAN, no shared p
 grep -E 'AP-STA-CONNECTED|Assigned VLAN' "$out/hostapd.log" | sed 's/^[0-9.]*: /  /' | head -8
 echo
 echo "trustjoin's log holds no passphrase (checked by the scenario); full logs in $out"
+
+echo
+echo "Then a camera kept in its lane (about two minutes): it names its maker's MUD file when"
+echo "onboarded; trustjoin fetches it over HTTPS, checks its signature and compiles it to nftables."
+"$repo/scripts/lab/run.sh" mud
+mud=$repo/.build/lab/mud
+echo
+echo "What happened:"
+grep -E '^== ' "$mud/scenario.log" | sed 's/^== /  • /'
+echo
+echo "The camera's MUD status, as 'trustjoin device camera' showed it:"
+grep -m1 -E '^enforced \|' "$mud/scenario.log" | sed 's/^/  /'
+echo
+echo "trustjoin's own nftables tables (beside fw4's): $(grep -c '^table .* trustjoin' "$mud/nft-ruleset.txt" || true) tables; full ruleset in $mud/nft-ruleset.txt"
