@@ -12,7 +12,7 @@ import (
 )
 
 // fakeDNS answers every question with the resources f returns.
-func fakeDNS(t *testing.T, f func(q dnsmessage.Question) (dnsmessage.RCode, []dnsmessage.Resource)) string {
+func fakeDNS(t testing.TB, f func(q dnsmessage.Question) (dnsmessage.RCode, []dnsmessage.Resource)) string {
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func fakeDNS(t *testing.T, f func(q dnsmessage.Question) (dnsmessage.RCode, []dn
 				return
 			}
 			var m dnsmessage.Message
-			if err := m.Unpack(b[:n]); err != nil {
+			if err := m.Unpack(b[:n]); err != nil || len(m.Questions) != 1 {
 				continue
 			}
 			m.Header.Response = true

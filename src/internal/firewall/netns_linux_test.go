@@ -387,54 +387,27 @@ func dnsServer(t testing.TB, names map[string]string) string {
 func dnsServerSet(t testing.TB, names map[string]string) (string, func(name, ip string)) {
 	var mu sync.Mutex
 	names = maps.Clone(names)
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		b := make([]byte, 1500)
-		for {
-			n, a, err := pc.ReadFrom(b)
-			if err != nil {
-				return
-			}
-			var m dnsmessage.Message
-			if err := m.Unpack(b[:n]); err != nil || len(m.Questions) != 1 {
-				continue
-			}
-			q := m.Questions[0]
-			m.Header.Response = true
-			m.Header.RCode = dnsmessage.RCodeSuccess
-			name := strings.TrimSuffix(q.Name.String(), ".")
-			mu.Lock()
-			ip, ok := names[name]
-			mu.Unlock()
-			if ok {
-				// ip lists addresses, comma-separated, of either family.
-				for _, s := range strings.Split(ip, ",") {
-					a := netip.MustParseAddr(s)
-					h := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 300}
-					switch {
-					case a.Is4() && q.Type == dnsmessage.TypeA:
-						h.Type = dnsmessage.TypeA
-						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AResource{A: a.As4()}})
-					case a.Is6() && q.Type == dnsmessage.TypeAAAA:
-						h.Type = dnsmessage.TypeAAAA
-						m.Answers = append(m.Answers, dnsmessage.Resource{Header: h, Body: &dnsmessage.AAAAResource{AAAA: a.As16()}})
-					}
-				}
-			} else {
-				m.Header.RCode = dnsmessage.RCodeNameError
-			}
-			out, err := m.Pack()
-			if err != nil {
-				continue
-			}
-			_, _ = pc.WriteTo(out, a)
+	addr := fakeDNS(t, func(q dnsmessage.Question) (dnsmessage.RCode, []dnsmessage.Resource) {
+		mu.Lock()
+		ip, ok := names[strings.TrimSuffix(q.Name.String(), ".")]
+		mu.Unlock()
+		if !ok {
+			return dnsmessage.RCodeNameError, nil
 		}
-	}()
-	return pc.LocalAddr().String(), func(name, ip string) {
+		// ip lists addresses, comma-separated, of either family.
+		var answers []dnsmessage.Resource
+		for _, s := range strings.Split(ip, ",") {
+			a := netip.MustParseAddr(s)
+			switch {
+			case a.Is4() && q.Type == dnsmessage.TypeA:
+				answers = append(answers, rr(q.Name.String(), 300, &dnsmessage.AResource{A: a.As4()}))
+			case a.Is6() && q.Type == dnsmessage.TypeAAAA:
+				answers = append(answers, rr(q.Name.String(), 300, &dnsmessage.AAAAResource{AAAA: a.As16()}))
+			}
+		}
+		return dnsmessage.RCodeSuccess, answers
+	})
+	return addr, func(name, ip string) {
 		mu.Lock()
 		names[name] = ip
 		mu.Unlock()
