@@ -46,17 +46,9 @@ func TestDaemonFirewall(t *testing.T) {
 
 	// fw4 reload or flush deletes everything; the daemon puts it back.
 	nft("flush", "ruleset")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := nft("list", "ruleset")
-		if strings.Contains(r, "table inet trustjoin") && strings.Contains(r, "02:00:00:00:00:07") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tables not restored 10 s after a flush:\n%s", r)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitRuleset(t, nft, "tables restored after a flush", func(r string) bool {
+		return hasAll(r, "table inet trustjoin", "02:00:00:00:00:07")
+	})
 
 	// One command quarantines a device, one releases it, one moves it.
 	cli := func(args ...string) map[string]any {
@@ -85,19 +77,11 @@ func TestDaemonFirewall(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "exec", ns, binary, "remove", "Plug", "--config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("trustjoin remove: %v\n%s", err, out)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		r := nft("list", "ruleset")
-		if !strings.Contains(r, "02:00:00:00:00:08") {
-			if !strings.Contains(r, "02:00:00:00:00:07") {
-				t.Fatalf("removing the plug took the camera out too:\n%s", r)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the removed plug is still in the tables:\n%s", r)
-		}
-		time.Sleep(100 * time.Millisecond)
+	waitRuleset(t, nft, "the removed plug leaves the tables", func(r string) bool {
+		return !strings.Contains(r, "02:00:00:00:00:08")
+	})
+	if r := nft("list", "ruleset"); !strings.Contains(r, "02:00:00:00:00:07") {
+		t.Fatalf("removing the plug took the camera out too:\n%s", r)
 	}
 }
 
@@ -131,6 +115,33 @@ func netnsWithNft(t *testing.T, prefix string, setup ...[]string) (string, func(
 		}
 		return string(out)
 	}
+}
+
+// waitRuleset lists the ruleset with nft until ok says it holds what the
+// test waits for, and fails after 10 s naming what.
+func waitRuleset(t *testing.T, nft func(args ...string) string, what string, ok func(ruleset string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := nft("list", "ruleset")
+		if ok(r) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s, not after 10 s:\n%s", what, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// hasAll says whether ruleset holds every one of want.
+func hasAll(ruleset string, want ...string) bool {
+	for _, w := range want {
+		if !strings.Contains(ruleset, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // A kernel that refuses trustjoin's tables (here: no CAP_NET_ADMIN over

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // With the BRSKI join proxy on, the daemon confines its join interfaces
@@ -40,15 +39,7 @@ func TestDaemonJoinConfinement(t *testing.T) {
 	}
 
 	nft("flush", "ruleset")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := nft("list", "ruleset")
-		if strings.Contains(r, "chain join_local") && strings.Contains(r, "tcp dport 9443 accept") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the join confinement is not back 10 s after a flush:\n%s", r)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitRuleset(t, nft, "the join confinement back after a flush", func(r string) bool {
+		return hasAll(r, "chain join_local", "tcp dport 9443 accept")
+	})
 }
