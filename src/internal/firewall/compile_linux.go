@@ -22,7 +22,6 @@ const (
 	setSegFwd   = "seg_fwd"   // ingress interface -> segment chain (inet forward)
 	setSegLocal = "seg_local" // ingress interface -> quarantine chain (inet input)
 	setSegBr    = "seg_br"    // bridge -> segment chain (bridge forward)
-	chainQLocal = "q_local"
 )
 
 func groupSet(kind mud.PeerKind, value string) string {
@@ -58,61 +57,34 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in ru
 	bridge := fam == nftables.TableFamilyBridge
 	d := st.dev
 
-	// Learn the device's addresses so traffic to it finds its chain; only
-	// packets opening a flow, so established traffic pays nothing.
-	learnAll := func() {
-		if !bridge {
-			out = append(out, learn(fam, 4), learn(fam, 6))
-		}
-	}
-	nd := append(l4proto(unix.IPPROTO_ICMPV6), payload(expr.PayloadBaseTransportHeader, 0, 1),
-		&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}})
-	dhcp := [][]expr.Any{
-		append(l4proto(unix.IPPROTO_UDP), portMatch(67, 67, false, false)...),
-		append(l4proto(unix.IPPROTO_UDP), portMatch(547, 547, false, false)...),
-	}
-	if bridge {
-		dhcp = append(dhcp,
-			append(l4proto(unix.IPPROTO_UDP), portMatch(68, 68, false, false)...),
-			append(l4proto(unix.IPPROTO_UDP), portMatch(546, 546, false, false)...))
-	}
-	var local [][]expr.Any // DNS and NTP to the router
 	if !bridge {
-		for _, s := range []struct{ p, port int }{{unix.IPPROTO_UDP, 53}, {unix.IPPROTO_TCP, 53}, {unix.IPPROTO_UDP, 123}} {
-			local = append(local, concat(fibDaddrLocal(), l4proto(s.p), portMatch(uint16(s.port), uint16(s.port), false, false)))
-		}
+		// Learn the device's addresses so traffic to it finds its chain.
+		out = append(out, learn(fam, 4), learn(fam, 6))
 	}
-
 	if e.quarantined(d) {
-		// Only DHCP and DNS to the router; established flows too are cut.
-		learnAll()
-		if !bridge {
-			for _, m := range dhcp {
-				out = append(out, ret(m))
-			}
-			out = append(out, ret(nd), ret(local[0]), ret(local[1]))
-		}
 		out = append(out, dropAll)
 		in = append(in, dropAll)
 		return out, in
 	}
-
-	arp := metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_ARP))
-	est := ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
 	if bridge {
+		// No conntrack on a bridge: ARP, neighbour discovery and DHCP
+		// between neighbours are allowed as such.
+		nd := append(l4proto(unix.IPPROTO_ICMPV6), payload(expr.PayloadBaseTransportHeader, 0, 1),
+			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}})
+		arp := metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_ARP))
 		out = append(out, ret(arp), ret(nd))
 		in = append(in, ret(arp), ret(nd))
-		for _, m := range dhcp {
-			out = append(out, ret(m))
+		for _, port := range []uint16{67, 547, 68, 546} {
+			out = append(out, ret(append(l4proto(unix.IPPROTO_UDP), portMatch(port, port, false, false)...)))
 		}
 	} else {
-		out = append(out, ret(est))
-		learnAll()
-		out = append(out, ret(nd))
-		in = append(in, ret(est))
-		for _, m := range append(dhcp, local...) {
-			out = append(out, ret(m))
-		}
+		// Established and related packets never get here (the base
+		// chains accept them first; conntrack is flushed whenever a
+		// device's confinement changes), nor do DHCP, DNS and neighbour
+		// discovery to the router (the input chain accepts them for
+		// everyone). NTP to the router: the port first, so most packets
+		// skip the route lookup.
+		out = append(out, ret(concat(l4proto(unix.IPPROTO_UDP), portMatch(123, 123, false, false), fibDaddrLocal())))
 	}
 	if d.Policy == nil {
 		out = append(out, ret(nil))

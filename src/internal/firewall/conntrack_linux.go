@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
@@ -14,6 +15,15 @@ import (
 // waits for it, other changes let it run behind.
 func (e *Enforcer) flushFlowsLocked(d Device, wait bool) {
 	addrs := e.learned(d)
+	if n, err := neighbours(e.opts.NetNS, d.MACs); err == nil {
+		for _, a := range n {
+			if !slices.Contains(addrs, a) {
+				addrs = append(addrs, a)
+			}
+		}
+	} else {
+		e.log.Warn("failed to read the neighbour table", "device", d.ID, "err", err)
+	}
 	if len(addrs) == 0 {
 		return
 	}

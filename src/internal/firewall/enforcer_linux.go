@@ -449,6 +449,12 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
 			continue
 		}
+		// Flows already judged pass at once: the per-packet cost of
+		// established traffic is one rule, however many devices there
+		// are. Whatever changes a device's confinement flushes its flows
+		// from conntrack, so they are judged again.
+		est := append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: est})
 		// Traffic to a device is found by its address, which Run learns
 		// from the device's own packets (see sync).
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
@@ -457,10 +463,9 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegFwd)}})
 		in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: &prio, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
-		// Quarantine on the router: DHCP and DNS, nothing else.
-		q := c.AddChain(&nftables.Chain{Name: chainQLocal, Table: t})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: est})
+		// DHCP, DNS and neighbour discovery to the router are every
+		// device's, even in quarantine (RFC 8520 §8 allows them by default).
 		for _, m := range []exprs{
 			concat(l4proto(unix.IPPROTO_UDP), portMatch(67, 67, false, false)),
 			concat(l4proto(unix.IPPROTO_UDP), portMatch(547, 547, false, false)),
@@ -469,9 +474,10 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			concat(l4proto(unix.IPPROTO_ICMPV6), exprs{payload(expr.PayloadBaseTransportHeader, 0, 1),
 				&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}}}),
 		} {
-			c.AddRule(&nftables.Rule{Table: t, Chain: q, Exprs: append(m, verdict(expr.VerdictReturn))})
+			c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: append(m, verdict(expr.VerdictAccept))})
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: q, Exprs: exprs{verdict(expr.VerdictDrop)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
 	}
 	return nil
 }
@@ -495,7 +501,6 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, lan); err != nil {
 		return err
 	}
-	est := ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
 	if e.portMode {
 		var all []string
 		for _, s := range e.segs {
@@ -529,7 +534,6 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			return err
 		}
 		if !s.Quarantine {
-			c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: append(est, verdict(expr.VerdictReturn))})
 			c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: exprs{metaLoad(expr.MetaKeyOIFNAME), lookup(reach.Name), verdict(expr.VerdictReturn)}})
 			if s.Internet {
 				c.AddRule(&nftables.Rule{Table: ti, Chain: ch, Exprs: exprs{metaLoad(expr.MetaKeyOIFNAME),
@@ -553,7 +557,8 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 				br = append(br, nftables.SetElement{Key: ifname(i), VerdictData: jump(name)})
 			}
 			if s.Quarantine {
-				local = append(local, nftables.SetElement{Key: ifname(i), VerdictData: jump(chainQLocal)})
+				// Quarantine on the router: nothing beyond the above.
+				local = append(local, nftables.SetElement{Key: ifname(i), VerdictData: &expr.Verdict{Kind: expr.VerdictDrop}})
 			}
 		}
 		for _, x := range []struct {
