@@ -12,16 +12,16 @@ import (
 
 // Names of the objects in trustjoin's tables.
 const (
-	setDevOut   = "dev_out"   // MAC -> jump to the device's "from" chain
-	setDevIn    = "dev_in"    // MAC -> jump to the device's "to" chain (bridge)
-	setIP4Dev   = "ip4dev"    // learned IPv4 address -> jump to its device's "to" chain
-	setIP6Dev   = "ip6dev"    // learned IPv6 address -> jump to its device's "to" chain
-	setIP4MAC   = "ip4mac"    // learned IPv4 address -> MAC
-	setIP6MAC   = "ip6mac"    // learned IPv6 address -> MAC
-	setLAN      = "lan"       // every segment interface
-	setSegFwd   = "seg_fwd"   // ingress interface -> segment chain (inet forward)
-	setSegLocal = "seg_local" // ingress interface -> quarantine chain (inet input)
-	setSegBr    = "seg_br"    // bridge -> segment chain (bridge forward)
+	setDevOut = "dev_out" // MAC -> jump to the device's "from" chain
+	setDevIn  = "dev_in"  // MAC -> jump to the device's "to" chain (bridge)
+	setIP4Dev = "ip4dev"  // learned IPv4 address -> jump to its device's "to" chain
+	setIP6Dev = "ip6dev"  // learned IPv6 address -> jump to its device's "to" chain
+	setIP4MAC = "ip4mac"  // learned IPv4 address -> MAC
+	setIP6MAC = "ip6mac"  // learned IPv6 address -> MAC
+	setLAN    = "lan"     // every segment interface
+	setSegFwd = "seg_fwd" // ingress interface -> segment chain (inet forward)
+	setQuar   = "quar"    // every interface of a quarantine segment
+	setSegBr  = "seg_br"  // bridge -> segment chain (bridge forward)
 )
 
 func groupSet(kind mud.PeerKind, value string) string {

@@ -135,6 +135,11 @@ func (e *Enforcer) addSlots(c *nftables.Conn, from, to int) error {
 	return nil
 }
 
+// ifSet is a set of interface names.
+func ifSet(t *nftables.Table, name string) *nftables.Set {
+	return &nftables.Set{Table: t, Name: name, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
+}
+
 // devMap is a verdict map from MACs (dev_out, dev_in) or addresses
 // (ip4dev, ip6dev) to device chains.
 func devMap(t *nftables.Table, name string) *nftables.Set {
@@ -418,9 +423,11 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		}
 		segMaps := []string{setSegBr}
 		if fam == nftables.TableFamilyINet {
-			segMaps = []string{setSegFwd, setSegLocal}
-			if err := c.AddSet(&nftables.Set{Table: t, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, nil); err != nil {
-				return err
+			segMaps = []string{setSegFwd}
+			for _, n := range []string{setLAN, setQuar} {
+				if err := c.AddSet(ifSet(t, n), nil); err != nil {
+					return err
+				}
 			}
 			for _, s := range []struct {
 				n string
@@ -449,8 +456,11 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
 			continue
 		}
+		// A quarantine segment forwards nothing, not even replies.
+		quar := exprs{metaLoad(expr.MetaKeyIIFNAME), lookup(setQuar), verdict(expr.VerdictDrop)}
+		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: quar})
 		// Flows already judged pass at once: the per-packet cost of
-		// established traffic is one rule, however many devices there
+		// established traffic is two rules, however many devices there
 		// are. Whatever changes a device's confinement flushes its flows
 		// from conntrack, so they are judged again.
 		est := append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))
@@ -463,7 +473,13 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegFwd)}})
 		in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: &prio, Policy: &accept})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: est})
+		// Addresses are learned from what LAN hosts send the router too
+		// (DHCP, DNS): a device's address is known before it sends
+		// anything further. Only governed devices' go further (see sync).
+		lan := exprs{metaLoad(expr.MetaKeyIIFNAME), lookup(setLAN)}
+		newFlow := ctState(expr.CtStateBitNEW)
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: concat(newFlow, lan, learn(fam, 4))})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: concat(newFlow, lan, learn(fam, 6))})
 		// DHCP, DNS and neighbour discovery to the router are every
 		// device's, even in quarantine (RFC 8520 §8 allows them by default).
 		for _, m := range []exprs{
@@ -476,8 +492,10 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		} {
 			c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: append(m, verdict(expr.VerdictAccept))})
 		}
+		// Quarantine on the router: nothing beyond the above.
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: quar})
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: est})
 		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), vmap(setSegLocal)}})
 	}
 	return nil
 }
@@ -498,8 +516,21 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			lan = append(lan, nftables.SetElement{Key: ifname(i)})
 		}
 	}
-	if err := c.SetAddElements(&nftables.Set{Table: ti, Name: setLAN, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}, lan); err != nil {
+	if err := c.SetAddElements(ifSet(ti, setLAN), lan); err != nil {
 		return err
+	}
+	var quar []nftables.SetElement
+	for _, s := range e.segs {
+		if s.Quarantine {
+			for _, i := range s.Ifaces {
+				quar = append(quar, nftables.SetElement{Key: ifname(i)})
+			}
+		}
+	}
+	if len(quar) > 0 {
+		if err := c.SetAddElements(ifSet(ti, setQuar), quar); err != nil {
+			return err
+		}
 	}
 	if e.portMode {
 		var all []string
@@ -546,7 +577,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 		if s.Isolate || s.Quarantine {
 			c.AddRule(&nftables.Rule{Table: tb, Chain: bch, Exprs: exprs{verdict(expr.VerdictDrop)}})
 		}
-		var fwd, local, br []nftables.SetElement
+		var fwd, br []nftables.SetElement
 		for _, i := range s.Ifaces {
 			fwd = append(fwd, nftables.SetElement{Key: ifname(i), VerdictData: jump(name)})
 			if e.portMode {
@@ -556,16 +587,12 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 			} else {
 				br = append(br, nftables.SetElement{Key: ifname(i), VerdictData: jump(name)})
 			}
-			if s.Quarantine {
-				// Quarantine on the router: nothing beyond the above.
-				local = append(local, nftables.SetElement{Key: ifname(i), VerdictData: &expr.Verdict{Kind: expr.VerdictDrop}})
-			}
 		}
 		for _, x := range []struct {
 			t   *nftables.Table
 			set string
 			el  []nftables.SetElement
-		}{{ti, setSegFwd, fwd}, {ti, setSegLocal, local}, {tb, setSegBr, br}} {
+		}{{ti, setSegFwd, fwd}, {tb, setSegBr, br}} {
 			if len(x.el) == 0 {
 				continue
 			}
@@ -581,7 +608,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 // that jump to them first.
 func (e *Enforcer) delSegments(c *nftables.Conn, segs []Segment, gen int) {
 	ti, tb := e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)
-	for _, s := range []*nftables.Set{{Table: ti, Name: setSegFwd}, {Table: ti, Name: setSegLocal}, {Table: tb, Name: setSegBr}, {Table: ti, Name: setLAN}} {
+	for _, s := range []*nftables.Set{{Table: ti, Name: setSegFwd}, {Table: tb, Name: setSegBr}, {Table: ti, Name: setLAN}, {Table: ti, Name: setQuar}} {
 		c.FlushSet(s)
 	}
 	for i := range segs {

@@ -212,13 +212,24 @@ func TestMUDPolicies(t *testing.T) {
 				out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "ruleset").CombinedOutput()
 				t.Logf("ruleset:\n%s", out)
 			}
+			// A device that opened an allowed flow has accepted packets;
+			// every device here has had something judged.
+			opened := map[string]bool{}
+			for _, f := range tt.flows {
+				if f.ok {
+					opened[f.from] = true
+				}
+			}
 			for _, d := range tt.devices {
 				c, err := e.Counters(d.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.AcceptedPackets == 0 {
-					t.Errorf("%s: accepted counter is zero: %+v", d.ID, c)
+				if opened[d.ID] && c.AcceptedPackets == 0 {
+					t.Errorf("%s opened an allowed flow, but its accepted counter is zero: %+v", d.ID, c)
+				}
+				if c.AcceptedPackets+c.DroppedPackets == 0 {
+					t.Errorf("%s: nothing counted: %+v", d.ID, c)
 				}
 			}
 		})

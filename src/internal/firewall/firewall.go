@@ -56,7 +56,11 @@ type Device struct {
 	Manufacturer string
 }
 
-// Counters are what the firewall accepted and dropped for one device.
+// Counters are what one device's policy judged: packets it accepted
+// (those opening flows, and bridged traffic, which has no conntrack:
+// established flows pass without being looked at again) and packets it
+// dropped. DHCP, DNS and neighbour discovery to the router, allowed for
+// every device, are not counted.
 type Counters struct {
 	AcceptedPackets, AcceptedBytes uint64
 	DroppedPackets, DroppedBytes   uint64
