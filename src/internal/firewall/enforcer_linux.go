@@ -55,18 +55,45 @@ type Enforcer struct {
 	// finds a segment by port; ports is what was last installed.
 	portMode bool
 	ports    map[string][]string
-	// dirty slots wait to be emptied (with the counters of removed
-	// devices) by Run; kick wakes it.
-	dirty []dirtySlot
-	kick  chan struct{}
+	// garbage is what changes left behind for Run to delete once changes
+	// pause (cleanDelay): deleting anything costs the kernel an RCU grace
+	// period, milliseconds, so no change waits for it. kick wakes Run;
+	// changed is when the last change was made.
+	garbage []garbage
+	kick    chan struct{}
+	changed time.Time
 	// bg counts conntrack flushes running behind.
 	bg sync.WaitGroup
 }
 
-type dirtySlot struct {
-	slot     int
+// garbage is what one change left behind.
+type garbage struct {
+	slot int // slot chains to empty and free again; -1: none
+	// entry names a device whose entry chains keep only their first
+	// rule (the goto its current slot), or lose everything with the
+	// device (removed).
+	entry   int
+	removed bool
+	// counters of a removed device.
 	counters []string
+	// leave: group memberships the device no longer has. Keeping them a
+	// while grants nothing the device's own chains refuse: every packet
+	// from or to it passes them.
+	leave []leave
 }
+
+// leave is one element to take out of a group set, unless a device
+// still belongs there when Run gets to it.
+type leave struct {
+	fam   nftables.TableFamily
+	group string
+	v     int // 0: the group's MAC set; 4, 6: its address sets
+	key   []byte
+}
+
+// cleanDelay is how long Run waits after the last change before deleting
+// what changes left behind, so a burst of changes never waits for it.
+const cleanDelay = time.Second
 
 func (e *Enforcer) kickClean() {
 	select {
@@ -75,33 +102,92 @@ func (e *Enforcer) kickClean() {
 	}
 }
 
-// cleanLocked empties dirty slots in one batch and frees them.
+// cleanLocked deletes the garbage in one batch and frees its slots.
 func (e *Enforcer) cleanLocked() {
-	if len(e.dirty) == 0 || !e.installed {
+	if len(e.garbage) == 0 || !e.installed {
 		return
 	}
 	c, err := e.conn()
 	if err != nil {
 		return
 	}
-	for _, d := range e.dirty {
+	q, err := e.conn()
+	if err != nil {
+		return
+	}
+	byMAC := e.byMAC()
+	for _, g := range e.garbage {
 		for _, fam := range families {
 			t := e.table(fam)
-			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, true), Table: t})
-			c.FlushChain(&nftables.Chain{Name: slotChain(d.slot, false), Table: t})
-			for _, n := range d.counters {
+			if g.slot >= 0 {
+				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, true), Table: t})
+				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, false), Table: t})
+			}
+			for _, out := range []bool{true, false} {
+				ch := &nftables.Chain{Name: entryChain(g.entry, out), Table: t}
+				if g.removed {
+					c.FlushChain(ch)
+					c.DelChain(ch)
+					continue
+				}
+				rules, err := q.GetRules(t, ch)
+				if err != nil {
+					e.log.Warn("failed to list a device's entry chain", "chain", ch.Name, "err", err)
+					continue
+				}
+				for _, r := range rules[min(1, len(rules)):] {
+					if err := c.DelRule(r); err != nil {
+						return
+					}
+				}
+			}
+			for _, n := range g.counters {
 				c.DeleteObject(&nftables.CounterObj{Table: t, Name: n})
+			}
+		}
+		for _, l := range g.leave {
+			if e.stillIn(l, byMAC) {
+				continue
+			}
+			if err := c.SetDeleteElements(l.set(e.table(l.fam)), []nftables.SetElement{{Key: l.key}}); err != nil {
+				return
 			}
 		}
 	}
 	if err := c.Flush(); err != nil {
-		e.log.Warn("failed to empty unused device chains", "err", err)
+		e.log.Warn("failed to delete what changes left behind", "err", err)
+		// Not again and again: what is left is harmless and the next
+		// restore starts clean.
+		e.garbage = nil
 		return
 	}
-	for _, d := range e.dirty {
-		e.free = append(e.free, d.slot)
+	for _, g := range e.garbage {
+		if g.slot >= 0 {
+			e.free = append(e.free, g.slot)
+		}
 	}
-	e.dirty = nil
+	e.garbage = nil
+}
+
+func (l leave) set(t *nftables.Table) *nftables.Set {
+	if l.v == 0 {
+		return &nftables.Set{Table: t, Name: l.group, KeyType: nftables.TypeEtherAddr}
+	}
+	return groupIPSet(t, l.group, l.v)
+}
+
+// stillIn says a device has joined the group again since it left.
+func (e *Enforcer) stillIn(l leave, byMAC map[string]*devState) bool {
+	if l.v != 0 {
+		a, _ := netip.AddrFromSlice(l.key)
+		return slices.Contains(e.pushed[a].groups, l.group)
+	}
+	st, ok := byMAC[string(l.key)]
+	if !ok {
+		return false
+	}
+	member, _ := e.groupsOf(st.dev)
+	return slices.Contains(member, l.group)
 }
 
 type devState struct {
@@ -118,8 +204,18 @@ func slotChain(slot int, out bool) string {
 }
 
 func (s *devState) chain(out bool) string { return slotChain(s.slot, out) }
-func (s *devState) accName() string       { return "c" + strconv.Itoa(s.n) + "a" }
-func (s *devState) dropName() string      { return "c" + strconv.Itoa(s.n) + "x" }
+
+// entryChain is a device's own chain, which the maps jump to: it holds
+// one goto to the device's current slot, so a new policy is a new rule at
+// its head, and no map element has to change (or be deleted).
+func entryChain(n int, out bool) string {
+	if out {
+		return "e" + strconv.Itoa(n) + "o"
+	}
+	return "e" + strconv.Itoa(n) + "i"
+}
+func (s *devState) accName() string  { return "c" + strconv.Itoa(s.n) + "a" }
+func (s *devState) dropName() string { return "c" + strconv.Itoa(s.n) + "x" }
 
 const slotChunk = 32
 
@@ -305,7 +401,7 @@ func (e *Enforcer) SetSegments(ctx context.Context, segs []Segment) error {
 		if was[id] == e.quarantined(st.dev) {
 			continue
 		}
-		if err := e.addDevice(c, st, st); err != nil {
+		if _, err := e.addDevice(c, st, st); err != nil {
 			e.segs, e.segGen = oldSegs, oldGen
 			return err
 		}
@@ -332,10 +428,12 @@ func (e *Enforcer) installLocked() error {
 	}
 	// The new tables have every slot empty and have learned nothing.
 	e.synced, e.pushed = map[netip.Addr]string{}, map[netip.Addr]pushed{}
-	for _, d := range e.dirty {
-		e.free = append(e.free, d.slot)
+	for _, g := range e.garbage {
+		if g.slot >= 0 {
+			e.free = append(e.free, g.slot)
+		}
 	}
-	e.dirty = nil
+	e.garbage = nil
 	// Slots in chunks, devices one by one: no batch grows with their number.
 	for from := 0; from < e.nSlots; from += slotChunk {
 		c, err := e.conn()
@@ -357,7 +455,7 @@ func (e *Enforcer) installLocked() error {
 		if err != nil {
 			return err
 		}
-		if err := e.addDevice(c, st, nil); err != nil {
+		if _, err := e.addDevice(c, st, nil); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -679,9 +777,11 @@ func (e *Enforcer) addNameSets(c *nftables.Conn, name string, dn *dnsName, refil
 func (e *Enforcer) refreshSlack() time.Duration { return 4*e.opts.CheckInterval + 5*time.Second }
 
 // addDevice adds (or, being there, rewrites) one device's chains, counters
-// and map entries; old is its previous state when it changes.
-func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) error {
+// and map entries; old is its previous state when it changes. It adds
+// only: what the old state leaves behind is returned for Run to delete.
+func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (garbage, error) {
 	fresh := old == nil
+	left := garbage{slot: -1, entry: st.n}
 	for _, fam := range families {
 		t := e.table(fam)
 		// The slot's chains exist (addSlots); adding them again would cost
@@ -695,8 +795,10 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 			c.FlushChain(o)
 			c.FlushChain(i)
 		}
-		c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
-		c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
+		if fresh {
+			c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
+			c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
+		}
 		out, in := e.devChains(fam, st)
 		for _, r := range out {
 			c.AddRule(&nftables.Rule{Table: t, Chain: o, Exprs: r})
@@ -704,17 +806,33 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 		for _, r := range in {
 			c.AddRule(&nftables.Rule{Table: t, Chain: i, Exprs: r})
 		}
+		eo := &nftables.Chain{Name: entryChain(st.n, true), Table: t}
+		ei := &nftables.Chain{Name: entryChain(st.n, false), Table: t}
+		gotoSlot := func(out bool) []expr.Any {
+			return exprs{&expr.Verdict{Kind: expr.VerdictGoto, Chain: st.chain(out)}}
+		}
+		switch {
+		case fresh:
+			c.AddChain(eo)
+			c.AddChain(ei)
+			c.AddRule(&nftables.Rule{Table: t, Chain: eo, Exprs: gotoSlot(true)})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ei, Exprs: gotoSlot(false)})
+		case old.slot != st.slot:
+			// The new rule goes first, so it alone is reached from the
+			// moment the batch is in.
+			c.InsertRule(&nftables.Rule{Table: t, Chain: eo, Exprs: gotoSlot(true)})
+			c.InsertRule(&nftables.Rule{Table: t, Chain: ei, Exprs: gotoSlot(false)})
+		}
 		var del, add []nftables.SetElement
-		moved := !fresh && old.slot != st.slot
 		if !fresh {
 			for _, m := range old.dev.MACs {
-				if moved || !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+				if !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
 					del = append(del, nftables.SetElement{Key: m})
 				}
 			}
 		}
 		for _, m := range st.dev.MACs {
-			if !fresh && !moved && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+			if !fresh && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
 				continue
 			}
 			add = append(add, nftables.SetElement{Key: m})
@@ -723,32 +841,41 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 			set string
 			out bool
 		}{{setDevOut, true}, {setDevIn, false}} {
+			// A MAC the device gave up goes at once: another device may
+			// claim it next.
 			if len(del) > 0 {
 				if err := c.SetDeleteElements(devMap(t, x.set), del); err != nil {
-					return err
+					return left, err
 				}
 			}
 			if len(add) > 0 {
 				el := slices.Clone(add)
 				for i := range el {
-					el[i].VerdictData = jump(st.chain(x.out))
+					el[i].VerdictData = jump(entryChain(st.n, x.out))
 				}
 				if err := c.SetAddElements(devMap(t, x.set), el); err != nil {
-					return err
+					return left, err
 				}
 			}
 		}
-		// Group membership: leave the old groups, join the new.
+		// Group membership: join the new groups (again: adding is
+		// harmless), leave the old ones later.
 		member, _ := e.groupsOf(st.dev)
 		if !fresh {
 			oldMember, _ := e.groupsOf(old.dev)
 			for _, g := range oldMember {
-				var el []nftables.SetElement
 				for _, m := range old.dev.MACs {
-					el = append(el, nftables.SetElement{Key: m})
-				}
-				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
-					return err
+					kept := slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) })
+					switch {
+					case kept && slices.Contains(member, g):
+					case kept:
+						left.leave = append(left.leave, leave{fam: fam, group: g, key: m})
+					default:
+						// A MAC no longer governed leaves at once.
+						if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, []nftables.SetElement{{Key: m}}); err != nil {
+							return left, err
+						}
+					}
 				}
 			}
 		}
@@ -758,11 +885,11 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) erro
 				el = append(el, nftables.SetElement{Key: m})
 			}
 			if err := c.SetAddElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
-				return err
+				return left, err
 			}
 		}
 	}
-	return nil
+	return left, nil
 }
 
 // Apply installs or updates one device in one batch; on failure the
@@ -856,7 +983,8 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 			}
 		}
 	}
-	if err := e.addDevice(c, st, old); err != nil {
+	left, err := e.addDevice(c, st, old)
+	if err != nil {
 		return fmt.Errorf("device %s: %v", d.ID, err)
 	}
 	// Its learned addresses follow it to its new chain and groups.
@@ -878,7 +1006,7 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 	for _, m := range d.MACs {
 		oldMACs = append(oldMACs, m)
 	}
-	nextIPs, err := e.ipDiff(c, e.addrsOf(oldMACs...), byMAC)
+	nextIPs, err := e.ipDiff(c, e.addrsOf(oldMACs...), byMAC, &left)
 	if err != nil {
 		return fmt.Errorf("device %s: %v", d.ID, err)
 	}
@@ -900,9 +1028,11 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 		e.free = e.free[:len(e.free)-1]
 	}
 	if old != nil {
-		e.dirty = append(e.dirty, dirtySlot{slot: old.slot})
-		e.kickClean()
+		left.slot = old.slot
+		e.garbage = append(e.garbage, left)
 	}
+	e.changed = time.Now()
+	e.kickClean()
 	e.commitPushed(nextIPs)
 	for _, g := range newGroups {
 		e.groups[g] = true
@@ -965,7 +1095,7 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 			delete(byMAC, string(m))
 			macs = append(macs, m)
 		}
-		nextIPs, err := e.ipDiff(c, e.addrsOf(macs...), byMAC)
+		nextIPs, err := e.ipDiff(c, e.addrsOf(macs...), byMAC, nil)
 		if err != nil {
 			return err
 		}
@@ -979,7 +1109,8 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 	}
 	delete(e.devs, id)
 	// Its chains and counters go later, off the caller's path.
-	e.dirty = append(e.dirty, dirtySlot{slot: st.slot, counters: []string{st.accName(), st.dropName()}})
+	e.garbage = append(e.garbage, garbage{slot: st.slot, entry: st.n, removed: true, counters: []string{st.accName(), st.dropName()}})
+	e.changed = time.Now()
 	e.kickClean()
 	e.flushFlowsLocked(st.dev, false)
 	return nil
@@ -1074,20 +1205,31 @@ func (e *Enforcer) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	tick := time.NewTicker(e.opts.CheckInterval)
 	defer tick.Stop()
+	clean := time.NewTimer(cleanDelay)
+	defer clean.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			e.bg.Wait()
 			return nil
 		case <-e.kick:
+			clean.Reset(cleanDelay)
+			continue
+		case <-clean.C:
 			e.mu.Lock()
-			e.cleanLocked()
+			if time.Since(e.changed) >= cleanDelay {
+				e.cleanLocked()
+			} else {
+				clean.Reset(cleanDelay - time.Since(e.changed))
+			}
 			e.mu.Unlock()
 			continue
 		case <-tick.C:
 		}
 		e.mu.Lock()
-		e.cleanLocked()
+		if time.Since(e.changed) >= cleanDelay {
+			e.cleanLocked()
+		}
 		if !e.present() {
 			e.log.Warn("trustjoin's nftables tables vanished (fw4 flush?): restoring", "table", e.tname)
 			e.restores++

@@ -16,11 +16,11 @@ import (
 
 // pushed is what the enforcer put in the kernel for one address.
 type pushed struct {
-	slot   int
+	entry  int // the device's serial: its entry chains
 	groups []string
 }
 
-func (p pushed) equal(q pushed) bool { return p.slot == q.slot && slices.Equal(p.groups, q.groups) }
+func (p pushed) equal(q pushed) bool { return p.entry == q.entry && slices.Equal(p.groups, q.groups) }
 
 // dumpLearned reads the learned addresses.
 func (e *Enforcer) dumpLearned() (map[netip.Addr]string, error) {
@@ -55,7 +55,7 @@ func (e *Enforcer) desired(byMAC map[string]*devState, mac string) (pushed, bool
 		return pushed{}, false
 	}
 	member, _ := e.groupsOf(st.dev)
-	return pushed{slot: st.slot, groups: member}, true
+	return pushed{entry: st.n, groups: member}, true
 }
 
 func (e *Enforcer) byMAC() map[string]*devState {
@@ -70,8 +70,10 @@ func (e *Enforcer) byMAC() map[string]*devState {
 
 // ipDiff adds to the batch what brings the addresses addrs in line with
 // the learned map and the devices, and returns the new pushed state of
-// those addresses (to keep once the batch is in).
-func (e *Enforcer) ipDiff(c *nftables.Conn, addrs []netip.Addr, byMAC map[string]*devState) (map[netip.Addr]*pushed, error) {
+// those addresses (to keep once the batch is in). Group memberships an
+// address loses go to later when it is given (see garbage), else into the
+// batch.
+func (e *Enforcer) ipDiff(c *nftables.Conn, addrs []netip.Addr, byMAC map[string]*devState, later *garbage) (map[netip.Addr]*pushed, error) {
 	t := e.table(nftables.TableFamilyINet)
 	adds := map[string][]nftables.SetElement{}
 	dels := map[string][]nftables.SetElement{}
@@ -91,19 +93,30 @@ func (e *Enforcer) ipDiff(c *nftables.Conn, addrs []netip.Addr, byMAC map[string
 			continue
 		}
 		key := a.AsSlice()
-		if had {
+		sameEntry := had && wanted && have.entry == want.entry
+		if had && !sameEntry {
 			dels[devSet] = append(dels[devSet], nftables.SetElement{Key: key})
-			for _, g := range have.groups {
+		}
+		if wanted && !sameEntry {
+			adds[devSet] = append(adds[devSet], nftables.SetElement{Key: key, VerdictData: jump(entryChain(want.entry, false))})
+		}
+		for _, g := range have.groups {
+			switch {
+			case wanted && slices.Contains(want.groups, g):
+			case later != nil && wanted:
+				// Still governed: its own chains decide; an address no
+				// longer governed leaves at once.
+				later.leave = append(later.leave, leave{fam: nftables.TableFamilyINet, group: g, v: v, key: key})
+			default:
 				n := groupIPSet(t, g, v).Name
 				dels[n] = append(dels[n], nftables.SetElement{Key: key})
 			}
 		}
+		for _, g := range want.groups {
+			n := groupIPSet(t, g, v).Name
+			adds[n] = append(adds[n], nftables.SetElement{Key: key})
+		}
 		if wanted {
-			adds[devSet] = append(adds[devSet], nftables.SetElement{Key: key, VerdictData: jump(slotChain(want.slot, false))})
-			for _, g := range want.groups {
-				n := groupIPSet(t, g, v).Name
-				adds[n] = append(adds[n], nftables.SetElement{Key: key})
-			}
 			w := want
 			next[a] = &w
 		} else {
@@ -179,7 +192,7 @@ func (e *Enforcer) syncLocked() {
 	if err != nil {
 		return
 	}
-	next, err := e.ipDiff(c, addrs, e.byMAC())
+	next, err := e.ipDiff(c, addrs, e.byMAC(), nil)
 	if err != nil {
 		e.log.Warn("failed to mirror learned addresses", "err", err)
 		return

@@ -401,8 +401,8 @@ func TestApplyAllOrNothing(t *testing.T) {
 	}
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "udp", "10.77.9.2:9999", true}})
 	e.mu.Lock()
-	if e.devs[d.ID].dev.Quarantined || e.devs[d.ID].slot != slot || len(e.free) != free || len(e.dirty) != 0 {
-		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d dirty", e.devs[d.ID], len(e.free), free, len(e.dirty))
+	if e.devs[d.ID].dev.Quarantined || e.devs[d.ID].slot != slot || len(e.free) != free || len(e.garbage) != 0 {
+		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d garbage", e.devs[d.ID], len(e.free), free, len(e.garbage))
 	}
 	e.mu.Unlock()
 	after, err := e.Counters(d.ID)
