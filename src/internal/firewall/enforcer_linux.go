@@ -102,44 +102,57 @@ func (e *Enforcer) kickClean() {
 	}
 }
 
-// cleanLocked deletes the garbage in one batch and frees its slots.
+// cleanLocked deletes the garbage in one batch and frees its slots. If
+// the kernel refuses the batch, each change's garbage is tried alone, and
+// what is still refused is given up (it is harmless; the next restore
+// starts clean).
 func (e *Enforcer) cleanLocked() {
 	if len(e.garbage) == 0 || !e.installed {
 		return
 	}
+	if err := e.clean(e.garbage); err != nil {
+		for _, g := range e.garbage {
+			if err := e.clean([]garbage{g}); err != nil {
+				e.log.Warn("failed to delete what a change left behind", "slot", g.slot, "err", err)
+				continue
+			}
+			if g.slot >= 0 {
+				e.free = append(e.free, g.slot)
+			}
+		}
+		e.garbage = nil
+		return
+	}
+	for _, g := range e.garbage {
+		if g.slot >= 0 {
+			e.free = append(e.free, g.slot)
+		}
+	}
+	e.garbage = nil
+}
+
+func (e *Enforcer) clean(gs []garbage) error {
 	c, err := e.conn()
 	if err != nil {
-		return
+		return err
 	}
 	q, err := e.conn()
 	if err != nil {
-		return
+		return err
 	}
 	byMAC := e.byMAC()
-	for _, g := range e.garbage {
+	removed, pruned := map[int]bool{}, map[int]bool{}
+	for _, g := range gs {
+		if g.removed {
+			removed[g.entry] = true
+		}
+	}
+	for _, g := range gs {
 		for _, fam := range families {
 			t := e.table(fam)
 			if g.slot >= 0 {
 				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, true), Table: t})
 				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, false), Table: t})
-			}
-			for _, out := range []bool{true, false} {
-				ch := &nftables.Chain{Name: entryChain(g.entry, out), Table: t}
-				if g.removed {
-					c.FlushChain(ch)
-					c.DelChain(ch)
-					continue
-				}
-				rules, err := q.GetRules(t, ch)
-				if err != nil {
-					e.log.Warn("failed to list a device's entry chain", "chain", ch.Name, "err", err)
-					continue
-				}
-				for _, r := range rules[min(1, len(rules)):] {
-					if err := c.DelRule(r); err != nil {
-						return
-					}
-				}
 			}
 			for _, n := range g.counters {
 				c.DeleteObject(&nftables.CounterObj{Table: t, Name: n})
@@ -150,23 +163,35 @@ func (e *Enforcer) cleanLocked() {
 				continue
 			}
 			if err := c.SetDeleteElements(l.set(e.table(l.fam)), []nftables.SetElement{{Key: l.key}}); err != nil {
-				return
+				return err
+			}
+		}
+		if pruned[g.entry] {
+			continue
+		}
+		pruned[g.entry] = true
+		for _, fam := range families {
+			t := e.table(fam)
+			for _, out := range []bool{true, false} {
+				ch := &nftables.Chain{Name: entryChain(g.entry, out), Table: t}
+				if removed[g.entry] {
+					c.DelChain(ch) // its rules with it
+					continue
+				}
+				// All but the first rule, the goto to the current slot.
+				rules, err := q.GetRules(t, ch)
+				if err != nil {
+					return fmt.Errorf("failed to list chain %s: %v", ch.Name, err)
+				}
+				for _, r := range rules[min(1, len(rules)):] {
+					if err := c.DelRule(r); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		e.log.Warn("failed to delete what changes left behind", "err", err)
-		// Not again and again: what is left is harmless and the next
-		// restore starts clean.
-		e.garbage = nil
-		return
-	}
-	for _, g := range e.garbage {
-		if g.slot >= 0 {
-			e.free = append(e.free, g.slot)
-		}
-	}
-	e.garbage = nil
+	return c.Flush()
 }
 
 func (l leave) set(t *nftables.Table) *nftables.Set {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,9 @@ import (
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
+
+	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
 func TestSegments(t *testing.T) {
@@ -534,4 +538,134 @@ func TestIPv6(t *testing.T) {
 		{nsD2, "tcp", "[fd77:9::3]:443", true},
 		{nsD1, "udp", "[fd77:1::1]:53", true},
 	})
+}
+
+// TestChangesOnlyAdd: a new policy is one rule added at the head of the
+// device's entry chain, and in force at once; what it left behind (the
+// old slot, the old goto, the old model group) goes when Run cleans,
+// except what the device has since taken back.
+func TestChangesOnlyAdd(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	web := &mud.Policy{URL: "https://maker.example/web", FromDevice: []mud.Rule{{Family: 4, Protocol: unix.IPPROTO_TCP,
+		DstNet: netip.MustParsePrefix("10.77.9.2/32"), DstPorts: &mud.Ports{Lo: 80, Hi: 80}, Accept: true}}}
+	tls := &mud.Policy{URL: "https://maker.example/tls", FromDevice: []mud.Rule{{Family: 4, Protocol: unix.IPPROTO_TCP,
+		DstNet: netip.MustParsePrefix("10.77.9.2/32"), DstPorts: &mud.Ports{Lo: 443, Hi: 443}, Accept: true}}}
+	d := dev(nsD1, web, "maker.example")
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	ti := e.table(nftables.TableFamilyINet)
+	entryRules := func() int {
+		t.Helper()
+		c, err := e.conn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := c.GetRules(ti, &nftables.Chain{Name: entryChain(e.devs[d.ID].n, true), Table: ti})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	slotRules := func(slot int) int {
+		t.Helper()
+		c, err := e.conn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := c.GetRules(ti, &nftables.Chain{Name: slotChain(slot, true), Table: ti})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	inGroup := func(url string) bool {
+		t.Helper()
+		c, err := e.conn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		els, err := c.GetSetElements(&nftables.Set{Table: ti, Name: groupSet(mud.PeerModel, url), KeyType: nftables.TypeEtherAddr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.ContainsFunc(els, func(el nftables.SetElement) bool { return string(el.Key) == string(macs[nsD1]) })
+	}
+	clean := func() {
+		e.mu.Lock()
+		e.changed = time.Time{}
+		e.cleanLocked()
+		e.mu.Unlock()
+	}
+	first := e.devs[d.ID].slot
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "tcp", "10.77.9.2:443", false}})
+
+	d.Policy = tls
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD1, "tcp", "10.77.9.2:443", true}})
+	if n := entryRules(); n != 2 {
+		t.Errorf("entry chain has %d rules after a change, want 2 (the new goto first, the old one left)", n)
+	}
+	if !inGroup(web.URL) || !inGroup(tls.URL) {
+		t.Errorf("in the old group %v, in the new %v: want both until Run cleans", inGroup(web.URL), inGroup(tls.URL))
+	}
+	clean()
+	if n := entryRules(); n != 1 {
+		t.Errorf("entry chain has %d rules after cleaning, want 1", n)
+	}
+	if n := slotRules(first); n != 0 {
+		t.Errorf("the old slot keeps %d rules after cleaning", n)
+	}
+	if !slices.Contains(e.free, first) {
+		t.Errorf("the old slot %d is not free again: %v", first, e.free)
+	}
+	if inGroup(web.URL) || !inGroup(tls.URL) {
+		t.Errorf("after cleaning: in the old group %v, in the new %v", inGroup(web.URL), inGroup(tls.URL))
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD1, "tcp", "10.77.9.2:443", true}})
+
+	// Back and forth before Run cleans: the group it came back to stays.
+	d.Policy = web
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Policy = tls
+	if err := e.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	clean()
+	if inGroup(web.URL) || !inGroup(tls.URL) {
+		t.Errorf("after back and forth: in the old group %v, in the new %v", inGroup(web.URL), inGroup(tls.URL))
+	}
+	if n := entryRules(); n != 1 {
+		t.Errorf("entry chain has %d rules after cleaning, want 1", n)
+	}
+	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD1, "tcp", "10.77.9.2:443", true}})
+
+	// Removed: its entry chains go too.
+	if err := e.Remove(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	n := e.nextN
+	clean()
+	c, err := e.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range chains {
+		if ch.Table.Name == ti.Name && (ch.Name == entryChain(n, true) || ch.Name == entryChain(n, false)) {
+			t.Errorf("chain %s of a removed device is still there", ch.Name)
+		}
+	}
 }
