@@ -649,23 +649,38 @@ func TestChangesOnlyAdd(t *testing.T) {
 	}
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", false}, {nsD1, "tcp", "10.77.9.2:443", true}})
 
-	// Removed: its entry chains go too.
+	// Removed: its entry chains go too, once Run sees changes pause.
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.Run(rctx) }()
+	defer func() { cancel(); <-done }()
 	if err := e.Remove(ctx, d.ID); err != nil {
 		t.Fatal(err)
 	}
 	n := e.nextN
-	clean()
-	c, err := e.conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range chains {
-		if ch.Table.Name == ti.Name && (ch.Name == entryChain(n, true) || ch.Name == entryChain(n, false)) {
-			t.Errorf("chain %s of a removed device is still there", ch.Name)
+	left := func() (names []string) {
+		c, err := e.conn()
+		if err != nil {
+			t.Fatal(err)
 		}
+		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range chains {
+			if ch.Table.Name == ti.Name && (ch.Name == entryChain(n, true) || ch.Name == entryChain(n, false)) {
+				names = append(names, ch.Name)
+			}
+		}
+		return names
+	}
+	if len(left()) == 0 {
+		t.Error("a removed device's chains went at once: deleting belongs to Run")
+	}
+	for end := time.Now().Add(10 * cleanDelay); len(left()) > 0 && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if l := left(); len(l) > 0 {
+		t.Errorf("chains %v of a removed device are still there", l)
 	}
 }
