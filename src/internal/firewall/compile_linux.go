@@ -12,16 +12,17 @@ import (
 
 // Names of the objects in trustjoin's tables.
 const (
-	setDevOut = "dev_out" // MAC -> jump to the device's "from" chain
-	setDevIn  = "dev_in"  // MAC -> jump to the device's "to" chain (bridge)
-	setIP4Dev = "ip4dev"  // learned IPv4 address -> jump to its device's "to" chain
-	setIP6Dev = "ip6dev"  // learned IPv6 address -> jump to its device's "to" chain
-	setIP4MAC = "ip4mac"  // learned IPv4 address -> MAC
-	setIP6MAC = "ip6mac"  // learned IPv6 address -> MAC
-	setLAN    = "lan"     // every segment interface
-	setSegFwd = "seg_fwd" // ingress interface -> segment chain (inet forward)
-	setQuar   = "quar"    // every interface of a quarantine segment
-	setSegBr  = "seg_br"  // bridge -> segment chain (bridge forward)
+	setDevOut   = "dev_out"   // MAC -> jump to the device's "from" chain
+	setDevIn    = "dev_in"    // MAC -> jump to the device's "to" chain (bridge)
+	setDevLocal = "dev_local" // MAC -> jump to the device's "to the router" chain (inet input)
+	setIP4Dev   = "ip4dev"    // learned IPv4 address -> jump to its device's "to" chain
+	setIP6Dev   = "ip6dev"    // learned IPv6 address -> jump to its device's "to" chain
+	setIP4MAC   = "ip4mac"    // learned IPv4 address -> MAC
+	setIP6MAC   = "ip6mac"    // learned IPv6 address -> MAC
+	setLAN      = "lan"       // every segment interface
+	setSegFwd   = "seg_fwd"   // ingress interface -> segment chain (inet forward)
+	setQuar     = "quar"      // every interface of a quarantine segment
+	setSegBr    = "seg_br"    // bridge -> segment chain (bridge forward)
 )
 
 func groupSet(kind mud.PeerKind, value string) string {
@@ -48,23 +49,28 @@ func nameSet(name string, v int) string {
 
 type rules = [][]expr.Any
 
-// devChains builds the rules of a device's chains in one table: out for
-// packets from the device, in for packets to it.
-func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in rules) {
+// devChains builds the rules of a device's chains in one table, by side.
+func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) map[side]rules {
 	acc, drop := counter(st.accName()), counter(st.dropName())
 	ret := func(m exprs) []expr.Any { return append(append(exprs{}, m...), acc, verdict(expr.VerdictReturn)) }
 	dropAll := exprs{drop, verdict(expr.VerdictDrop)}
 	bridge := fam == nftables.TableFamilyBridge
 	d := st.dev
+	ch := map[side]rules{}
+	all := func(r []expr.Any) map[side]rules {
+		for _, sd := range sides(fam) {
+			ch[sd] = append(ch[sd], r)
+		}
+		return ch
+	}
 
 	if !bridge {
-		// Learn the device's addresses so traffic to it finds its chain.
-		out = append(out, learn(fam, 4), learn(fam, 6))
+		// Learn the device's addresses so traffic to it finds its chain
+		// (the input chain learns from what it sends the router).
+		ch[sideOut] = rules{learn(fam, 4), learn(fam, 6)}
 	}
 	if e.quarantined(d) {
-		out = append(out, dropAll)
-		in = append(in, dropAll)
-		return out, in
+		return all(dropAll)
 	}
 	if bridge {
 		// No conntrack on a bridge: ARP, neighbour discovery and DHCP
@@ -72,34 +78,33 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) (out, in ru
 		nd := append(l4proto(unix.IPPROTO_ICMPV6), payload(expr.PayloadBaseTransportHeader, 0, 1),
 			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}})
 		arp := metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_ARP))
-		out = append(out, ret(arp), ret(nd))
-		in = append(in, ret(arp), ret(nd))
+		ch[sideOut] = append(ch[sideOut], ret(arp), ret(nd))
+		ch[sideIn] = append(ch[sideIn], ret(arp), ret(nd))
 		for _, port := range []uint16{67, 547, 68, 546} {
-			out = append(out, ret(append(l4proto(unix.IPPROTO_UDP), portMatch(port, port, false, false)...)))
+			ch[sideOut] = append(ch[sideOut], ret(append(l4proto(unix.IPPROTO_UDP), portMatch(port, port, false, false)...)))
 		}
 	} else {
 		// Established and related packets never get here (the base
 		// chains accept them first; conntrack is flushed whenever a
 		// device's confinement changes), nor do DHCP, DNS and neighbour
 		// discovery to the router (the input chain accepts them for
-		// everyone). NTP to the router: the port first, so most packets
-		// skip the route lookup.
-		out = append(out, ret(concat(l4proto(unix.IPPROTO_UDP), portMatch(123, 123, false, false), fibDaddrLocal())))
+		// everyone, quarantined or not). NTP, the router's too, is
+		// allowed unless quarantined.
+		ch[sideRouter] = append(ch[sideRouter], ret(concat(l4proto(unix.IPPROTO_UDP), portMatch(123, 123, false, false))))
 	}
 	if d.Policy == nil {
-		out = append(out, ret(nil))
-		in = append(in, ret(nil))
-		return out, in
+		return all(ret(nil))
 	}
 	for _, r := range d.Policy.FromDevice {
-		out = append(out, e.compile(fam, st, r, true)...)
+		ch[sideOut] = append(ch[sideOut], e.compile(fam, st, r, sideOut)...)
+		if !bridge {
+			ch[sideRouter] = append(ch[sideRouter], e.compile(fam, st, r, sideRouter)...)
+		}
 	}
 	for _, r := range d.Policy.ToDevice {
-		in = append(in, e.compile(fam, st, r, false)...)
+		ch[sideIn] = append(ch[sideIn], e.compile(fam, st, r, sideIn)...)
 	}
-	out = append(out, dropAll)
-	in = append(in, dropAll)
-	return out, in
+	return all(dropAll)
 }
 
 func concat(parts ...exprs) exprs {
@@ -122,12 +127,13 @@ func learn(fam nftables.TableFamily, v int) []expr.Any {
 		&expr.Dynset{SrcRegKey: 1, SrcRegData: 2, SetName: set, Operation: uint32(unix.NFT_DYNSET_OP_UPDATE)})
 }
 
-// compile turns one ACE into rules for the device's chain: fromDev says
-// which chain (packets from the device, the peer being the destination).
-// An ACE whose peer the router cannot identify compiles to nothing, so it
-// grants nothing.
-func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, fromDev bool) rules {
+// compile turns one ACE into rules for the device's chain of side sd
+// (from the device, the peer being the destination, forwarded or to the
+// router; or to the device). An ACE whose peer the router cannot identify
+// compiles to nothing, so it grants nothing.
+func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, sd side) rules {
 	bridge := fam == nftables.TableFamilyBridge
+	fromDev, router := sd != sideIn, sd == sideRouter
 	tcp := r.Protocol == unix.IPPROTO_TCP
 	if r.Accept && r.Family == 0 && r.Protocol < 0 && r.EtherType == 0 && r.Peer == mud.PeerAny &&
 		!r.SrcNet.IsValid() && !r.DstNet.IsValid() && r.SrcDNS == "" && r.DstDNS == "" {
@@ -185,8 +191,8 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 			base = append(base, prefixMatch(ownNet, fromDev)...)
 		}
 		if peerDNS != "" {
-			if bridge || v == 0 {
-				continue // names stand for internet services, not bridge neighbours
+			if bridge || router || v == 0 {
+				continue // names stand for internet services, not neighbours or the router
 			}
 			base = append(base, addr(v, !fromDev), lookup(nameSet(peerDNS, v)))
 		}
@@ -203,8 +209,8 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 			alts = []exprs{nil}
 		case mud.PeerSameManufacturer, mud.PeerManufacturer, mud.PeerModel:
 			g := e.peerGroup(st.dev, r)
-			if g == "" {
-				continue
+			if g == "" || router {
+				continue // the router is no maker's device
 			}
 			if bridge {
 				alts = []exprs{{ether(!fromDev), lookup(g)}}
@@ -213,19 +219,19 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, f
 			}
 		case mud.PeerLocalNetworks:
 			switch {
-			case bridge:
-				alts = []exprs{nil} // everything on a bridge is local
+			case bridge, router:
+				alts = []exprs{nil} // everything on a bridge is local, and so is the router
 			case fromDev:
-				alts = []exprs{{metaLoad(expr.MetaKeyOIFNAME), lookup(setLAN)}, fibDaddrLocal()}
+				alts = []exprs{{metaLoad(expr.MetaKeyOIFNAME), lookup(setLAN)}}
 			default:
 				alts = []exprs{{metaLoad(expr.MetaKeyIIFNAME), lookup(setLAN)}}
 			}
 		case mud.PeerController:
-			// The registered classes stand for the router's own services.
-			if bridge || !fromDev || (r.PeerValue != "urn:ietf:params:mud:dns" && r.PeerValue != "urn:ietf:params:mud:ntp") {
-				continue
-			}
-			alts = []exprs{fibDaddrLocal()}
+			// The registered classes (urn:ietf:params:mud:dns, ...:ntp)
+			// stand for the router's own DNS and NTP, which every device
+			// not in quarantine may use anyway; other controllers are
+			// not configured: nothing granted.
+			continue
 		default:
 			continue // my-controller: nothing configured, nothing granted
 		}

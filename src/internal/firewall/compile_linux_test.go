@@ -19,32 +19,40 @@ func TestCompileCounts(t *testing.T) {
 	st := &devState{n: 1, dev: Device{ID: "x", MACs: []net.HardwareAddr{{2, 0, 0, 0, 0, 1}}, Manufacturer: "maker.example"}}
 	tcp80 := &mud.Ports{Lo: 80, Hi: 80}
 	tests := []struct {
-		name          string
-		r             mud.Rule
-		fromDev       bool
-		inet, bridged int
+		name                  string
+		r                     mud.Rule
+		fromDev               bool
+		inet, router, bridged int // forwarded, to the router (from the device only), bridged
 	}{
-		{"eth match not understood grants nothing", mud.Rule{Protocol: -1, Accept: true}, true, 0, 0},
-		{"match-all drop stays", mud.Rule{Protocol: -1}, true, 1, 1},
-		{"EAPOL ethertype: bridge only", mud.Rule{Protocol: -1, EtherType: 0x888e, Accept: true}, true, 0, 1},
-		{"IPv4 ethertype", mud.Rule{Protocol: -1, EtherType: 0x0800, Accept: true}, true, 1, 1},
-		{"address", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstNet: netip.MustParsePrefix("192.0.2.0/24"), DstPorts: tcp80, Accept: true}, true, 1, 1},
-		{"dns name: not on a bridge", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstDNS: "cloud.example", Accept: true}, true, 1, 0},
-		{"device may open", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstPorts: tcp80, Direction: mud.FromDevice, Accept: true}, true, 1, 1},
-		{"peer opens: replies only, via conntrack / not-SYN", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, SrcPorts: tcp80, Direction: mud.ToDevice, Accept: true}, true, 0, 1},
-		{"direction ignored for udp", mud.Rule{Family: 4, Protocol: unix.IPPROTO_UDP, SrcPorts: tcp80, Direction: mud.ToDevice, Accept: true}, true, 1, 1},
-		{"local-networks from device: segment or router", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerLocalNetworks, Accept: true}, true, 2, 1},
-		{"local-networks to device", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerLocalNetworks, Accept: true}, false, 1, 1},
-		{"same-manufacturer without family: v4 and v6", mud.Rule{Protocol: -1, Peer: mud.PeerSameManufacturer, Accept: true}, true, 2, 1},
-		{"my-controller: nothing configured", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerMyController, Accept: true}, true, 0, 0},
-		{"dns controller: the router", mud.Rule{Family: 4, Protocol: unix.IPPROTO_UDP, Peer: mud.PeerController, PeerValue: "urn:ietf:params:mud:dns", Accept: true}, true, 1, 0},
-		{"other controller: nothing", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerController, PeerValue: "https://ctl.example", Accept: true}, true, 0, 0},
+		{"eth match not understood grants nothing", mud.Rule{Protocol: -1, Accept: true}, true, 0, 0, 0},
+		{"match-all drop stays", mud.Rule{Protocol: -1}, true, 1, 1, 1},
+		{"EAPOL ethertype: bridge only", mud.Rule{Protocol: -1, EtherType: 0x888e, Accept: true}, true, 0, 0, 1},
+		{"IPv4 ethertype", mud.Rule{Protocol: -1, EtherType: 0x0800, Accept: true}, true, 1, 1, 1},
+		{"address", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstNet: netip.MustParsePrefix("192.0.2.0/24"), DstPorts: tcp80, Accept: true}, true, 1, 1, 1},
+		{"dns name: internet only", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstDNS: "cloud.example", Accept: true}, true, 1, 0, 0},
+		{"device may open", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, DstPorts: tcp80, Direction: mud.FromDevice, Accept: true}, true, 1, 1, 1},
+		{"peer opens: replies only, via conntrack / not-SYN", mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, SrcPorts: tcp80, Direction: mud.ToDevice, Accept: true}, true, 0, 0, 1},
+		{"direction ignored for udp", mud.Rule{Family: 4, Protocol: unix.IPPROTO_UDP, SrcPorts: tcp80, Direction: mud.ToDevice, Accept: true}, true, 1, 1, 1},
+		{"local-networks from device: the segments, or the router", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerLocalNetworks, Accept: true}, true, 1, 1, 1},
+		{"local-networks to device", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerLocalNetworks, Accept: true}, false, 1, 0, 1},
+		{"same-manufacturer without family: v4 and v6, never the router", mud.Rule{Protocol: -1, Peer: mud.PeerSameManufacturer, Accept: true}, true, 2, 0, 1},
+		{"my-controller: nothing configured", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerMyController, Accept: true}, true, 0, 0, 0},
+		{"dns controller: the router's DNS, allowed anyway", mud.Rule{Family: 4, Protocol: unix.IPPROTO_UDP, Peer: mud.PeerController, PeerValue: "urn:ietf:params:mud:dns", Accept: true}, true, 0, 0, 0},
+		{"other controller: nothing", mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerController, PeerValue: "https://ctl.example", Accept: true}, true, 0, 0, 0},
 	}
 	for _, tt := range tests {
-		inet := len(e.compile(nftables.TableFamilyINet, st, tt.r, tt.fromDev))
-		br := len(e.compile(nftables.TableFamilyBridge, st, tt.r, tt.fromDev))
-		if inet != tt.inet || br != tt.bridged {
-			t.Errorf("%s: %d inet and %d bridge rules, want %d and %d", tt.name, inet, br, tt.inet, tt.bridged)
+		sd := sideIn
+		if tt.fromDev {
+			sd = sideOut
+		}
+		inet := len(e.compile(nftables.TableFamilyINet, st, tt.r, sd))
+		br := len(e.compile(nftables.TableFamilyBridge, st, tt.r, sd))
+		router := 0
+		if tt.fromDev {
+			router = len(e.compile(nftables.TableFamilyINet, st, tt.r, sideRouter))
+		}
+		if inet != tt.inet || router != tt.router || br != tt.bridged {
+			t.Errorf("%s: %d inet, %d to the router and %d bridge rules, want %d, %d and %d", tt.name, inet, router, br, tt.inet, tt.router, tt.bridged)
 		}
 	}
 }

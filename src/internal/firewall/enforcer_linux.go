@@ -151,8 +151,9 @@ func (e *Enforcer) clean(gs []garbage) error {
 		for _, fam := range families {
 			t := e.table(fam)
 			if g.slot >= 0 {
-				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, true), Table: t})
-				c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, false), Table: t})
+				for _, sd := range sides(fam) {
+					c.FlushChain(&nftables.Chain{Name: slotChain(g.slot, sd), Table: t})
+				}
 			}
 			for _, n := range g.counters {
 				c.DeleteObject(&nftables.CounterObj{Table: t, Name: n})
@@ -172,8 +173,8 @@ func (e *Enforcer) clean(gs []garbage) error {
 		pruned[g.entry] = true
 		for _, fam := range families {
 			t := e.table(fam)
-			for _, out := range []bool{true, false} {
-				ch := &nftables.Chain{Name: entryChain(g.entry, out), Table: t}
+			for _, sd := range sides(fam) {
+				ch := &nftables.Chain{Name: entryChain(g.entry, sd), Table: t}
 				if removed[g.entry] {
 					c.DelChain(ch) // its rules with it
 					continue
@@ -221,26 +222,44 @@ type devState struct {
 	dev  Device
 }
 
-func slotChain(slot int, out bool) string {
-	if out {
-		return "d" + strconv.Itoa(slot) + "o"
+// side says which of a device's packets a chain judges.
+type side byte
+
+const (
+	sideOut    side = 'o' // from the device, forwarded (or bridged)
+	sideIn     side = 'i' // to the device
+	sideRouter side = 'l' // from the device to the router itself (inet input)
+)
+
+// sides are the sides a table judges.
+func sides(fam nftables.TableFamily) []side {
+	if fam == nftables.TableFamilyBridge {
+		return []side{sideOut, sideIn}
 	}
-	return "d" + strconv.Itoa(slot) + "i"
+	return []side{sideOut, sideIn, sideRouter}
 }
 
-func (s *devState) chain(out bool) string { return slotChain(s.slot, out) }
+// devMapOf is the map that finds a device's chain of a side.
+func devMapOf(sd side) string {
+	switch sd {
+	case sideIn:
+		return setDevIn
+	case sideRouter:
+		return setDevLocal
+	}
+	return setDevOut
+}
+
+func slotChain(slot int, sd side) string { return "d" + strconv.Itoa(slot) + string(sd) }
+
+func (s *devState) chain(sd side) string { return slotChain(s.slot, sd) }
 
 // entryChain is a device's own chain, which the maps jump to: it holds
 // one goto to the device's current slot, so a new policy is a new rule at
 // its head, and no map element has to change (or be deleted).
-func entryChain(n int, out bool) string {
-	if out {
-		return "e" + strconv.Itoa(n) + "o"
-	}
-	return "e" + strconv.Itoa(n) + "i"
-}
-func (s *devState) accName() string  { return "c" + strconv.Itoa(s.n) + "a" }
-func (s *devState) dropName() string { return "c" + strconv.Itoa(s.n) + "x" }
+func entryChain(n int, sd side) string { return "e" + strconv.Itoa(n) + string(sd) }
+func (s *devState) accName() string    { return "c" + strconv.Itoa(s.n) + "a" }
+func (s *devState) dropName() string   { return "c" + strconv.Itoa(s.n) + "x" }
 
 const slotChunk = 32
 
@@ -249,8 +268,9 @@ func (e *Enforcer) addSlots(c *nftables.Conn, from, to int) error {
 	for _, fam := range families {
 		t := e.table(fam)
 		for s := from; s < to; s++ {
-			c.AddChain(&nftables.Chain{Name: slotChain(s, true), Table: t})
-			c.AddChain(&nftables.Chain{Name: slotChain(s, false), Table: t})
+			for _, sd := range sides(fam) {
+				c.AddChain(&nftables.Chain{Name: slotChain(s, sd), Table: t})
+			}
 		}
 	}
 	return nil
@@ -537,7 +557,7 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		t := c.AddTable(e.table(fam))
 		maps := []*nftables.Set{devMap(t, setDevOut), devMap(t, setDevIn)}
 		if fam == nftables.TableFamilyINet {
-			maps = append(maps, devMap(t, setIP4Dev), devMap(t, setIP6Dev))
+			maps = append(maps, devMap(t, setDevLocal), devMap(t, setIP4Dev), devMap(t, setIP6Dev))
 		}
 		for _, s := range maps {
 			if err := c.AddSet(s, nil); err != nil {
@@ -618,7 +638,11 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		// Quarantine on the router: nothing beyond the above.
 		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: quar})
 		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: est})
-		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevOut)}})
+		// A map of its own, to chains holding only what can reach the
+		// router: the kernel checks every chain a base chain can reach
+		// whenever a jump is added, so the same chains from two base
+		// chains would cost every change twice.
+		c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{ether(true), vmap(setDevLocal)}})
 	}
 	return nil
 }
@@ -809,44 +833,35 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 	left := garbage{slot: -1, entry: st.n}
 	for _, fam := range families {
 		t := e.table(fam)
-		// The slot's chains exist (addSlots); adding them again would cost
-		// the kernel a chain update, milliseconds.
-		o := &nftables.Chain{Name: st.chain(true), Table: t}
-		i := &nftables.Chain{Name: st.chain(false), Table: t}
-		if !fresh && old.slot == st.slot {
-			// Rewriting in place costs the kernel an RCU grace period
-			// (milliseconds): Apply moves a device to a clean slot instead,
-			// only SetSegments and restores come here.
-			c.FlushChain(o)
-			c.FlushChain(i)
-		}
 		if fresh {
 			c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
 			c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
 		}
-		out, in := e.devChains(fam, st)
-		for _, r := range out {
-			c.AddRule(&nftables.Rule{Table: t, Chain: o, Exprs: r})
-		}
-		for _, r := range in {
-			c.AddRule(&nftables.Rule{Table: t, Chain: i, Exprs: r})
-		}
-		eo := &nftables.Chain{Name: entryChain(st.n, true), Table: t}
-		ei := &nftables.Chain{Name: entryChain(st.n, false), Table: t}
-		gotoSlot := func(out bool) []expr.Any {
-			return exprs{&expr.Verdict{Kind: expr.VerdictGoto, Chain: st.chain(out)}}
-		}
-		switch {
-		case fresh:
-			c.AddChain(eo)
-			c.AddChain(ei)
-			c.AddRule(&nftables.Rule{Table: t, Chain: eo, Exprs: gotoSlot(true)})
-			c.AddRule(&nftables.Rule{Table: t, Chain: ei, Exprs: gotoSlot(false)})
-		case old.slot != st.slot:
-			// The new rule goes first, so it alone is reached from the
-			// moment the batch is in.
-			c.InsertRule(&nftables.Rule{Table: t, Chain: eo, Exprs: gotoSlot(true)})
-			c.InsertRule(&nftables.Rule{Table: t, Chain: ei, Exprs: gotoSlot(false)})
+		chains := e.devChains(fam, st)
+		for _, sd := range sides(fam) {
+			// The slot's chains exist (addSlots); adding them again would
+			// cost the kernel a chain update, milliseconds.
+			slot := &nftables.Chain{Name: st.chain(sd), Table: t}
+			if !fresh && old.slot == st.slot {
+				// Rewriting in place costs the kernel an RCU grace period
+				// (milliseconds): Apply moves a device to a clean slot
+				// instead, only SetSegments and restores come here.
+				c.FlushChain(slot)
+			}
+			for _, r := range chains[sd] {
+				c.AddRule(&nftables.Rule{Table: t, Chain: slot, Exprs: r})
+			}
+			entry := &nftables.Chain{Name: entryChain(st.n, sd), Table: t}
+			gotoSlot := exprs{&expr.Verdict{Kind: expr.VerdictGoto, Chain: st.chain(sd)}}
+			switch {
+			case fresh:
+				c.AddChain(entry)
+				c.AddRule(&nftables.Rule{Table: t, Chain: entry, Exprs: gotoSlot})
+			case old.slot != st.slot:
+				// The new rule goes first, so it alone is reached from the
+				// moment the batch is in.
+				c.InsertRule(&nftables.Rule{Table: t, Chain: entry, Exprs: gotoSlot})
+			}
 		}
 		var del, add []nftables.SetElement
 		if !fresh {
@@ -862,23 +877,24 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 			}
 			add = append(add, nftables.SetElement{Key: m})
 		}
-		for _, x := range []struct {
-			set string
-			out bool
-		}{{setDevOut, true}, {setDevIn, false}} {
+		for _, sd := range sides(fam) {
+			set := devMap(t, devMapOf(sd))
+			if sd == sideIn && fam == nftables.TableFamilyINet {
+				continue // found by address (ipDiff)
+			}
 			// A MAC the device gave up goes at once: another device may
 			// claim it next.
 			if len(del) > 0 {
-				if err := c.SetDeleteElements(devMap(t, x.set), del); err != nil {
+				if err := c.SetDeleteElements(set, del); err != nil {
 					return left, err
 				}
 			}
 			if len(add) > 0 {
 				el := slices.Clone(add)
 				for i := range el {
-					el[i].VerdictData = jump(entryChain(st.n, x.out))
+					el[i].VerdictData = jump(entryChain(st.n, sd))
 				}
-				if err := c.SetAddElements(devMap(t, x.set), el); err != nil {
+				if err := c.SetAddElements(set, el); err != nil {
 					return left, err
 				}
 			}
@@ -1103,8 +1119,11 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		member, _ := e.groupsOf(st.dev)
 		for _, fam := range families {
 			t := e.table(fam)
-			for _, set := range []string{setDevOut, setDevIn} {
-				if err := c.SetDeleteElements(devMap(t, set), el); err != nil {
+			for _, sd := range sides(fam) {
+				if sd == sideIn && fam == nftables.TableFamilyINet {
+					continue // found by address (ipDiff)
+				}
+				if err := c.SetDeleteElements(devMap(t, devMapOf(sd)), el); err != nil {
 					return err
 				}
 			}

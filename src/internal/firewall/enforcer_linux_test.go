@@ -126,6 +126,8 @@ func TestMUDPolicies(t *testing.T) {
 				{nsD1, "tcp", inet3 + ":80", false},
 				{nsD1, "udp", inet2 + ":9999", false},
 				{nsInet + "@" + inet2, "tcp", d1 + ":80", false}, // the device opens, not the name
+				{nsD1, "tcp", "10.77.1.1:80", false},             // the router is not that name
+				{nsD1, "udp", "10.77.1.1:53", true},              // its DNS is everyone's
 			},
 		},
 		{
@@ -141,6 +143,8 @@ func TestMUDPolicies(t *testing.T) {
 				{nsD3, "tcp", d1 + ":800", false},
 				{nsD2, "tcp", d1 + ":800", false},
 				{nsInet, "tcp", d1 + ":8000", false}, // not a local network
+				{nsD1, "tcp", "10.77.1.1:800", true}, // the router is on the local network
+				{nsD1, "tcp", "10.77.1.1:80", false},
 			},
 		},
 		{

@@ -98,7 +98,7 @@ func (e *Enforcer) ipDiff(c *nftables.Conn, addrs []netip.Addr, byMAC map[string
 			dels[devSet] = append(dels[devSet], nftables.SetElement{Key: key})
 		}
 		if wanted && !sameEntry {
-			adds[devSet] = append(adds[devSet], nftables.SetElement{Key: key, VerdictData: jump(entryChain(want.entry, false))})
+			adds[devSet] = append(adds[devSet], nftables.SetElement{Key: key, VerdictData: jump(entryChain(want.entry, sideIn))})
 		}
 		for _, g := range have.groups {
 			switch {

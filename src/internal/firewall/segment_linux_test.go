@@ -566,7 +566,7 @@ func TestChangesOnlyAdd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, err := c.GetRules(ti, &nftables.Chain{Name: entryChain(e.devs[d.ID].n, true), Table: ti})
+		rs, err := c.GetRules(ti, &nftables.Chain{Name: entryChain(e.devs[d.ID].n, sideOut), Table: ti})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,7 +578,7 @@ func TestChangesOnlyAdd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, err := c.GetRules(ti, &nftables.Chain{Name: slotChain(slot, true), Table: ti})
+		rs, err := c.GetRules(ti, &nftables.Chain{Name: slotChain(slot, sideOut), Table: ti})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -668,7 +668,7 @@ func TestChangesOnlyAdd(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ch := range chains {
-			if ch.Table.Name == ti.Name && (ch.Name == entryChain(n, true) || ch.Name == entryChain(n, false)) {
+			if ch.Table.Name == ti.Name && (ch.Name == entryChain(n, sideOut) || ch.Name == entryChain(n, sideIn) || ch.Name == entryChain(n, sideRouter)) {
 				names = append(names, ch.Name)
 			}
 		}
