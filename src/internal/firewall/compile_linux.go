@@ -22,6 +22,7 @@ const (
 	setLAN      = "lan"       // every segment interface
 	setSegFwd   = "seg_fwd"   // ingress interface -> segment chain (inet forward)
 	setQuar     = "quar"      // every interface of a quarantine segment
+	setQuarMAC  = "quar_mac"  // every MAC of a quarantined device (bridge)
 	setSegBr    = "seg_br"    // bridge -> segment chain (bridge forward)
 )
 
@@ -72,18 +73,9 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) map[side]ru
 	if e.quarantined(d) {
 		return all(dropAll)
 	}
-	if bridge {
-		// No conntrack on a bridge: ARP, neighbour discovery and DHCP
-		// between neighbours are allowed as such.
-		nd := append(l4proto(unix.IPPROTO_ICMPV6), payload(expr.PayloadBaseTransportHeader, 0, 1),
-			&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}})
-		arp := metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_ARP))
-		ch[sideOut] = append(ch[sideOut], ret(arp), ret(nd))
-		ch[sideIn] = append(ch[sideIn], ret(arp), ret(nd))
-		for _, port := range []uint16{67, 547, 68, 546} {
-			ch[sideOut] = append(ch[sideOut], ret(append(l4proto(unix.IPPROTO_UDP), portMatch(port, port, false, false)...)))
-		}
-	} else {
+	// On a bridge, ARP, neighbour discovery and DHCP between neighbours
+	// never get here: the base chain allows them for everyone.
+	if !bridge {
 		// Established and related packets never get here (the base
 		// chains accept them first; conntrack is flushed whenever a
 		// device's confinement changes), nor do DHCP, DNS and neighbour

@@ -220,6 +220,8 @@ type devState struct {
 	n    int // serial, names the counters
 	slot int
 	dev  Device
+	// quar: its MACs are in the bridge table's quarantine set.
+	quar bool
 }
 
 // side says which of a device's packets a chain judges.
@@ -442,19 +444,24 @@ func (e *Enforcer) SetSegments(ctx context.Context, segs []Segment) error {
 		e.segs, e.segGen = oldSegs, oldGen
 		return err
 	}
+	next := map[string]*devState{}
 	for id, st := range e.devs {
 		if was[id] == e.quarantined(st.dev) {
 			continue
 		}
-		if _, err := e.addDevice(c, st, st); err != nil {
+		n := *st
+		n.quar = e.quarantined(st.dev)
+		if _, err := e.addDevice(c, &n, st); err != nil {
 			e.segs, e.segGen = oldSegs, oldGen
 			return err
 		}
+		next[id] = &n
 	}
 	if err := c.Flush(); err != nil {
 		e.segs, e.segGen = oldSegs, oldGen
 		return fmt.Errorf("failed to apply segments: %v", err)
 	}
+	maps.Copy(e.devs, next)
 	return nil
 }
 
@@ -500,6 +507,7 @@ func (e *Enforcer) installLocked() error {
 		if err != nil {
 			return err
 		}
+		st.quar = e.quarantined(st.dev)
 		if _, err := e.addDevice(c, st, nil); err != nil {
 			errs = append(errs, err)
 			continue
@@ -565,6 +573,11 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 			}
 		}
 		segMaps := []string{setSegBr}
+		if fam == nftables.TableFamilyBridge {
+			if err := c.AddSet(&nftables.Set{Table: t, Name: setQuarMAC, KeyType: nftables.TypeEtherAddr}, nil); err != nil {
+				return err
+			}
+		}
 		if fam == nftables.TableFamilyINet {
 			segMaps = []string{setSegFwd}
 			for _, n := range []string{setLAN, setQuar} {
@@ -590,13 +603,29 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: &prio, Policy: &accept})
 		if fam == nftables.TableFamilyBridge {
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
-			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), vmap(setDevIn)}})
+			// Quarantined devices first: not even ARP.
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), lookup(setQuarMAC), verdict(expr.VerdictDrop)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), lookup(setQuarMAC), verdict(expr.VerdictDrop)}})
 			key := expr.MetaKeyBRIIIFNAME
 			if e.portMode {
 				key = expr.MetaKeyIIFNAME
 			}
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(key), vmap(setSegBr)}})
+			// What neighbours need of each other whatever their policies
+			// (no conntrack on a bridge): ARP, neighbour discovery, DHCP.
+			// Here once rather than in every device's chains, which the
+			// kernel would check on every change.
+			for _, m := range []exprs{
+				metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_ARP)),
+				concat(l4proto(unix.IPPROTO_ICMPV6), exprs{payload(expr.PayloadBaseTransportHeader, 0, 1),
+					&expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{133}, ToData: []byte{137}}}),
+				concat(l4proto(unix.IPPROTO_UDP), portMatch(67, 68, false, false)),
+				concat(l4proto(unix.IPPROTO_UDP), portMatch(546, 547, false, false)),
+			} {
+				c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: append(m, verdict(expr.VerdictAccept))})
+			}
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), vmap(setDevOut)}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), vmap(setDevIn)}})
 			continue
 		}
 		// A quarantine segment forwards nothing, not even replies.
@@ -899,6 +928,34 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 				}
 			}
 		}
+		if fam == nftables.TableFamilyBridge {
+			quar := &nftables.Set{Table: t, Name: setQuarMAC, KeyType: nftables.TypeEtherAddr}
+			var in, out []nftables.SetElement
+			for _, m := range st.dev.MACs {
+				if st.quar {
+					in = append(in, nftables.SetElement{Key: m})
+				}
+			}
+			if !fresh && old.quar {
+				for _, m := range old.dev.MACs {
+					if !st.quar || !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+						out = append(out, nftables.SetElement{Key: m})
+					}
+				}
+			}
+			// Released at once: deleting costs this change an RCU grace
+			// period, but a released device must not wait for Run.
+			if len(out) > 0 {
+				if err := c.SetDeleteElements(quar, out); err != nil {
+					return left, err
+				}
+			}
+			if len(in) > 0 {
+				if err := c.SetAddElements(quar, in); err != nil {
+					return left, err
+				}
+			}
+		}
 		// Group membership: join the new groups (again: adding is
 		// harmless), leave the old ones later.
 		member, _ := e.groupsOf(st.dev)
@@ -972,7 +1029,7 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 		}
 	}
 	old := e.devs[d.ID]
-	st := &devState{dev: d}
+	st := &devState{dev: d, quar: e.quarantined(d)}
 	// A device always gets a clean slot; a changed device's old slot is
 	// emptied later, off the caller's path (see clean).
 	newSlots := 0
@@ -1129,6 +1186,11 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 			}
 			for _, g := range member {
 				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: g, KeyType: nftables.TypeEtherAddr}, el); err != nil {
+					return err
+				}
+			}
+			if st.quar && fam == nftables.TableFamilyBridge {
+				if err := c.SetDeleteElements(&nftables.Set{Table: t, Name: setQuarMAC, KeyType: nftables.TypeEtherAddr}, el); err != nil {
 					return err
 				}
 			}
