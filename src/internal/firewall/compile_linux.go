@@ -52,12 +52,15 @@ type rules = [][]expr.Any
 
 // devChains builds the rules of a device's chains in one table, by side.
 func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) map[side]rules {
-	acc, drop := counter(st.accName()), counter(st.dropName())
-	ret := func(m exprs) []expr.Any { return append(append(exprs{}, m...), acc, verdict(expr.VerdictReturn)) }
+	drop := counter(st.dropName())
+	ret := func(m exprs) []expr.Any { return append(append(exprs{}, m...), verdict(expr.VerdictReturn)) }
 	dropAll := exprs{drop, verdict(expr.VerdictDrop)}
 	bridge := fam == nftables.TableFamilyBridge
 	d := st.dev
 	ch := map[side]rules{}
+	for _, sd := range sides(fam) {
+		ch[sd] = rules{{counter(st.allName())}}
+	}
 	all := func(r []expr.Any) map[side]rules {
 		for _, sd := range sides(fam) {
 			ch[sd] = append(ch[sd], r)
@@ -68,7 +71,7 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) map[side]ru
 	if !bridge {
 		// Learn the device's addresses so traffic to it finds its chain
 		// (the input chain learns from what it sends the router).
-		ch[sideOut] = rules{learn(fam, 4), learn(fam, 6)}
+		ch[sideOut] = append(ch[sideOut], learn(fam, 4), learn(fam, 6))
 	}
 	if e.quarantined(d) {
 		return all(dropAll)
@@ -230,7 +233,7 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 		for _, a := range alts {
 			rule := concat(base, a)
 			if r.Accept {
-				rule = append(rule, counter(st.accName()), verdict(expr.VerdictReturn))
+				rule = append(rule, verdict(expr.VerdictReturn))
 			} else {
 				rule = append(rule, counter(st.dropName()), verdict(expr.VerdictDrop))
 			}

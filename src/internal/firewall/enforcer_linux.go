@@ -260,8 +260,12 @@ func (s *devState) chain(sd side) string { return slotChain(s.slot, sd) }
 // one goto to the device's current slot, so a new policy is a new rule at
 // its head, and no map element has to change (or be deleted).
 func entryChain(n int, sd side) string { return "e" + strconv.Itoa(n) + string(sd) }
-func (s *devState) accName() string    { return "c" + strconv.Itoa(s.n) + "a" }
-func (s *devState) dropName() string   { return "c" + strconv.Itoa(s.n) + "x" }
+
+// allName counts every packet the device's chains judge, dropName those
+// they drop: one counter per chain rather than one per rule, so a change
+// gives the kernel fewer expressions to check.
+func (s *devState) allName() string  { return "c" + strconv.Itoa(s.n) + "t" }
+func (s *devState) dropName() string { return "c" + strconv.Itoa(s.n) + "x" }
 
 const slotChunk = 32
 
@@ -863,7 +867,7 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 	for _, fam := range families {
 		t := e.table(fam)
 		if fresh {
-			c.AddObj(&nftables.CounterObj{Table: t, Name: st.accName()})
+			c.AddObj(&nftables.CounterObj{Table: t, Name: st.allName()})
 			c.AddObj(&nftables.CounterObj{Table: t, Name: st.dropName()})
 		}
 		chains := e.devChains(fam, st)
@@ -1215,7 +1219,7 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 	}
 	delete(e.devs, id)
 	// Its chains and counters go later, off the caller's path.
-	e.garbage = append(e.garbage, garbage{slot: st.slot, entry: st.n, removed: true, counters: []string{st.accName(), st.dropName()}})
+	e.garbage = append(e.garbage, garbage{slot: st.slot, entry: st.n, removed: true, counters: []string{st.allName(), st.dropName()}})
 	e.changed = time.Now()
 	e.kickClean()
 	e.flushFlowsLocked(st.dev, false)
@@ -1235,9 +1239,10 @@ func (e *Enforcer) Counters(id string) (Counters, error) {
 	if err != nil {
 		return Counters{}, err
 	}
-	var out Counters
+	var out, all Counters
 	for _, fam := range families {
-		for _, n := range []string{st.accName(), st.dropName()} {
+		// Dropped first: read after, the total cannot be behind it.
+		for _, n := range []string{st.dropName(), st.allName()} {
 			objs, err := c.GetObj(&nftables.CounterObj{Table: e.table(fam), Name: n})
 			if err != nil {
 				return Counters{}, fmt.Errorf("failed to read counter %s of device %s: %v", n, id, err)
@@ -1247,9 +1252,9 @@ func (e *Enforcer) Counters(id string) (Counters, error) {
 				if !ok || co.Name != n {
 					continue
 				}
-				if n == st.accName() {
-					out.AcceptedPackets += co.Packets
-					out.AcceptedBytes += co.Bytes
+				if n == st.allName() {
+					all.AcceptedPackets += co.Packets
+					all.AcceptedBytes += co.Bytes
 				} else {
 					out.DroppedPackets += co.Packets
 					out.DroppedBytes += co.Bytes
@@ -1257,6 +1262,8 @@ func (e *Enforcer) Counters(id string) (Counters, error) {
 			}
 		}
 	}
+	out.AcceptedPackets = all.AcceptedPackets - min(all.AcceptedPackets, out.DroppedPackets)
+	out.AcceptedBytes = all.AcceptedBytes - min(all.AcceptedBytes, out.DroppedBytes)
 	return out, nil
 }
 
