@@ -8,13 +8,31 @@ import (
 	"github.com/ti-mo/conntrack"
 )
 
-// flushFlowsLocked deletes the conntrack entries of a device's learned
-// addresses, so its established flows are judged again on their next
-// packet (and offloaded flows leave the flowtable). Listing conntrack
-// walks the whole (all-namespace) table, milliseconds: only quarantine
-// waits for it, other changes let it run behind.
+// flushFlowsLocked deletes the conntrack entries of a device's addresses,
+// so its established flows are judged again on their next packet (and
+// offloaded flows leave the flowtable). Its addresses are those the
+// enforcer has learned and those in the kernel's neighbour tables (the
+// router answers nothing it has no neighbour entry for). Listing
+// conntrack walks the whole (all-namespace) table, milliseconds: only
+// quarantine waits for it, other changes let it run behind.
 func (e *Enforcer) flushFlowsLocked(d Device, wait bool) {
-	addrs := e.learned(d)
+	var macs [][]byte
+	for _, m := range d.MACs {
+		macs = append(macs, m)
+	}
+	learned := e.addrsOf(macs...)
+	if wait {
+		e.flushFlows(d, learned)
+		return
+	}
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		e.flushFlows(d, learned)
+	}()
+}
+
+func (e *Enforcer) flushFlows(d Device, addrs []netip.Addr) {
 	if n, err := neighbours(e.opts.NetNS, d.MACs); err == nil {
 		for _, a := range n {
 			if !slices.Contains(addrs, a) {
@@ -27,18 +45,6 @@ func (e *Enforcer) flushFlowsLocked(d Device, wait bool) {
 	if len(addrs) == 0 {
 		return
 	}
-	if wait {
-		e.flushFlows(d, addrs)
-		return
-	}
-	e.bg.Add(1)
-	go func() {
-		defer e.bg.Done()
-		e.flushFlows(d, addrs)
-	}()
-}
-
-func (e *Enforcer) flushFlows(d Device, addrs []netip.Addr) {
 	c, err := conntrack.Dial(&netlink.Config{NetNS: e.opts.NetNS})
 	if err != nil {
 		e.log.Warn("failed to open conntrack", "err", err)

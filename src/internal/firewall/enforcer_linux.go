@@ -1428,35 +1428,6 @@ func (e *Enforcer) refresh(ctx context.Context) {
 	}
 }
 
-// learned returns the addresses the router has seen a device use.
-func (e *Enforcer) learned(d Device) []netip.Addr {
-	c, err := e.conn()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	t := e.table(nftables.TableFamilyINet)
-	for _, s := range []*nftables.Set{
-		{Table: t, Name: setIP4MAC, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr},
-		{Table: t, Name: setIP6MAC, IsMap: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeEtherAddr},
-	} {
-		els, err := c.GetSetElements(s)
-		if err != nil {
-			continue
-		}
-		for _, el := range els {
-			for _, m := range d.MACs {
-				if string(el.Val) == string(m) {
-					if a, ok := netip.AddrFromSlice(el.Key); ok {
-						out = append(out, a)
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
 // refreshPortsLocked follows ports joining and leaving the segment
 // bridges when the bridge table finds segments by port.
 func (e *Enforcer) refreshPortsLocked() {

@@ -129,12 +129,6 @@ func ctState(bits uint32) exprs {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
 }
 
-// fibDaddrLocal matches packets addressed to the router itself.
-func fibDaddrLocal() exprs {
-	return exprs{&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
-		cmpEq(binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL))}
-}
-
 // notSynOnly matches TCP segments other than a connection opening (SYN
 // without ACK): the stateless form of direction-initiated.
 func notSynOnly() exprs {
