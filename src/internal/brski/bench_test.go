@@ -32,6 +32,11 @@ func newSink(t testing.TB) *sink {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveSink(t, ln)
+}
+
+// serveSink runs a sink on ln until the test ends.
+func serveSink(t testing.TB, ln net.Listener) *sink {
 	s := &sink{ln: ln}
 	go func() {
 		for {
