@@ -130,8 +130,9 @@ const idlePledges = 1000
 const maxIdleBytes = 16 << 10
 
 // maxIdlePipes bounds the splice pipes open while the pledges idle: Go
-// keeps a few in a pool, a relay that kept its own would make idlePledges.
-const maxIdlePipes = idlePledges / 100
+// keeps a few in a pool (about one per splice that ran at once, so per
+// CPU), a relay that kept its own would make idlePledges.
+const maxIdlePipes = idlePledges / 10
 
 // hello is what each pledge sends before it goes idle, so that every
 // relay has taken a buffer or pipe once and must have given it back.
