@@ -5,8 +5,9 @@
 // Proxy is the circuit proxy of RFC 8995 §4: it listens on each join
 // interface's IPv6 link-local address (and IPv4 if asked) and relays each
 // pledge's TCP connection byte for byte to the registrar, never looking
-// inside TLS, with caps overall and per source and idle and total
-// timeouts. An idle relay holds no buffer. It announces itself with GRASP
+// inside TLS (on Linux by splice(2), the bytes never copied into the
+// proxy), with caps overall and per source and idle and total timeouts.
+// An idle relay holds no buffer and no pipe. It announces itself with GRASP
 // M_FLOOD AN_Proxy to ff02::13 UDP 7017 and answers _brski-proxy._tcp by
 // mDNS; without a configured registrar it finds one by mDNS
 // (_brski-registrar._tcp) on the other interfaces, never on the join ones.

@@ -31,9 +31,6 @@ const (
 	// rescan is how often listeners follow their interfaces' addresses,
 	// and how soon a missing address is looked for again.
 	rescan = 15 * time.Second
-	// bufSize is the relay buffer, taken from a pool only while bytes
-	// flow, so idle pledges hold none.
-	bufSize = 32 << 10
 )
 
 // Config is what the circuit proxy needs from the configuration.
@@ -733,62 +730,41 @@ func (p *Proxy) relay(ctx context.Context, c *conn) {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
-
 // pipe copies src to dst until src ends, then half-closes dst so the peer
-// sees the end too. It holds a buffer only while bytes flow: an idle
-// direction waits for data without one.
+// sees the end too. An idle direction waits for data holding nothing: the
+// copy (relayReady) takes a buffer or a splice pipe only for the bytes
+// already there.
 func (p *Proxy) pipe(c *conn, dst, src *net.TCPConn, n, total *atomic.Uint64) {
 	raw, err := src.SyscallConn()
 	if err != nil {
 		c.abort()
 		return
 	}
-	var buf *[]byte
-	defer func() {
-		if buf != nil {
-			bufPool.Put(buf)
-		}
-	}()
-	idle := p.cfg.IdleTimeout
-	for {
-		if buf == nil {
-			src.SetReadDeadline(time.Unix(0, c.last.Load()).Add(idle))
-			if err := waitReadable(raw); err != nil {
-				if p.idleOrAbort(c, err) {
-					return
-				}
-				continue
-			}
-			buf = bufPool.Get().(*[]byte)
-		}
-		k, err := src.Read(*buf)
+	// Counted before relaying, so whoever sees the bytes sees them
+	// counted; bytes announced but not relayed (the copy failed) are taken
+	// back.
+	count := func(k int64) {
 		if k > 0 {
 			c.last.Store(time.Now().UnixNano())
+		}
+		n.Add(uint64(k))
+		total.Add(uint64(k))
+	}
+	idle := p.cfg.IdleTimeout
+	for {
+		src.SetReadDeadline(time.Unix(0, c.last.Load()).Add(idle))
+		ready, err := waitReadable(raw)
+		if err == nil {
 			// No write deadline: a write stuck on a peer that reads
 			// nothing leaves the other direction idle, which aborts both.
-			// Counted before relaying, so whoever sees the bytes sees
-			// them counted.
-			n.Add(uint64(k))
-			total.Add(uint64(k))
-			if _, werr := dst.Write((*buf)[:k]); werr != nil {
-				c.abort()
-				return
-			}
+			err = relayReady(dst, src, ready, count)
 		}
-		if err != nil {
-			if err == io.EOF {
-				dst.CloseWrite()
-				return
-			}
-			if p.idleOrAbort(c, err) {
-				return
-			}
-		}
-		if k < len(*buf) {
-			// Probably drained: give the buffer back while waiting.
-			bufPool.Put(buf)
-			buf = nil
+		switch {
+		case err == io.EOF:
+			dst.CloseWrite()
+			return
+		case err != nil && p.idleOrAbort(c, err):
+			return
 		}
 	}
 }
