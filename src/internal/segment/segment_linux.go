@@ -18,9 +18,10 @@ type Plumber struct {
 // Ensure brings every spec about: bridge there and up; VLAN interface
 // there, up, and a port of the bridge. What exists and is right is left
 // as it is; a link of the right name but the wrong kind (or VLAN id, or
-// parent) is an error, not repaired. It returns the links it created, in
-// order, also when it fails part way: nothing is ever deleted, neither
-// here nor when a spec goes away (deleting is netifd's or the user's).
+// parent), or a missing uplink, is an error before anything is changed.
+// It returns the links it created, in order, also when the kernel refuses
+// something part way: nothing is ever deleted, neither here nor when a
+// spec goes away (deleting is netifd's or the user's).
 func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 	for _, s := range specs {
 		if err := s.validate(); err != nil {
@@ -32,6 +33,24 @@ func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 		return nil, fmt.Errorf("failed to open rtnetlink: %v", err)
 	}
 	defer c.Close()
+	// Look before touching anything: specs that cannot be brought about
+	// (an uplink missing, a link of the wrong kind in the way) change
+	// nothing. Only the kernel refusing what looked possible stops half way.
+	for _, s := range specs {
+		if _, _, err := find(c, s.Bridge, "bridge", 0, 0); err != nil {
+			return nil, err
+		}
+		if s.VLAN == 0 {
+			continue
+		}
+		up, err := get(c, s.Uplink)
+		if err != nil {
+			return nil, fmt.Errorf("bridge %s, uplink: %v", s.Bridge, err)
+		}
+		if _, _, err := find(c, s.VLANIface(), "vlan", up.index, s.VLAN); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range specs {
 		br, made, err := ensure(c, s.Bridge, "bridge", 0, 0)
 		if made {
@@ -127,20 +146,28 @@ func get(c *netlink.Conn, name string) (link, error) {
 	return l, nil
 }
 
-// ensure returns the index of link name, creating it of kind (a VLAN
-// interface with parent link and id vid) when missing, and whether it did.
-// An existing link must be what would have been created.
-func ensure(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
+// find returns the index of link name and whether it exists; an existing
+// link must be of kind (a VLAN interface: with parent link and id vid).
+func find(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
 	l, err := get(c, name)
 	switch {
-	case err == nil && l.kind != kind:
-		return 0, false, fmt.Errorf("%s exists but is not a %s (kind %q): trustjoin leaves it alone", name, kind, l.kind)
-	case err == nil && kind == "vlan" && (l.vlan != vid || l.parent != parent):
-		return 0, false, fmt.Errorf("%s exists but is not VLAN %d on the uplink (VLAN %d on link %d): trustjoin leaves it alone", name, vid, l.vlan, l.parent)
-	case err == nil:
-		return l.index, false, nil
-	case !errors.Is(err, unix.ENODEV):
+	case errors.Is(err, unix.ENODEV):
+		return 0, false, nil
+	case err != nil:
 		return 0, false, fmt.Errorf("failed to look up %s: %v", name, err)
+	case l.kind != kind:
+		return 0, true, fmt.Errorf("%s exists but is not a %s (kind %q): trustjoin leaves it alone", name, kind, l.kind)
+	case kind == "vlan" && (l.vlan != vid || l.parent != parent):
+		return 0, true, fmt.Errorf("%s exists but is not VLAN %d on the uplink (VLAN %d on link %d): trustjoin leaves it alone", name, vid, l.vlan, l.parent)
+	}
+	return l.index, true, nil
+}
+
+// ensure returns the index of link name, creating it (see find) when
+// missing, and whether it did.
+func ensure(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
+	if i, ok, err := find(c, name, kind, parent, vid); ok || err != nil {
+		return i, false, err
 	}
 	info := []netlink.Attribute{{Type: unix.IFLA_INFO_KIND, Data: []byte(kind)}}
 	if kind == "vlan" {
@@ -168,7 +195,7 @@ func ensure(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32,
 	}); err != nil {
 		return 0, false, fmt.Errorf("failed to create %s %s: %w", kind, name, err)
 	}
-	l, err = get(c, name)
+	l, err := get(c, name)
 	if err != nil {
 		return 0, true, fmt.Errorf("created %s but cannot find it: %v", name, err)
 	}

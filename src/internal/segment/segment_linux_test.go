@@ -123,35 +123,40 @@ func TestEnsureAdoptsVLAN(t *testing.T) {
 }
 
 // A link of the right name that is not what the spec asks for is an error
-// naming it, and is left alone; what was made before the error is said.
+// naming it, and is left alone; nothing is made, not even the bridges of
+// the specs before it.
 func TestEnsureRefuses(t *testing.T) {
 	p, link, ip := plumber(t)
 	if err := ip("link", "add", "br-odd", "type", "veth", "peer", "odd1"); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		vlan    []string // a VLAN interface to make first: parent, name, id
-		spec    Spec
-		created []string
-		err     string
+		name string
+		vlan []string // a VLAN interface to make first: parent, name, id
+		spec Spec
+		err  string
 	}{
-		{"not a bridge", nil, Spec{Bridge: "br-odd"}, nil, `br-odd exists but is not a bridge (kind "veth")`},
-		{"no uplink", nil, Spec{Bridge: "br-c", Uplink: "eth9", VLAN: 50}, []string{"br-c"}, "bridge br-c, uplink: no interface named eth9"},
-		{"wrong VLAN id", []string{"up0", "up0.30", "31"}, Spec{Bridge: "br-a", Uplink: "up0", VLAN: 30}, []string{"br-a"}, "up0.30 exists but is not VLAN 30 on the uplink (VLAN 31"},
-		{"wrong parent", []string{"up1", "up0.40", "40"}, Spec{Bridge: "br-b", Uplink: "up0", VLAN: 40}, []string{"br-b"}, "up0.40 exists but is not VLAN 40 on the uplink"},
+		{"not a bridge", nil, Spec{Bridge: "br-odd"}, `br-odd exists but is not a bridge (kind "veth")`},
+		{"no uplink", nil, Spec{Bridge: "br-c", Uplink: "eth9", VLAN: 50}, "bridge br-c, uplink: no interface named eth9"},
+		{"wrong VLAN id", []string{"up0", "up0.30", "31"}, Spec{Bridge: "br-a", Uplink: "up0", VLAN: 30}, "up0.30 exists but is not VLAN 30 on the uplink (VLAN 31"},
+		{"wrong parent", []string{"up1", "up0.40", "40"}, Spec{Bridge: "br-b", Uplink: "up0", VLAN: 40}, "up0.40 exists but is not VLAN 40 on the uplink"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.vlan != nil {
 				vlanLink(t, ip, tt.vlan[0], tt.vlan[1], tt.vlan[2])
 			}
-			created, err := p.Ensure([]Spec{tt.spec})
+			created, err := p.Ensure([]Spec{{Bridge: "br-first"}, tt.spec})
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("want an error containing %q, got %v", tt.err, err)
 			}
-			if diff := cmp.Diff(tt.created, created); diff != "" {
-				t.Errorf("created (-want +got):\n%s", diff)
+			if len(created) != 0 {
+				t.Errorf("created %v", created)
+			}
+			for _, name := range []string{"br-first", tt.spec.Bridge} {
+				if l := link(name); name != "br-odd" && !strings.Contains(l, "does not exist") {
+					t.Errorf("%s made anyway: %s", name, l)
+				}
 			}
 			if tt.vlan != nil {
 				if l := link(tt.vlan[1]); !strings.Contains(l, "id "+tt.vlan[2]) || strings.Contains(l, "master") {
