@@ -45,7 +45,7 @@ func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 		}
 		up, err := get(c, s.Uplink)
 		if err != nil {
-			return nil, fmt.Errorf("bridge %s, uplink: %v", s.Bridge, err)
+			return nil, fmt.Errorf("bridge %s: uplink %v", s.Bridge, err)
 		}
 		if _, _, err := find(c, s.VLANIface(), "vlan", up.index, s.VLAN); err != nil {
 			return nil, err
@@ -67,7 +67,7 @@ func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 		}
 		up, err := get(c, s.Uplink)
 		if err != nil {
-			return created, fmt.Errorf("bridge %s, uplink: %v", s.Bridge, err)
+			return created, fmt.Errorf("bridge %s: uplink %v", s.Bridge, err)
 		}
 		vl, made, err := ensure(c, s.VLANIface(), "vlan", up.index, s.VLAN)
 		if made {
@@ -91,7 +91,10 @@ type link struct {
 	vlan   int    // IFLA_VLAN_ID
 }
 
-// get looks up the named link; a missing one is unix.ENODEV.
+// errNoLink is a link that is not there.
+var errNoLink = errors.New("no such interface")
+
+// get looks up the named link; a missing one is errNoLink.
 func get(c *netlink.Conn, name string) (link, error) {
 	attrs, _ := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.IFLA_IFNAME, Data: append([]byte(name), 0)}})
 	msgs, err := c.Execute(netlink.Message{
@@ -99,7 +102,7 @@ func get(c *netlink.Conn, name string) (link, error) {
 		Data:   append(make([]byte, unix.SizeofIfInfomsg), attrs...),
 	})
 	if errors.Is(err, unix.ENODEV) {
-		return link{}, fmt.Errorf("no interface named %s: %w", name, unix.ENODEV)
+		return link{}, fmt.Errorf("%s: %w", name, errNoLink)
 	}
 	if err != nil {
 		return link{}, err
@@ -151,7 +154,7 @@ func get(c *netlink.Conn, name string) (link, error) {
 func find(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
 	l, err := get(c, name)
 	switch {
-	case errors.Is(err, unix.ENODEV):
+	case errors.Is(err, errNoLink):
 		return 0, false, nil
 	case err != nil:
 		return 0, false, fmt.Errorf("failed to look up %s: %v", name, err)

@@ -137,7 +137,7 @@ func TestEnsureRefuses(t *testing.T) {
 		err  string
 	}{
 		{"not a bridge", nil, Spec{Bridge: "br-odd"}, `br-odd exists but is not a bridge (kind "veth")`},
-		{"no uplink", nil, Spec{Bridge: "br-c", Uplink: "eth9", VLAN: 50}, "bridge br-c, uplink: no interface named eth9"},
+		{"no uplink", nil, Spec{Bridge: "br-c", Uplink: "eth9", VLAN: 50}, "bridge br-c: uplink eth9: no such interface"},
 		{"wrong VLAN id", []string{"up0", "up0.30", "31"}, Spec{Bridge: "br-a", Uplink: "up0", VLAN: 30}, "up0.30 exists but is not VLAN 30 on the uplink (VLAN 31"},
 		{"wrong parent", []string{"up1", "up0.40", "40"}, Spec{Bridge: "br-b", Uplink: "up0", VLAN: 40}, "up0.40 exists but is not VLAN 40 on the uplink"},
 	}
