@@ -113,7 +113,7 @@ func segmentConfig(dir, segments string) string {
 func TestDaemonSegmentPlumbing(t *testing.T) {
 	n := newSegmentNet(t)
 	if !n.vlan {
-		t.Skip("kernel without 802.1Q VLANs (the lab VM has them: scripts/lab/run.sh test/lab/blackbox-vlan.sh); TestDaemonSegmentBridges covers the rest")
+		t.Skip("kernel without 802.1Q VLANs (the lab VM has them: test/blackbox/lab-vlan.sh); TestDaemonSegmentBridges covers the rest")
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
@@ -165,13 +165,25 @@ func TestDaemonSegmentPlumbing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the peer's tagged ping does not reach br-iot: %v\n%s", err, out)
 	}
-	// The same frames untagged reach nothing: the VLAN interface did it.
-	if out, err := exec.Command("ip", "-n", peer, "addr", "add", "10.30.0.2/24", "dev", "peer0").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	// Frames tagged with another VLAN id reach nothing: the uplink carries
+	// VLAN 20 into the bridge and no other. (With arp_ignore 1 the router
+	// answers ARP only on the interface holding the address, as the weak
+	// host model would otherwise answer on up0 itself.)
+	if out, err := exec.Command("ip", "netns", "exec", n.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v\n%s", err, out)
 	}
-	n.ip(t, "addr", "add", "10.30.0.1/24", "dev", "br-iot")
-	if out, err := exec.Command("ip", append(append([]string{"netns", "exec", peer}, ping...), "-c", "1", "-W", "1", "10.30.0.1")...).CombinedOutput(); err == nil {
-		t.Fatalf("an untagged ping reached br-iot: the uplink is not carrying the VLAN alone\n%s", out)
+	n.ip(t, "addr", "add", "10.21.0.1/24", "dev", "br-iot")
+	for _, args := range [][]string{
+		{"link", "add", "link", "peer0", "name", "peer0.21", "type", "vlan", "id", "21"},
+		{"addr", "add", "10.21.0.2/24", "dev", "peer0.21"},
+		{"link", "set", "peer0.21", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", peer}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip -n %s %s: %v\n%s", peer, strings.Join(args, " "), err, out)
+		}
+	}
+	if out, err := exec.Command("ip", append(append([]string{"netns", "exec", peer}, ping...), "-c", "1", "-W", "1", "10.21.0.1")...).CombinedOutput(); err == nil {
+		t.Fatalf("a ping tagged 21 reached br-iot, which carries VLAN 20 only\n%s", out)
 	}
 
 	reloadWithSecondSegment(t, n, cmd, logs, cfgPath, dir, iot)
