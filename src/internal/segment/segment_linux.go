@@ -37,7 +37,8 @@ func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 	// (an uplink missing, a link of the wrong kind in the way) change
 	// nothing. Only the kernel refusing what looked possible stops half way.
 	for _, s := range specs {
-		if _, _, err := find(c, s.Bridge, "bridge", 0, 0); err != nil {
+		br, _, err := find(c, s.Bridge, "bridge", 0, 0)
+		if err != nil {
 			return nil, err
 		}
 		if s.VLAN == 0 {
@@ -47,8 +48,13 @@ func (p *Plumber) Ensure(specs []Spec) (created []string, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("bridge %s: uplink %v", s.Bridge, err)
 		}
-		if _, _, err := find(c, s.VLANIface(), "vlan", up.index, s.VLAN); err != nil {
+		vl, ok, err := find(c, s.VLANIface(), "vlan", up.index, s.VLAN)
+		if err != nil {
 			return nil, err
+		}
+		// Another bridge's port (netifd's br-lan, say) is not taken from it.
+		if ok && vl.master != 0 && vl.master != br.index {
+			return nil, fmt.Errorf("%s is a port of %s, not of %s: trustjoin leaves it alone", s.VLANIface(), nameOf(c, vl.master), s.Bridge)
 		}
 	}
 	for _, s := range specs {
@@ -88,6 +94,7 @@ type link struct {
 	index  uint32
 	kind   string // IFLA_INFO_KIND: "bridge", "vlan"; empty for a physical one
 	parent uint32 // IFLA_LINK: the lower link of a VLAN interface
+	master uint32 // IFLA_MASTER: the bridge of a port
 	vlan   int    // IFLA_VLAN_ID
 }
 
@@ -119,6 +126,8 @@ func get(c *netlink.Conn, name string) (link, error) {
 		switch ad.Type() {
 		case unix.IFLA_LINK:
 			l.parent = ad.Uint32()
+		case unix.IFLA_MASTER:
+			l.master = ad.Uint32()
 		case unix.IFLA_LINKINFO:
 			ad.Nested(func(nad *netlink.AttributeDecoder) error {
 				for nad.Next() {
@@ -149,28 +158,46 @@ func get(c *netlink.Conn, name string) (link, error) {
 	return l, nil
 }
 
-// find returns the index of link name and whether it exists; an existing
-// link must be of kind (a VLAN interface: with parent link and id vid).
-func find(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
+// find returns link name and whether it exists; an existing link must be
+// of kind (a VLAN interface: with parent link and id vid).
+func find(c *netlink.Conn, name, kind string, parent uint32, vid int) (link, bool, error) {
 	l, err := get(c, name)
 	switch {
 	case errors.Is(err, errNoLink):
-		return 0, false, nil
+		return link{}, false, nil
 	case err != nil:
-		return 0, false, fmt.Errorf("failed to look up %s: %v", name, err)
+		return link{}, false, fmt.Errorf("failed to look up %s: %v", name, err)
 	case l.kind != kind:
-		return 0, true, fmt.Errorf("%s exists but is not a %s (kind %q): trustjoin leaves it alone", name, kind, l.kind)
+		return link{}, true, fmt.Errorf("%s exists but is not a %s (kind %q): trustjoin leaves it alone", name, kind, l.kind)
 	case kind == "vlan" && (l.vlan != vid || l.parent != parent):
-		return 0, true, fmt.Errorf("%s exists but is not VLAN %d on the uplink (VLAN %d on link %d): trustjoin leaves it alone", name, vid, l.vlan, l.parent)
+		return link{}, true, fmt.Errorf("%s exists but is not VLAN %d on %s (it is VLAN %d on %s): trustjoin leaves it alone",
+			name, vid, nameOf(c, parent), l.vlan, nameOf(c, l.parent))
 	}
-	return l.index, true, nil
+	return l, true, nil
+}
+
+// nameOf names link i, for messages.
+func nameOf(c *netlink.Conn, i uint32) string {
+	msg := make([]byte, unix.SizeofIfInfomsg)
+	binary.NativeEndian.PutUint32(msg[4:8], i)
+	msgs, err := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request}, Data: msg})
+	if err == nil && len(msgs) == 1 && len(msgs[0].Data) > unix.SizeofIfInfomsg {
+		if ad, err := netlink.NewAttributeDecoder(msgs[0].Data[unix.SizeofIfInfomsg:]); err == nil {
+			for ad.Next() {
+				if ad.Type() == unix.IFLA_IFNAME {
+					return ad.String()
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("ifindex %d", i)
 }
 
 // ensure returns the index of link name, creating it (see find) when
 // missing, and whether it did.
 func ensure(c *netlink.Conn, name, kind string, parent uint32, vid int) (uint32, bool, error) {
-	if i, ok, err := find(c, name, kind, parent, vid); ok || err != nil {
-		return i, false, err
+	if l, ok, err := find(c, name, kind, parent, vid); ok || err != nil {
+		return l.index, false, err
 	}
 	info := []netlink.Attribute{{Type: unix.IFLA_INFO_KIND, Data: []byte(kind)}}
 	if kind == "vlan" {

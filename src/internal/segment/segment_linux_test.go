@@ -132,19 +132,27 @@ func TestEnsureRefuses(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		vlan []string // a VLAN interface to make first: parent, name, id
+		vlan []string // a VLAN interface to make first: parent, name, id[, bridge it is a port of]
 		spec Spec
 		err  string
 	}{
 		{"not a bridge", nil, Spec{Bridge: "br-odd"}, `br-odd exists but is not a bridge (kind "veth")`},
 		{"no uplink", nil, Spec{Bridge: "br-c", Uplink: "eth9", VLAN: 50}, "bridge br-c: uplink eth9: no such interface"},
-		{"wrong VLAN id", []string{"up0", "up0.30", "31"}, Spec{Bridge: "br-a", Uplink: "up0", VLAN: 30}, "up0.30 exists but is not VLAN 30 on the uplink (VLAN 31"},
-		{"wrong parent", []string{"up1", "up0.40", "40"}, Spec{Bridge: "br-b", Uplink: "up0", VLAN: 40}, "up0.40 exists but is not VLAN 40 on the uplink"},
+		{"wrong VLAN id", []string{"up0", "up0.30", "31"}, Spec{Bridge: "br-a", Uplink: "up0", VLAN: 30}, "up0.30 exists but is not VLAN 30 on up0 (it is VLAN 31 on up0)"},
+		{"wrong parent", []string{"up1", "up0.40", "40"}, Spec{Bridge: "br-b", Uplink: "up0", VLAN: 40}, "up0.40 exists but is not VLAN 40 on up0 (it is VLAN 40 on up1)"},
+		{"another bridge's port", []string{"up0", "up0.60", "60", "br-lan"}, Spec{Bridge: "br-d", Uplink: "up0", VLAN: 60}, "up0.60 is a port of br-lan, not of br-d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.vlan != nil {
 				vlanLink(t, ip, tt.vlan[0], tt.vlan[1], tt.vlan[2])
+			}
+			if len(tt.vlan) > 3 {
+				for _, args := range [][]string{{"link", "add", tt.vlan[3], "type", "bridge"}, {"link", "set", tt.vlan[1], "master", tt.vlan[3]}} {
+					if err := ip(args...); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			created, err := p.Ensure([]Spec{{Bridge: "br-first"}, tt.spec})
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
@@ -159,7 +167,11 @@ func TestEnsureRefuses(t *testing.T) {
 				}
 			}
 			if tt.vlan != nil {
-				if l := link(tt.vlan[1]); !strings.Contains(l, "id "+tt.vlan[2]) || strings.Contains(l, "master") {
+				master := "" // no bridge, or the one it was in
+				if len(tt.vlan) > 3 {
+					master = "master " + tt.vlan[3] + " "
+				}
+				if l := link(tt.vlan[1]); !strings.Contains(l, "id "+tt.vlan[2]) || strings.Contains(l, "master") != (master != "") || !strings.Contains(l, master) {
 					t.Errorf("%s was changed: %s", tt.vlan[1], l)
 				}
 			}
