@@ -169,8 +169,8 @@ func TestDaemonSegmentPlumbing(t *testing.T) {
 	// VLAN 20 into the bridge and no other. (With arp_ignore 1 the router
 	// answers ARP only on the interface holding the address, as the weak
 	// host model would otherwise answer on up0 itself.)
-	if out, err := exec.Command("ip", "netns", "exec", n.ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1").CombinedOutput(); err != nil {
-		t.Fatalf("sysctl: %v\n%s", err, out)
+	if out, err := exec.Command("ip", "netns", "exec", n.ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore").CombinedOutput(); err != nil {
+		t.Fatalf("arp_ignore: %v\n%s", err, out)
 	}
 	n.ip(t, "addr", "add", "10.21.0.1/24", "dev", "br-iot")
 	for _, args := range [][]string{
