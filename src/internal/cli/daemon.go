@@ -158,6 +158,9 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	lc := lifecycle.New(cfg, engine, reg, status)
 	if cfg.Main.Enabled {
+		if err := plumbSegments(log, cfg); err != nil {
+			return nil, err
+		}
 		// The MUD manager hands every device's segment, quarantine and MUD
 		// policy to the firewall, even with MUD itself turned off.
 		var enforcer mudpolicy.Enforcer

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -106,19 +107,44 @@ type Segment struct {
 	// bridges its devices' packets arrive on (option 'interface'). Empty
 	// means hostapd's own naming: <access point>.<vlan> and brvlan<vlan>.
 	Interfaces []string
+	// Bridge is the bridge trustjoin makes (and brings up) to carry the
+	// segment (option 'bridge'); empty, trustjoin plumbs nothing. It
+	// always carries the segment for the firewall, on top of Interfaces
+	// or hostapd's naming.
+	Bridge string
+	// Uplink is a wired trunk (option 'uplink'): the VLAN interface
+	// <Uplink>.<VLAN> is made and put into Bridge, so the segment reaches
+	// wired devices and switches tagged. Needs Bridge.
+	Uplink string
+}
+
+// UplinkVLAN names the VLAN interface carrying s on its uplink, or is
+// empty without an uplink.
+func (s Segment) UplinkVLAN() string {
+	if s.Uplink == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.%d", s.Uplink, s.VLAN)
 }
 
 // SegmentInterfaces returns the interfaces carrying s: its own list, or
-// those hostapd creates for its VLAN on each access point in aps.
+// those hostapd creates for its VLAN on each access point in aps; and its
+// bridge, if it names one. (The bridge's ports, the uplink's VLAN
+// interface among them, are the firewall's to find.)
 func SegmentInterfaces(s Segment, aps []string) []string {
+	var out []string
 	if len(s.Interfaces) > 0 {
-		return s.Interfaces
+		out = append(out, s.Interfaces...)
+	} else {
+		for _, ap := range aps {
+			out = append(out, fmt.Sprintf("%s.%d", ap, s.VLAN))
+		}
+		out = append(out, fmt.Sprintf("brvlan%d", s.VLAN))
 	}
-	out := make([]string, 0, len(aps)+1)
-	for _, ap := range aps {
-		out = append(out, fmt.Sprintf("%s.%d", ap, s.VLAN))
+	if s.Bridge != "" && !slices.Contains(out, s.Bridge) {
+		out = append(out, s.Bridge)
 	}
-	return append(out, fmt.Sprintf("brvlan%d", s.VLAN))
+	return out
 }
 
 // SignaturePolicy says what to do with a MUD file that is unsigned or whose
@@ -300,6 +326,7 @@ func (c *Config) validate() error {
 	names := map[string]bool{}
 	vlans := map[int]string{}
 	ifaces := map[string]string{}
+	bridges := map[string]string{}
 	quarantine := 0
 	for _, s := range c.Segments {
 		if names[s.Name] {
@@ -316,6 +343,12 @@ func (c *Config) validate() error {
 			}
 			ifaces[i] = s.Name
 		}
+		if s.Bridge != "" {
+			if other, ok := bridges[s.Bridge]; ok {
+				return fmt.Errorf("segment %q, option 'bridge': %s already carries segment %q", s.Name, s.Bridge, other)
+			}
+			bridges[s.Bridge] = s.Name
+		}
 		if s.Quarantine {
 			quarantine++
 		}
@@ -325,6 +358,21 @@ func (c *Config) validate() error {
 	}
 	if quarantine > 1 {
 		return errors.New("more than one segment has option quarantine '1'")
+	}
+	for _, s := range c.Segments {
+		// A bridge is one segment's: not another's interface, nor the
+		// bridge hostapd names after another's VLAN.
+		if s.Bridge == "" {
+			continue
+		}
+		if other, ok := ifaces[s.Bridge]; ok && other != s.Name {
+			return fmt.Errorf("segment %q, option 'bridge': %s already carries segment %q (its option 'interface')", s.Name, s.Bridge, other)
+		}
+		for _, o := range c.Segments {
+			if o.Name != s.Name && len(o.Interfaces) == 0 && s.Bridge == fmt.Sprintf("brvlan%d", o.VLAN) {
+				return fmt.Errorf("segment %q, option 'bridge': %s is the bridge hostapd makes for segment %q (vlan %d)", s.Name, s.Bridge, o.Name, o.VLAN)
+			}
+		}
 	}
 	for _, s := range c.Segments {
 		for _, r := range s.Reach {
@@ -576,6 +624,24 @@ func (d *decoder) segment() Segment {
 			d.failf("interface", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", i)
 		}
 		s.Interfaces = append(s.Interfaces, i)
+	}
+	s.Bridge = d.str("bridge", "")
+	if d.find("bridge") != nil && !validIfname(s.Bridge) {
+		d.failf("bridge", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", s.Bridge)
+	}
+	s.Uplink = d.str("uplink", "")
+	if d.find("uplink") != nil {
+		switch {
+		case !validIfname(s.Uplink):
+			d.failf("uplink", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", s.Uplink)
+		case s.Uplink == s.Bridge:
+			d.failf("uplink", "%s is the segment's own bridge: name the wired interface the VLAN is tagged on", s.Uplink)
+		case s.Bridge == "":
+			d.failf("uplink", "needs option bridge: the bridge the VLAN interface %s becomes a port of", s.UplinkVLAN())
+		case len(s.UplinkVLAN()) > 15:
+			// The kernel's limit; better said now than at the first start.
+			d.failf("uplink", "the VLAN interface name %q would be longer than 15 characters: use a shorter uplink name", s.UplinkVLAN())
+		}
 	}
 	return s
 }

@@ -114,6 +114,92 @@ config wifi 'ap'
 			},
 		},
 		{
+			name: "no bridge: nothing to plumb, interfaces as before",
+			in:   "config segment 'iot'\n\toption vlan '20'\n",
+			check: func(t *testing.T, c *config.Config) {
+				iot, _ := c.SegmentByName("iot")
+				if iot.Bridge != "" || iot.Uplink != "" || iot.UplinkVLAN() != "" {
+					t.Errorf("plumbing without asking: %+v", iot)
+				}
+				if got := config.SegmentInterfaces(iot, []string{"wlan0"}); !cmp.Equal(got, []string{"wlan0.20", "brvlan20"}) {
+					t.Errorf("iot interfaces: %v", got)
+				}
+			},
+		},
+		{
+			name: "segment bridge and uplink",
+			in: "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-iot'\n\toption uplink 'eth0'\n" +
+				"config segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-guest'\n\tlist interface 'wlan0.30'\n" +
+				"config segment 'cams'\n\toption vlan '40'\n\toption bridge 'br-cams'\n\tlist interface 'br-cams'\n",
+			check: func(t *testing.T, c *config.Config) {
+				want := map[string]struct {
+					bridge, uplink, vlanIf string
+					ifaces                 []string
+				}{
+					// Without option interface: hostapd's naming and the bridge.
+					"iot": {"br-iot", "eth0", "eth0.20", []string{"wlan0.20", "brvlan20", "br-iot"}},
+					// With it: the list and the bridge.
+					"guest": {"br-guest", "", "", []string{"wlan0.30", "br-guest"}},
+					// Listed already: once.
+					"cams": {"br-cams", "", "", []string{"br-cams"}},
+				}
+				for name, w := range want {
+					s, _ := c.SegmentByName(name)
+					if s.Bridge != w.bridge || s.Uplink != w.uplink || s.UplinkVLAN() != w.vlanIf {
+						t.Errorf("%s: bridge %q uplink %q (%q), want %q %q (%q)", name, s.Bridge, s.Uplink, s.UplinkVLAN(), w.bridge, w.uplink, w.vlanIf)
+					}
+					if diff := cmp.Diff(w.ifaces, config.SegmentInterfaces(s, []string{"wlan0"})); diff != "" {
+						t.Errorf("%s interfaces (-want +got):\n%s", name, diff)
+					}
+				}
+			},
+		},
+		{
+			name: "segment bridge name",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-iot-and-more-than-15'\n",
+			err:  `section "iot" (segment, line 1), option "bridge" (line 3): "br-iot-and-more-than-15" is not an interface name`,
+		},
+		{
+			name: "segment bridge is a list",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist bridge 'br-iot'\n",
+			err:  `option "bridge" (line 3): must be an option`,
+		},
+		{
+			name: "segment uplink name",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-iot'\n\toption uplink 'eth/0'\n",
+			err:  `section "iot" (segment, line 1), option "uplink" (line 4): "eth/0" is not an interface name`,
+		},
+		{
+			name: "segment uplink without bridge",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\toption uplink 'eth0'\n",
+			err:  `section "iot" (segment, line 1), option "uplink" (line 3): needs option bridge: the bridge the VLAN interface eth0.20 becomes a port of`,
+		},
+		{
+			name: "segment uplink is its bridge",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-iot'\n\toption uplink 'br-iot'\n",
+			err:  `option "uplink" (line 4): br-iot is the segment's own bridge`,
+		},
+		{
+			name: "segment uplink VLAN name too long",
+			in:   "config segment 'iot'\n\toption vlan '2000'\n\toption bridge 'br-iot'\n\toption uplink 'enp0s31f6xy'\n",
+			err:  `section "iot" (segment, line 1), option "uplink" (line 4): the VLAN interface name "enp0s31f6xy.2000" would be longer than 15 characters`,
+		},
+		{
+			name: "bridge in two segments",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
+			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot"`,
+		},
+		{
+			name: "bridge is another segment's interface",
+			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
+			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot" (its option 'interface')`,
+		},
+		{
+			name: "bridge is hostapd's bridge of another segment",
+			in:   "config segment 'iot'\n\toption vlan '20'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'brvlan20'\n",
+			err:  `segment "guest", option 'bridge': brvlan20 is the bridge hostapd makes for segment "iot" (vlan 20)`,
+		},
+		{
 			name: "segment interface name",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br iot'\n",
 			err:  `option "interface" (line 3): "br iot" is not an interface name`,

@@ -8,4 +8,6 @@ import "errors"
 type Plumber struct{ NetNS int }
 
 // Ensure fails off Linux.
-func (*Plumber) Ensure([]Spec) error { return errors.New("segment: rtnetlink needs Linux") }
+func (*Plumber) Ensure([]Spec) ([]string, error) {
+	return nil, errors.New("segment: rtnetlink needs Linux")
+}
