@@ -103,12 +103,26 @@ func (s *Server) Serve(ctx context.Context, sigC <-chan os.Signal) error {
 		cfg = good
 	}
 	// prev is the configuration that ran before cfg: if cfg, although
-	// valid, cannot be set up, it is rejected and prev runs again.
+	// valid, cannot be set up, it is rejected and prev runs again. At
+	// start-up there is none: the last good configuration stands in for
+	// it (a trunk interface gone since, say), once.
 	var prev *config.Config
+	fellBack := false
 	for {
 		s.applyLevel(cfg)
 		next, err := s.runGeneration(ctx, cfg, sigC)
 		var setup *setupError
+		if errors.As(err, &setup) && prev == nil && !fellBack && s.Fallback != nil {
+			fellBack = true
+			if good, ferr := s.Fallback(); ferr == nil && !reflect.DeepEqual(good, cfg) {
+				s.log.Error("configuration could not be set up at start-up, running the last good one", "err", err)
+				s.mu.Lock()
+				s.status.Rejected, s.status.RejectedAt = err.Error(), time.Now()
+				s.mu.Unlock()
+				cfg = good
+				continue
+			}
+		}
 		if errors.As(err, &setup) && prev != nil {
 			s.log.Error("new configuration could not be set up, going back to the one in force before", "err", err)
 			s.mu.Lock()

@@ -176,6 +176,37 @@ func TestServeBadInitialConfig(t *testing.T) {
 // A configuration that is valid but cannot be set up (a directory that
 // cannot be made, say) is rejected like an invalid one, and the one in
 // force before comes back: never a daemon that exits on a push.
+// TestServeSetupFailureAtStart: a configuration that cannot be set up at
+// start-up gives way to the last good one; without one, Serve fails.
+func TestServeSetupFailureAtStart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "config trustjoin 'main'\n\toption state_dir '/unbuildable'\n", nil)
+	good, err := config.Parse("good", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Fallback = func() (*config.Config, error) { return good, nil }
+	errC := make(chan error, 1)
+	go func() { errC <- h.srv.Serve(context.Background(), h.sigC) }()
+	h.wait(t, "READY=1")
+	if got := h.srv.Status().Rejected; !strings.Contains(got, "cannot create /unbuildable") {
+		t.Fatalf("rejection not reported, status: %q", got)
+	}
+	h.sigC <- syscall.SIGTERM
+	h.wait(t, "STOPPING=1")
+	if err := <-errC; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+
+	// The last good configuration is the one that fails: no loop.
+	bad := "config trustjoin 'main'\n\toption state_dir '/unbuildable'\n"
+	h2 := newHarness(t, bad, nil)
+	h2.srv.Fallback = func() (*config.Config, error) { return config.Parse("test", strings.NewReader(bad)) }
+	if err := h2.srv.Serve(context.Background(), h2.sigC); err == nil || !strings.Contains(err.Error(), "cannot create /unbuildable") {
+		t.Fatalf("Serve with an unbuildable last good configuration: %v", err)
+	}
+}
+
 func TestServeSetupFailureGoesBack(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "", nil)
