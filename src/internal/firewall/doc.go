@@ -14,6 +14,21 @@
 // allowed, as RFC 8520 says; everything else from a MUD-governed device
 // is dropped and counted.
 //
+// Flows are judged once: the base chains accept established and related
+// packets first, and whatever changes a device's confinement deletes its
+// flows from conntrack, so they are judged again on their next packet.
+// Changes only add to the kernel's state: a device's maps jump to entry
+// chains of its own, whose first rule is a goto to its current slot
+// chains, so a new policy is a fresh slot and one rule at the head of each
+// entry chain. Deleting anything costs the kernel an RCU grace period, so
+// what changes leave behind (old slots, old gotos, group memberships)
+// waits until changes pause, and Run deletes it in one batch. Every jump
+// added makes the kernel check each chain its base chains can reach, so
+// those chains hold as little as possible: what is every device's (ARP,
+// neighbour discovery, DHCP, DNS) is allowed once in the base chains, and
+// what a device sends the router has chains of its own holding only what
+// can reach the router.
+//
 // trustjoin owns two tables, never fw4's: inet (routed traffic and the
 // router itself) and bridge (traffic between devices on one bridge, which
 // the inet hooks never see), with base chains before fw4's (a negative
