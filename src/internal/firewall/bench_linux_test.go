@@ -247,7 +247,7 @@ func TestThroughput(t *testing.T) {
 			}
 		}
 	}
-	const rounds, slice = 15, 150 * time.Millisecond
+	const rounds, slice = 25, 150 * time.Millisecond
 	for r := range rounds {
 		// Each round starts elsewhere, so no configuration always follows
 		// the same one.
