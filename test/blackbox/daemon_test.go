@@ -200,17 +200,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, "msg=ready", 2)
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("daemon did not exit cleanly on SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("daemon did not stop on SIGTERM")
-	}
+	stopDaemon(t, cmd)
 	logs.waitFor(t, "msg=stopped", 1)
 
 	// With the daemon gone the plugin answers with a clear error at once.
@@ -275,5 +265,21 @@ func TestDaemonStartsOnLastGoodConfig(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `option \"frobnicate\" (line 5): unknown option`) {
 		t.Fatalf("the rejection is not reported in the status:\n%s", out)
+	}
+}
+
+// stopDaemon sends SIGTERM and waits for a clean exit.
+func stopDaemon(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon did not exit cleanly on SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not stop on SIGTERM")
 	}
 }

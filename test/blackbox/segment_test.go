@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // segmentNet is a network namespace for the daemon with a veth pair as a
@@ -252,17 +251,7 @@ func reloadWithSecondSegment(t *testing.T, n *segmentNet, cmd *exec.Cmd, logs *l
 		return strings.Contains(m, `"br-iot" : jump`) && strings.Contains(m, `"br-guest" : jump`) && !strings.Contains(m, "br-lab")
 	})
 	// Nothing trustjoin made goes away with it, nor when the daemon stops.
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("daemon did not exit cleanly: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("daemon did not stop on SIGTERM")
-	}
+	stopDaemon(t, cmd)
 	n.wantBridge(t, "br-iot")
 	n.wantBridge(t, "br-guest")
 }
