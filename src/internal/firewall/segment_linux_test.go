@@ -560,30 +560,20 @@ func TestChangesOnlyAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ti := e.table(nftables.TableFamilyINet)
-	entryRules := func() int {
+	rulesIn := func(chain string) int {
 		t.Helper()
 		c, err := e.conn()
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs, err := c.GetRules(ti, &nftables.Chain{Name: entryChain(e.devs[d.ID].n, sideOut), Table: ti})
+		rs, err := c.GetRules(ti, &nftables.Chain{Name: chain, Table: ti})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return len(rs)
 	}
-	slotRules := func(slot int) int {
-		t.Helper()
-		c, err := e.conn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := c.GetRules(ti, &nftables.Chain{Name: slotChain(slot, sideOut), Table: ti})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(rs)
-	}
+	entryRules := func() int { return rulesIn(entryChain(e.devs[d.ID].n, sideOut)) }
+	slotRules := func(slot int) int { return rulesIn(slotChain(slot, sideOut)) }
 	inGroup := func(url string) bool {
 		t.Helper()
 		c, err := e.conn()
