@@ -607,6 +607,15 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 		fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: &prio, Policy: &accept})
 		if fam == nftables.TableFamilyBridge {
+			// Pledges on a join bridge reach the router, never each other.
+			if err := c.AddSet(ifSet(t, setJoinBr), nil); err != nil {
+				return err
+			}
+			brKey := expr.MetaKeyBRIIIFNAME
+			if e.portMode {
+				brKey = expr.MetaKeyIIFNAME
+			}
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{metaLoad(brKey), lookup(setJoinBr), &expr.Counter{}, verdict(expr.VerdictDrop)}})
 			// Quarantined devices first: not even ARP.
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(true), lookup(setQuarMAC), verdict(expr.VerdictDrop)}})
 			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: exprs{ether(false), lookup(setQuarMAC), verdict(expr.VerdictDrop)}})
@@ -713,11 +722,7 @@ func (e *Enforcer) addSegments(c *nftables.Conn) error {
 		}
 	}
 	if e.portMode {
-		var all []string
-		for _, s := range e.segs {
-			all = append(all, s.Ifaces...)
-		}
-		p, err := bridgePorts(e.opts.NetNS, all)
+		p, err := bridgePorts(e.opts.NetNS, e.portBridges())
 		if err != nil {
 			return err
 		}
@@ -1428,14 +1433,20 @@ func (e *Enforcer) refresh(ctx context.Context) {
 	}
 }
 
-// refreshPortsLocked follows ports joining and leaving the segment
-// bridges when the bridge table finds segments by port.
-func (e *Enforcer) refreshPortsLocked() {
+// portBridges are the bridges whose ports the bridge table names in port
+// mode: the segments' and the join segment's.
+func (e *Enforcer) portBridges() []string {
 	var all []string
 	for _, s := range e.segs {
 		all = append(all, s.Ifaces...)
 	}
-	p, err := bridgePorts(e.opts.NetNS, all)
+	return append(all, e.join.Ifaces...)
+}
+
+// refreshPortsLocked follows ports joining and leaving the segment
+// bridges when the bridge table finds segments by port.
+func (e *Enforcer) refreshPortsLocked() {
+	p, err := bridgePorts(e.opts.NetNS, e.portBridges())
 	if err != nil {
 		e.log.Warn("failed to list bridge ports", "err", err)
 		return
@@ -1462,6 +1473,9 @@ func (e *Enforcer) refreshPortsLocked() {
 		if err := c.SetAddElements(m, el); err != nil {
 			return
 		}
+	}
+	if err := e.fillJoinBridges(c, e.join.Ifaces, p); err != nil {
+		return
 	}
 	if err := c.Flush(); err != nil {
 		e.log.Warn("failed to update bridge ports", "err", err)

@@ -19,6 +19,7 @@ import (
 // jump, no verdict maps: nft can always print it.
 const (
 	setJoinIf      = "join_if"    // the join segment's interfaces
+	setJoinBr      = "join_br"    // the same in the bridge table (their ports in port mode)
 	chainJoinIn    = "join_in"    // input hook: pledges to the router
 	chainJoinFwd   = "join_fwd"   // forward hook: nothing to or from pledges
 	chainJoinLocal = "join_local" // what pledges may reach on the router
@@ -134,6 +135,17 @@ func (e *Enforcer) addJoin(c *nftables.Conn, j Join, fresh bool) error {
 	if err := c.SetAddElements(set, el); err != nil {
 		return err
 	}
+	var ports map[string][]string
+	if e.portMode {
+		p, err := bridgePorts(e.opts.NetNS, j.Ifaces)
+		if err != nil {
+			return err
+		}
+		ports = p
+	}
+	if err := e.fillJoinBridges(c, j.Ifaces, ports); err != nil {
+		return err
+	}
 	c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: exprs{metaLoad(expr.MetaKeyIIFNAME), lookup(setJoinIf), jump(chainJoinLocal)}})
 	// No forwarding at all: pledges reach the registrar only through the
 	// proxy, and nothing reaches them but the router.
@@ -158,6 +170,28 @@ func (e *Enforcer) delJoin(c *nftables.Conn) {
 		c.DelChain(&nftables.Chain{Name: n, Table: t})
 	}
 	c.DelSet(joinIfSet(t))
+	c.FlushSet(ifSet(e.table(nftables.TableFamilyBridge), setJoinBr))
+}
+
+// fillJoinBridges refills the bridge table's set of join bridges (in port
+// mode, of their ports, from ports), in c's batch.
+func (e *Enforcer) fillJoinBridges(c *nftables.Conn, ifaces []string, ports map[string][]string) error {
+	set := ifSet(e.table(nftables.TableFamilyBridge), setJoinBr)
+	c.FlushSet(set)
+	var el []nftables.SetElement
+	for _, i := range ifaces {
+		if !e.portMode {
+			el = append(el, nftables.SetElement{Key: ifname(i)})
+			continue
+		}
+		for _, p := range ports[i] {
+			el = append(el, nftables.SetElement{Key: ifname(p)})
+		}
+	}
+	if len(el) == 0 {
+		return nil
+	}
+	return c.SetAddElements(set, el)
 }
 
 // joinLocal lists what a pledge may send to the router; everything else

@@ -345,3 +345,61 @@ func TestJoinRestored(t *testing.T) {
 	}
 	listRuleset(t)
 }
+
+// TestJoinPledgesApart: on a join bridge, pledges reach the router's join
+// proxy and never each other, not even at layer 2.
+func TestJoinPledgesApart(t *testing.T) {
+	needNetNS(t)
+	r, p1, p2 := fmt.Sprintf("tjjb-%d-r", os.Getpid()), fmt.Sprintf("tjjb-%d-p1", os.Getpid()), fmt.Sprintf("tjjb-%d-p2", os.Getpid())
+	del := func() {
+		for _, ns := range []string{r, p1, p2} {
+			_ = exec0("ip", "netns", "del", ns)
+		}
+	}
+	del()
+	t.Cleanup(del)
+	for _, ns := range []string{r, p1, p2} {
+		run(t, "ip", "netns", "add", ns)
+		nsRun(t, ns, "ip", "link", "set", "lo", "up")
+	}
+	nsRun(t, r, "ip", "link", "add", "jbr0", "type", "bridge")
+	nsRun(t, r, "ip", "link", "set", "jbr0", "addrgenmode", "none")
+	nsRun(t, r, "ip", "addr", "add", "fe80::1/64", "dev", "jbr0", "nodad")
+	nsRun(t, r, "ip", "addr", "add", "10.79.1.1/24", "dev", "jbr0")
+	nsRun(t, r, "ip", "link", "set", "jbr0", "up")
+	for i, ns := range []string{p1, p2} {
+		port := fmt.Sprintf("jp%d", i+1)
+		run(t, "ip", "link", "add", port, "netns", r, "type", "veth", "peer", "eth0", "netns", ns)
+		nsRun(t, ns, "ip", "link", "set", "eth0", "addrgenmode", "none")
+		nsRun(t, ns, "ip", "addr", "add", fmt.Sprintf("fe80::%d/64", i+2), "dev", "eth0", "nodad")
+		nsRun(t, ns, "ip", "addr", "add", fmt.Sprintf("10.79.1.%d/24", i+2), "dev", "eth0")
+		nsRun(t, ns, "ip", "link", "set", "eth0", "up")
+		nsRun(t, r, "ip", "link", "set", port, "master", "jbr0", "up")
+	}
+	serveTCP(t, r, 8443)
+	serveTCP(t, p2, 80)
+	f, err := os.Open("/var/run/netns/" + r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e := New(testLogger(t), Options{Table: "tjjb", NetNS: int(f.Fd()), CheckInterval: 100 * time.Millisecond})
+	t.Cleanup(func() { _ = exec0("ip", "netns", "exec", r, "nft", "flush", "ruleset") })
+	toNeighbour := []flow{{p1, "tcp", "10.79.1.3:80", true}, {p1, "tcp", "[fe80::3%eth0]:80", true}}
+	// Before: the neighbour is reachable, so what follows can fail.
+	checkFlows(t, toNeighbour)
+	if err := e.SetJoin(context.Background(), Join{Ifaces: []string{"jbr0"}, ProxyPort: 8443, IPv4: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{
+		{p1, "tcp", "[fe80::1%eth0]:8443", true},
+		{p2, "tcp", "10.79.1.1:8443", true},
+		blocked(toNeighbour[0]),
+		blocked(toNeighbour[1]),
+	})
+	// Lifted, the bridge is an ordinary one again.
+	if err := e.SetJoin(context.Background(), Join{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, toNeighbour)
+}
