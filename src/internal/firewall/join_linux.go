@@ -16,7 +16,9 @@ import (
 // The join segment's confinement lives in the inet table beside the
 // segments, in base chains of its own at the same priority: a packet must
 // pass both, so neither can loosen the other. Plain set lookups and one
-// jump, no verdict maps: nft can always print it.
+// jump, no verdict maps: nft can always print it. The bridge table's
+// forward chain drops whatever a join bridge would forward between its
+// ports, so pledges do not reach each other either.
 const (
 	setJoinIf      = "join_if"    // the join segment's interfaces
 	setJoinBr      = "join_br"    // the same in the bridge table (their ports in port mode)
