@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,7 +23,6 @@ type sink struct {
 	ln       net.Listener
 	accepted atomic.Int64
 	received atomic.Int64 // bytes read, over all connections
-	wg       sync.WaitGroup
 }
 
 func newSink(t testing.TB) *sink {
@@ -45,9 +43,7 @@ func serveSink(t testing.TB, ln net.Listener) *sink {
 				return
 			}
 			s.accepted.Add(1)
-			s.wg.Add(1)
 			go func() {
-				defer s.wg.Done()
 				defer c.Close()
 				// 8 KiB, as io.Discard would take, counted as it comes.
 				b := make([]byte, 8<<10)
