@@ -13,4 +13,4 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 TJ_BENCH_FIREWALL=1 GOTOOLCHAIN=local go test -count=1 -run '^TestThroughput$' -v ./src/internal/firewall/ |
-	grep -E '^(Apply|firewall|no rules|trustjoin|linear|goal|ok|FAIL|---)' || true
+	grep -E '^(Apply|firewall|no rules|one base chain|trustjoin|linear|pps:|goal|ok|FAIL|---)' || true

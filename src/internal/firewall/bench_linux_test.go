@@ -218,6 +218,22 @@ func TestThroughput(t *testing.T) {
 		configs = append(configs, &config{name: fmt.Sprintf("trustjoin, %d devices", n),
 			tables: []*nftables.Table{e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)}})
 	}
+	// The floor for any table of one's own: a forward base chain before
+	// fw4's that accepts established flows and does nothing else.
+	{
+		c, err := nftables.New(connOptions(fd)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb := c.AddTable(&nftables.Table{Name: "floor", Family: nftables.TableFamilyINet})
+		prio := nftables.ChainPriority(-110)
+		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
+		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		configs = append(configs, &config{name: "one base chain, one rule", tables: []*nftables.Table{tb}})
+	}
 	for _, n := range []int{100, 1000} {
 		name := fmt.Sprintf("lin%d", n)
 		linear(t, fd, name, append(fakeDevices(pols, n), d1))
