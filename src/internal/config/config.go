@@ -31,6 +31,9 @@ type Config struct {
 	MUD      MUD
 	BRSKI    BRSKI
 	Web      Web
+	// Controllers are the controllers the administrator names for MUD's
+	// "controller" and "my-controller" matches (sections "controller").
+	Controllers []Controller
 }
 
 // Main holds daemon-wide settings (section "config trustjoin 'main'").
@@ -190,6 +193,21 @@ type BRSKI struct {
 	JPYPort       int
 }
 
+// Controller is a controller on the network (section "controller"): a
+// hub, a bridge or a cloud relay that MUD files may let devices talk to.
+// RFC 8520 leaves naming them to the administrator: a "controller" match
+// names a class (a URI) the controller is one of, a "my-controller" match
+// means the controllers configured for the device's MUD URL.
+type Controller struct {
+	Name string
+	// Addresses are its addresses or prefixes (option 'address').
+	Addresses []netip.Prefix
+	// Classes are the controller URIs it answers to (option 'class').
+	Classes []string
+	// MUDURLs are the MUD URLs it is my-controller for (option 'mud_url').
+	MUDURLs []string
+}
+
 // Web holds the householder-facing pages and the phone flow (section "web").
 type Web struct {
 	Enabled bool
@@ -259,8 +277,10 @@ func Parse(file string, r io.Reader) (*Config, error) {
 		case "web":
 			single()
 			c.Web = d.web(c.Web)
+		case "controller":
+			c.Controllers = append(c.Controllers, d.controller())
 		default:
-			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski or web)", s.Type)
+			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski, web or controller)", s.Type)
 		}
 		d.rejectUnknown()
 		if d.err != nil {
@@ -679,6 +699,44 @@ func (d *decoder) brski(b BRSKI) BRSKI {
 	b.StatelessPort = d.integer("stateless_port", b.StatelessPort, 1, 65535)
 	b.JPYPort = d.integer("jpy_port", b.JPYPort, 1, 65535)
 	return b
+}
+
+func (d *decoder) controller() Controller {
+	c := Controller{Name: d.named()}
+	for _, a := range d.list("address", nil) {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(a)
+			if aerr != nil {
+				d.failf("address", "%q is not an IP address or prefix", a)
+				continue
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.Addresses = append(c.Addresses, p.Masked())
+	}
+	if d.find("address") == nil {
+		d.failf("address", "a controller needs at least one address")
+	}
+	for _, u := range d.list("class", nil) {
+		switch {
+		case u == "urn:ietf:params:mud:dns" || u == "urn:ietf:params:mud:ntp":
+			d.failf("class", "%q is the router's own service, which devices may use anyway", u)
+		case !strings.Contains(u, ":"):
+			d.failf("class", "%q is not a URI", u)
+		}
+		c.Classes = append(c.Classes, u)
+	}
+	for _, u := range d.list("mud_url", nil) {
+		if !strings.HasPrefix(u, "https://") {
+			d.failf("mud_url", "%q is not an https URL", u)
+		}
+		c.MUDURLs = append(c.MUDURLs, u)
+	}
+	if len(c.Classes) == 0 && len(c.MUDURLs) == 0 {
+		d.failf("", "controller %q: give a class, a mud_url or both, or it matches nothing", c.Name)
+	}
+	return c
 }
 
 func (d *decoder) web(w Web) Web {

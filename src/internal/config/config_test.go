@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,6 +279,46 @@ config wifi 'ap'
 			name: "brski stateless without registrar",
 			in:   "config brski 'brski'\n\toption enabled '1'\n\tlist interface 'br-lan'\n\toption stateless '1'\n",
 			err:  `the stateless proxy needs registrar_host`,
+		},
+		{
+			name: "controllers",
+			in: "config controller 'hub'\n\tlist address '192.168.1.20'\n\tlist address 'fd00::20'\n\tlist mud_url 'https://maker.example/bulb.json'\n" +
+				"config controller 'cloud'\n\tlist address '203.0.113.0/24'\n\tlist class 'https://maker.example/relay'\n",
+			check: func(t *testing.T, c *config.Config) {
+				want := []config.Controller{
+					{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix("192.168.1.20/32"), netip.MustParsePrefix("fd00::20/128")},
+						MUDURLs: []string{"https://maker.example/bulb.json"}},
+					{Name: "cloud", Addresses: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}, Classes: []string{"https://maker.example/relay"}},
+				}
+				if diff := cmp.Diff(want, c.Controllers, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+					t.Errorf("controllers (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "controller without an address",
+			in:   "config controller 'hub'\n\tlist class 'https://maker.example/relay'\n",
+			err:  `section "hub" (controller, line 1), option "address": a controller needs at least one address`,
+		},
+		{
+			name: "controller address",
+			in:   "config controller 'hub'\n\tlist address 'hub.lan'\n\tlist class 'https://maker.example/relay'\n",
+			err:  `option "address" (line 2): "hub.lan" is not an IP address or prefix`,
+		},
+		{
+			name: "controller for nothing",
+			in:   "config controller 'hub'\n\tlist address '192.168.1.20'\n",
+			err:  `controller "hub": give a class, a mud_url or both, or it matches nothing`,
+		},
+		{
+			name: "controller class of the router's own",
+			in:   "config controller 'hub'\n\tlist address '192.168.1.20'\n\tlist class 'urn:ietf:params:mud:dns'\n",
+			err:  `"urn:ietf:params:mud:dns" is the router's own service, which devices may use anyway`,
+		},
+		{
+			name: "controller mud_url over http",
+			in:   "config controller 'hub'\n\tlist address '192.168.1.20'\n\tlist mud_url 'http://maker.example/bulb.json'\n",
+			err:  `option "mud_url" (line 3): "http://maker.example/bulb.json" is not an https URL`,
 		},
 		{
 			name: "second main section",

@@ -1,6 +1,8 @@
 package firewall
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -221,14 +223,34 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 			default:
 				alts = []exprs{{metaLoad(expr.MetaKeyIIFNAME), lookup(setLAN)}}
 			}
-		case mud.PeerController:
+		case mud.PeerController, mud.PeerMyController:
 			// The registered classes (urn:ietf:params:mud:dns, ...:ntp)
 			// stand for the router's own DNS and NTP, which every device
 			// not in quarantine may use anyway; other controllers are
-			// not configured: nothing granted.
-			continue
+			// those the administrator configured, by class or by the
+			// device's MUD URL. None configured: nothing granted.
+			if router {
+				continue
+			}
+			for _, p := range e.controllers(st.dev, r) {
+				av := 4
+				if p.Addr().Is6() && !p.Addr().Is4In6() {
+					av = 6
+				}
+				if v != 0 && v != av {
+					continue
+				}
+				a := prefixMatch(p, !fromDev)
+				if v == 0 {
+					a = concat(family(fam, av), a)
+				}
+				alts = append(alts, a)
+			}
+			if len(alts) == 0 {
+				continue
+			}
 		default:
-			continue // my-controller: nothing configured, nothing granted
+			continue
 		}
 		for _, a := range alts {
 			rule := concat(base, a)
@@ -238,6 +260,19 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 				rule = append(rule, counter(st.dropName()), verdict(expr.VerdictDrop))
 			}
 			out = append(out, rule)
+		}
+	}
+	return out
+}
+
+// controllers lists the addresses of the controllers a controller or
+// my-controller match of device d names.
+func (e *Enforcer) controllers(d Device, r mud.Rule) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range e.opts.Controllers {
+		if (r.Peer == mud.PeerController && slices.Contains(c.Classes, r.PeerValue)) ||
+			(r.Peer == mud.PeerMyController && d.Policy != nil && slices.Contains(c.MUDURLs, d.Policy.URL)) {
+			out = append(out, c.Addresses...)
 		}
 	}
 	return out

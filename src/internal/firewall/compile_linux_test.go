@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
+	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
@@ -53,6 +54,40 @@ func TestCompileCounts(t *testing.T) {
 		}
 		if inet != tt.inet || router != tt.router || br != tt.bridged {
 			t.Errorf("%s: %d inet, %d to the router and %d bridge rules, want %d, %d and %d", tt.name, inet, router, br, tt.inet, tt.router, tt.bridged)
+		}
+	}
+}
+
+// TestCompileControllers: controller and my-controller matches become one
+// rule per configured address of the ACE's family (both families when it
+// has none); never the router's.
+func TestCompileControllers(t *testing.T) {
+	ctl := []config.Controller{
+		{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix("192.0.2.20/32"), netip.MustParsePrefix("2001:db8::20/128")},
+			MUDURLs: []string{"https://maker.example/bulb.json"}},
+		{Name: "relay", Addresses: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, Classes: []string{"https://maker.example/relay"}},
+	}
+	e := New(slog.New(slog.NewTextHandler(testWriter{t}, nil)), Options{Controllers: ctl})
+	bulb := &devState{n: 1, dev: Device{ID: "bulb", MACs: []net.HardwareAddr{{2, 0, 0, 0, 0, 1}}, Policy: &mud.Policy{URL: "https://maker.example/bulb.json"}}}
+	plug := &devState{n: 2, dev: Device{ID: "plug", MACs: []net.HardwareAddr{{2, 0, 0, 0, 0, 2}}, Policy: &mud.Policy{URL: "https://maker.example/plug.json"}}}
+	tests := []struct {
+		name         string
+		st           *devState
+		r            mud.Rule
+		inet, router int
+	}{
+		{"my-controller, v4 ACE: the hub's v4 address", bulb, mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerMyController, Accept: true}, 1, 0},
+		{"my-controller, no family: both of the hub's", bulb, mud.Rule{Protocol: -1, Peer: mud.PeerMyController, Accept: true}, 2, 0},
+		{"my-controller of another MUD URL: nothing", plug, mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerMyController, Accept: true}, 0, 0},
+		{"controller class: the relay's prefix", plug, mud.Rule{Family: 4, Protocol: unix.IPPROTO_TCP, Peer: mud.PeerController, PeerValue: "https://maker.example/relay", Accept: true}, 1, 0},
+		{"controller class, v6 ACE: the relay has no v6", plug, mud.Rule{Family: 6, Protocol: -1, Peer: mud.PeerController, PeerValue: "https://maker.example/relay", Accept: true}, 0, 0},
+		{"unknown class: nothing", plug, mud.Rule{Family: 4, Protocol: -1, Peer: mud.PeerController, PeerValue: "https://other.example/x", Accept: true}, 0, 0},
+	}
+	for _, tt := range tests {
+		inet := len(e.compile(nftables.TableFamilyINet, tt.st, tt.r, sideOut))
+		router := len(e.compile(nftables.TableFamilyINet, tt.st, tt.r, sideRouter))
+		if inet != tt.inet || router != tt.router {
+			t.Errorf("%s: %d rules, %d to the router, want %d and %d", tt.name, inet, router, tt.inet, tt.router)
 		}
 	}
 }

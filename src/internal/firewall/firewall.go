@@ -86,6 +86,9 @@ type Options struct {
 	// LearnTimeout is how long a device's address stays known after its
 	// last packet; default 1h.
 	LearnTimeout time.Duration
+	// Controllers give MUD's "controller" and "my-controller" matches
+	// their addresses; without one, such a match grants nothing.
+	Controllers []config.Controller
 }
 
 func (o *Options) defaults() {

@@ -15,6 +15,7 @@ import (
 	"github.com/ti-mo/conntrack"
 	"golang.org/x/sys/unix"
 
+	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
@@ -673,4 +674,37 @@ func TestChangesOnlyAdd(t *testing.T) {
 	if l := left(); len(l) > 0 {
 		t.Errorf("chains %v of a removed device are still there", l)
 	}
+}
+
+// TestControllers: a device reaches the controller its MUD file names by
+// class or as my-controller, at the addresses the administrator gave, and
+// nothing else those rules could be read to allow.
+func TestControllers(t *testing.T) {
+	fd := topology(t)
+	ctl := []config.Controller{
+		{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix(addrs[nsD3] + "/32")}, MUDURLs: []string{"https://maker.example/bulb.json"}},
+		{Name: "relay", Addresses: []netip.Prefix{netip.MustParsePrefix("10.77.9.2/32")}, Classes: []string{"https://maker.example/relay"}},
+	}
+	e := New(testLogger(t), Options{Table: "tjfw", NetNS: fd, CheckInterval: 100 * time.Millisecond, Controllers: ctl})
+	t.Cleanup(func() { _ = exec0("ip", "netns", "exec", nsRouter, "nft", "flush", "ruleset") })
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	tcp := func(port uint16) *mud.Ports { return &mud.Ports{Lo: port, Hi: port} }
+	bulb := &mud.Policy{URL: "https://maker.example/bulb.json", FromDevice: []mud.Rule{
+		{Family: 4, Protocol: unix.IPPROTO_TCP, Peer: mud.PeerMyController, DstPorts: tcp(80), Accept: true},
+		{Family: 4, Protocol: unix.IPPROTO_TCP, Peer: mud.PeerController, PeerValue: "https://maker.example/relay", DstPorts: tcp(443), Accept: true},
+	}}
+	if err := e.Apply(ctx, dev(nsD1, bulb, "maker.example")); err != nil {
+		t.Fatal(err)
+	}
+	checkFlows(t, []flow{
+		{nsD1, "tcp", addrs[nsD3] + ":80", true},  // its controller (the hub), routed
+		{nsD1, "tcp", addrs[nsD2] + ":80", false}, // another host on its bridge
+		{nsD1, "tcp", addrs[nsD3] + ":443", false},
+		{nsD1, "tcp", "10.77.9.2:443", true},  // the relay class
+		{nsD1, "tcp", "10.77.9.3:443", false}, // not the relay
+		{nsD1, "tcp", "10.77.9.2:80", false},
+	})
 }
