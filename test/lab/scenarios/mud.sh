@@ -118,7 +118,7 @@ got=$(reach 9090)
 
 say "quarantine: one command, and the camera reaches nothing"
 tj quarantine camera | tee -a "$LAB_OUT/cli.log" || fail "quarantine failed"
-lab_wait 20 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
+lab_wait 60 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
 sleep 1
 got=$(reach 8080)
 [ -z "$got" ] || fail "a quarantined camera still reaches 8080 (got '$got')"
