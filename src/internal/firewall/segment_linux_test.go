@@ -708,3 +708,48 @@ func TestControllers(t *testing.T) {
 		{nsD1, "tcp", "10.77.9.2:80", false},
 	})
 }
+
+// TestLearnedAddressKept: once the router has learned which device uses an
+// address, another device sending from that address does not take it
+// over: traffic to the address keeps meeting the first device's chain.
+func TestLearnedAddressKept(t *testing.T) {
+	fd := topology(t)
+	e := newEnforcer(t, fd, "")
+	ctx := context.Background()
+	if err := e.SetSegments(ctx, openSegs); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{nsD1, nsD2} {
+		if err := e.Apply(ctx, dev(ns, nil, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := netip.MustParseAddr(addrs[nsD1])
+	owner := func() string {
+		t.Helper()
+		learnNow(e)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return net.HardwareAddr(e.synced[victim]).String()
+	}
+	if err := udpEcho(nsD1, "10.77.1.1:53"); err != nil {
+		t.Fatal(err)
+	}
+	if got := owner(); got != macs[nsD1].String() {
+		t.Fatalf("%v learned as %s's, want %s", victim, got, macs[nsD1])
+	}
+	// d2 claims d1's address and sends from it, to the router and through it.
+	nsRun(t, nsD2, "ip", "addr", "add", addrs[nsD1]+"/32", "dev", "eth0")
+	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.1.1:53", 2*flowTimeout)
+	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.9.2:9999", 2*flowTimeout)
+	if got := owner(); got != macs[nsD1].String() {
+		t.Errorf("after another device sent from it, %v is learned as %s's, want still %s", victim, got, macs[nsD1])
+	}
+	// The control: had the router not known the address yet, d2's packets
+	// would have taught it (so the check above can fail).
+	nsRun(t, nsRouter, "nft", "delete", "element", "inet", e.table(nftables.TableFamilyINet).Name, setIP4MAC, "{ "+addrs[nsD1]+" }")
+	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.1.1:53", 2*flowTimeout)
+	if got := owner(); got != macs[nsD2].String() {
+		t.Errorf("an address nobody held, sent from by d2, is learned as %q's, want %s", got, macs[nsD2])
+	}
+}
