@@ -55,6 +55,9 @@ type Main struct {
 	// Resolver is the DNS server MUD names are resolved with (the
 	// router's dnsmasq).
 	Resolver string
+	// DHCPLeases is dnsmasq's lease file: the firewall takes a leased
+	// IPv4 address as its device's, over what packets claim.
+	DHCPLeases string
 }
 
 // AKM is the key management a device is configured for over DPP.
@@ -303,6 +306,7 @@ func defaults() *Config {
 			Enabled:        true,
 			Firewall:       true,
 			Resolver:       "127.0.0.1:53",
+			DHCPLeases:     "/tmp/dhcp.leases",
 			LogLevel:       slog.LevelInfo,
 			StateDir:       "/etc/trustjoin",
 			RunDir:         "/var/run/trustjoin",
@@ -591,6 +595,10 @@ func (d *decoder) main(m Main) Main {
 		m.APISocket = d.path("api_socket", "")
 	}
 	m.Firewall = d.boolean("firewall", m.Firewall)
+	// Empty turns it off.
+	if m.DHCPLeases = d.str("dhcp_leases", m.DHCPLeases); m.DHCPLeases != "" {
+		m.DHCPLeases = d.path("dhcp_leases", m.DHCPLeases)
+	}
 	if v := d.str("resolver", ""); v != "" {
 		ap, err := netip.ParseAddrPort(v)
 		if err != nil || ap.Port() == 0 {

@@ -281,6 +281,28 @@ config wifi 'ap'
 			err:  `the stateless proxy needs registrar_host`,
 		},
 		{
+			name: "dhcp leases: default, set, off",
+			in:   "config trustjoin 'main'\n\toption dhcp_leases '/var/dhcp.leases'\n",
+			check: func(t *testing.T, c *config.Config) {
+				if c.Main.DHCPLeases != "/var/dhcp.leases" {
+					t.Errorf("dhcp_leases %q", c.Main.DHCPLeases)
+				}
+				for in, want := range map[string]string{"": "/tmp/dhcp.leases", "config trustjoin 'main'\n\toption dhcp_leases ''\n": ""} {
+					c, err := config.Parse("t", strings.NewReader(in))
+					if err != nil {
+						t.Errorf("%q: %v", in, err)
+					} else if c.Main.DHCPLeases != want {
+						t.Errorf("%q: dhcp_leases %q, want %q", in, c.Main.DHCPLeases, want)
+					}
+				}
+			},
+		},
+		{
+			name: "dhcp leases: a relative path",
+			in:   "config trustjoin 'main'\n\toption dhcp_leases 'dhcp.leases'\n",
+			err:  `option "dhcp_leases" (line 2): "dhcp.leases" is not an absolute path`,
+		},
+		{
 			name: "controllers",
 			in: "config controller 'hub'\n\tlist address '192.168.1.20'\n\tlist address 'fd00::20'\n\tlist mud_url 'https://maker.example/bulb.json'\n" +
 				"config controller 'cloud'\n\tlist address '203.0.113.0/24'\n\tlist class 'https://maker.example/relay'\n",

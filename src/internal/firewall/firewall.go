@@ -86,6 +86,9 @@ type Options struct {
 	// LearnTimeout is how long a device's address stays known after its
 	// last packet; default 1h.
 	LearnTimeout time.Duration
+	// DHCPLeases is dnsmasq's lease file; empty: none. A governed
+	// device's leased IPv4 address is its own, whatever packets claim.
+	DHCPLeases string
 	// Controllers give MUD's "controller" and "my-controller" matches
 	// their addresses; without one, such a match grants nothing.
 	Controllers []config.Controller

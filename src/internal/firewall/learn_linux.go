@@ -1,8 +1,13 @@
 package firewall
 
 import (
+	"errors"
+	"io/fs"
+	"net"
 	"net/netip"
+	"os"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 )
@@ -178,6 +183,7 @@ func (e *Enforcer) syncLocked() {
 		e.log.Warn("failed to read learned addresses", "err", err)
 		return
 	}
+	e.bindLeases(cur)
 	e.synced = cur
 	var addrs []netip.Addr
 	for a := range cur {
@@ -202,4 +208,68 @@ func (e *Enforcer) syncLocked() {
 		return
 	}
 	e.commitPushed(next)
+}
+
+// bindLeases makes each governed device's leased IPv4 address its own in
+// the learned map (and in cur), over whoever sent from it first: the
+// kernel's learning never overwrites an address it knows, so a host that
+// claimed an address before its leaseholder, or kept one dnsmasq has
+// since leased to another device, would otherwise keep it until it went
+// quiet for the learn timeout.
+func (e *Enforcer) bindLeases(cur map[netip.Addr]string) {
+	if e.opts.DHCPLeases == "" {
+		return
+	}
+	f, err := os.Open(e.opts.DHCPLeases)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("failed to read the DHCP leases", "err", err)
+		}
+		return
+	}
+	leases := parseLeases(f, time.Now())
+	f.Close()
+	byMAC := e.byMAC()
+	var del, add []nftables.SetElement
+	for a, mac := range leases {
+		if _, governed := byMAC[mac]; !governed {
+			continue
+		}
+		have, known := cur[a]
+		if known && have == mac {
+			continue
+		}
+		if known {
+			del = append(del, nftables.SetElement{Key: a.AsSlice()})
+		}
+		add = append(add, nftables.SetElement{Key: a.AsSlice(), Val: []byte(mac)})
+	}
+	if len(add) == 0 {
+		return
+	}
+	c, err := e.conn()
+	if err != nil {
+		return
+	}
+	set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
+		KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
+	if len(del) > 0 {
+		if err := c.SetDeleteElements(set, del); err != nil {
+			return
+		}
+	}
+	if err := c.SetAddElements(set, add); err != nil {
+		return
+	}
+	if err := c.Flush(); err != nil {
+		e.log.Warn("failed to bind leased addresses to their devices", "err", err)
+		return
+	}
+	for _, el := range add {
+		a, _ := netip.AddrFromSlice(el.Key)
+		if have, known := cur[a]; known {
+			e.log.Info("leased address taken back for its device", "address", a, "mac", net.HardwareAddr(el.Val).String(), "claimed_by", net.HardwareAddr(have).String())
+		}
+		cur[a] = string(el.Val)
+	}
 }

@@ -2,9 +2,12 @@ package firewall
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -751,5 +754,22 @@ func TestLearnedAddressKept(t *testing.T) {
 	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.1.1:53", 2*flowTimeout)
 	if got := owner(); got != macs[nsD2].String() {
 		t.Errorf("an address nobody held, sent from by d2, is learned as %q's, want %s", got, macs[nsD2])
+	}
+	// dnsmasq leased that address to d1: the lease wins over d2's claim.
+	leases := filepath.Join(t.TempDir(), "dhcp.leases")
+	line := fmt.Sprintf("%d %s %s d1 *\n", time.Now().Add(time.Hour).Unix(), macs[nsD1], addrs[nsD1])
+	if err := os.WriteFile(leases, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.opts.DHCPLeases = leases
+	e.mu.Unlock()
+	if got := owner(); got != macs[nsD1].String() {
+		t.Errorf("with d1's lease, %v is learned as %s's, want %s", victim, got, macs[nsD1])
+	}
+	// And d2 sending from it again changes nothing.
+	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.1.1:53", 2*flowTimeout)
+	if got := owner(); got != macs[nsD1].String() {
+		t.Errorf("with d1's lease, after d2 sent again, %v is learned as %s's, want %s", victim, got, macs[nsD1])
 	}
 }
