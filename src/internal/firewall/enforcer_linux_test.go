@@ -57,6 +57,18 @@ func newEnforcer(t *testing.T, fd int, resolver string) *Enforcer {
 	return e
 }
 
+// openEnforcer builds the test network and an enforcer on it with the
+// open segments installed; it returns the router namespace's fd too.
+func openEnforcer(t *testing.T, resolver string) (*Enforcer, int) {
+	t.Helper()
+	fd := topology(t)
+	e := newEnforcer(t, fd, resolver)
+	if err := e.SetSegments(context.Background(), openSegs); err != nil {
+		t.Fatal(err)
+	}
+	return e, fd
+}
+
 func dev(ns string, p *mud.Policy, mfr string) Device {
 	return Device{ID: ns, MACs: macsOf(ns), Segment: "home", Policy: p, Manufacturer: mfr}
 }

@@ -175,12 +175,8 @@ func waitPorts(t *testing.T, e *Enforcer, br, port string) {
 }
 
 func TestQuarantine(t *testing.T) {
-	fd := topology(t)
-	e := newEnforcer(t, fd, "")
+	e, fd := openEnforcer(t, "")
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	d := dev(nsD1, nil, "")
 	if err := e.Apply(ctx, d); err != nil {
 		t.Fatal(err)
@@ -309,12 +305,8 @@ func TestRecovery(t *testing.T) {
 }
 
 func TestApplyRefusesBadDevices(t *testing.T) {
-	fd := topology(t)
-	e := newEnforcer(t, fd, "")
+	e, _ := openEnforcer(t, "")
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	if err := e.Apply(ctx, Device{ID: "a", MACs: macsOf(nsD1), Quarantined: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -382,12 +374,8 @@ func TestNamesFollowTTL(t *testing.T) {
 // TestApplyAllOrNothing: when the kernel refuses a batch, the device keeps
 // its previous confinement and the enforcer its previous state.
 func TestApplyAllOrNothing(t *testing.T) {
-	fd := topology(t)
-	e := newEnforcer(t, fd, "")
+	e, _ := openEnforcer(t, "")
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	d := dev(nsD1, nil, "maker.example")
 	if err := e.Apply(ctx, d); err != nil {
 		t.Fatal(err)
@@ -549,12 +537,8 @@ func TestIPv6(t *testing.T) {
 // old slot, the old goto, the old model group) goes when Run cleans,
 // except what the device has since taken back.
 func TestChangesOnlyAdd(t *testing.T) {
-	fd := topology(t)
-	e := newEnforcer(t, fd, "")
+	e, _ := openEnforcer(t, "")
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	web := &mud.Policy{URL: "https://maker.example/web", FromDevice: []mud.Rule{{Family: 4, Protocol: unix.IPPROTO_TCP,
 		DstNet: netip.MustParsePrefix("10.77.9.2/32"), DstPorts: &mud.Ports{Lo: 80, Hi: 80}, Accept: true}}}
 	tls := &mud.Policy{URL: "https://maker.example/tls", FromDevice: []mud.Rule{{Family: 4, Protocol: unix.IPPROTO_TCP,
@@ -683,17 +667,13 @@ func TestChangesOnlyAdd(t *testing.T) {
 // class or as my-controller, at the addresses the administrator gave, and
 // nothing else those rules could be read to allow.
 func TestControllers(t *testing.T) {
-	fd := topology(t)
+	e, _ := openEnforcer(t, "")
 	ctl := []config.Controller{
 		{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix(addrs[nsD3] + "/32")}, MUDURLs: []string{"https://maker.example/bulb.json"}},
 		{Name: "relay", Addresses: []netip.Prefix{netip.MustParsePrefix("10.77.9.2/32")}, Classes: []string{"https://maker.example/relay"}},
 	}
-	e := New(testLogger(t), Options{Table: "tjfw", NetNS: fd, CheckInterval: 100 * time.Millisecond, Controllers: ctl})
-	t.Cleanup(func() { _ = exec0("ip", "netns", "exec", nsRouter, "nft", "flush", "ruleset") })
+	e.opts.Controllers = ctl
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	tcp := func(port uint16) *mud.Ports { return &mud.Ports{Lo: port, Hi: port} }
 	bulb := &mud.Policy{URL: "https://maker.example/bulb.json", FromDevice: []mud.Rule{
 		{Family: 4, Protocol: unix.IPPROTO_TCP, Peer: mud.PeerMyController, DstPorts: tcp(80), Accept: true},
@@ -716,12 +696,8 @@ func TestControllers(t *testing.T) {
 // address, another device sending from that address does not take it
 // over: traffic to the address keeps meeting the first device's chain.
 func TestLearnedAddressKept(t *testing.T) {
-	fd := topology(t)
-	e := newEnforcer(t, fd, "")
+	e, _ := openEnforcer(t, "")
 	ctx := context.Background()
-	if err := e.SetSegments(ctx, openSegs); err != nil {
-		t.Fatal(err)
-	}
 	for _, ns := range []string{nsD1, nsD2} {
 		if err := e.Apply(ctx, dev(ns, nil, "")); err != nil {
 			t.Fatal(err)
