@@ -55,6 +55,12 @@ type Enforcer struct {
 	// finds a segment by port; ports is what was last installed.
 	portMode bool
 	ports    map[string][]string
+	// leaseFile is dnsmasq's lease file as last read (learn_linux.go).
+	leaseFile struct {
+		mod  time.Time
+		size int64
+		data []byte
+	}
 	// garbage is what changes left behind for Run to delete once changes
 	// pause (cleanDelay): deleting anything costs the kernel an RCU grace
 	// period, milliseconds, so no change waits for it. kick wakes Run;

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"net"
@@ -220,15 +221,24 @@ func (e *Enforcer) bindLeases(cur map[netip.Addr]string) {
 	if e.opts.DHCPLeases == "" {
 		return
 	}
-	f, err := os.Open(e.opts.DHCPLeases)
+	// Read again only when dnsmasq has rewritten it: Run syncs twice a
+	// second.
+	fi, err := os.Stat(e.opts.DHCPLeases)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			e.log.Warn("failed to read the DHCP leases", "err", err)
 		}
 		return
 	}
-	leases := parseLeases(f, time.Now())
-	f.Close()
+	if !fi.ModTime().Equal(e.leaseFile.mod) || fi.Size() != e.leaseFile.size {
+		b, err := os.ReadFile(e.opts.DHCPLeases)
+		if err != nil {
+			e.log.Warn("failed to read the DHCP leases", "err", err)
+			return
+		}
+		e.leaseFile.mod, e.leaseFile.size, e.leaseFile.data = fi.ModTime(), fi.Size(), b
+	}
+	leases := parseLeases(bytes.NewReader(e.leaseFile.data), time.Now())
 	byMAC := e.byMAC()
 	var del, add []nftables.SetElement
 	for a, mac := range leases {
