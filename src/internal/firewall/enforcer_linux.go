@@ -247,15 +247,17 @@ func sides(fam nftables.TableFamily) []side {
 	return []side{sideOut, sideIn, sideRouter}
 }
 
-// devMapOf is the map that finds a device's chain of a side.
-func devMapOf(sd side) string {
+// macMap names the map that finds a device's chain of a side by MAC in
+// a table; ok is false where the side is found by address instead
+// (routed traffic to a device: ip4dev, ip6dev, see ipDiff).
+func macMap(fam nftables.TableFamily, sd side) (name string, ok bool) {
 	switch sd {
 	case sideIn:
-		return setDevIn
+		return setDevIn, fam == nftables.TableFamilyBridge
 	case sideRouter:
-		return setDevLocal
+		return setDevLocal, true
 	}
-	return setDevOut
+	return setDevOut, true
 }
 
 func slotChain(slot int, sd side) string { return "d" + strconv.Itoa(slot) + string(sd) }
@@ -573,9 +575,14 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 	accept := nftables.ChainPolicyAccept
 	for _, fam := range families {
 		t := c.AddTable(e.table(fam))
-		maps := []*nftables.Set{devMap(t, setDevOut), devMap(t, setDevIn)}
+		var maps []*nftables.Set
+		for _, sd := range sides(fam) {
+			if name, ok := macMap(fam, sd); ok {
+				maps = append(maps, devMap(t, name))
+			}
+		}
 		if fam == nftables.TableFamilyINet {
-			maps = append(maps, devMap(t, setDevLocal), devMap(t, setIP4Dev), devMap(t, setIP6Dev))
+			maps = append(maps, devMap(t, setIP4Dev), devMap(t, setIP6Dev))
 		}
 		for _, s := range maps {
 			if err := c.AddSet(s, nil); err != nil {
@@ -922,10 +929,11 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 			add = append(add, nftables.SetElement{Key: m})
 		}
 		for _, sd := range sides(fam) {
-			set := devMap(t, devMapOf(sd))
-			if sd == sideIn && fam == nftables.TableFamilyINet {
-				continue // found by address (ipDiff)
+			name, ok := macMap(fam, sd)
+			if !ok {
+				continue
 			}
+			set := devMap(t, name)
 			// A MAC the device gave up goes at once: another device may
 			// claim it next.
 			if len(del) > 0 {
@@ -1192,10 +1200,11 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 		for _, fam := range families {
 			t := e.table(fam)
 			for _, sd := range sides(fam) {
-				if sd == sideIn && fam == nftables.TableFamilyINet {
-					continue // found by address (ipDiff)
+				name, ok := macMap(fam, sd)
+				if !ok {
+					continue
 				}
-				if err := c.SetDeleteElements(devMap(t, devMapOf(sd)), el); err != nil {
+				if err := c.SetDeleteElements(devMap(t, name), el); err != nil {
 					return err
 				}
 			}
