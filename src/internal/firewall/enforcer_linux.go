@@ -876,6 +876,11 @@ func (e *Enforcer) addNameSets(c *nftables.Conn, name string, dn *dnsName, refil
 
 func (e *Enforcer) refreshSlack() time.Duration { return 4*e.opts.CheckInterval + 5*time.Second }
 
+// hasMAC says macs holds m.
+func hasMAC(macs []net.HardwareAddr, m net.HardwareAddr) bool {
+	return slices.ContainsFunc(macs, func(x net.HardwareAddr) bool { return string(x) == string(m) })
+}
+
 // addDevice adds (or, being there, rewrites) one device's chains, counters
 // and map entries; old is its previous state when it changes. It adds
 // only: what the old state leaves behind is returned for Run to delete.
@@ -917,13 +922,13 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 		var del, add []nftables.SetElement
 		if !fresh {
 			for _, m := range old.dev.MACs {
-				if !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+				if !hasMAC(st.dev.MACs, m) {
 					del = append(del, nftables.SetElement{Key: m})
 				}
 			}
 		}
 		for _, m := range st.dev.MACs {
-			if !fresh && slices.ContainsFunc(old.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+			if !fresh && hasMAC(old.dev.MACs, m) {
 				continue
 			}
 			add = append(add, nftables.SetElement{Key: m})
@@ -961,7 +966,7 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 			}
 			if !fresh && old.quar {
 				for _, m := range old.dev.MACs {
-					if !st.quar || !slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) }) {
+					if !st.quar || !hasMAC(st.dev.MACs, m) {
 						out = append(out, nftables.SetElement{Key: m})
 					}
 				}
@@ -986,7 +991,7 @@ func (e *Enforcer) addDevice(c *nftables.Conn, st *devState, old *devState) (gar
 			oldMember, _ := e.groupsOf(old.dev)
 			for _, g := range oldMember {
 				for _, m := range old.dev.MACs {
-					kept := slices.ContainsFunc(st.dev.MACs, func(x net.HardwareAddr) bool { return string(x) == string(m) })
+					kept := hasMAC(st.dev.MACs, m)
 					switch {
 					case kept && slices.Contains(member, g):
 					case kept:
