@@ -29,9 +29,9 @@ test-go: ## Go tests: unit, nftables/netns (as root), packages, black-box
 	@unformatted=$$(gofmt -l src test); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 20m ./...
 
-test-lab: ## scenarios on simulated radios in a VM (hostapd, wpa_supplicant), and the tests that need 802.1Q VLANs
+test-lab: ## scenarios on simulated radios in a VM (hostapd, wpa_supplicant), and the tests that need 802.1Q VLANs or flowtables
 	scripts/lab/run-all.sh
-	test/blackbox/lab-vlan.sh
+	test/blackbox/lab-kernel.sh
 
 test-ui: ## browser and LuCI view tests
 	@if [ -x test/ui/run.sh ]; then test/ui/run.sh; else echo "no UI tests yet"; fi

@@ -22,7 +22,7 @@ const stampedVersion = "9.8.7-r6"
 
 func TestMain(m *testing.M) {
 	// A binary built beforehand, for runs where go cannot build (the lab
-	// VM: see lab-vlan.sh). It must be stamped with stampedVersion.
+	// VM: see lab-kernel.sh). It must be stamped with stampedVersion.
 	if b := os.Getenv("TJ_BLACKBOX_BIN"); b != "" {
 		binary = b
 		os.Exit(m.Run())

@@ -112,7 +112,7 @@ func segmentConfig(dir, segments string) string {
 func TestDaemonSegmentPlumbing(t *testing.T) {
 	n := newSegmentNet(t)
 	if !n.vlan {
-		t.Skip("kernel without 802.1Q VLANs (the lab VM has them: test/blackbox/lab-vlan.sh); TestDaemonSegmentBridges covers the rest")
+		t.Skip("kernel without 802.1Q VLANs (the lab VM has them: test/blackbox/lab-kernel.sh); TestDaemonSegmentBridges covers the rest")
 	}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")
