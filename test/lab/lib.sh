@@ -50,6 +50,7 @@ wpa_psk_file=$pskfile
 dynamic_vlan=1
 vlan_file=$LAB_OUT/hostapd.vlan
 vlan_naming=1
+per_sta_vif=1
 CONF
 	echo "* $ifc.#" > "$LAB_OUT/hostapd.vlan"
 	[ -f "$pskfile" ] || : > "$pskfile"
