@@ -1,15 +1,10 @@
 package firewall
 
 import (
-	"context"
-	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
 )
 
 // fw4Offload is what fw4 installs when the householder turns on software
@@ -24,19 +19,9 @@ const fw4Offload = `table inet fw4 {
 // offloaded counts the router's conntrack entries from addr to port that
 // the flowtable has taken over.
 func offloaded(t *testing.T, fd int, addr string, port uint16) int {
-	t.Helper()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: fd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fs, err := c.Dump(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	for _, f := range fs {
-		if f.TupleOrig.IP.SourceAddress == netip.MustParseAddr(addr) && f.TupleOrig.Proto.DestinationPort == port && f.Status.Offload() {
+	for _, f := range flowsOf(t, fd, addr, port) {
+		if f.Status.Offload() {
 			n++
 		}
 	}
@@ -54,16 +39,7 @@ func TestQuarantineOffloaded(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Skipf("kernel without flowtables (the lab VM has them: test/blackbox/lab-kernel.sh): %v: %s", err, out)
 	}
-	ctx := context.Background()
-	d := dev(nsD1, nil, "")
-	if err := e.Apply(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := dialTCP(nsD1, "10.77.9.2:443")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	d, conn := governedConn(t, e)
 	// Data after the handshake is what the flowtable takes over.
 	deadline := time.Now().Add(5 * time.Second)
 	for offloaded(t, fd, "10.77.1.11", 443) == 0 {
@@ -77,18 +53,7 @@ func TestQuarantineOffloaded(t *testing.T) {
 	if err := echo(conn); err != nil {
 		t.Fatalf("echo on the offloaded connection: %v", err)
 	}
-	learnNow(e)
-
-	d.Quarantined = true
-	if err := e.Apply(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if n := flows(t, fd, "10.77.1.11", 443); n != 0 {
-		t.Errorf("%d conntrack entries of the device survived quarantine", n)
-	}
-	if err := echo(conn); err == nil {
-		t.Error("the offloaded connection still works in quarantine")
-	}
+	quarantineOpen(t, e, fd, d, conn)
 	checkFlows(t, []flow{
 		{nsD1, "tcp", "10.77.9.2:443", false},
 		{nsD2, "tcp", "10.77.9.2:443", true},

@@ -177,30 +177,11 @@ func waitPorts(t *testing.T, e *Enforcer, br, port string) {
 func TestQuarantine(t *testing.T) {
 	e, fd := openEnforcer(t, "")
 	ctx := context.Background()
-	d := dev(nsD1, nil, "")
-	if err := e.Apply(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := dialTCP(nsD1, "10.77.9.2:443")
-	if err != nil {
-		t.Fatalf("before quarantine: %v", err)
-	}
-	defer conn.Close()
+	d, conn := governedConn(t, e)
 	if n := flows(t, fd, "10.77.1.11", 443); n == 0 {
 		t.Fatal("no conntrack entry for the open connection")
 	}
-	learnNow(e)
-
-	d.Quarantined = true
-	if err := e.Apply(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	if n := flows(t, fd, "10.77.1.11", 443); n != 0 {
-		t.Errorf("%d conntrack entries of the device survived quarantine", n)
-	}
-	if err := echo(conn); err == nil {
-		t.Error("the open connection still works in quarantine")
-	}
+	d = quarantineOpen(t, e, fd, d, conn)
 	checkFlows(t, []flow{
 		{nsD1, "udp", "10.77.1.1:53", true},
 		{nsD1, "tcp", "10.77.1.1:22", false},
@@ -234,8 +215,49 @@ func TestQuarantine(t *testing.T) {
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}})
 }
 
+// governedConn applies d1 as a device without policy and opens a TCP
+// connection from it to 10.77.9.2:443, closed when the test ends.
+func governedConn(t *testing.T, e *Enforcer) (Device, net.Conn) {
+	t.Helper()
+	d := dev(nsD1, nil, "")
+	if err := e.Apply(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dialTCP(nsD1, "10.77.9.2:443")
+	if err != nil {
+		t.Fatalf("before quarantine: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return d, conn
+}
+
+// quarantineOpen quarantines d (nsD1), whose connection conn to
+// 10.77.9.2:443 is open, and checks that its conntrack entries are gone
+// and the connection cut on its next packet. It returns d as applied.
+func quarantineOpen(t *testing.T, e *Enforcer, fd int, d Device, conn net.Conn) Device {
+	t.Helper()
+	learnNow(e)
+	d.Quarantined = true
+	if err := e.Apply(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if n := flows(t, fd, "10.77.1.11", 443); n != 0 {
+		t.Errorf("%d conntrack entries of the device survived quarantine", n)
+	}
+	if err := echo(conn); err == nil {
+		t.Error("the open connection still works in quarantine")
+	}
+	return d
+}
+
 // flows counts conntrack entries from addr to port in the router.
 func flows(t *testing.T, fd int, addr string, port uint16) int {
+	return len(flowsOf(t, fd, addr, port))
+}
+
+// flowsOf lists the router's conntrack entries from addr to port.
+func flowsOf(t *testing.T, fd int, addr string, port uint16) []conntrack.Flow {
+	t.Helper()
 	c, err := conntrack.Dial(&netlink.Config{NetNS: fd})
 	if err != nil {
 		t.Fatal(err)
@@ -245,13 +267,13 @@ func flows(t *testing.T, fd int, addr string, port uint16) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var out []conntrack.Flow
 	for _, f := range fs {
 		if f.TupleOrig.IP.SourceAddress == netip.MustParseAddr(addr) && f.TupleOrig.Proto.DestinationPort == port {
-			n++
+			out = append(out, f)
 		}
 	}
-	return n
+	return out
 }
 
 func TestRecovery(t *testing.T) {
