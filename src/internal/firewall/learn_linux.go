@@ -184,7 +184,7 @@ func (e *Enforcer) syncLocked() {
 		e.log.Warn("failed to read learned addresses", "err", err)
 		return
 	}
-	e.bindLeases(cur)
+	e.bindOwners(cur)
 	e.synced = cur
 	var addrs []netip.Addr
 	for a := range cur {
@@ -211,37 +211,39 @@ func (e *Enforcer) syncLocked() {
 	e.commitPushed(next)
 }
 
-// bindLeases makes each governed device's leased IPv4 address its own in
-// the learned map (and in cur), over whoever sent from it first: the
+// bindOwners makes each governed device's own addresses its own in the
+// learned map (and in cur), over whoever sent from them first: the
 // kernel's learning never overwrites an address it knows, so a host that
-// claimed an address before its leaseholder, or kept one dnsmasq has
-// since leased to another device, would otherwise keep it until it went
-// quiet for the learn timeout.
-func (e *Enforcer) bindLeases(cur map[netip.Addr]string) {
-	if e.opts.DHCPLeases == "" {
-		return
-	}
-	// Read again only when dnsmasq has rewritten it: Run syncs twice a
-	// second.
-	fi, err := os.Stat(e.opts.DHCPLeases)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			e.log.Warn("failed to read the DHCP leases", "err", err)
-		}
-		return
-	}
-	if !fi.ModTime().Equal(e.leaseFile.mod) || fi.Size() != e.leaseFile.size {
-		b, err := os.ReadFile(e.opts.DHCPLeases)
-		if err != nil {
-			e.log.Warn("failed to read the DHCP leases", "err", err)
-			return
-		}
-		e.leaseFile.mod, e.leaseFile.size, e.leaseFile.data = fi.ModTime(), fi.Size(), b
-	}
-	leases := parseLeases(bytes.NewReader(e.leaseFile.data), time.Now())
+// claimed an address before its owner, or kept one dnsmasq has since
+// leased to another device, would otherwise keep it until it went quiet
+// for the learn timeout. A device owns its leased IPv4 addresses and the
+// IPv6 addresses formed from its MAC (modified EUI-64, RFC 4291 2.5.1).
+func (e *Enforcer) bindOwners(cur map[netip.Addr]string) {
 	byMAC := e.byMAC()
-	var del, add []nftables.SetElement
-	for a, mac := range leases {
+	owners := e.leases()
+	if len(byMAC) > 0 {
+		eui := map[[8]byte]string{}
+		for mac := range byMAC {
+			if len(mac) == 6 {
+				eui[eui64(mac)] = mac
+			}
+		}
+		for a := range cur {
+			if !a.Is6() || a.Is4In6() {
+				continue
+			}
+			b := a.As16()
+			if mac, ok := eui[[8]byte(b[8:])]; ok {
+				if owners == nil {
+					owners = map[netip.Addr]string{}
+				}
+				owners[a] = mac
+			}
+		}
+	}
+	add := map[int][]nftables.SetElement{}
+	del := map[int][]nftables.SetElement{}
+	for a, mac := range owners {
 		if _, governed := byMAC[mac]; !governed {
 			continue
 		}
@@ -249,10 +251,14 @@ func (e *Enforcer) bindLeases(cur map[netip.Addr]string) {
 		if known && have == mac {
 			continue
 		}
-		if known {
-			del = append(del, nftables.SetElement{Key: a.AsSlice()})
+		v := 4
+		if a.Is6() {
+			v = 6
 		}
-		add = append(add, nftables.SetElement{Key: a.AsSlice(), Val: []byte(mac)})
+		if known {
+			del[v] = append(del[v], nftables.SetElement{Key: a.AsSlice()})
+		}
+		add[v] = append(add[v], nftables.SetElement{Key: a.AsSlice(), Val: []byte(mac)})
 	}
 	if len(add) == 0 {
 		return
@@ -261,25 +267,62 @@ func (e *Enforcer) bindLeases(cur map[netip.Addr]string) {
 	if err != nil {
 		return
 	}
-	set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
-		KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
-	if len(del) > 0 {
-		if err := c.SetDeleteElements(set, del); err != nil {
+	for v, els := range add {
+		set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
+			KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
+		if v == 6 {
+			set.Name, set.KeyType = setIP6MAC, nftables.TypeIP6Addr
+		}
+		if len(del[v]) > 0 {
+			if err := c.SetDeleteElements(set, del[v]); err != nil {
+				return
+			}
+		}
+		if err := c.SetAddElements(set, els); err != nil {
 			return
 		}
 	}
-	if err := c.SetAddElements(set, add); err != nil {
-		return
-	}
 	if err := c.Flush(); err != nil {
-		e.log.Warn("failed to bind leased addresses to their devices", "err", err)
+		e.log.Warn("failed to bind addresses to their devices", "err", err)
 		return
 	}
-	for _, el := range add {
-		a, _ := netip.AddrFromSlice(el.Key)
-		if have, known := cur[a]; known {
-			e.log.Info("leased address taken back for its device", "address", a, "mac", net.HardwareAddr(el.Val).String(), "claimed_by", net.HardwareAddr(have).String())
+	for _, els := range add {
+		for _, el := range els {
+			a, _ := netip.AddrFromSlice(el.Key)
+			if have, known := cur[a]; known {
+				e.log.Info("address taken back for its device", "address", a, "mac", net.HardwareAddr(el.Val).String(), "claimed_by", net.HardwareAddr(have).String())
+			}
+			cur[a] = string(el.Val)
 		}
-		cur[a] = string(el.Val)
 	}
+}
+
+// eui64 is the interface identifier SLAAC forms from a MAC: ff:fe in the
+// middle, the universal/local bit flipped.
+func eui64(mac string) [8]byte {
+	return [8]byte{mac[0] ^ 0x02, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]}
+}
+
+// leases reads dnsmasq's lease file (again only when dnsmasq has
+// rewritten it: Run syncs twice a second): address -> MAC.
+func (e *Enforcer) leases() map[netip.Addr]string {
+	if e.opts.DHCPLeases == "" {
+		return nil
+	}
+	fi, err := os.Stat(e.opts.DHCPLeases)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("failed to read the DHCP leases", "err", err)
+		}
+		return nil
+	}
+	if !fi.ModTime().Equal(e.leaseFile.mod) || fi.Size() != e.leaseFile.size {
+		b, err := os.ReadFile(e.opts.DHCPLeases)
+		if err != nil {
+			e.log.Warn("failed to read the DHCP leases", "err", err)
+			return nil
+		}
+		e.leaseFile.mod, e.leaseFile.size, e.leaseFile.data = fi.ModTime(), fi.Size(), b
+	}
+	return parseLeases(bytes.NewReader(e.leaseFile.data), time.Now())
 }

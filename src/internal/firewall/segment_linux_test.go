@@ -771,3 +771,48 @@ func TestLearnedAddressKept(t *testing.T) {
 		t.Errorf("with d1's lease, after d2 sent again, %v is learned as %s's, want %s", victim, got, macs[nsD1])
 	}
 }
+
+// TestEUI64AddressOwned: an IPv6 address formed from a device's MAC is
+// that device's, whoever sent from it first.
+func TestEUI64AddressOwned(t *testing.T) {
+	e, _ := openEnforcer(t, "")
+	ctx := context.Background()
+	id := eui64(string(macs[nsD1]))
+	var b [16]byte
+	copy(b[:8], netip.MustParseAddr("fd77:1::").AsSlice())
+	copy(b[8:], id[:])
+	victim := netip.AddrFrom16(b)
+	owner := func() string {
+		t.Helper()
+		learnNow(e)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return net.HardwareAddr(e.synced[victim]).String()
+	}
+	send := func() {
+		t.Helper()
+		if err := udpEchoWithin(nsD2+"@"+victim.String(), "[fd77:1::1]:53", 2*flowTimeout); err != nil {
+			t.Fatalf("d2 sending from %v: %v", victim, err)
+		}
+	}
+	nsRun(t, nsD2, "ip", "addr", "add", victim.String()+"/128", "dev", "eth0", "nodad")
+	if err := e.Apply(ctx, dev(nsD2, nil, "")); err != nil {
+		t.Fatal(err)
+	}
+	// The control: while d1 is nobody the router knows, d2 sending from
+	// the address makes it d2's.
+	send()
+	if got := owner(); got != macs[nsD2].String() {
+		t.Fatalf("%v, sent from by d2 while d1 is not governed, is learned as %q's, want %s", victim, got, macs[nsD2])
+	}
+	if err := e.Apply(ctx, dev(nsD1, nil, "")); err != nil {
+		t.Fatal(err)
+	}
+	if got := owner(); got != macs[nsD1].String() {
+		t.Errorf("with d1 governed, its EUI-64 address %v is learned as %s's, want %s", victim, got, macs[nsD1])
+	}
+	send()
+	if got := owner(); got != macs[nsD1].String() {
+		t.Errorf("after d2 sent from it again, %v is learned as %s's, want %s", victim, got, macs[nsD1])
+	}
+}
