@@ -654,11 +654,12 @@ func (d *decoder) segment() Segment {
 		s.Interfaces = append(s.Interfaces, i)
 	}
 	s.Bridge = d.str("bridge", "")
-	if d.find("bridge") != nil && !validIfname(s.Bridge) {
+	// Empty is none, as LuCI forms and TR-069 clear an option.
+	if s.Bridge != "" && !validIfname(s.Bridge) {
 		d.failf("bridge", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", s.Bridge)
 	}
 	s.Uplink = d.str("uplink", "")
-	if d.find("uplink") != nil {
+	if s.Uplink != "" {
 		switch {
 		case !validIfname(s.Uplink):
 			d.failf("uplink", "%q is not an interface name (1-15 characters, no spaces, '/' or ':')", s.Uplink)

@@ -115,15 +115,18 @@ config wifi 'ap'
 			},
 		},
 		{
-			name: "no bridge: nothing to plumb, interfaces as before",
-			in:   "config segment 'iot'\n\toption vlan '20'\n",
+			// Empty, as LuCI's forms and TR-069 clear them, is none too.
+			name: "no bridge or empty ones: nothing to plumb, interfaces as before",
+			in:   "config segment 'iot'\n\toption vlan '20'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge ''\n\toption uplink ''\n",
 			check: func(t *testing.T, c *config.Config) {
-				iot, _ := c.SegmentByName("iot")
-				if iot.Bridge != "" || iot.Uplink != "" || iot.UplinkVLAN() != "" {
-					t.Errorf("plumbing without asking: %+v", iot)
-				}
-				if got := config.SegmentInterfaces(iot, []string{"wlan0"}); !cmp.Equal(got, []string{"wlan0.20", "brvlan20"}) {
-					t.Errorf("iot interfaces: %v", got)
+				for name, want := range map[string][]string{"iot": {"wlan0.20", "brvlan20"}, "guest": {"wlan0.30", "brvlan30"}} {
+					s, _ := c.SegmentByName(name)
+					if s.Bridge != "" || s.Uplink != "" || s.UplinkVLAN() != "" {
+						t.Errorf("%s: plumbing without asking: %+v", name, s)
+					}
+					if got := config.SegmentInterfaces(s, []string{"wlan0"}); !cmp.Equal(got, want) {
+						t.Errorf("%s interfaces: %v", name, got)
+					}
 				}
 			},
 		},

@@ -206,30 +206,38 @@ func TestCWMPExchange(t *testing.T) {
 		setParameterValues("k2", [3]string{root + "Segment.5.VLAN", "50", "unsignedInt"}, [3]string{root + "Segment.5.Isolate", "1", "boolean"}),
 		addObject(root+"PreAuthorized."),
 		setParameterValues("k3", [3]string{root + "PreAuthorized.1.URI", uri, "string"}, [3]string{root + "PreAuthorized.1.Segment", "guest", "string"}),
+		addObject(root+"Controller."),
+		setParameterValues("k4", [3]string{root + "Controller.1.Addresses", "192.168.1.20,fd00::20", "string"},
+			[3]string{root + "Controller.1.MUDURLs", "https://maker.example/bulb.json", "string"}),
 	)
 	if r[0].Body.SetParameterValuesResponse == nil || r[1].Body.AddObjectResponse == nil || r[1].Body.AddObjectResponse.InstanceNumber != 5 ||
-		r[3].Body.AddObjectResponse == nil || r[3].Body.AddObjectResponse.InstanceNumber != 1 || r[4].Body.SetParameterValuesResponse == nil {
+		r[3].Body.AddObjectResponse == nil || r[3].Body.AddObjectResponse.InstanceNumber != 1 || r[4].Body.SetParameterValuesResponse == nil ||
+		r[5].Body.AddObjectResponse == nil || r[5].Body.AddObjectResponse.InstanceNumber != 1 || r[6].Body.SetParameterValuesResponse == nil {
 		for _, e := range r {
 			if e.Body.Fault != nil {
 				t.Errorf("fault: %+v", e.Body.Fault.Detail)
 			}
 		}
-		t.Fatalf("session 2 replies: %+v %+v %+v %+v %+v", r[0].Body, r[1].Body, r[2].Body, r[3].Body, r[4].Body)
+		t.Fatalf("session 2 replies: %+v %+v %+v %+v %+v %+v %+v", r[0].Body, r[1].Body, r[2].Body, r[3].Body, r[4].Body, r[5].Body, r[6].Body)
 	}
 	log.waitFor(t, "msg=ready", 2) // the committed file was applied
 	r = a.session(t, c, srv.URL, getParameterValues(root+"ConfigRejected", root+"Onboarding.Timeout", root+"MUD.TrustAnchors",
 		root+"SegmentNumberOfEntries", root+"Segment.5.Name", root+"PreAuthorizedNumberOfEntries",
-		root+"PreAuthorized.1.Segment", root+"PreAuthorized.1.URI", root+"PreAuthorized.1.AddedBy"))
+		root+"PreAuthorized.1.Segment", root+"PreAuthorized.1.URI", root+"PreAuthorized.1.AddedBy",
+		root+"ControllerNumberOfEntries", root+"Controller.1.Addresses", root+"Controller.1.MUDURLs"))
 	if diff := cmp.Diff(map[string]string{
 		root + "ConfigRejected": "", root + "Onboarding.Timeout": "90",
 		root + "MUD.TrustAnchors":       "/etc/trustjoin/isp-ca.pem,/etc/trustjoin/vendor-ca.pem",
 		root + "SegmentNumberOfEntries": "5", root + "Segment.5.Name": "segment_5", root + "PreAuthorizedNumberOfEntries": "1",
 		root + "PreAuthorized.1.Segment": "guest", root + "PreAuthorized.1.URI": "", root + "PreAuthorized.1.AddedBy": "acs",
+		root + "ControllerNumberOfEntries": "1", root + "Controller.1.Addresses": "192.168.1.20,fd00::20",
+		root + "Controller.1.MUDURLs": "https://maker.example/bulb.json",
 	}, values(t, r[0])); diff != "" {
 		t.Fatalf("after the good push (-want +got):\n%s", diff)
 	}
 	good, err := os.ReadFile(lastGood)
-	if err != nil || !strings.Contains(string(good), "'registrar.isp.example'") || !strings.Contains(string(good), "config segment 'segment_5'") {
+	if err != nil || !strings.Contains(string(good), "'registrar.isp.example'") || !strings.Contains(string(good), "config segment 'segment_5'") ||
+		!strings.Contains(string(good), "config controller 'controller_1'") {
 		t.Fatalf("the daemon's last good configuration is not the pushed one: %v\n%s", err, good)
 	}
 

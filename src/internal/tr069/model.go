@@ -95,6 +95,7 @@ func Model() []Object {
 			{Name: "ConfigLoadedAt", Type: "dateTime", Ubus: st("config.loaded_at")},
 			{Name: "RadioNumberOfEntries", Type: "unsignedInt", Count: "Radio.{i}."},
 			{Name: "SegmentNumberOfEntries", Type: "unsignedInt", Count: "Segment.{i}."},
+			{Name: "ControllerNumberOfEntries", Type: "unsignedInt", Count: "Controller.{i}."},
 			{Name: "DeviceNumberOfEntries", Type: "unsignedInt", Count: "Device.{i}."},
 			{Name: "PreAuthorizedNumberOfEntries", Type: "unsignedInt", Count: "PreAuthorized.{i}."},
 		}},
@@ -127,6 +128,16 @@ func Model() []Object {
 			{Name: "Isolate", Type: "boolean", Write: true, UCI: &UCI{Option: "isolate"}},
 			{Name: "Quarantine", Type: "boolean", Write: true, UCI: &UCI{Option: "quarantine"}},
 			{Name: "Reach", Type: "string", Write: true, UCI: &UCI{Option: "reach", List: true}},
+			{Name: "Interfaces", Type: "string", Write: true, UCI: &UCI{Option: "interface", List: true}},
+			{Name: "Bridge", Type: "string", Write: true, UCI: &UCI{Option: "bridge"}},
+			{Name: "Uplink", Type: "string", Write: true, UCI: &UCI{Option: "uplink"}},
+		}},
+		// What MUD "controller" and "my-controller" rules reach.
+		{Path: "Controller.{i}.", UCIType: "controller", Access: true, Params: []Param{
+			{Name: "Name", Type: "string", UCI: &UCI{Option: "@Name"}},
+			{Name: "Addresses", Type: "string", Write: true, UCI: &UCI{Option: "address", List: true}},
+			{Name: "Classes", Type: "string", Write: true, UCI: &UCI{Option: "class", List: true}},
+			{Name: "MUDURLs", Type: "string", Write: true, UCI: &UCI{Option: "mud_url", List: true}},
 		}},
 		{Path: "Device.{i}.", Ubus: &Ubus{Method: "devices", Key: "devices"}, Key: "id", Params: []Param{
 			{Name: "ID", Type: "string", Ubus: el("id")},
@@ -151,6 +162,10 @@ func Model() []Object {
 				{Name: "AddedBy", Type: "string", Ubus: el("added_by")},
 				{Name: "AddedAt", Type: "dateTime", Ubus: el("added_at")},
 			}},
+		{Path: "Firewall.", Params: []Param{
+			{Name: "Enable", Type: "boolean", Write: true, UCI: u("main", "firewall")},
+			{Name: "DHCPLeases", Type: "string", Write: true, UCI: u("main", "dhcp_leases")},
+		}},
 		{Path: "MUD.", Params: []Param{
 			{Name: "Enable", Type: "boolean", Write: true, UCI: u("mud", "enabled")},
 			{Name: "SignaturePolicy", Type: "string", Write: true, Enum: []string{"require", "approve", "allow"}, UCI: u("mud", "signature_policy")},

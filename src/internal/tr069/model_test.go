@@ -108,31 +108,39 @@ func TestUCIMappings(t *testing.T) {
 					typ = s.Type
 				}
 			}
-			if name == "" {
-				name = "iot"
-			}
-			kw := "option"
-			if p.UCI.List {
-				kw = "list"
-			}
-			// A file setting just this option: refused as unknown only if
-			// the mapping names something trustjoin does not have.
-			probe := "config segment 'iot'\n\toption vlan '20'\n"
-			if typ == "segment" {
-				if p.UCI.Option != "vlan" {
-					probe += fmt.Sprintf("\t%s %s 'x'\n", kw, p.UCI.Option)
-				}
-			} else {
-				probe += fmt.Sprintf("config %s '%s'\n\t%s %s 'x'\n", typ, name, kw, p.UCI.Option)
-			}
-			if _, err := config.Parse("probe", strings.NewReader(probe)); err != nil && strings.Contains(err.Error(), "unknown") {
-				t.Errorf("%s maps to %s.%s, which trustjoin's config does not know: %v", where, name, p.UCI.Option, err)
+			if !knownOption(typ, name, p.UCI.Option, p.UCI.List) {
+				t.Errorf("%s maps to %s.%s, which trustjoin's config does not know", where, typ, p.UCI.Option)
 			}
 			if !p.UCI.List && !present(sections, typ, p.UCI.Section, p.UCI.Option) {
 				t.Errorf("%s maps to %s %s.%s, which the shipped config does not set", where, typ, p.UCI.Section, p.UCI.Option)
 			}
 		}
 	}
+}
+
+// probeBody is, per section type, what makes a section valid, so that a
+// probe fails only on the option probed.
+var probeBody = map[string]string{
+	"segment":    "\toption vlan '21'\n",
+	"controller": "\tlist address '192.0.2.1'\n\tlist class 'https://maker.example/hub'\n",
+}
+
+// knownOption reports whether trustjoin's config knows option opt of a
+// section of type typ (named name, or a probe's own): a file setting it
+// is refused, if at all, for its value, never as unknown.
+func knownOption(typ, name, opt string, list bool) bool {
+	if name == "" {
+		name = "probe"
+	}
+	kw := "option"
+	if list {
+		kw = "list"
+	}
+	// The onboarding default names segment iot: it must exist.
+	probe := "config segment 'iot'\n\toption vlan '20'\n"
+	probe += fmt.Sprintf("config %s '%s'\n%s\t%s %s 'x'\n", typ, name, probeBody[typ], kw, opt)
+	_, err := config.Parse("probe", strings.NewReader(probe))
+	return err == nil || !strings.Contains(err.Error(), "unknown")
 }
 
 // present reports whether the shipped config sets opt in the named
