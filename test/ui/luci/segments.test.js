@@ -12,7 +12,7 @@ function structure(m) {
 	}));
 }
 
-test('the form covers the trustjoin config: segments, adding devices, MUD, phone page', async () => {
+test('the form covers the trustjoin config: segments, controllers, adding devices, MUD, phone page', async () => {
 	const t = await open('segments');
 	assert.deepEqual(t.calls(), [], 'the form reads UCI only, no ubus call');
 	assert.equal(t.luci.forms.length, 1);
@@ -21,7 +21,10 @@ test('the form covers the trustjoin config: segments, adding devices, MUD, phone
 	assert.deepEqual(JSON.parse(JSON.stringify(structure(m))), [
 		{ kind: 'TypedSection', type: 'segment', options: [
 			[ 'vlan', 'Value', 'range(1,4094)' ], [ 'internet', 'Flag' ], [ 'reach', 'DynamicList' ],
-			[ 'isolate', 'Flag' ], [ 'quarantine', 'Flag' ] ] },
+			[ 'isolate', 'Flag' ], [ 'quarantine', 'Flag' ], [ 'interface', 'DynamicList' ], [ 'bridge', 'Value' ],
+			[ 'uplink', 'Value' ] ] },
+		{ kind: 'TypedSection', type: 'controller', options: [
+			[ 'address', 'DynamicList', 'ipaddr' ], [ 'mud_url', 'DynamicList' ], [ 'class', 'DynamicList' ] ] },
 		{ kind: 'NamedSection', type: 'onboarding', sid: 'onboarding', options: [
 			[ 'default_segment', 'ListValue' ], [ 'legacy_passphrase', 'Flag' ] ] },
 		{ kind: 'NamedSection', type: 'mud', sid: 'mud', options: [

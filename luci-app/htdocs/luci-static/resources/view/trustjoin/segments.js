@@ -43,6 +43,30 @@ return view.extend({
 		o = s.option(form.Flag, 'quarantine', _('Quarantine segment'), _('Quarantined devices are moved here. Exactly one segment should have this.'));
 		o.default = '0';
 
+		// Where the segment's traffic runs: the Wi-Fi side needs none of
+		// these (the access point makes its own VLAN interfaces).
+		o = s.option(form.DynamicList, 'interface', _('Interfaces'), _('Network interfaces carrying this segment. Empty: those the Wi-Fi access points make for its VLAN.'));
+		o.optional = true;
+
+		o = s.option(form.Value, 'bridge', _('Bridge'), _('A bridge trustjoin creates for this segment, such as br-iot. Empty: none.'));
+		o.optional = true;
+
+		o = s.option(form.Value, 'uplink', _('Wired uplink'), _('A wired port the segment also runs on, tagged with its VLAN ID, such as eth0. Needs a bridge.'));
+		o.optional = true;
+
+		s = m.section(form.TypedSection, 'controller', _('Controllers'),
+			_('Hubs and controllers on your network that device profiles may let devices reach: for example the hub of your light bulbs. Without one here, a profile asking for a controller is given nothing.'));
+		s.anonymous = false;
+		s.addremove = true;
+		s.addbtntitle = _('Add controller');
+
+		o = s.option(form.DynamicList, 'address', _('Addresses'), _('The controller’s IP addresses.'));
+		o.datatype = 'ipaddr';
+
+		o = s.option(form.DynamicList, 'mud_url', _('For devices with profile'), _('The controller is “my controller” for devices naming these profile (MUD) addresses.'));
+
+		o = s.option(form.DynamicList, 'class', _('Controller kinds'), _('The controller is one of these kinds (URIs named in device profiles).'));
+
 		s = m.section(form.NamedSection, 'onboarding', 'onboarding', _('Adding devices'));
 		s.addremove = false;
 
