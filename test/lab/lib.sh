@@ -50,9 +50,12 @@ wpa_psk_file=$pskfile
 dynamic_vlan=1
 vlan_file=$LAB_OUT/hostapd.vlan
 vlan_naming=1
+vlan_bridge=brvlan
 per_sta_vif=1
 CONF
-	echo "* $ifc.#" > "$LAB_OUT/hostapd.vlan"
+	# What trustjoin's uci-defaults makes OpenWrt write: a wildcard with
+	# short names, each station's interface bridged into brvlan<VLAN>.
+	echo "* tj0v#" > "$LAB_OUT/hostapd.vlan"
 	[ -f "$pskfile" ] || : > "$pskfile"
 	hostapd -B -t -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$conf" ||
 		fail "hostapd did not start (see hostapd.log)"
