@@ -726,13 +726,7 @@ func TestLearnedAddressKept(t *testing.T) {
 		}
 	}
 	victim := netip.MustParseAddr(addrs[nsD1])
-	owner := func() string {
-		t.Helper()
-		learnNow(e)
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return net.HardwareAddr(e.synced[victim]).String()
-	}
+	owner := func() string { return learnedOwner(t, e, victim) }
 	if err := udpEcho(nsD1, "10.77.1.1:53"); err != nil {
 		t.Fatal(err)
 	}
@@ -772,6 +766,16 @@ func TestLearnedAddressKept(t *testing.T) {
 	}
 }
 
+// learnedOwner is the MAC the router holds address a for, once the
+// enforcer has synced what the kernel learned.
+func learnedOwner(t *testing.T, e *Enforcer, a netip.Addr) string {
+	t.Helper()
+	learnNow(e)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return net.HardwareAddr(e.synced[a]).String()
+}
+
 // TestEUI64AddressOwned: an IPv6 address formed from a device's MAC is
 // that device's, whoever sent from it first.
 func TestEUI64AddressOwned(t *testing.T) {
@@ -782,13 +786,7 @@ func TestEUI64AddressOwned(t *testing.T) {
 	copy(b[:8], netip.MustParseAddr("fd77:1::").AsSlice())
 	copy(b[8:], id[:])
 	victim := netip.AddrFrom16(b)
-	owner := func() string {
-		t.Helper()
-		learnNow(e)
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return net.HardwareAddr(e.synced[victim]).String()
-	}
+	owner := func() string { return learnedOwner(t, e, victim) }
 	send := func() {
 		t.Helper()
 		if err := udpEchoWithin(nsD2+"@"+victim.String(), "[fd77:1::1]:53", 2*flowTimeout); err != nil {
