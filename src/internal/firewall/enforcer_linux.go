@@ -602,12 +602,10 @@ func (e *Enforcer) addBase(c *nftables.Conn) error {
 					return err
 				}
 			}
-			for _, s := range []struct {
-				n string
-				k nftables.SetDatatype
-			}{{setIP4MAC, nftables.TypeIPAddr}, {setIP6MAC, nftables.TypeIP6Addr}} {
-				if err := c.AddSet(&nftables.Set{Table: t, Name: s.n, IsMap: true, KeyType: s.k, DataType: nftables.TypeEtherAddr,
-					HasTimeout: true, Timeout: e.opts.LearnTimeout, Dynamic: true, Size: 65535}, nil); err != nil {
+			for _, v := range []int{4, 6} {
+				s := learnedMap(t, v)
+				s.Timeout, s.Dynamic, s.Size = e.opts.LearnTimeout, true, 65535
+				if err := c.AddSet(s, nil); err != nil {
 					return err
 				}
 			}

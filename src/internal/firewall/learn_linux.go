@@ -36,10 +36,7 @@ func (e *Enforcer) dumpLearned() (map[netip.Addr]string, error) {
 	}
 	t := e.table(nftables.TableFamilyINet)
 	out := map[netip.Addr]string{}
-	for _, s := range []*nftables.Set{
-		{Table: t, Name: setIP4MAC, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr},
-		{Table: t, Name: setIP6MAC, IsMap: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeEtherAddr},
-	} {
+	for _, s := range []*nftables.Set{learnedMap(t, 4), learnedMap(t, 6)} {
 		els, err := c.GetSetElements(s)
 		if err != nil {
 			return nil, err
@@ -51,6 +48,14 @@ func (e *Enforcer) dumpLearned() (map[netip.Addr]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// learnedMap is the map of learned addresses of family v (4 or 6) to MACs.
+func learnedMap(t *nftables.Table, v int) *nftables.Set {
+	if v == 6 {
+		return &nftables.Set{Table: t, Name: setIP6MAC, IsMap: true, KeyType: nftables.TypeIP6Addr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
+	}
+	return &nftables.Set{Table: t, Name: setIP4MAC, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
 }
 
 // desired says what address a, used by MAC mac, should have in the
@@ -184,7 +189,8 @@ func (e *Enforcer) syncLocked() {
 		e.log.Warn("failed to read learned addresses", "err", err)
 		return
 	}
-	e.bindOwners(cur)
+	byMAC := e.byMAC()
+	e.bindOwners(cur, byMAC)
 	e.synced = cur
 	var addrs []netip.Addr
 	for a := range cur {
@@ -199,7 +205,7 @@ func (e *Enforcer) syncLocked() {
 	if err != nil {
 		return
 	}
-	next, err := e.ipDiff(c, addrs, e.byMAC(), nil)
+	next, err := e.ipDiff(c, addrs, byMAC, nil)
 	if err != nil {
 		e.log.Warn("failed to mirror learned addresses", "err", err)
 		return
@@ -218,25 +224,17 @@ func (e *Enforcer) syncLocked() {
 // leased to another device, would otherwise keep it until it went quiet
 // for the learn timeout. A device owns its leased IPv4 addresses and the
 // IPv6 addresses formed from its MAC (modified EUI-64, RFC 4291 2.5.1).
-func (e *Enforcer) bindOwners(cur map[netip.Addr]string) {
-	byMAC := e.byMAC()
+func (e *Enforcer) bindOwners(cur map[netip.Addr]string, byMAC map[string]*devState) {
 	owners := e.leases()
-	if len(byMAC) > 0 {
-		eui := map[[8]byte]string{}
-		for mac := range byMAC {
-			if len(mac) == 6 {
-				eui[eui64(mac)] = mac
-			}
+	eui := map[[8]byte]string{}
+	for mac := range byMAC {
+		if len(mac) == 6 {
+			eui[eui64(mac)] = mac
 		}
-		for a := range cur {
-			if !a.Is6() || a.Is4In6() {
-				continue
-			}
-			b := a.As16()
+	}
+	for a := range cur {
+		if b := a.As16(); a.Is6() && !a.Is4In6() {
 			if mac, ok := eui[[8]byte(b[8:])]; ok {
-				if owners == nil {
-					owners = map[netip.Addr]string{}
-				}
 				owners[a] = mac
 			}
 		}
@@ -268,11 +266,7 @@ func (e *Enforcer) bindOwners(cur map[netip.Addr]string) {
 		return
 	}
 	for v, els := range add {
-		set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
-			KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
-		if v == 6 {
-			set.Name, set.KeyType = setIP6MAC, nftables.TypeIP6Addr
-		}
+		set := learnedMap(e.table(nftables.TableFamilyINet), v)
 		if len(del[v]) > 0 {
 			if err := c.SetDeleteElements(set, del[v]); err != nil {
 				return
@@ -304,23 +298,23 @@ func eui64(mac string) [8]byte {
 }
 
 // leases reads dnsmasq's lease file (again only when dnsmasq has
-// rewritten it: Run syncs twice a second): address -> MAC.
+// rewritten it: Run syncs twice a second): address -> MAC, never nil.
 func (e *Enforcer) leases() map[netip.Addr]string {
 	if e.opts.DHCPLeases == "" {
-		return nil
+		return map[netip.Addr]string{}
 	}
 	fi, err := os.Stat(e.opts.DHCPLeases)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			e.log.Warn("failed to read the DHCP leases", "err", err)
 		}
-		return nil
+		return map[netip.Addr]string{}
 	}
 	if !fi.ModTime().Equal(e.leaseFile.mod) || fi.Size() != e.leaseFile.size {
 		b, err := os.ReadFile(e.opts.DHCPLeases)
 		if err != nil {
 			e.log.Warn("failed to read the DHCP leases", "err", err)
-			return nil
+			return map[netip.Addr]string{}
 		}
 		e.leaseFile.mod, e.leaseFile.size, e.leaseFile.data = fi.ModTime(), fi.Size(), b
 	}
