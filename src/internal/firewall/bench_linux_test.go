@@ -85,19 +85,19 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 	n := 0
 	for _, d := range devs {
 		for _, r := range append(slices.Clone(d.Policy.FromDevice), d.Policy.ToDevice...) {
-			m := exprs{ether(true), cmpEq(d.MACs[0])}
+			m := []expr.Any{payload(expr.PayloadBaseLLHeader, 6, 6), cmpEq(d.MACs[0])}
 			if r.Protocol >= 0 {
-				m = append(m, l4proto(r.Protocol)...)
+				m = append(m, mkRule(verdict{}, l4proto(r.Protocol)).exprs()...)
 			}
 			if r.DstNet.IsValid() {
-				m = append(m, prefixMatch(r.DstNet, false)...)
+				m = append(m, maskedPrefix(r.DstNet)...)
 			} else if r.DstDNS != "" || r.SrcDNS != "" {
-				m = append(m, prefixMatch(netip.MustParsePrefix("10.77.200.1/32"), false)...) // osMUD resolves names to addresses
+				m = append(m, maskedPrefix(netip.MustParsePrefix("10.77.200.1/32"))...) // osMUD resolves names to addresses
 			}
 			if r.DstPorts != nil {
-				m = append(m, portMatch(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)...)
+				m = append(m, mkRule(verdict{}, port(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)).exprs()...)
 			}
-			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, verdict(expr.VerdictAccept))})
+			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, accept.expr())})
 			n++
 			if n%50 == 0 { // keep batches small: v0.3.0 does not grow socket buffers
 				if err := c.Flush(); err != nil {
@@ -106,10 +106,27 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 			}
 		}
 	}
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: exprs{verdict(expr.VerdictDrop)}})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(drop).exprs()})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// maskedPrefix matches the destination address against p with a mask,
+// whatever its length, as the baseline always has.
+func maskedPrefix(p netip.Prefix) []expr.Any {
+	t := addrIn(p, false)[0]
+	if t.pfx.Bits() < t.pfx.Addr().BitLen() {
+		return addrExprs(t)
+	}
+	n := len(t.pfx.Addr().AsSlice())
+	mask := make([]byte, n)
+	for i := range mask {
+		mask[i] = 0xff
+	}
+	return []expr.Any{addrLoad(t.v, false),
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(n), Mask: mask, Xor: make([]byte, n)},
+		cmpEq(t.pfx.Addr().AsSlice())}
 }
 
 // pps floods UDP from d1 through the router to a sink for d and returns
@@ -187,7 +204,7 @@ func TestThroughput(t *testing.T) {
 	tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
 	prio := nftables.ChainPriority(0)
 	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs()})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +233,7 @@ func TestThroughput(t *testing.T) {
 		learnFakes(t, fd, e, n)
 		enforcers[n] = e
 		configs = append(configs, &config{name: fmt.Sprintf("trustjoin, %d devices", n),
-			tables: []*nftables.Table{e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)}})
+			tables: []*nftables.Table{e.table(famINet), e.table(famBridge)}})
 	}
 	// The floor for any table of one's own: a forward base chain before
 	// fw4's that accepts established flows and does nothing else.
@@ -228,7 +245,7 @@ func TestThroughput(t *testing.T) {
 		tb := c.AddTable(&nftables.Table{Name: "floor", Family: nftables.TableFamilyINet})
 		prio := nftables.ChainPriority(-110)
 		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs()})
 		if err := c.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -313,8 +330,7 @@ func learnFakes(t testing.TB, fd int, e *Enforcer, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
-		KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
+	set := nfSet(e.table(famINet), learnedMap(4, 0))
 	var el []nftables.SetElement
 	for i := range n {
 		el = append(el, nftables.SetElement{Key: []byte{10, 200, byte(i >> 8), byte(i)}, Val: fakeMAC(i)})
@@ -329,7 +345,7 @@ func learnFakes(t testing.TB, fd int, e *Enforcer, n int) {
 	}
 	e.mu.Lock()
 	e.syncLocked()
-	pushed := len(e.pushed)
+	pushed := len(e.st.pushed)
 	e.mu.Unlock()
 	if pushed < n {
 		t.Fatalf("%d of %d fake devices' addresses pushed", pushed, n)
