@@ -129,9 +129,9 @@ func (k kernel) add(c *nftables.Conn, b *batch) error {
 				}
 			}
 		case opAddRule:
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: o.rule.exprs()})
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: o.rule.exprs(o.fam)})
 		case opInsertRule:
-			c.InsertRule(&nftables.Rule{Table: t, Chain: ch, Exprs: o.rule.exprs()})
+			c.InsertRule(&nftables.Rule{Table: t, Chain: ch, Exprs: o.rule.exprs(o.fam)})
 		case opAddSet:
 			err = c.AddSet(nfSet(t, o.set), nfElems(o.elems))
 		case opFlushSet:

@@ -87,7 +87,7 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 		for _, r := range append(slices.Clone(d.Policy.FromDevice), d.Policy.ToDevice...) {
 			m := []expr.Any{payload(expr.PayloadBaseLLHeader, 6, 6), cmpEq(d.MACs[0])}
 			if r.Protocol >= 0 {
-				m = append(m, mkRule(verdict{}, l4proto(r.Protocol)).exprs()...)
+				m = append(m, mkRule(verdict{}, l4proto(r.Protocol)).exprs(famINet)...)
 			}
 			if r.DstNet.IsValid() {
 				m = append(m, maskedPrefix(r.DstNet)...)
@@ -95,7 +95,7 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 				m = append(m, maskedPrefix(netip.MustParsePrefix("10.77.200.1/32"))...) // osMUD resolves names to addresses
 			}
 			if r.DstPorts != nil {
-				m = append(m, mkRule(verdict{}, port(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)).exprs()...)
+				m = append(m, mkRule(verdict{}, port(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)).exprs(famINet)...)
 			}
 			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, accept.expr())})
 			n++
@@ -106,7 +106,7 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 			}
 		}
 	}
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(drop).exprs()})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(drop).exprs(famINet)})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestThroughput(t *testing.T) {
 	tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
 	prio := nftables.ChainPriority(0)
 	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs()})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs(famINet)})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestThroughput(t *testing.T) {
 		tb := c.AddTable(&nftables.Table{Name: "floor", Family: nftables.TableFamilyINet})
 		prio := nftables.ChainPriority(-110)
 		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs()})
+		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs(famINet)})
 		if err := c.Flush(); err != nil {
 			t.Fatal(err)
 		}

@@ -10,10 +10,11 @@ import (
 // The rule model as netlink expressions. Register 1 is the only one used
 // (and 2 for a learned MAC): each match loads and compares in turn.
 
-func (r rule) exprs() []expr.Any {
+// exprs are the rule's expressions in a table of family fam.
+func (r rule) exprs(fam family) []expr.Any {
 	var out []expr.Any
 	for _, t := range r.terms {
-		out = append(out, t.exprs()...)
+		out = append(out, t.exprs(fam)...)
 	}
 	if v := r.verdict.expr(); v != nil {
 		out = append(out, v)
@@ -37,7 +38,18 @@ func (v verdict) expr() expr.Any {
 	return nil
 }
 
-func (t term) exprs() []expr.Any {
+func (t term) exprs(fam family) []expr.Any {
+	if fam != famBridge && (t.load == lEther && (t.kind == tLookup || t.kind == tVmap) || t.kind == tLearn) {
+		// A MAC outside the bridge table: only Ethernet interfaces have
+		// one, and nft prints "ether saddr" only after this check (as it
+		// adds it when it reads "ether saddr" there).
+		return append([]expr.Any{meta(expr.MetaKeyIIFTYPE), cmpEq(binary.NativeEndian.AppendUint16(nil, unix.ARPHRD_ETHER))}, t.bare()...)
+	}
+	return t.bare()
+}
+
+// bare are the term's expressions without what it depends on.
+func (t term) bare() []expr.Any {
 	switch t.kind {
 	case tNFProto:
 		p := byte(unix.NFPROTO_IPV4)

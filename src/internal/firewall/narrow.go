@@ -146,7 +146,7 @@ func (t target) broader(r mud.Rule, x rule) string {
 			// An IP version the entry leaves open: the rules of both
 			// versions are there, or the address matched is of this one.
 		case !anyNeed(needs, m):
-			return "matches less than the entry: " + m.String() + " is not the entry's"
+			return "matches less than the entry: " + m.nft(t.fam) + " is not the entry's"
 		}
 	}
 	return ""

@@ -15,11 +15,11 @@ import (
 // model): `nft -f` loads what ruleset prints, and `nft list` then shows
 // what the applier installs for the same state (TestRenderMatchesKernel).
 
-// String renders a rule as nft prints rules.
-func (r rule) String() string {
+// nft renders a rule in a table of family fam as nft prints rules.
+func (r rule) nft(fam family) string {
 	var parts []string
 	for _, t := range r.terms {
-		parts = append(parts, t.String())
+		parts = append(parts, t.nft(fam))
 	}
 	if v := r.verdict.String(); v != "" {
 		parts = append(parts, v)
@@ -43,7 +43,7 @@ func (v verdict) String() string {
 	return ""
 }
 
-func (t term) String() string {
+func (t term) nft(fam family) string {
 	switch t.kind {
 	case tNFProto:
 		return "meta nfproto ipv" + strconv.Itoa(t.v)
@@ -85,11 +85,11 @@ func (t term) String() string {
 		return f + strconv.Itoa(int(t.lo)) + "-" + strconv.Itoa(int(t.hi))
 	case tLookup:
 		if t.invert {
-			return t.loadName() + " != @" + t.set
+			return t.loadName(fam) + " != @" + t.set
 		}
-		return t.loadName() + " @" + t.set
+		return t.loadName(fam) + " @" + t.set
 	case tVmap:
-		return t.loadName() + " vmap @" + t.set
+		return t.loadName(fam) + " vmap @" + t.set
 	case tCtState:
 		var s []string
 		for _, b := range []struct {
@@ -106,7 +106,7 @@ func (t term) String() string {
 	case tFibLocal:
 		return "fib daddr . iif type local"
 	case tLearn:
-		return "update @" + t.set + " { " + (term{kind: tAddr, v: t.v, src: true}).addrField() + " : ether saddr }"
+		return "update @" + t.set + " { " + (term{kind: tAddr, v: t.v, src: true}).addrField() + " : " + (term{load: lEther, src: true}).loadName(fam) + " }"
 	case tCounter:
 		if t.set == "" {
 			return "counter"
@@ -127,8 +127,11 @@ func (t term) addrField() string {
 	return f + "daddr"
 }
 
-// loadName is the key a lookup or verdict map looks up.
-func (t term) loadName() string {
+// loadName is the key a lookup or verdict map looks up. Outside the
+// bridge table "ether saddr" stands for a check that the packet came in
+// on an Ethernet interface and then its source MAC, as nft reads and
+// prints it (the applier installs both, expr_linux.go).
+func (t term) loadName(fam family) string {
 	switch t.load {
 	case lIIFName:
 		return "iifname"
@@ -222,18 +225,18 @@ func durationString(d time.Duration) string {
 	return b.String()
 }
 
-// declaration renders a set's declaration, elements included.
-func (s *setSpec) declaration(el []elem, indent string) string {
-	var b strings.Builder
+// declaration renders a set's declaration, elements included: its
+// header and body lines.
+func (s *setSpec) declaration(el []elem) (head string, body []string) {
 	kind := "set"
 	typ := keyTypeNames[s.key]
 	if s.data != 0 {
 		kind = "map"
 		typ += " : " + keyTypeNames[s.data]
 	}
-	fmt.Fprintf(&b, "%s%s %s {\n%s\ttype %s\n", indent, kind, s.name, indent, typ)
+	body = append(body, "type "+typ)
 	if s.size > 0 {
-		fmt.Fprintf(&b, "%s\tsize %d\n", indent, s.size)
+		body = append(body, fmt.Sprintf("size %d", s.size))
 	}
 	var flags []string
 	if s.dynamic {
@@ -243,20 +246,19 @@ func (s *setSpec) declaration(el []elem, indent string) string {
 		flags = append(flags, "timeout")
 	}
 	if len(flags) > 0 {
-		fmt.Fprintf(&b, "%s\tflags %s\n", indent, strings.Join(flags, ","))
+		body = append(body, "flags "+strings.Join(flags, ","))
 	}
 	if s.defTimeout > 0 {
-		fmt.Fprintf(&b, "%s\ttimeout %s\n", indent, durationString(s.defTimeout))
+		body = append(body, "timeout "+durationString(s.defTimeout))
 	}
 	if len(el) > 0 {
 		var items []string
 		for _, e := range el {
 			items = append(items, s.elemString(e))
 		}
-		fmt.Fprintf(&b, "%s\telements = { %s }\n", indent, strings.Join(items, ",\n"+indent+"\t\t     "))
+		body = append(body, "elements = { "+strings.Join(items, ", ")+" }")
 	}
-	fmt.Fprintf(&b, "%s}\n", indent)
-	return b.String()
+	return kind + " " + s.name, body
 }
 
 func (h *hook) String() string {
@@ -298,12 +300,13 @@ func (o op) command(table string) string {
 	case opTrimChain:
 		return "# delete every rule of chain " + on + " " + o.name + " but the first"
 	case opAddRule:
-		return "add rule " + on + " " + o.name + " " + o.rule.String()
+		return "add rule " + on + " " + o.name + " " + o.rule.nft(o.fam)
 	case opInsertRule:
-		return "insert rule " + on + " " + o.name + " " + o.rule.String()
+		return "insert rule " + on + " " + o.name + " " + o.rule.nft(o.fam)
 	case opAddSet:
-		d := strings.ReplaceAll(strings.TrimSuffix(o.set.declaration(o.elems, ""), "\n"), "\n", " ")
-		return "add " + strings.Replace(d, " ", " "+on+" ", 1)
+		head, body := o.set.declaration(o.elems)
+		kind, name, _ := strings.Cut(head, " ")
+		return "add " + kind + " " + on + " " + name + " { " + strings.Join(body, "; ") + "; }"
 	case opFlushSet:
 		return "flush set " + on + " " + o.name
 	case opDelSet:
@@ -338,8 +341,9 @@ type tableText struct {
 
 // ruleset renders what the batches add, applied in order to no tables,
 // as nft prints a ruleset: tables, their counters, sets with their
-// elements and chains with their rules. Only batches that add can be
-// rendered so (a fresh install); others are refused.
+// elements and chains with their rules. Only batches that add (and
+// flush what they added) can be rendered so, as a fresh install does;
+// others are refused.
 func ruleset(bs ...*batch) (string, error) {
 	var order []family
 	tables := map[family]*tableText{}
@@ -381,6 +385,10 @@ func ruleset(bs ...*batch) (string, error) {
 				t.rules[o.name] = append(t.rules[o.name], o.rule)
 			case opInsertRule:
 				t.rules[o.name] = append([]rule{o.rule}, t.rules[o.name]...)
+			case opFlushSet:
+				t.elems[o.name] = nil
+			case opFlushChain:
+				t.rules[o.name] = nil
 			default:
 				return "", fmt.Errorf("not a fresh install: %s", o.command(b.table))
 			}
@@ -394,8 +402,12 @@ func ruleset(bs ...*batch) (string, error) {
 			fmt.Fprintf(&out, "\tcounter %s {\n\t\tpackets 0 bytes 0\n\t}\n\n", c)
 		}
 		for _, s := range t.sets {
-			out.WriteString(s.declaration(t.elems[s.name], "\t"))
-			out.WriteString("\n")
+			head, body := s.declaration(t.elems[s.name])
+			fmt.Fprintf(&out, "\t%s {\n", head)
+			for _, l := range body {
+				fmt.Fprintf(&out, "\t\t%s\n", l)
+			}
+			out.WriteString("\t}\n\n")
 		}
 		for i, c := range t.chains {
 			if i > 0 {
@@ -406,7 +418,7 @@ func ruleset(bs ...*batch) (string, error) {
 				fmt.Fprintf(&out, "\t\t%s\n", h)
 			}
 			for _, r := range t.rules[c] {
-				fmt.Fprintf(&out, "\t\t%s\n", r)
+				fmt.Fprintf(&out, "\t\t%s\n", r.nft(f))
 			}
 			out.WriteString("\t}\n")
 		}

@@ -77,7 +77,7 @@ func Explain(p *mud.Policy, o RenderOptions) ([]ACERules, error) {
 		}
 		last := &out[len(out)-1]
 		for _, x := range a.rules {
-			last.Rules = append(last.Rules, ChainRule{Chain: a.t.chainName(), Rule: x.String()})
+			last.Rules = append(last.Rules, ChainRule{Chain: a.t.chainName(), Rule: x.nft(a.t.fam)})
 		}
 		return nil
 	})
@@ -101,7 +101,7 @@ func CheckNarrow(p *mud.Policy, o RenderOptions) error {
 	return s.eachACE(func(a aceCompiled) error {
 		for _, x := range a.rules {
 			if why := a.t.broader(a.r, x); why != "" {
-				return fmt.Errorf("%s entry %s/%s, %s: rule %q %s", policyName(a.fromDev), a.r.ACL, a.r.ACE, a.t.chainName(), x, why)
+				return fmt.Errorf("%s entry %s/%s, %s: rule %q %s", policyName(a.fromDev), a.r.ACL, a.r.ACE, a.t.chainName(), x.nft(a.t.fam), why)
 			}
 		}
 		return nil
