@@ -3,11 +3,9 @@ package firewall
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -21,28 +19,6 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
-
-// corpusPolicies returns every corpus MUD file the parser accepts.
-func corpusPolicies(t testing.TB) []*mud.Policy {
-	var out []*mud.Policy
-	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if pol, err := mud.Parse(b, 0); err == nil && len(pol.FromDevice)+len(pol.ToDevice) > 0 {
-			out = append(out, pol)
-		}
-		return nil
-	})
-	if err != nil || len(out) == 0 {
-		t.Skipf("MUD corpus not beside the checkout: %v", err)
-	}
-	return out
-}
 
 func fakeMAC(i int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x10, 0, byte(i >> 16), byte(i >> 8), byte(i)}

@@ -134,9 +134,14 @@ func (t target) matches(r mud.Rule, v int) ([]term, bool) {
 		m = append(m, l4proto(r.Protocol)...)
 	}
 	// The device's own side of a network match and the peer's.
-	peerNet, ownNet, peerDNS := r.DstNet, r.SrcNet, r.DstDNS
+	peerNet, ownNet, peerDNS, ownDNS := r.DstNet, r.SrcNet, r.DstDNS, r.SrcDNS
 	if !t.fromDev() {
-		peerNet, ownNet, peerDNS = r.SrcNet, r.DstNet, r.SrcDNS
+		peerNet, ownNet, peerDNS, ownDNS = r.SrcNet, r.DstNet, r.SrcDNS, r.DstDNS
+	}
+	if ownDNS != "" && r.Accept {
+		// A name for the device itself, which the router cannot check:
+		// without it the rule would allow more than the entry.
+		return nil, false
 	}
 	if peerNet.IsValid() {
 		m = append(m, addrIn(peerNet, t.peerIsSrc())...)

@@ -180,7 +180,7 @@ func (s *setSpec) elemString(e elem) string {
 	switch {
 	case e.jump != "":
 		k += " : jump " + e.jump
-	case s.data != 0:
+	case len(e.val) > 0:
 		k += " : " + keyString(s.data, e.val)
 	}
 	if e.timeout > 0 {

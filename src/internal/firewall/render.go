@@ -42,7 +42,23 @@ func Render(p *mud.Policy, o RenderOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ruleset(s.installBatches(time.Now())...)
+	rs, err := ruleset(s.installBatches(time.Now())...)
+	if err != nil {
+		return "", err
+	}
+	st := s.sortedDevs()[0]
+	ch := func(sd side) string { return entryChain(st.n, sd) + " and " + st.chain(sd) }
+	head := fmt.Sprintf(`# trustjoin's nftables tables for a device governed by the MUD file
+# %s,
+# in segment %q (MAC %s), as the router installs them;
+# "nft -f" loads this as it is. The device's chains: %s judge
+# what it sends (forwarded, or bridged in the bridge table), %s what
+# it sends the router, %s what it receives; counter %s counts what
+# they judge, %s what they drop. Sets n... hold the addresses of a DNS
+# name (the router fills them from its resolver), g... the devices of one
+# manufacturer or model.
+`, p.URL, st.dev.Segment, st.dev.MACs[0], ch(sideOut), ch(sideRouter), ch(sideIn), st.allName(), st.dropName())
+	return head + rs, nil
 }
 
 // ACERules is what one access-control entry of a policy compiles to.
