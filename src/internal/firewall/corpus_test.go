@@ -53,4 +53,3 @@ func corpusPolicies(t testing.TB) []*mud.Policy {
 	}
 	return out
 }
-
