@@ -69,8 +69,8 @@ type ruleView struct {
 	DstNet    string     `json:"dst_network,omitempty"`
 	SrcDNS    string     `json:"src_dnsname,omitempty"`
 	DstDNS    string     `json:"dst_dnsname,omitempty"`
-	SrcPorts  *mud.Ports `json:"src_ports,omitempty"`
-	DstPorts  *mud.Ports `json:"dst_ports,omitempty"`
+	SrcPorts  *portsView `json:"src_ports,omitempty"`
+	DstPorts  *portsView `json:"dst_ports,omitempty"`
 	Direction string     `json:"direction_initiated,omitempty"`
 	Peer      string     `json:"peer,omitempty"`
 	PeerValue string     `json:"peer_value,omitempty"`
@@ -80,9 +80,24 @@ type ruleView struct {
 	rule mud.Rule
 }
 
+// portsView is a port range, lower to upper inclusive; with not, every
+// port but lower.
+type portsView struct {
+	Lower uint16 `json:"lower"`
+	Upper uint16 `json:"upper"`
+	Not   bool   `json:"not,omitempty"`
+}
+
+func newPortsView(p *mud.Ports) *portsView {
+	if p == nil {
+		return nil
+	}
+	return &portsView{Lower: p.Lo, Upper: p.Hi, Not: p.Neq}
+}
+
 func newRuleView(policy mud.Direction, r mud.Rule) ruleView {
 	v := ruleView{Text: r.Describe(policy), Family: r.Family, Protocol: r.Protocol, EtherType: r.EtherType,
-		SrcDNS: r.SrcDNS, DstDNS: r.DstDNS, SrcPorts: r.SrcPorts, DstPorts: r.DstPorts,
+		SrcDNS: r.SrcDNS, DstDNS: r.DstDNS, SrcPorts: newPortsView(r.SrcPorts), DstPorts: newPortsView(r.DstPorts),
 		Direction: string(r.Direction), Peer: string(r.Peer), PeerValue: r.PeerValue, rule: r}
 	if r.SrcNet.IsValid() {
 		v.SrcNet = r.SrcNet.String()
@@ -289,9 +304,17 @@ func (rep *checkReport) print(env Env, asJSON bool) int {
 	}
 	fmt.Fprintln(w)
 	if rep.Accepted {
-		fmt.Fprintf(w, "ACCEPTED: %d entries, %d rules, %d entries ignored, %d warnings\n", len(rep.Entries), rules, ignored, len(rep.Warnings))
+		fmt.Fprintf(w, "ACCEPTED: %s: %s, %s ignored; %s\n", count(len(rep.Entries), "entry", "entries"),
+			count(rules, "rule", "rules"), count(ignored, "entry", "entries"), count(len(rep.Warnings), "warning", "warnings"))
 	} else {
 		fmt.Fprintf(w, "REJECTED: %s\n", rep.Error)
 	}
 	return status
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

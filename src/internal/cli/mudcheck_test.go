@@ -49,7 +49,7 @@ func TestMUDCheck(t *testing.T) {
 		"IGNORED: grants nothing: matches/ipv4/dscp not implemented",
 		"to-device policy:",
 		"IPv4 UDP from the local networks to the device's port 5683",
-		"ACCEPTED: 4 entries, 3 rules, 1 entries ignored",
+		"ACCEPTED: 4 entries: 3 rules, 1 entry ignored; 0 warnings",
 		"mud.max_size 262144",
 	} {
 		if !strings.Contains(out, want) {

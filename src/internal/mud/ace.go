@@ -139,6 +139,7 @@ func (p *parser) ace(at, acl string, fam int, v any) (aceDef, error) {
 	}
 	a.rest(m)
 	d.srcDNS, d.dstDNS = r.SrcDNS != "", r.DstDNS != ""
+	d.gateway = r.Peer == PeerController && r.PeerValue == ControllerGateway
 
 	ignore := func(format string, args ...any) (aceDef, error) {
 		d.Ignored = fmt.Sprintf(format, args...)
@@ -510,10 +511,7 @@ func (p *parser) mudMatch(at string, v any, r *Rule, a *matchParts) error {
 				return fail(n.path(k), "want a string")
 			}
 			r.PeerValue = s
-			switch {
-			case kind == PeerController && s == ControllerGateway:
-				a.note("the gateway is the router: this reaches the router itself")
-			case kind == PeerManufacturer:
+			if kind == PeerManufacturer {
 				name, _, err := hostName(s)
 				if err != nil {
 					return fail(n.path(k), "%q is not a host name: %v", s, err)

@@ -36,12 +36,16 @@ func (r Rule) Describe(policy Direction) string {
 	if peerNet.IsValid() {
 		peer = append(peer, peerNet.String())
 	}
-	if len(peer) == 0 {
-		peer = append(peer, "anywhere")
-	}
-	b = append(b, peerWord, strings.Join(peer, " at "))
-	if peerPorts != nil {
-		b = append(b, peerPorts.describe())
+	switch {
+	case len(peer) > 0:
+		b = append(b, peerWord, strings.Join(peer, " at "))
+		if peerPorts != nil {
+			b = append(b, peerPorts.describe())
+		}
+	case peerPorts != nil:
+		b = append(b, peerWord, peerPorts.describe())
+	default:
+		b = append(b, peerWord, "anywhere")
 	}
 	if ownNet.IsValid() || ownPorts != nil {
 		b = append(b, ownWord+" the device's")

@@ -3,6 +3,7 @@ package mud
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -240,6 +241,9 @@ func Parse(b []byte, maxSize int) (*Policy, error) {
 				}
 				en := e.Entry
 				en.Policy = dir.d
+				if dir.d == ToDevice && e.gateway {
+					en.Notes = append(slices.Clip(en.Notes), "what the router itself sends is not confined: this entry changes nothing")
+				}
 				pol.Entries = append(pol.Entries, en)
 				*dir.rules = append(*dir.rules, en.Rules...)
 			}
@@ -455,6 +459,7 @@ type aclDef struct {
 type aceDef struct {
 	Entry
 	srcDNS, dstDNS bool
+	gateway        bool // its peer is the gateway controller
 }
 
 // aclFamily reads an ACL type (RFC 8519 identities, and the names older
