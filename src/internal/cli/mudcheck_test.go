@@ -102,3 +102,25 @@ func TestMUDCheck(t *testing.T) {
 		}
 	}
 }
+
+// The worked example in the README is what the command prints.
+func TestMUDCheckREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "$ trustjoin mud check camera.json\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the README has no mud check example")
+	}
+	wd, _ := os.Getwd()
+	defer os.Chdir(wd)
+	if err := os.Chdir("testdata"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCheck(t, "", "camera.json", "--config", "none")
+	if code != 0 || out != block {
+		t.Errorf("exit %d; the README says:\n%s\nthe command prints:\n%s", code, block, out)
+	}
+}
