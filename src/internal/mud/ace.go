@@ -117,7 +117,6 @@ func (p *parser) ace(at, acl string, fam int, v any) (aceDef, error) {
 		if !ok {
 			continue
 		}
-		known = true
 		at := m.path(k)
 		switch k {
 		case "ipv4":
@@ -136,6 +135,9 @@ func (p *parser) ace(at, acl string, fam int, v any) (aceDef, error) {
 		if err != nil {
 			return d, err
 		}
+		// A MUD container holding only an extension's node matches
+		// nothing of its own.
+		known = known || k != "mud" || r.Peer != PeerAny
 	}
 	a.rest(m)
 	d.srcDNS, d.dstDNS = r.SrcDNS != "", r.DstDNS != ""

@@ -330,6 +330,12 @@ func TestTolerated(t *testing.T) {
 			t.Errorf("notes %q", n)
 		}
 	})
+	t.Run("extension node as the only MUD match", func(t *testing.T) {
+		p := parseOK(t, doc(accept("a", `"ietf-mud:mud":{"ietf-mud-ext:vendor-class":"x"}`)+","+accept("b", `"udp":{}`)))
+		if len(p.FromDevice) != 1 || !strings.Contains(p.Entries[0].Ignored, "its only match") {
+			t.Fatalf("rules %+v, entry %+v", p.FromDevice, p.Entries[0])
+		}
+	})
 	t.Run("signature or certificate instead of the file", func(t *testing.T) {
 		ca := mudtest.NewCA(t, "ca", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
 		signer := ca.Signer(t, "mfg", false, nil, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
