@@ -27,15 +27,15 @@ type checkReport struct {
 	// Error says why the file is rejected.
 	Error string `json:"error,omitempty"`
 
-	URL           string    `json:"mud_url,omitempty"`
-	LastUpdate    time.Time `json:"last_update,omitempty"`
-	CacheValidity int       `json:"cache_validity_hours,omitempty"`
-	IsSupported   bool      `json:"is_supported,omitempty"`
-	Signature     string    `json:"mud_signature,omitempty"`
-	Systeminfo    string    `json:"systeminfo,omitempty"`
-	MfgName       string    `json:"mfg_name,omitempty"`
-	ModelName     string    `json:"model_name,omitempty"`
-	Extensions    []string  `json:"extensions,omitempty"`
+	URL           string   `json:"mud_url,omitempty"`
+	LastUpdate    string   `json:"last_update,omitempty"` // RFC 3339
+	CacheValidity int      `json:"cache_validity_hours,omitempty"`
+	IsSupported   bool     `json:"is_supported,omitempty"`
+	Signature     string   `json:"mud_signature,omitempty"`
+	Systeminfo    string   `json:"systeminfo,omitempty"`
+	MfgName       string   `json:"mfg_name,omitempty"`
+	ModelName     string   `json:"model_name,omitempty"`
+	Extensions    []string `json:"extensions,omitempty"`
 	// Confines is false for a file that names no access list: the device
 	// keeps its segment's default.
 	Confines bool        `json:"confines"`
@@ -209,7 +209,10 @@ func readLimited(env Env, path string) ([]byte, error) {
 }
 
 func (rep *checkReport) fill(p *mud.Policy) {
-	rep.URL, rep.LastUpdate, rep.CacheValidity = p.URL, p.LastUpdate, int(p.CacheValidity/time.Hour)
+	rep.URL, rep.CacheValidity = p.URL, int(p.CacheValidity/time.Hour)
+	if !p.LastUpdate.IsZero() {
+		rep.LastUpdate = p.LastUpdate.Format(time.RFC3339)
+	}
 	rep.IsSupported, rep.Signature, rep.Systeminfo = p.IsSupported, p.Signature, p.Systeminfo
 	rep.MfgName, rep.ModelName, rep.Extensions = p.MfgName, p.ModelName, p.Extensions
 	rep.Confines = !p.NamesNoACL
@@ -263,7 +266,11 @@ func (rep *checkReport) print(env Env, asJSON bool) int {
 		if !rep.IsSupported {
 			supported = "no longer supported by its maker"
 		}
-		fmt.Fprintf(w, "  last update %s, cache validity %d h, %s, %s\n", rep.LastUpdate.Format(time.RFC3339), rep.CacheValidity, supported, sig)
+		updated := "no last-update"
+		if rep.LastUpdate != "" {
+			updated = "last update " + rep.LastUpdate
+		}
+		fmt.Fprintf(w, "  %s, cache validity %d h, %s, %s\n", updated, rep.CacheValidity, supported, sig)
 	}
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
