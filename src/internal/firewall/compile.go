@@ -67,7 +67,7 @@ func (t target) compile(r mud.Rule) []rule {
 
 // matchesAnything: the ACE names nothing to match on.
 func matchesAnything(r mud.Rule) bool {
-	return r.Family == 0 && r.Protocol < 0 && r.EtherType == 0 && r.Peer == mud.PeerAny &&
+	return r.Family == 0 && r.Protocol < 0 && r.ICMP == nil && r.EtherType == 0 && r.Peer == mud.PeerAny &&
 		!r.SrcNet.IsValid() && !r.DstNet.IsValid() && r.SrcDNS == "" && r.DstDNS == ""
 }
 
@@ -133,6 +133,7 @@ func (t target) matches(r mud.Rule, v int) ([]term, bool) {
 	if r.Protocol >= 0 {
 		m = append(m, l4proto(r.Protocol)...)
 	}
+	m = append(m, icmpMatch(r)...)
 	// The device's own side of a network match and the peer's.
 	peerNet, ownNet, peerDNS, ownDNS := r.DstNet, r.SrcNet, r.DstDNS, r.SrcDNS
 	if !t.fromDev() {
@@ -205,12 +206,43 @@ func (t target) localPeer() [][]term {
 	return [][]term{lookup(lIIFName, setLAN)}
 }
 
+// icmpMatch narrows an ICMP or ICMPv6 rule to its message type and code
+// (the first two bytes of the ICMP header).
+func icmpMatch(r mud.Rule) []term {
+	c := r.ICMP
+	v := 4
+	switch {
+	case c == nil:
+		return nil
+	case r.Protocol == protoICMPv6:
+		v = 6
+	case r.Protocol != protoICMP:
+		return nil
+	}
+	var m []term
+	if c.Type >= 0 {
+		m = append(m, term{kind: tICMPType, v: v, lo: uint16(c.Type), hi: uint16(c.Type)})
+	}
+	if c.Code >= 0 {
+		m = append(m, icmpCode(v, uint8(c.Code))...)
+	}
+	return m
+}
+
 // controllerPeers: the registered classes (urn:ietf:params:mud:dns,
 // ...:ntp) stand for the router's own DNS and NTP, which every device not
 // in quarantine may use anyway; other controllers are those the
 // administrator configured, by class or by the device's MUD URL, one
-// rule per address. None configured: nothing granted.
+// rule per address. None configured: nothing granted. The gateway
+// (urn:ietf:params:mud:gateway) is the router.
 func (t target) controllerPeers(r mud.Rule, v int) [][]term {
+	if r.Peer == mud.PeerController && r.PeerValue == mud.ControllerGateway {
+		// The gateway is the router itself.
+		if t.router() {
+			return [][]term{nil}
+		}
+		return nil
+	}
 	if t.router() {
 		return nil
 	}

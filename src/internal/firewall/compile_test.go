@@ -93,3 +93,29 @@ func TestCompileControllers(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileGatewayAndNoACL: the gateway controller is the router (rules
+// only in the chain of what the device sends the router), and a policy
+// naming no access list leaves the segment's default (no drop at all).
+func TestCompileGatewayAndNoACL(t *testing.T) {
+	e := testState(Options{})
+	st := &devState{n: 1, dev: Device{ID: "x", MACs: []net.HardwareAddr{{2, 0, 0, 0, 0, 1}}}}
+	gw := mud.Rule{Family: 4, Protocol: 1, Peer: mud.PeerController, PeerValue: mud.ControllerGateway, Accept: true}
+	inet := len(e.compile(famINet, st, gw, sideOut))
+	router := len(e.compile(famINet, st, gw, sideRouter))
+	br := len(e.compile(famBridge, st, gw, sideOut))
+	if inet != 0 || router != 1 || br != 0 {
+		t.Errorf("gateway: %d forwarded, %d to the router, %d bridged rules, want 0, 1, 0", inet, router, br)
+	}
+
+	st.dev.Policy = &mud.Policy{URL: "https://maker.example/none", NamesNoACL: true}
+	for _, fam := range families {
+		for sd, rs := range e.devChains(fam, st) {
+			for _, r := range rs {
+				if r.verdict.kind == vDrop {
+					t.Errorf("family %v, side %c: a policy naming no access list drops", fam, sd)
+				}
+			}
+		}
+	}
+}

@@ -186,6 +186,11 @@ func udpPort(lo, hi int) []term {
 }
 func tcpPort(p int) []term { return terms(l4proto(protoTCP), dport(p)) }
 
+// icmpCode matches the code of ICMP (v 4) or ICMPv6 messages.
+func icmpCode(v int, code uint8) []term {
+	return []term{{kind: tICMPCode, v: v, lo: uint16(code), hi: uint16(code)}}
+}
+
 // icmpType matches ICMP (v 4) or ICMPv6 messages of types lo..hi,
 // protocol included.
 func icmpType(v int, lo, hi uint8) []term {

@@ -50,6 +50,16 @@ func (t target) needs(r mud.Rule, v int) []need {
 	if r.Protocol >= 0 {
 		one("its protocol", l4proto(r.Protocol))
 	}
+	for _, m := range icmpMatch(r) {
+		if m.kind == tICMPType {
+			one("its ICMP type", []term{m})
+		} else {
+			one("its ICMP code", []term{m})
+		}
+	}
+	if r.ICMP != nil && r.Protocol != protoICMP && r.Protocol != protoICMPv6 {
+		one("its ICMP type and code (without the ICMP protocol)")
+	}
 	if r.SrcNet.IsValid() {
 		one("its source network", addrIn(r.SrcNet, true))
 	}
@@ -99,6 +109,12 @@ func (t target) needs(r mud.Rule, v int) []need {
 			one("its peer on the local networks", t.localPeer()...)
 		}
 	case mud.PeerController, mud.PeerMyController:
+		if r.Peer == mud.PeerController && r.PeerValue == mud.ControllerGateway {
+			if !t.router() {
+				one("its peer, the router")
+			}
+			break
+		}
 		var alts [][]term
 		for _, p := range controllers(t.ctl, t.dev, r) {
 			alts = append(alts, addrIn(p, t.peerIsSrc()))

@@ -306,7 +306,9 @@ func (s *state) devChains(fam family, st *devState) map[side][]rule {
 		ch[sideRouter] = append(ch[sideRouter], mkRule(ret, udpPort(123, 123)))
 	}
 	p := st.dev.Policy
-	if p == nil {
+	if p == nil || p.NamesNoACL {
+		// A file naming no access list says nothing about the device's
+		// traffic: the segment's default holds.
 		return all(mkRule(ret))
 	}
 	for _, r := range p.FromDevice {

@@ -56,6 +56,8 @@ func TestRenderMatchesKernel(t *testing.T) {
 		{Family: 4, Protocol: protoTCP, DstNet: netip.MustParsePrefix("192.0.2.0/24"), Direction: mud.ToDevice, SrcPorts: &mud.Ports{Lo: 1000, Hi: 2000}, Accept: true},
 		{Protocol: -1, EtherType: 0x888e, Accept: true},
 		{Family: 4, Protocol: protoUDP, DstNet: netip.MustParsePrefix("10.77.9.3/32")},
+		{Family: 4, Protocol: protoICMP, ICMP: &mud.ICMP{Type: 8, Code: 0}, Accept: true},
+		{Family: 6, Protocol: protoICMPv6, ICMP: &mud.ICMP{Type: 128, Code: -1}, Peer: mud.PeerController, PeerValue: mud.ControllerGateway, Accept: true},
 	}, ToDevice: []mud.Rule{
 		{Family: 4, Protocol: protoTCP, Direction: mud.FromDevice, DstPorts: &mud.Ports{Lo: 443, Hi: 443}, Accept: true},
 		{Family: 6, Protocol: protoICMPv6, Peer: mud.PeerLocalNetworks, Accept: true},
