@@ -25,106 +25,117 @@ func (n need) metBy(t term) bool {
 // for IP version v (0: none).
 func (t target) needs(r mud.Rule, v int) []need {
 	var out []need
-	one := func(what string, ts ...[]term) {
+	add := func(what string, alts ...[]term) {
 		n := need{what: what}
-		for _, x := range ts {
+		for _, x := range alts {
 			n.any = append(n.any, x...)
 		}
 		out = append(out, n)
 	}
-	if r.Family != 0 {
-		one("its IP version", ipFamily(t.fam, r.Family))
-	}
-	if r.EtherType != 0 {
-		switch {
-		case t.bridge():
-			one("its ethertype", etherType(r.EtherType))
-		case r.EtherType == ethIPv4:
-			one("its ethertype", ipFamily(t.fam, 4))
-		case r.EtherType == ethIPv6:
-			one("its ethertype", ipFamily(t.fam, 6))
-		default:
-			one("its ethertype (never seen in the inet table)")
+	t.headerNeeds(r, add)
+	t.nameNeeds(r, v, add)
+	if r.Direction != "" && r.Protocol == protoTCP && (r.Direction == mud.FromDevice) != t.fromDev() {
+		if t.bridge() {
+			add("who opens the connection", notSynOnly())
+		} else {
+			add("who opens the connection (conntrack lets the other side's replies through)")
 		}
+	}
+	t.peerNeeds(r, v, add)
+	return out
+}
+
+// headerNeeds: what the ACE matches in the packet's headers.
+func (t target) headerNeeds(r mud.Rule, add func(string, ...[]term)) {
+	if r.Family != 0 {
+		add("its IP version", ipFamily(t.fam, r.Family))
+	}
+	switch {
+	case r.EtherType == 0:
+	case t.bridge():
+		add("its ethertype", etherType(r.EtherType))
+	case r.EtherType == ethIPv4:
+		add("its ethertype", ipFamily(t.fam, 4))
+	case r.EtherType == ethIPv6:
+		add("its ethertype", ipFamily(t.fam, 6))
+	default:
+		add("its ethertype (never seen in the inet table)")
 	}
 	if r.Protocol >= 0 {
-		one("its protocol", l4proto(r.Protocol))
+		add("its protocol", l4proto(r.Protocol))
 	}
 	for _, m := range icmpMatch(r) {
-		if m.kind == tICMPType {
-			one("its ICMP type", []term{m})
-		} else {
-			one("its ICMP code", []term{m})
-		}
+		add("its ICMP "+map[termKind]string{tICMPType: "type", tICMPCode: "code"}[m.kind], []term{m})
 	}
 	if r.ICMP != nil && r.Protocol != protoICMP && r.Protocol != protoICMPv6 {
-		one("its ICMP type and code (without the ICMP protocol)")
+		add("its ICMP type and code (without the ICMP protocol)")
 	}
 	if r.SrcNet.IsValid() {
-		one("its source network", addrIn(r.SrcNet, true))
+		add("its source network", addrIn(r.SrcNet, true))
 	}
 	if r.DstNet.IsValid() {
-		one("its destination network", addrIn(r.DstNet, false))
+		add("its destination network", addrIn(r.DstNet, false))
 	}
+	if p := r.SrcPorts; p != nil {
+		add("its source ports", port(p.Lo, p.Hi, p.Neq, true))
+	}
+	if p := r.DstPorts; p != nil {
+		add("its destination ports", port(p.Lo, p.Hi, p.Neq, false))
+	}
+}
+
+// nameNeeds: the ACE's DNS names, the peer's and (which no rule can
+// check) the device's own.
+func (t target) nameNeeds(r mud.Rule, v int, add func(string, ...[]term)) {
 	peerDNS, ownDNS := r.DstDNS, r.SrcDNS
 	if !t.fromDev() {
 		peerDNS, ownDNS = r.SrcDNS, r.DstDNS
 	}
-	if peerDNS != "" {
-		if v == 0 {
-			one("its DNS name")
-		} else {
-			one("its DNS name", addrInSet(v, t.peerIsSrc(), nameSet(peerDNS, v).name))
-		}
+	switch {
+	case peerDNS == "":
+	case v == 0:
+		add("its DNS name")
+	default:
+		add("its DNS name", addrInSet(v, t.peerIsSrc(), nameSet(peerDNS, v).name))
 	}
 	if ownDNS != "" {
-		one("the DNS name it gives the device")
+		add("the DNS name it gives the device")
 	}
-	if p := r.SrcPorts; p != nil {
-		one("its source ports", port(p.Lo, p.Hi, p.Neq, true))
-	}
-	if p := r.DstPorts; p != nil {
-		one("its destination ports", port(p.Lo, p.Hi, p.Neq, false))
-	}
-	if r.Direction != "" && r.Protocol == protoTCP && (r.Direction == mud.FromDevice) != t.fromDev() {
-		if t.bridge() {
-			one("who opens the connection", notSynOnly())
-		} else {
-			one("who opens the connection (conntrack lets the other side's replies through)")
-		}
-	}
+}
+
+// peerNeeds: the ACE's peer.
+func (t target) peerNeeds(r mud.Rule, v int, add func(string, ...[]term)) {
 	switch r.Peer {
 	case mud.PeerSameManufacturer, mud.PeerManufacturer, mud.PeerModel:
 		g := peerGroup(t.dev, r)
 		switch {
 		case g == "" || t.router():
-			one("its peer's maker")
+			add("its peer's maker")
 		case t.bridge():
-			one("its peer's maker", etherIn(t.peerIsSrc(), g))
+			add("its peer's maker", etherIn(t.peerIsSrc(), g))
 		default:
-			one("its peer's maker", addrInSet(v, t.peerIsSrc(), groupIPSet(g, v).name))
+			add("its peer's maker", addrInSet(v, t.peerIsSrc(), groupIPSet(g, v).name))
 		}
 	case mud.PeerLocalNetworks:
 		if !t.bridge() && !t.router() {
-			one("its peer on the local networks", t.localPeer()...)
+			add("its peer on the local networks", t.localPeer()...)
 		}
 	case mud.PeerController, mud.PeerMyController:
-		if r.Peer == mud.PeerController && r.PeerValue == mud.ControllerGateway {
+		switch {
+		case r.Peer == mud.PeerController && r.PeerValue == mud.ControllerGateway:
 			if !t.router() {
-				one("its peer, the router")
+				add("its peer, the router")
 			}
-			break
+		case t.router():
+			add("its controller")
+		default:
+			var alts [][]term
+			for _, p := range controllers(t.ctl, t.dev, r) {
+				alts = append(alts, addrIn(p, t.peerIsSrc()))
+			}
+			add("its controller", alts...)
 		}
-		var alts [][]term
-		for _, p := range controllers(t.ctl, t.dev, r) {
-			alts = append(alts, addrIn(p, t.peerIsSrc()))
-		}
-		if t.router() {
-			alts = nil
-		}
-		one("its controller", alts...)
 	}
-	return out
 }
 
 // broader says how rule x, compiled from ACE r for the target chain,

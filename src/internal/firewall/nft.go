@@ -331,6 +331,7 @@ func (o op) command(table string) string {
 
 // tableText is one table as a ruleset builds it from adding batches.
 type tableText struct {
+	fam      family
 	counters []string
 	sets     []*setSpec
 	elems    map[string][]elem
@@ -345,84 +346,99 @@ type tableText struct {
 // flush what they added) can be rendered so, as a fresh install does;
 // others are refused.
 func ruleset(bs ...*batch) (string, error) {
-	var order []family
-	tables := map[family]*tableText{}
+	var tables []*tableText
 	name := ""
 	for _, b := range bs {
 		if name == "" {
 			name = b.table
 		}
 		for _, o := range b.ops {
-			t := tables[o.fam]
-			if t == nil && o.kind != opAddTable {
-				return "", fmt.Errorf("%s on table %s %s before it was added", o.command(b.table), o.fam, name)
+			var t *tableText
+			for _, x := range tables {
+				if x.fam == o.fam {
+					t = x
+				}
 			}
-			switch o.kind {
-			case opAddTable:
-				if t == nil {
-					order = append(order, o.fam)
-					tables[o.fam] = &tableText{elems: map[string][]elem{}, hooks: map[string]*hook{}, rules: map[string][]rule{}}
-				}
-			case opAddCounter:
-				if !slices.Contains(t.counters, o.name) {
-					t.counters = append(t.counters, o.name)
-				}
-			case opAddSet:
-				if !slices.ContainsFunc(t.sets, func(s *setSpec) bool { return s.name == o.name }) {
-					t.sets = append(t.sets, o.set)
-				}
-				t.elems[o.name] = append(t.elems[o.name], o.elems...)
-			case opAddElems:
-				t.elems[o.name] = append(t.elems[o.name], o.elems...)
-			case opAddChain:
-				if !slices.Contains(t.chains, o.name) {
-					t.chains = append(t.chains, o.name)
-				}
-				if o.hook != nil {
-					t.hooks[o.name] = o.hook
-				}
-			case opAddRule:
-				t.rules[o.name] = append(t.rules[o.name], o.rule)
-			case opInsertRule:
-				t.rules[o.name] = append([]rule{o.rule}, t.rules[o.name]...)
-			case opFlushSet:
-				t.elems[o.name] = nil
-			case opFlushChain:
-				t.rules[o.name] = nil
+			switch {
+			case t == nil && o.kind == opAddTable:
+				tables = append(tables, &tableText{fam: o.fam, elems: map[string][]elem{}, hooks: map[string]*hook{}, rules: map[string][]rule{}})
+			case t == nil:
+				return "", fmt.Errorf("%s on table %s %s before it was added", o.command(b.table), o.fam, name)
 			default:
-				return "", fmt.Errorf("not a fresh install: %s", o.command(b.table))
+				if err := t.apply(o); err != nil {
+					return "", fmt.Errorf("%w: %s", err, o.command(b.table))
+				}
 			}
 		}
 	}
 	var out strings.Builder
-	for _, f := range order {
-		t := tables[f]
-		fmt.Fprintf(&out, "table %s %s {\n", f, name)
-		for _, c := range t.counters {
-			fmt.Fprintf(&out, "\tcounter %s {\n\t\tpackets 0 bytes 0\n\t}\n\n", c)
-		}
-		for _, s := range t.sets {
-			head, body := s.declaration(t.elems[s.name])
-			fmt.Fprintf(&out, "\t%s {\n", head)
-			for _, l := range body {
-				fmt.Fprintf(&out, "\t\t%s\n", l)
-			}
-			out.WriteString("\t}\n\n")
-		}
-		for i, c := range t.chains {
-			if i > 0 {
-				out.WriteString("\n")
-			}
-			fmt.Fprintf(&out, "\tchain %s {\n", c)
-			if h := t.hooks[c]; h != nil {
-				fmt.Fprintf(&out, "\t\t%s\n", h)
-			}
-			for _, r := range t.rules[c] {
-				fmt.Fprintf(&out, "\t\t%s\n", r.nft(f))
-			}
-			out.WriteString("\t}\n")
-		}
-		out.WriteString("}\n")
+	for _, t := range tables {
+		t.print(&out, name)
 	}
 	return out.String(), nil
+}
+
+// apply adds what one operation adds to the table.
+func (t *tableText) apply(o op) error {
+	switch o.kind {
+	case opAddTable:
+	case opAddCounter:
+		if !slices.Contains(t.counters, o.name) {
+			t.counters = append(t.counters, o.name)
+		}
+	case opAddSet:
+		if !slices.ContainsFunc(t.sets, func(s *setSpec) bool { return s.name == o.name }) {
+			t.sets = append(t.sets, o.set)
+		}
+		t.elems[o.name] = append(t.elems[o.name], o.elems...)
+	case opAddElems:
+		t.elems[o.name] = append(t.elems[o.name], o.elems...)
+	case opFlushSet:
+		t.elems[o.name] = nil
+	case opAddChain:
+		if !slices.Contains(t.chains, o.name) {
+			t.chains = append(t.chains, o.name)
+		}
+		if o.hook != nil {
+			t.hooks[o.name] = o.hook
+		}
+	case opAddRule:
+		t.rules[o.name] = append(t.rules[o.name], o.rule)
+	case opInsertRule:
+		t.rules[o.name] = append([]rule{o.rule}, t.rules[o.name]...)
+	case opFlushChain:
+		t.rules[o.name] = nil
+	default:
+		return fmt.Errorf("not a fresh install")
+	}
+	return nil
+}
+
+func (t *tableText) print(out *strings.Builder, name string) {
+	fmt.Fprintf(out, "table %s %s {\n", t.fam, name)
+	for _, c := range t.counters {
+		fmt.Fprintf(out, "\tcounter %s {\n\t\tpackets 0 bytes 0\n\t}\n\n", c)
+	}
+	for _, s := range t.sets {
+		head, body := s.declaration(t.elems[s.name])
+		fmt.Fprintf(out, "\t%s {\n", head)
+		for _, l := range body {
+			fmt.Fprintf(out, "\t\t%s\n", l)
+		}
+		out.WriteString("\t}\n\n")
+	}
+	for i, c := range t.chains {
+		if i > 0 {
+			out.WriteString("\n")
+		}
+		fmt.Fprintf(out, "\tchain %s {\n", c)
+		if h := t.hooks[c]; h != nil {
+			fmt.Fprintf(out, "\t\t%s\n", h)
+		}
+		for _, r := range t.rules[c] {
+			fmt.Fprintf(out, "\t\t%s\n", r.nft(t.fam))
+		}
+		out.WriteString("\t}\n")
+	}
+	out.WriteString("}\n")
 }

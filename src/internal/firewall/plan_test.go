@@ -434,3 +434,33 @@ func TestPlanNames(t *testing.T) {
 		t.Errorf("refill:\n%s\nwant first\n%s", got, want)
 	}
 }
+
+// TestRenderDevice: what `trustjoin mud show` prints of a device, its
+// chains as in force (after a change, the new slot).
+func TestRenderDevice(t *testing.T) {
+	s := testState(Options{Table: "tj"})
+	s.segs = planSegs
+	apply(cam(webPolicy))(t, s)
+	apply(cam(tlsPolicy))(t, s)
+	got, err := s.renderDevice("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"table inet tj {\n\tcounter c1t {",
+		"\tchain e1o {\n\t\tgoto d1o\n\t}\n",
+		"\tchain d1o {\n\t\tcounter name \"c1t\"\n",
+		"\t\tmeta nfproto ipv4 meta l4proto tcp ip daddr 10.77.9.0/24 th dport 443 return\n",
+		"table bridge tj {",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("missing %q in\n%s", w, got)
+		}
+	}
+	if strings.Contains(got, "th dport 80") || strings.Contains(got, "chain forward") {
+		t.Errorf("shows more than the device's chains as in force:\n%s", got)
+	}
+	if _, err := s.renderDevice("plug"); err == nil {
+		t.Error("renders a device that is not there")
+	}
+}
