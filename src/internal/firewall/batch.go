@@ -90,7 +90,8 @@ type elem struct {
 	timeout time.Duration
 }
 
-func newBatch(table string) *batch { return &batch{table: table} }
+// newBatch is an empty batch, with room for what one device needs.
+func newBatch(table string) *batch { return &batch{table: table, ops: make([]op, 0, 64)} }
 
 func (b *batch) add(o op) { b.ops = append(b.ops, o) }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -161,7 +160,7 @@ func (e *Enforcer) installLocked() error {
 	}
 	s := e.st
 	// The new tables have every slot empty and have learned nothing.
-	s.synced, s.pushed = map[netip.Addr]string{}, map[netip.Addr]pushed{}
+	s.forgetLearned()
 	s.freeSlots(s.garbage)
 	s.garbage = nil
 	for from := 0; from < s.nSlots; from += slotChunk {

@@ -44,13 +44,11 @@ func (s *state) planApply(d Device, answers map[string]answer, now time.Time) (*
 	newGroups := s.planNewGroups(b, d)
 	newNames := s.planNames(b, d, answers, now)
 	left := s.planDevice(b, st, old)
-	// Its learned addresses follow it to its new chain and groups.
-	byMAC := s.byMAC()
+	// Its learned addresses follow it to its new chain and groups; those
+	// of MACs it gave up (no other device has them) lead nowhere now.
+	byMAC := map[string]*devState{}
 	var macs []net.HardwareAddr
 	if old != nil {
-		for _, m := range old.dev.MACs {
-			delete(byMAC, string(m))
-		}
 		macs = append(macs, old.dev.MACs...)
 	}
 	for _, m := range d.MACs {
@@ -88,6 +86,12 @@ func (s *state) planApply(d Device, answers map[string]answer, now time.Time) (*
 			for _, n := range policyNames(old.dev.Policy) {
 				s.names[n].refs--
 			}
+			for _, m := range old.dev.MACs {
+				delete(s.owner, string(m))
+			}
+		}
+		for _, m := range d.MACs {
+			s.owner[string(m)] = d.ID
 		}
 		s.devs[d.ID] = st
 	}
@@ -96,14 +100,9 @@ func (s *state) planApply(d Device, answers map[string]answer, now time.Time) (*
 
 // macsFree refuses a device with a MAC of another device.
 func (s *state) macsFree(d Device) error {
-	for id, o := range s.devs {
-		if id == d.ID {
-			continue
-		}
-		for _, m := range d.MACs {
-			if hasMAC(o.dev.MACs, m) {
-				return fmt.Errorf("device %s: MAC %v already belongs to device %s", d.ID, m, id)
-			}
+	for _, m := range d.MACs {
+		if id, ok := s.owner[string(m)]; ok && id != d.ID {
+			return fmt.Errorf("device %s: MAC %v already belongs to device %s", d.ID, m, id)
 		}
 	}
 	return nil
@@ -347,17 +346,17 @@ func (s *state) planRemove(id string) (b *batch, commit func(), ok bool) {
 			b.delElems(quarMACSet(), el)
 		}
 	}
-	byMAC := s.byMAC()
-	for _, m := range st.dev.MACs {
-		delete(byMAC, string(m))
-	}
-	next := s.planAddrs(b, s.addrsOf(st.dev.MACs...), byMAC, nil)
+	// Its addresses lead nowhere now (no other device has its MACs).
+	next := s.planAddrs(b, s.addrsOf(st.dev.MACs...), nil, nil)
 	return b, func() {
 		s.commitPushed(next)
 		for _, n := range policyNames(st.dev.Policy) {
 			s.names[n].refs--
 		}
 		delete(s.devs, id)
+		for _, m := range st.dev.MACs {
+			delete(s.owner, string(m))
+		}
 		// Its chains and counters go later, off the caller's path.
 		s.garbage = append(s.garbage, garbage{slot: st.slot, entry: st.n, removed: true,
 			counters: []string{st.allName(), st.dropName()}})

@@ -105,10 +105,8 @@ func (s *state) commitPushed(next map[netip.Addr]*pushed) {
 // addrsOf lists the learned addresses of the given MACs.
 func (s *state) addrsOf(macs ...net.HardwareAddr) []netip.Addr {
 	var out []netip.Addr
-	for a, m := range s.synced {
-		if slices.ContainsFunc(macs, func(mac net.HardwareAddr) bool { return m == string(mac) }) {
-			out = append(out, a)
-		}
+	for _, m := range macs {
+		out = append(out, s.bySrc[string(m)]...)
 	}
 	return out
 }
@@ -117,9 +115,11 @@ func (s *state) addrsOf(macs ...net.HardwareAddr) []netip.Addr {
 // the kernel, owners bound) into the device maps and group sets.
 func (s *state) planSync(cur map[netip.Addr]string) (*batch, func()) {
 	s.synced = cur
+	s.bySrc = map[string][]netip.Addr{}
 	addrs := make([]netip.Addr, 0, len(cur))
-	for a := range cur {
+	for a, mac := range cur {
 		addrs = append(addrs, a)
+		s.bySrc[mac] = append(s.bySrc[mac], a)
 	}
 	for a := range s.pushed {
 		if _, ok := cur[a]; !ok {

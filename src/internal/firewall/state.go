@@ -35,6 +35,7 @@ type state struct {
 	segGen int
 	join   Join // the join segment's confinement (plan_join.go)
 	devs   map[string]*devState
+	owner  map[string]string // MAC -> the ID of the device that has it
 	nextN  int
 	// Slots are pairs of device chains reached through the devices'
 	// entry chains. They are made in chunks ahead of need, so adding a
@@ -45,9 +46,11 @@ type state struct {
 	free   []int
 	names  map[string]*dnsName
 	groups map[string]bool // group sets that exist
-	// synced is the learned address -> MAC map as last read; pushed what
-	// was mirrored of it into the kernel (plan_learn.go).
+	// synced is the learned address -> MAC map as last read (bySrc
+	// indexes it by MAC); pushed what was mirrored of it into the kernel
+	// (plan_learn.go).
 	synced map[netip.Addr]string
+	bySrc  map[string][]netip.Addr
 	pushed map[netip.Addr]pushed
 	// garbage is what changes left behind, for a cleaning batch once
 	// changes pause (plan_device.go).
@@ -59,8 +62,13 @@ const slotChunk = 32
 func newState(o Options) *state {
 	return &state{table: o.Table, prio: o.Priority, learnTimeout: o.LearnTimeout,
 		slack: 4*o.CheckInterval + 5*time.Second, controllers: o.Controllers, chunk: slotChunk,
-		devs: map[string]*devState{}, names: map[string]*dnsName{}, groups: map[string]bool{},
-		synced: map[netip.Addr]string{}, pushed: map[netip.Addr]pushed{}}
+		devs: map[string]*devState{}, owner: map[string]string{}, names: map[string]*dnsName{}, groups: map[string]bool{},
+		synced: map[netip.Addr]string{}, bySrc: map[string][]netip.Addr{}, pushed: map[netip.Addr]pushed{}}
+}
+
+// forgetLearned: new tables have learned nothing.
+func (s *state) forgetLearned() {
+	s.synced, s.bySrc, s.pushed = map[netip.Addr]string{}, map[string][]netip.Addr{}, map[netip.Addr]pushed{}
 }
 
 type devState struct {
