@@ -119,8 +119,8 @@ func (t target) versions(r mud.Rule) []int {
 	return []int{r.Family}
 }
 
-// peerSide says which addresses and ports are the peer's: the
-// destination's in chains from the device, the source's otherwise.
+// peerIsSrc says the peer is the packets' source (in chains of what the
+// device receives); in chains of what it sends, the destination.
 func (t target) peerIsSrc() bool { return !t.fromDev() }
 
 // matches are the ACE's matches other than its peer, for IP version v

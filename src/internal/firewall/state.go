@@ -99,7 +99,7 @@ func sides(fam family) []side {
 
 // macMap names the map that finds a device's chain of a side by MAC in
 // a table; ok is false where the side is found by address instead
-// (routed traffic to a device: ip4dev, ip6dev, see ipDiff).
+// (routed traffic to a device: ip4dev, ip6dev, see planAddrs).
 func macMap(fam family, sd side) (name string, ok bool) {
 	switch sd {
 	case sideIn:
