@@ -35,7 +35,14 @@ func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service) ([]d
 		}
 		tasks = append(tasks, daemon.Func(s.String(), s.Run))
 	}
-	svc.SetBRSKI(func() api.BRSKIStatus { return brski.APIStatus(p, s) })
+	svc.SetBRSKI(func() api.BRSKIStatus {
+		var st *brski.StatelessStatus
+		if s != nil {
+			ss := s.Status()
+			st = &ss
+		}
+		return api.NewBRSKIStatus(p.Status(), st)
+	})
 	return tasks, nil
 }
 
@@ -97,7 +104,8 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 		for _, p := range st.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}
+		c := st.Counters
 		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other; %d discovery answers\n",
-			st.ToRegistrar, st.ToPledge, st.DroppedHeader, st.DroppedMalformed, st.DroppedSource, st.DroppedOther, st.Discoveries)
+			c.ToRegistrar, c.ToPledge, c.DroppedHeader, c.DroppedMalformed, c.DroppedSource, c.DroppedOther, c.Discoveries)
 	}
 }
