@@ -3,7 +3,9 @@ package brski
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,9 +20,9 @@ import (
 // array [jpy_header: bstr, jpy_content: bstr] per UDP datagram between
 // the stateless proxy and the registrar.
 
-// maxJPYHeader bounds the header the proxy accepts back: its own are 40
-// bytes (see headerKeys).
-const maxJPYHeader = 64
+// maxJPYHeader bounds the header accepted back: the draft's MTU budget
+// assumes at most 32 bytes (§4.5.4); the proxy's own are headerSize.
+const maxJPYHeader = 32
 
 var jpyDec = func() cbor.DecMode {
 	dm, err := cbor.DecOptions{
@@ -69,56 +71,80 @@ func DecodeJPY(b []byte) (header, content []byte, err error) {
 // Errors opening a header. All mean the message is silently dropped
 // (draft §4.5.5); they are only counted.
 var (
-	errHeaderAuth    = errors.New("JPY header fails authentication")
-	errHeaderExpired = errors.New("JPY header has expired")
-	errHeaderShape   = errors.New("JPY header has the wrong size")
+	errHeaderAuth  = errors.New("JPY header fails authentication")
+	errHeaderShape = errors.New("JPY header has the wrong size")
 )
 
-// headerKeys seal the pledge's address into JPY headers with AES-128-GCM
-// under a key that lives only in memory and is replaced every rotate;
-// the previous key still opens headers for grace after a rotation, so
-// exchanges in flight survive it.
+// headerKeys seal the pledge's address into JPY headers under keys that
+// live only in memory and are replaced every rotate; the previous key
+// still opens headers for grace after a rotation, so exchanges in flight
+// survive it.
 //
-// A header is nonce(12) ‖ GCM(ifindex(2) ‖ port(2) ‖ iid(8)) ‖ tag(16),
-// 40 bytes. The nonce starts with the sealing time in seconds: GCM
-// authenticates it, so a header replayed after maxAge is refused. Only
-// link-local pledges are relayed (RFC 8995 §4.1), so the interface
+// The registrar tells pledges apart by the header alone (draft §4.4: the
+// same header is the same UDP connection, another header another one), so
+// a pledge's header must not change while its flow lasts: sealing is
+// deterministic. A header is
+//
+//	AES-128(ifindex(2) ‖ port(2) ‖ iid(8) ‖ zero(4)) ‖ HMAC-SHA256(c)[:8]
+//
+// 24 bytes: one block encrypted alone (the same pledge always gives the
+// same block, which is the point, and nothing else is learnt from it),
+// then a 64-bit tag over it under a second key (draft §7 recommends a
+// 64-bit tag for the header), so a header that the proxy did not make
+// does not open, and the zero field checked after decryption besides.
+// Only link-local pledges are relayed (RFC 8995 §4.1), so the interface
 // identifier stands for the whole address.
+//
+// A header carries no time: it is accepted back, replayed or not, for as
+// long as its key lives, at most rotate + grace (README: Not there yet).
 type headerKeys struct {
-	rotate, grace, maxAge time.Duration
-	now                   func() time.Time
+	rotate, grace time.Duration
+	now           func() time.Time
 
 	mu        sync.Mutex
-	cur, prev cipher.AEAD
+	cur, prev *headerKey
 	rotatedAt time.Time
 }
 
+// A headerKey is one generation of keys: the block cipher that hides the
+// pledge and the MAC key that authenticates the result.
+type headerKey struct {
+	block cipher.Block
+	mac   []byte
+}
+
 const (
-	headerNonce = 12
-	headerPlain = 2 + 2 + 8
-	headerSize  = headerNonce + headerPlain + 16
+	headerPlain = aes.BlockSize
+	headerTag   = 8
+	headerSize  = headerPlain + headerTag
 )
 
-func newHeaderKeys(rotate, grace, maxAge time.Duration, now func() time.Time) (*headerKeys, error) {
-	k := &headerKeys{rotate: rotate, grace: grace, maxAge: maxAge, now: now}
-	aead, err := newKey()
+func newHeaderKeys(rotate, grace time.Duration, now func() time.Time) (*headerKeys, error) {
+	k := &headerKeys{rotate: rotate, grace: grace, now: now}
+	key, err := newHeaderKey()
 	if err != nil {
 		return nil, err
 	}
-	k.cur, k.rotatedAt = aead, now()
+	k.cur, k.rotatedAt = key, now()
 	return k, nil
 }
 
-func newKey() (cipher.AEAD, error) {
-	key := make([]byte, 16)
-	if _, err := rand.Read(key); err != nil {
+func newHeaderKey() (*headerKey, error) {
+	b := make([]byte, 16+32)
+	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("failed to draw a JPY header key: %w", err)
 	}
-	block, err := aes.NewCipher(key)
+	block, err := aes.NewCipher(b[:16])
 	if err != nil {
 		return nil, err
 	}
-	return cipher.NewGCM(block)
+	return &headerKey{block: block, mac: b[16:]}, nil
+}
+
+func (k *headerKey) tag(c []byte) []byte {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write(c)
+	return m.Sum(nil)[:headerTag]
 }
 
 // maybeRotate replaces the key once it is rotate old.
@@ -128,16 +154,16 @@ func (k *headerKeys) maybeRotate() error {
 	if k.now().Sub(k.rotatedAt) < k.rotate {
 		return nil
 	}
-	aead, err := newKey()
+	key, err := newHeaderKey()
 	if err != nil {
 		return err
 	}
-	k.prev, k.cur, k.rotatedAt = k.cur, aead, k.now()
+	k.prev, k.cur, k.rotatedAt = k.cur, key, k.now()
 	return nil
 }
 
 // seal returns the header for a pledge at src (link-local) on interface
-// ifindex.
+// ifindex: the same one every time until the key rotates.
 func (k *headerKeys) seal(ifindex int, src netip.AddrPort) ([]byte, error) {
 	a := src.Addr()
 	if !a.Is6() || !a.IsLinkLocalUnicast() {
@@ -150,19 +176,16 @@ func (k *headerKeys) seal(ifindex int, src netip.AddrPort) ([]byte, error) {
 		return nil, err
 	}
 	k.mu.Lock()
-	aead := k.cur
+	key := k.cur
 	k.mu.Unlock()
-	h := make([]byte, headerNonce, headerSize)
-	binary.BigEndian.PutUint32(h, uint32(k.now().Unix()))
-	if _, err := rand.Read(h[4:headerNonce]); err != nil {
-		return nil, fmt.Errorf("failed to draw a JPY header nonce: %w", err)
-	}
 	var plain [headerPlain]byte
 	binary.BigEndian.PutUint16(plain[0:], uint16(ifindex))
 	binary.BigEndian.PutUint16(plain[2:], src.Port())
 	a16 := a.As16()
-	copy(plain[4:], a16[8:])
-	return aead.Seal(h, h[:headerNonce], plain[:], nil), nil
+	copy(plain[4:12], a16[8:])
+	h := make([]byte, headerPlain, headerSize)
+	key.block.Encrypt(h, plain[:])
+	return append(h, key.tag(h)...), nil
 }
 
 // open returns the interface index and pledge address sealed in h.
@@ -171,24 +194,24 @@ func (k *headerKeys) open(h []byte) (int, netip.AddrPort, error) {
 		return 0, netip.AddrPort{}, errHeaderShape
 	}
 	k.mu.Lock()
-	keys := []cipher.AEAD{k.cur}
+	keys := []*headerKey{k.cur}
 	if k.prev != nil && k.now().Sub(k.rotatedAt) < k.grace {
 		keys = append(keys, k.prev)
 	}
 	k.mu.Unlock()
-	nonce := h[:headerNonce]
-	for _, aead := range keys {
-		plain, err := aead.Open(nil, nonce, h[headerNonce:], nil)
-		if err != nil {
+	c, tag := h[:headerPlain], h[headerPlain:]
+	for _, key := range keys {
+		if !hmac.Equal(key.tag(c), tag) {
 			continue
 		}
-		sealed := time.Unix(int64(binary.BigEndian.Uint32(nonce)), 0)
-		if age := k.now().Sub(sealed); age > k.maxAge || age < -time.Minute {
-			return 0, netip.AddrPort{}, errHeaderExpired
+		var plain [headerPlain]byte
+		key.block.Decrypt(plain[:], c)
+		if binary.BigEndian.Uint32(plain[12:]) != 0 {
+			continue
 		}
 		var a16 [16]byte
 		a16[0], a16[1] = 0xfe, 0x80
-		copy(a16[8:], plain[4:])
+		copy(a16[8:], plain[4:12])
 		ifindex := int(binary.BigEndian.Uint16(plain[0:]))
 		return ifindex, netip.AddrPortFrom(netip.AddrFrom16(a16), binary.BigEndian.Uint16(plain[2:])), nil
 	}

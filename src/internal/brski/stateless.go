@@ -33,9 +33,9 @@ type StatelessConfig struct {
 	// (/.well-known/core?brski-jp); zero answers none.
 	DiscoveryPort int
 	// KeyRotation is how often the header key is replaced, KeyGrace how
-	// long the previous one still opens headers, HeaderMaxAge how long a
-	// header is accepted back after it was made.
-	KeyRotation, KeyGrace, HeaderMaxAge time.Duration
+	// long the previous one still opens headers: a header is accepted
+	// back for at most their sum.
+	KeyRotation, KeyGrace time.Duration
 }
 
 // StatelessConfigFrom takes the stateless proxy's settings from the
@@ -47,11 +47,12 @@ func StatelessConfigFrom(b config.BRSKI) StatelessConfig {
 		RegistrarHost: b.RegistrarHost,
 		JPYPort:       b.JPYPort,
 		DiscoveryPort: CoAPPort,
-		// Daily, as the draft suggests (§4.5.5); a DTLS handshake
-		// takes seconds, so a header older than two minutes is stale.
-		KeyRotation:  24 * time.Hour,
-		KeyGrace:     5 * time.Minute,
-		HeaderMaxAge: 2 * time.Minute,
+		// Daily, as the draft recommends (§4.5.5): each rotation changes
+		// every pledge's header, which the registrar takes for a new
+		// connection. Answers to a pledge's last datagrams under the old
+		// key still get through for the grace period.
+		KeyRotation: 24 * time.Hour,
+		KeyGrace:    5 * time.Minute,
 	}
 }
 
@@ -67,7 +68,9 @@ type StatelessStatus struct {
 type StatelessCounters struct {
 	ToRegistrar uint64 `json:"to_registrar"`
 	ToPledge    uint64 `json:"to_pledge"`
-	// Discoveries counts CoAP discovery requests answered.
+	// Discoveries counts answers sent from the CoAP discovery port: the
+	// join port to matching requests, and to unicast ones whatever RFC
+	// 7252 asks (an empty link-format document, 4.04, a Reset…).
 	Discoveries uint64 `json:"discoveries"`
 	// Dropped: not from the registrar, not a JPY message, a header that
 	// fails authentication or has expired, or anything else.
@@ -100,7 +103,7 @@ type Stateless struct {
 
 // NewStateless returns the stateless proxy for cfg, with a fresh key.
 func NewStateless(log *slog.Logger, cfg StatelessConfig) (*Stateless, error) {
-	keys, err := newHeaderKeys(cfg.KeyRotation, cfg.KeyGrace, cfg.HeaderMaxAge, time.Now)
+	keys, err := newHeaderKeys(cfg.KeyRotation, cfg.KeyGrace, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +232,8 @@ func (s *Stateless) Run(ctx context.Context) error {
 // serveInterface waits for ifname's link-local address, then relays its
 // pledges' datagrams until ctx ends.
 func (s *Stateless) serveInterface(ctx context.Context, ifname string, up net.PacketConn) {
-	t := time.NewTicker(rescan)
-	defer t.Stop()
+	var retry retryTimer
+	defer retry.stop()
 	for {
 		pc, idx, err := s.listen(ctx, ifname)
 		if err == nil {
@@ -239,13 +242,14 @@ func (s *Stateless) serveInterface(ctx context.Context, ifname string, up net.Pa
 			stop()
 			pc.Close()
 			s.setListening(ifname, idx, nil, "", errors.New("socket closed"))
+			retry.backoff = 0 // it worked: look again soon
 		} else {
 			s.setListening(ifname, 0, nil, "", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-retry.next(false):
 		}
 	}
 }
@@ -423,13 +427,10 @@ func (s *Stateless) answerDiscovery() {
 		if !ours {
 			continue
 		}
-		m, err := parseCoAP(buf[:n])
-		if err != nil {
-			continue
-		}
 		var id [2]byte
 		rand.Read(id[:])
-		answer, ok := joinPortAnswer(m, s.cfg.Port, binary.BigEndian.Uint16(id[:]))
+		multicast := cm.Dst != nil && cm.Dst.IsMulticast()
+		answer, ok := discoveryAnswer(buf[:n], s.cfg.Port, multicast, binary.BigEndian.Uint16(id[:]))
 		if !ok {
 			continue
 		}
