@@ -3,17 +3,14 @@ package brski
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // JPY messages (draft-ietf-anima-constrained-join-proxy §4.5): one CBOR
@@ -24,48 +21,89 @@ import (
 // assumes at most 32 bytes (§4.5.4); the proxy's own are headerSize.
 const maxJPYHeader = 32
 
-var jpyDec = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		MaxNestedLevels:  4,
-		MaxArrayElements: 16,
-		MaxMapPairs:      16,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
-
-// MarshalJPY encodes a JPY message.
-func MarshalJPY(header, content []byte) ([]byte, error) {
-	b, err := cbor.Marshal([]any{header, content})
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode JPY message: %w", err)
-	}
-	return b, nil
+// MarshalJPY encodes a JPY message. The encoding is written by hand (it
+// is two byte strings in an array): the proxy does it for every datagram.
+func MarshalJPY(header, content []byte) []byte {
+	out := make([]byte, 0, 1+2*5+len(header)+len(content))
+	out = append(out, 0x82) // array of 2
+	out = appendCBORBytes(out, header)
+	return appendCBORBytes(out, content)
 }
 
-// DecodeJPY parses a JPY message into its header and content.
+// appendCBORBytes appends b as a CBOR byte string, its length in the
+// shortest form (RFC 8949 §4.2.1).
+func appendCBORBytes(out, b []byte) []byte {
+	n := len(b)
+	switch {
+	case n < 24:
+		out = append(out, 0x40|byte(n))
+	case n <= 0xff:
+		out = append(out, 0x58, byte(n))
+	case n <= 0xffff:
+		out = append(out, 0x59, byte(n>>8), byte(n))
+	default:
+		out = binary.BigEndian.AppendUint32(append(out, 0x5a), uint32(n))
+	}
+	return append(out, b...)
+}
+
+// DecodeJPY parses a JPY message into its header and content, which
+// share b's memory. It takes exactly a definite-length array of two
+// definite-length byte strings, with nothing after it.
 func DecodeJPY(b []byte) (header, content []byte, err error) {
-	var msg []cbor.RawMessage
-	if err := jpyDec.Unmarshal(b, &msg); err != nil {
-		return nil, nil, fmt.Errorf("JPY message is not a CBOR array: %w", err)
+	major, n, rest, err := cborHead(b)
+	if err != nil || major != 4 {
+		return nil, nil, errors.New("JPY message is not a CBOR array")
 	}
-	if len(msg) != 2 {
-		return nil, nil, fmt.Errorf("JPY message has %d elements, want 2", len(msg))
+	if n != 2 {
+		return nil, nil, fmt.Errorf("JPY message has %d elements, want 2", n)
 	}
-	if err := jpyDec.Unmarshal(msg[0], &header); err != nil {
+	if header, rest, err = cborBytes(rest); err != nil {
 		return nil, nil, errors.New("JPY header is not a byte string")
 	}
-	if err := jpyDec.Unmarshal(msg[1], &content); err != nil {
+	if content, rest, err = cborBytes(rest); err != nil {
 		return nil, nil, errors.New("JPY content is not a byte string")
+	}
+	if len(rest) > 0 {
+		return nil, nil, fmt.Errorf("JPY message has %d extraneous bytes after it", len(rest))
 	}
 	if len(header) > maxJPYHeader {
 		return nil, nil, fmt.Errorf("JPY header of %d bytes exceeds %d", len(header), maxJPYHeader)
 	}
 	return header, content, nil
+}
+
+// cborHead reads the head of a CBOR data item (RFC 8949 §3): its major
+// type and argument. Indefinite lengths and reserved values are refused.
+func cborHead(b []byte) (major byte, arg uint64, rest []byte, err error) {
+	if len(b) == 0 {
+		return 0, 0, nil, errors.New("no CBOR item")
+	}
+	major, info := b[0]>>5, b[0]&0x1f
+	b = b[1:]
+	switch {
+	case info < 24:
+		return major, uint64(info), b, nil
+	case info <= 27:
+		k := 1 << (info - 24)
+		if len(b) < k {
+			return 0, 0, nil, errors.New("CBOR head truncated")
+		}
+		for _, c := range b[:k] {
+			arg = arg<<8 | uint64(c)
+		}
+		return major, arg, b[k:], nil
+	}
+	return 0, 0, nil, errors.New("CBOR indefinite length or reserved value")
+}
+
+// cborBytes reads one definite-length byte string.
+func cborBytes(b []byte) (bs, rest []byte, err error) {
+	major, n, rest, err := cborHead(b)
+	if err != nil || major != 2 || n > uint64(len(rest)) {
+		return nil, nil, errors.New("not a byte string")
+	}
+	return rest[:n], rest[n:], nil
 }
 
 // Errors opening a header. All mean the message is silently dropped
@@ -85,15 +123,17 @@ var (
 // a pledge's header must not change while its flow lasts: sealing is
 // deterministic. A header is
 //
-//	AES-128(ifindex(2) ‖ port(2) ‖ iid(8) ‖ zero(4)) ‖ HMAC-SHA256(c)[:8]
+//	c = AES-128(k1, ifindex(2) ‖ port(2) ‖ iid(8) ‖ zero(4)) ‖ AES-128(k2, c)[:8]
 //
 // 24 bytes: one block encrypted alone (the same pledge always gives the
 // same block, which is the point, and nothing else is learnt from it),
-// then a 64-bit tag over it under a second key (draft §7 recommends a
-// 64-bit tag for the header), so a header that the proxy did not make
-// does not open, and the zero field checked after decryption besides.
-// Only link-local pledges are relayed (RFC 8995 §4.1), so the interface
-// identifier stands for the whole address.
+// then a 64-bit tag, as draft §7 recommends for protecting the header:
+// the block encrypted again under an independent key, which for a
+// message of exactly one block is a secure MAC (CBC-MAC of one block).
+// A header the proxy did not make does not open (and the zero field is
+// checked after decryption besides). Only link-local pledges are relayed
+// (RFC 8995 §4.1), so the interface identifier stands for the whole
+// address.
 //
 // A header carries no time: it is accepted back, replayed or not, for as
 // long as its key lives, at most rotate + grace (README: Not there yet).
@@ -107,10 +147,9 @@ type headerKeys struct {
 }
 
 // A headerKey is one generation of keys: the block cipher that hides the
-// pledge and the MAC key that authenticates the result.
+// pledge and the one that authenticates the result.
 type headerKey struct {
-	block cipher.Block
-	mac   []byte
+	hide, tag cipher.Block
 }
 
 const (
@@ -130,21 +169,26 @@ func newHeaderKeys(rotate, grace time.Duration, now func() time.Time) (*headerKe
 }
 
 func newHeaderKey() (*headerKey, error) {
-	b := make([]byte, 16+32)
+	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("failed to draw a JPY header key: %w", err)
 	}
-	block, err := aes.NewCipher(b[:16])
+	hide, err := aes.NewCipher(b[:16])
 	if err != nil {
 		return nil, err
 	}
-	return &headerKey{block: block, mac: b[16:]}, nil
+	tag, err := aes.NewCipher(b[16:])
+	if err != nil {
+		return nil, err
+	}
+	return &headerKey{hide: hide, tag: tag}, nil
 }
 
-func (k *headerKey) tag(c []byte) []byte {
-	m := hmac.New(sha256.New, k.mac)
-	m.Write(c)
-	return m.Sum(nil)[:headerTag]
+// mac returns the tag of the encrypted block c.
+func (k *headerKey) mac(c []byte) [headerTag]byte {
+	var t [aes.BlockSize]byte
+	k.tag.Encrypt(t[:], c)
+	return [headerTag]byte(t[:headerTag])
 }
 
 // maybeRotate replaces the key once it is rotate old.
@@ -184,8 +228,9 @@ func (k *headerKeys) seal(ifindex int, src netip.AddrPort) ([]byte, error) {
 	a16 := a.As16()
 	copy(plain[4:12], a16[8:])
 	h := make([]byte, headerPlain, headerSize)
-	key.block.Encrypt(h, plain[:])
-	return append(h, key.tag(h)...), nil
+	key.hide.Encrypt(h, plain[:])
+	tag := key.mac(h)
+	return append(h, tag[:]...), nil
 }
 
 // open returns the interface index and pledge address sealed in h.
@@ -201,11 +246,11 @@ func (k *headerKeys) open(h []byte) (int, netip.AddrPort, error) {
 	k.mu.Unlock()
 	c, tag := h[:headerPlain], h[headerPlain:]
 	for _, key := range keys {
-		if !hmac.Equal(key.tag(c), tag) {
+		if want := key.mac(c); subtle.ConstantTimeCompare(want[:], tag) != 1 {
 			continue
 		}
 		var plain [headerPlain]byte
-		key.block.Decrypt(plain[:], c)
+		key.hide.Decrypt(plain[:], c)
 		if binary.BigEndian.Uint32(plain[12:]) != 0 {
 			continue
 		}

@@ -22,9 +22,8 @@ func TestJPYVector(t *testing.T) {
 	if !bytes.Equal(h, unhex(t, "d01914bc")) || !bytes.Equal(c, unhex(t, "16fefd")) {
 		t.Errorf("decoded header %x content %x", h, c)
 	}
-	b, err := MarshalJPY(h, c)
-	if err != nil || !bytes.Equal(b, unhex(t, vectorJPY)) {
-		t.Errorf("encoded %x, %v", b, err)
+	if b := MarshalJPY(h, c); !bytes.Equal(b, unhex(t, vectorJPY)) {
+		t.Errorf("encoded %x", b)
 	}
 }
 
@@ -214,13 +213,51 @@ func FuzzDecodeJPY(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, err := MarshalJPY(h, c)
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := MarshalJPY(h, c)
 		h2, c2, err := DecodeJPY(out)
 		if err != nil || !bytes.Equal(h, h2) || !bytes.Equal(c, c2) {
 			t.Fatalf("round trip: %x %x %v", h2, c2, err)
+		}
+	})
+}
+
+// FuzzDecodeJPYAgainstLibrary: the hand-written decoder takes exactly
+// what a strict general CBOR decoder (fxamacker/cbor, indefinite lengths
+// and tags forbidden) takes for a two byte-string array, and reads the
+// same header and content.
+func FuzzDecodeJPYAgainstLibrary(f *testing.F) {
+	dm, err := cbor.DecOptions{IndefLength: cbor.IndefLengthForbidden, TagsMd: cbor.TagsForbidden}.DecMode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(unhex(f, vectorJPY))
+	f.Add(unhex(f, "82584400"))       // non-preferred lengths are still CBOR
+	f.Add(unhex(f, "825900024142a0")) // content truncated
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, c, err := DecodeJPY(b)
+		var lib []cbor.RawMessage
+		var lh, lc []byte
+		lerr := dm.Unmarshal(b, &lib)
+		if lerr == nil && len(lib) != 2 {
+			lerr = errors.New("not two elements")
+		}
+		if lerr == nil {
+			if lerr = dm.Unmarshal(lib[0], &lh); lerr == nil {
+				lerr = dm.Unmarshal(lib[1], &lc)
+			}
+			// Unmarshal into []byte also takes CBOR null and undefined.
+			if lerr == nil && (lh == nil || lc == nil || lib[0][0]>>5 != 2 || lib[1][0]>>5 != 2) {
+				lerr = errors.New("not byte strings")
+			}
+		}
+		if lerr == nil && len(lh) > maxJPYHeader {
+			lerr = errors.New("header too long")
+		}
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("%x: DecodeJPY %v, library %v", b, err, lerr)
+		}
+		if err == nil && (!bytes.Equal(h, lh) || !bytes.Equal(c, lc)) {
+			t.Fatalf("%x: DecodeJPY %x %x, library %x %x", b, h, c, lh, lc)
 		}
 	})
 }

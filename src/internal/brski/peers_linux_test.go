@@ -243,7 +243,7 @@ func startJPYRegistrar(t *testing.T, ns netns, jpy, dtls string) *jpyRegistrar {
 						if err != nil {
 							return
 						}
-						msg, _ := MarshalJPY(h, b[:k])
+						msg := MarshalJPY(h, b[:k])
 						front.WriteTo(msg, proxy)
 					}
 				}(bytes.Clone(h))

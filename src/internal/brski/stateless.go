@@ -313,32 +313,28 @@ const maxDatagram = 2048
 func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int, up net.PacketConn) {
 	buf := make([]byte, maxDatagram)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		n, from, _, err := recvFrom(pc.(*net.UDPConn), buf)
 		if err != nil {
 			return
 		}
-		ua, ok := from.(*net.UDPAddr)
-		if !ok || n == len(buf) {
+		if n == len(buf) {
 			s.dropOther.Add(1)
 			continue
 		}
-		h, err := s.keys.seal(idx, ua.AddrPort())
+		h, err := s.keys.seal(idx, from)
 		if err != nil {
 			s.dropOther.Add(1)
 			s.log.Debug("brski stateless join proxy dropped a datagram", "source", from, "err", err)
 			continue
 		}
-		msg, err := MarshalJPY(h, buf[:n])
-		if err != nil {
-			s.dropOther.Add(1)
-			continue
-		}
+		msg := MarshalJPY(h, buf[:n])
 		// Counted before sending, so whoever sees the datagram sees it
 		// counted.
 		s.toRegistrar.Add(1)
 		reg, err := s.resolveRegistrar(ctx)
 		if err == nil {
-			_, err = up.WriteTo(msg, net.UDPAddrFromAddrPort(reg))
+			zone, _ := strconv.Atoi(reg.Addr().Zone()) // an index, see resolveRegistrar
+			err = sendTo(up.(*net.UDPConn), msg, netip.AddrPortFrom(reg.Addr().WithZone(""), reg.Port()), zone)
 		}
 		if err != nil {
 			s.toRegistrar.Add(^uint64(0))
@@ -355,15 +351,14 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 func (s *Stateless) fromRegistrar(up net.PacketConn) {
 	buf := make([]byte, maxDatagram+maxJPYHeader+16)
 	for {
-		n, from, err := up.ReadFrom(buf)
+		n, from, _, err := recvFrom(up.(*net.UDPConn), buf)
 		if err != nil {
 			return
 		}
 		s.mu.Lock()
 		reg := s.registrar
 		s.mu.Unlock()
-		ua, ok := from.(*net.UDPAddr)
-		if !ok || !reg.IsValid() || ua.AddrPort().Addr().WithZone("") != reg.Addr().WithZone("") || ua.AddrPort().Port() != reg.Port() {
+		if !reg.IsValid() || from.Addr() != reg.Addr().WithZone("").Unmap() || from.Port() != reg.Port() {
 			s.dropSource.Add(1)
 			continue
 		}
@@ -384,9 +379,8 @@ func (s *Stateless) fromRegistrar(up net.PacketConn) {
 			s.dropOther.Add(1)
 			continue
 		}
-		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst.Addr().WithZone(strconv.Itoa(idx)), dst.Port()))
 		s.toPledge.Add(1)
-		if _, err := pc.WriteTo(content, to); err != nil {
+		if err := sendTo(pc.(*net.UDPConn), content, dst, idx); err != nil {
 			s.toPledge.Add(^uint64(0))
 			s.dropOther.Add(1)
 		}

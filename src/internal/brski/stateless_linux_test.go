@@ -115,7 +115,7 @@ func TestStatelessRoundTrip(t *testing.T) {
 		if len(h) != headerSize {
 			t.Errorf("header of %d bytes, want %d", len(h), headerSize)
 		}
-		reply, _ := MarshalJPY(h, append([]byte("answer to "), c...))
+		reply := MarshalJPY(h, append([]byte("answer to "), c...))
 		if _, err := reg.WriteToUDP(reply, from); err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestStatelessDropsForgeries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	jpy := func(h []byte, c string) []byte { b, _ := MarshalJPY(h, []byte(c)); return b }
+	jpy := func(h []byte, c string) []byte { return MarshalJPY(h, []byte(c)) }
 	send(reg, jpy(tampered, "evil: tampered"))
 	send(reg, jpy(forged, "evil: forged"))
 	send(reg, jpy(h[:20], "evil: truncated"))
