@@ -26,8 +26,8 @@ const (
 	// voucher request and enrolment take seconds, so ten minutes is only
 	// there to stop a pledge from holding a slot for ever.
 	DefaultTotalTimeout = 10 * time.Minute
-	// dialTimeout bounds reaching the registrar for one pledge.
-	dialTimeout = 10 * time.Second
+	// DefaultDialTimeout bounds reaching the registrar for one pledge.
+	DefaultDialTimeout = 10 * time.Second
 	// rescan is how often listeners follow their interfaces' addresses.
 	// An interface without a listener is looked at again sooner, from
 	// firstRetry doubling up to rescan: a LAN just up has its link-local
@@ -56,6 +56,8 @@ type Config struct {
 	// that long; TotalTimeout closes any connection after that long.
 	IdleTimeout  time.Duration
 	TotalTimeout time.Duration
+	// DialTimeout bounds reaching the registrar for one pledge.
+	DialTimeout time.Duration
 	// AnnounceInterval is how often the GRASP AN_Proxy flood (and the
 	// mDNS announcement) is repeated; zero sends none.
 	AnnounceInterval time.Duration
@@ -223,6 +225,9 @@ type Proxy struct {
 func NewProxy(log *slog.Logger, cfg Config) *Proxy {
 	if cfg.TotalTimeout <= 0 {
 		cfg.TotalTimeout = DefaultTotalTimeout
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
 	}
 	p := &Proxy{
 		cfg:       cfg,
@@ -757,7 +762,7 @@ func (c *conn) abort() {
 }
 
 func (p *Proxy) relay(ctx context.Context, c *conn) {
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	rc, err := p.dialRegistrar(dctx)
 	cancel()
 	if err != nil {

@@ -182,10 +182,10 @@ func TestProxyLimits(t *testing.T) {
 	})
 
 	t.Run("registrar down", func(t *testing.T) {
-		// No such neighbour: the dial fails once neighbour discovery
-		// gives up, seconds after the pledge sent its first bytes.
+		// No such neighbour: the dial gives up after DialTimeout, a
+		// second after the pledge sent its first bytes.
 		p := l.startProxy(t, Config{Port: 8447, MaxConnections: 3, MaxPerSource: 2, IdleTimeout: time.Minute,
-			RegistrarHost: "fe80::99%wan0", RegistrarPort: 9999})
+			RegistrarHost: "fe80::99%wan0", RegistrarPort: 9999, DialTimeout: time.Second})
 		c, err := l.dialFrom("fe80::2", 8447)
 		if err != nil {
 			t.Fatal(err)
