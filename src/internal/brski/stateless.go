@@ -73,7 +73,8 @@ type StatelessCounters struct {
 	// 7252 asks (an empty link-format document, 4.04, a Reset…).
 	Discoveries uint64 `json:"discoveries"`
 	// Dropped: not from the registrar, not a JPY message, a header that
-	// fails authentication or has expired, or anything else.
+	// fails authentication (not the proxy's, or its key is gone), or
+	// anything else.
 	DroppedSource    uint64 `json:"dropped_source"`
 	DroppedMalformed uint64 `json:"dropped_malformed"`
 	DroppedHeader    uint64 `json:"dropped_header"`
@@ -351,14 +352,17 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 func (s *Stateless) fromRegistrar(up net.PacketConn) {
 	buf := make([]byte, maxDatagram+maxJPYHeader+16)
 	for {
-		n, from, _, err := recvFrom(up.(*net.UDPConn), buf)
+		n, from, fromIdx, err := recvFrom(up.(*net.UDPConn), buf)
 		if err != nil {
 			return
 		}
 		s.mu.Lock()
 		reg := s.registrar
 		s.mu.Unlock()
-		if !reg.IsValid() || from.Addr() != reg.Addr().WithZone("").Unmap() || from.Port() != reg.Port() {
+		// A link-local registrar is only itself on its own link.
+		regIdx, _ := strconv.Atoi(reg.Addr().Zone())
+		if !reg.IsValid() || from.Addr() != reg.Addr().WithZone("").Unmap() || from.Port() != reg.Port() ||
+			regIdx != 0 && fromIdx != regIdx {
 			s.dropSource.Add(1)
 			continue
 		}
