@@ -131,3 +131,66 @@ echo "== end"
 		})
 	}
 }
+
+// TestHostapdJail: hostapd as OpenWrt starts it (the release's wpad.init
+// under real procd and ujail: user and group network, wpad.json's
+// capabilities, no CAP_DAC_OVERRIDE) reads the PSK and VLAN files trustjoin
+// points it at, and none of trustjoin's secrets. The program in the jail is
+// a stand-in that does hostapd's file reads (the access points' files come
+// from the wireless configuration) and reports them.
+func TestHostapdJail(t *testing.T) {
+	for _, rel := range []string{"main", "23.05"} {
+		rel := rel
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			root := newRoot(t, rel, "2g 5g", "household1")
+			out := sh(t, root, `
+opkg install /root/trustjoin-1.ipk
+`+waitReady+`
+for s in default_radio0 default_radio1; do
+	uci -q get wireless.$s.wpa_psk_file
+	uci -q get wireless.$s.vlan_file
+done > /etc/hostapd-reads
+ls /etc/trustjoin/*.* /etc/config/trustjoin > /etc/hostapd-must-not-read
+cat > /usr/sbin/hostapd <<'S'
+#!/bin/sh
+out=/var/run/hostapd/result
+{
+	echo "id $(id -u):$(id -g)"
+	while read -r f; do cat "$f" >/dev/null 2>&1 && echo "read $f" || echo "denied $f"; done < /etc/hostapd-reads
+	while read -r f; do cat "$f" >/dev/null 2>&1 && echo "read $f" || echo "denied $f"; done < /etc/hostapd-must-not-read
+	ls /etc/trustjoin >/dev/null 2>&1 && echo "read /etc/trustjoin/" || echo "denied /etc/trustjoin/"
+} > $out.tmp
+mv $out.tmp $out
+exec sleep 1000
+S
+chmod 0755 /usr/sbin/hostapd
+/etc/init.d/wpad start
+until_ok '[ -f /var/run/hostapd/result ]' || cat /tmp/procd.log
+echo "== jailed"; ubus call service list '{"name":"wpad"}' | grep -c '"jail"' || true
+echo "== result"; cat /var/run/hostapd/result; echo "== must"; cat /etc/hostapd-reads; echo "== end"
+`)
+			if got := strings.TrimSpace(between(out, "jailed")); got == "0" || got == "" {
+				t.Errorf("wpad.init did not put hostapd in a jail:\n%s", out)
+			}
+			res := between(out, "result")
+			if !strings.Contains(res, "id 101:101") {
+				t.Errorf("hostapd did not run as network:network:\n%s", res)
+			}
+			must := strings.Fields(between(out, "must"))
+			if len(must) != 4 {
+				t.Fatalf("want two PSK and two VLAN files, the wireless config names %v", must)
+			}
+			for _, f := range must {
+				if !strings.Contains(res, "read "+f+"\n") {
+					t.Errorf("hostapd cannot read %s:\n%s", f, res)
+				}
+			}
+			for _, l := range strings.Split(res, "\n") {
+				if strings.HasPrefix(l, "read ") && !strings.Contains(" "+strings.Join(must, " ")+" ", " "+strings.TrimPrefix(l, "read ")+" ") {
+					t.Errorf("hostapd can %s", l)
+				}
+			}
+		})
+	}
+}
