@@ -74,7 +74,8 @@ echo "== end2"
 // `/etc/init.d/trustjoin reload` reach the running daemon as SIGHUP (same
 // process, new configuration in force), `service trustjoin status`, stop.
 // rpcd serves the plugin at once after install (postinst HUPs it), and the
-// LuCI package clears LuCI's caches.
+// LuCI package clears LuCI's caches. trustjoin status says when the
+// installed hostapd is a basic variant (no dynamic VLANs).
 func TestProcd(t *testing.T) {
 	for _, rel := range releases {
 		rel := rel
@@ -109,6 +110,10 @@ uci commit trustjoin
 /etc/init.d/trustjoin reload
 until_ok 'grep -q "log_level .info" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY init.d reload"
 [ "$(pid_of)" = "$pid" ] || echo "RESTARTED, NOT RELOADED"
+echo "== basic"; trustjoin status | grep -c "no dynamic VLANs"
+opkg remove wpad-basic-mbedtls >/dev/null
+echo "== full"; trustjoin status | grep -c "no dynamic VLANs"
+echo "== stopping"
 /etc/init.d/trustjoin stop
 until_ok '[ ! -d /proc/'$pid' ]' || echo "NOT STOPPED"
 echo "== stopped"; service trustjoin status || true
@@ -124,6 +129,14 @@ echo "== end"
 			}
 			if got := strings.TrimSpace(between(out, "status")); got != "running" {
 				t.Errorf("service trustjoin status: %q, want running", got)
+			}
+			// OpenWrt's default wpad-basic-* has no dynamic VLANs: said, and
+			// no longer once it is gone (a full variant in its place).
+			if got := strings.TrimSpace(between(out, "basic")); got != "1" {
+				t.Errorf("trustjoin status does not say that wpad-basic-mbedtls lacks dynamic VLANs (%q)", got)
+			}
+			if got := strings.TrimSpace(between(out, "full")); got != "0" {
+				t.Errorf("trustjoin status still warns without wpad-basic-mbedtls (%q)", got)
 			}
 			if got := strings.TrimSpace(between(out, "stopped")); strings.Contains(got, "running") {
 				t.Errorf("after stop, service trustjoin status: %q", got)
