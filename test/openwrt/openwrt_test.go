@@ -121,7 +121,9 @@ const boot = `
 set -e
 mkdir -p /var/run/ubus
 ubusd &
-n=0; until [ -S /var/run/ubus/ubus.sock ]; do n=$((n+1)); [ $n -lt 200 ] || { echo "no ubusd"; exit 1; }; sleep 0.05; done
+# ubusd answers (its socket exists before it listens: a client started
+# then would fail to connect and exit)
+n=0; until ubus list >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 200 ] || { echo "no ubusd"; exit 1; }; sleep 0.05; done
 procd -S >/tmp/procd.log 2>&1 &
 rpcd &
 n=0; until ubus list service >/dev/null 2>&1 && ubus list session >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 200 ] || { echo "no procd/rpcd"; exit 1; }; sleep 0.05; done
