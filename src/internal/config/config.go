@@ -233,7 +233,7 @@ func (c *Config) SegmentByName(name string) (Segment, bool) {
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read config: %v", err)
+		return nil, fmt.Errorf("failed to read config: %w", err)
 	}
 	return Parse(path, bytes.NewReader(b))
 }
@@ -751,13 +751,10 @@ func (d *decoder) controller() Controller {
 func (d *decoder) web(w Web) Web {
 	w.Enabled = d.boolean("enabled", w.Enabled)
 	for _, l := range d.list("listen", nil) {
-		ap, err := netip.ParseAddrPort(l)
+		ap, err := ListenAddr(l)
 		if err != nil {
-			d.failf("listen", "invalid address %q (want ip:port, e.g. 192.168.1.1:8099)", l)
+			d.failf("listen", "%v", err)
 			continue
-		}
-		if ap.Addr().IsUnspecified() {
-			d.failf("listen", "%q would listen on every interface, the WAN too: name a LAN address", l)
 		}
 		w.Listen = append(w.Listen, ap)
 	}

@@ -271,7 +271,7 @@ config wifi 'ap'
 		{
 			name: "web must not listen on every interface",
 			in:   "config web 'web'\n\toption enabled '1'\n\tlist listen '0.0.0.0:8099'\n",
-			err:  `"0.0.0.0:8099" would listen on every interface, the WAN too`,
+			err:  `"0.0.0.0:8099": 0.0.0.0 would listen on every interface, the WAN too`,
 		},
 		{
 			name: "brski enabled without interface",
