@@ -191,17 +191,17 @@ config wifi 'ap'
 		{
 			name: "bridge in two segments",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
-			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot"`,
+			err:  `segment "guest" (line 4), option 'bridge': br-lan already carries segment "iot" (line 1)`,
 		},
 		{
 			name: "bridge is another segment's interface",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
-			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot" (its option 'interface')`,
+			err:  `segment "guest" (line 4), option 'bridge': br-lan already carries segment "iot" (line 1), by its option 'interface'`,
 		},
 		{
 			name: "bridge is hostapd's bridge of another segment",
 			in:   "config segment 'iot'\n\toption vlan '20'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'brvlan20'\n",
-			err:  `segment "guest", option 'bridge': brvlan20 is the bridge hostapd makes for segment "iot" (vlan 20)`,
+			err:  `segment "guest" (line 3), option 'bridge': brvlan20 is the bridge hostapd makes for vlan 20, segment "iot" (line 1)'s`,
 		},
 		{
 			name: "segment interface name",
@@ -211,7 +211,7 @@ config wifi 'ap'
 		{
 			name: "interface in two segments",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\tlist interface 'br-lan'\nconfig onboarding\n\toption default_segment 'iot'\n",
-			err:  `segment "guest", option 'interface': br-lan already carries segment "iot"`,
+			err:  `segment "guest" (line 4), option 'interface': br-lan already carries segment "iot" (line 1)`,
 		},
 		{
 			name: "unknown section type",
@@ -246,7 +246,23 @@ config wifi 'ap'
 		{
 			name: "duplicate vlan",
 			in:   "config segment 'a'\n\toption vlan '7'\nconfig segment 'b'\n\toption vlan '7'\n",
-			err:  `segment "b": vlan 7 is already used by segment "a"`,
+			err:  `segment "b" (line 3): vlan 7 is already used by segment "a" (line 1)`,
+		},
+		{
+			// uci would merge them into one access point.
+			name: "two sections of one name",
+			in:   "config wifi 'home'\n\toption ifname 'wlan0'\nconfig wifi 'home'\n\toption ifname 'wlan1'\n",
+			err:  `line 3: section "home" is already defined on line 1 (uci would merge the two)`,
+		},
+		{
+			name: "two sections of one name and different types",
+			in:   "config segment 'home'\n\toption vlan '7'\nconfig wifi 'home'\n\toption ifname 'wlan1'\n",
+			err:  `line 3: section "home" is already defined on line 1`,
+		},
+		{
+			name: "one interface in two wifi sections",
+			in:   "config wifi 'home'\n\toption ifname 'wlan0'\nconfig wifi 'guest'\n\toption ifname 'wlan0'\n",
+			err:  `wifi "guest" (line 3): interface "wlan0" is already wifi "home" (line 1)'s`,
 		},
 		{
 			name: "reach unknown segment",
