@@ -414,3 +414,52 @@ func FuzzParse(f *testing.F) {
 		_, _ = config.Parse("fuzz", strings.NewReader(in))
 	})
 }
+
+// UCI values: whatever a file says, written back the way uci(1) quotes
+// it, it reads the same.
+func FuzzParseUCI(f *testing.F) {
+	f.Add("config wifi 'home'\n\toption ifname 'wlan0'\n\tlist listen \"192.168.1.1:8099\"\n")
+	f.Add("config a b\n\toption x 'it'\\''s'\n\toption y \"a\\\"b\"#c\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		secs, err := config.ParseUCI(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+		var b strings.Builder
+		for _, s := range secs {
+			b.WriteString("config " + q(s.Type))
+			if !s.Anonymous {
+				b.WriteString(" " + q(s.Name))
+			}
+			b.WriteString("\n")
+			for _, o := range s.Options {
+				for _, v := range o.Values {
+					kw := "option"
+					if o.List {
+						kw = "list"
+					}
+					b.WriteString("\t" + kw + " " + q(o.Name) + " " + q(v) + "\n")
+				}
+			}
+		}
+		again, err := config.ParseUCI(strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatalf("%q written back as %q does not parse: %v", in, b.String(), err)
+		}
+		if len(again) != len(secs) {
+			t.Fatalf("%q: %d sections, %d written back", in, len(secs), len(again))
+		}
+		for i := range secs {
+			a, z := secs[i], again[i]
+			if a.Type != z.Type || a.Name != z.Name || len(a.Options) != len(z.Options) {
+				t.Fatalf("%q: section %+v written back as %+v", in, a, z)
+			}
+			for j := range a.Options {
+				if a.Options[j].Name != z.Options[j].Name || strings.Join(a.Options[j].Values, "\x00") != strings.Join(z.Options[j].Values, "\x00") {
+					t.Fatalf("%q: option %+v written back as %+v", in, a.Options[j], z.Options[j])
+				}
+			}
+		}
+	})
+}

@@ -180,3 +180,20 @@ func FuzzCheckPKEXCode(f *testing.F) {
 		}
 	})
 }
+
+// STATUS and GET_CONFIG replies carry what others chose (an SSID): any
+// reply parses, and no key=value line is lost.
+func FuzzParseKV(f *testing.F) {
+	f.Add("state=ENABLED\nssid[0]=Home\nfreq=2437\n")
+	f.Add("ssid=a=b\n\n=x\nnokey")
+	f.Fuzz(func(t *testing.T, reply string) {
+		kv := hostapd.ParseKV(reply)
+		for _, l := range strings.Split(reply, "\n") {
+			if k, _, ok := strings.Cut(l, "="); ok {
+				if _, found := kv[k]; !found {
+					t.Fatalf("line %q lost", l)
+				}
+			}
+		}
+	})
+}
