@@ -45,7 +45,7 @@ func TestConnLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	cl := newConnLimits(4, 2, nil)
+	cl := newConnLimits(4, 3, nil)
 	admittedC := make(chan net.Conn, 16)
 	droppedC := make(chan struct{}, 16)
 	cl.onDrop = func() { droppedC <- struct{}{} }
@@ -79,26 +79,26 @@ func TestConnLimits(t *testing.T) {
 		}
 	}
 
-	// Two per client: the third from 127.0.0.2 is reset.
+	// Three per client: the fourth from 127.0.0.2 is reset.
 	a1 := dialFrom(t, "127.0.0.2", addr)
 	admitted()
-	dialFrom(t, "127.0.0.2", addr)
-	admitted()
-	a3 := dialFrom(t, "127.0.0.2", addr)
+	for i := 0; i < 2; i++ {
+		dialFrom(t, "127.0.0.2", addr)
+		admitted()
+	}
+	a4 := dialFrom(t, "127.0.0.2", addr)
 	wait(droppedC, "refused")
-	if !dropped(a3) {
-		t.Fatal("a third connection from one address was kept")
+	if !dropped(a4) {
+		t.Fatal("a fourth connection from one address was kept")
 	}
 	// Four in all.
-	dialFrom(t, "127.0.0.3", addr)
-	admitted()
 	dialFrom(t, "127.0.0.3", addr)
 	admitted()
 	if cl.held() != 4 {
 		t.Fatalf("%d held, want 4", cl.held())
 	}
-	// A newcomer still gets in: the oldest connection of a client holding
-	// the most gives way.
+	// A newcomer still gets in: the oldest connection of the client
+	// holding the most (127.0.0.2, three) gives way.
 	dialFrom(t, "127.0.0.4", addr)
 	admitted()
 	wait(droppedC, "evicted")
@@ -107,6 +107,17 @@ func TestConnLimits(t *testing.T) {
 	}
 	if cl.held() != 4 {
 		t.Fatalf("%d held, want 4", cl.held())
+	}
+	// Then a second newcomer: 127.0.0.2 holds two, 127.0.0.3 and .4 one
+	// each, the newcomer none: 127.0.0.2 gives way again.
+	dialFrom(t, "127.0.0.5", addr)
+	admitted()
+	wait(droppedC, "evicted")
+	// But a client with as many as the heaviest but one is refused.
+	b := dialFrom(t, "127.0.0.3", addr)
+	wait(droppedC, "refused")
+	if !dropped(b) {
+		t.Fatal("a client at its share took a place from another")
 	}
 	// Closing frees a place, once.
 	server[3].Close()
