@@ -443,12 +443,13 @@ func TestRenderDevice(t *testing.T) {
 	s.segs = planSegs
 	apply(cam(webPolicy))(t, s)
 	apply(cam(tlsPolicy))(t, s)
-	got, err := s.renderDevice("cam")
+	got, err := s.renderDevice("cam", map[string][2]uint64{"inet c1t": {7, 700}, "bridge c1x": {2, 120}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, w := range []string{
-		"table inet tj {\n\tcounter c1t {",
+		"table inet tj {\n\tcounter c1t {\n\t\tpackets 7 bytes 700\n\t}\n\n\tcounter c1x {\n\t\tpackets 0 bytes 0\n",
+		"table bridge tj {\n\tcounter c1t {\n\t\tpackets 0 bytes 0\n\t}\n\n\tcounter c1x {\n\t\tpackets 2 bytes 120\n",
 		"\tchain e1o {\n\t\tgoto d1o\n\t}\n",
 		"\tchain d1o {\n\t\tcounter name \"c1t\"\n",
 		"\t\tmeta nfproto ipv4 meta l4proto tcp ip daddr 10.77.9.0/24 th dport 443 return\n",
@@ -461,7 +462,7 @@ func TestRenderDevice(t *testing.T) {
 	if strings.Contains(got, "th dport 80") || strings.Contains(got, "chain forward") {
 		t.Errorf("shows more than the device's chains as in force:\n%s", got)
 	}
-	if _, err := s.renderDevice("plug"); err == nil {
+	if _, err := s.renderDevice("plug", nil); err == nil {
 		t.Error("renders a device that is not there")
 	}
 }

@@ -22,6 +22,7 @@ type Service struct {
 	status func() daemon.Status
 	mud    MUD
 	brski  func() api.BRSKIStatus // nil while the join proxy is off
+	fw     Firewall               // nil while the firewall is off
 }
 
 var _ api.Service = (*Service)(nil)
