@@ -152,6 +152,7 @@ func TestMUDShow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mud show: %v\n%s", err, out)
 	}
+	t.Logf("trustjoin mud show Camera:\n%s", out)
 	for _, want := range []string{"Camera (d-cam)\n", "  MUD: " + url + " (enforced)", "  firewall: accepted ", " dropped ", "\ttable inet trustjoin {\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mud show lacks %q:\n%s", want, out)
