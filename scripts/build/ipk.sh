@@ -14,7 +14,7 @@ out=${IPK_OUT:-$repo/.build/ipk}
 mtime=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || echo 0)}
 maintainer="trustjoin engineers <trustjoin@lists.invalid>"
 # TR-106 vendor prefix of Device.X_<VENDOR>_TrustJoin. (see vendor.sh).
-vendor=${VENDOR:-TRUSTJOIN}
+vendor=${VENDOR-}
 "$repo/scripts/build/vendor.sh" "$vendor" # fail before building
 
 VERSION=$version "$repo/scripts/build/cross.sh" >/dev/null

@@ -228,6 +228,25 @@ var Methods = map[string]Method{
 		}
 		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: by})
 	}},
+	// preauth_get is the entry of one preauth section of the
+	// configuration (TR-069's PreAuthorized.{i}.), status "none" while
+	// the daemon has none for it.
+	"preauth_get": {Args: map[string]any{"section": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		sec := a.str("section")
+		if sec == "" {
+			return nil, refusef(`argument "section" is required`)
+		}
+		var r preauthReply
+		if err := c.Do(ctx, "GET", "/v1/preauth", nil, &r); err != nil {
+			return nil, err
+		}
+		for _, e := range r.Entries {
+			if e.Section == sec {
+				return e, nil
+			}
+		}
+		return api.PreauthEntry{Status: "none", Section: sec}, nil
+	}},
 	"preauth_remove": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.ref(ctx, c, preauthIDs)
 		if err != nil {

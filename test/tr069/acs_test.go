@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A CWMP (TR-069) exchange with the standard library only: SOAP 1.1
@@ -152,9 +153,12 @@ type acs struct {
 	mu      sync.Mutex
 	queue   []string
 	replies []*envelope
-	informs int
+	informs []*envelope
 	n       int
+	ended   chan struct{}
 }
+
+func newACS(t *testing.T) *acs { return &acs{t: t, ended: make(chan struct{}, 16)} }
 
 func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -176,7 +180,7 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if e.Body.Inform != nil {
-			a.informs++
+			a.informs = append(a.informs, e)
 			w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 			w.Write(soap(e.ID, "<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>"))
 			return
@@ -185,6 +189,10 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(a.queue) == 0 {
 		w.WriteHeader(http.StatusNoContent) // the session ends
+		select {
+		case a.ended <- struct{}{}:
+		default:
+		}
 		return
 	}
 	rpc := a.queue[0]
@@ -194,15 +202,23 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(soap(fmt.Sprintf("acs-%d", a.n), rpc))
 }
 
-// session queues rpcs, lets the CPE run one session and returns its
-// replies in order.
-func (a *acs) session(t *testing.T, c *cpe, url string, rpcs ...string) []*envelope {
+// session queues rpcs, has the CPE open a session (start) and returns the
+// replies, in order, once it has ended.
+func (a *acs) session(t *testing.T, start func() error, rpcs ...string) []*envelope {
 	t.Helper()
 	a.mu.Lock()
 	a.queue, a.replies = rpcs, nil
+	for len(a.ended) > 0 {
+		<-a.ended
+	}
 	a.mu.Unlock()
-	if err := c.session(url); err != nil {
-		t.Fatalf("CWMP session: %v", err)
+	if err := start(); err != nil {
+		t.Fatalf("opening a CWMP session: %v", err)
+	}
+	select {
+	case <-a.ended:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the CWMP session did not end")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
