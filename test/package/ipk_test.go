@@ -299,6 +299,7 @@ func checkLuCIPackage(t *testing.T, p *ipk) {
 		"./www/luci-static/resources/view/trustjoin/status.js",
 		"./www/luci-static/resources/view/status/include/75_trustjoin.js",
 		"./www/luci-static/resources/trustjoin/jsQR.js",
+		"./www/luci-static/resources/trustjoin/rpc.js",
 		"./usr/share/luci/menu.d/luci-app-trustjoin.json",
 		"./usr/share/rpcd/acl.d/luci-app-trustjoin.json",
 	} {
