@@ -11,6 +11,10 @@ apt-get install -y -q --no-install-recommends \
 	nftables iproute2 conntrack \
 	binutils file ca-certificates openssl bc python3 \
 	chromium
+# Building the TR-069 agents from openwrt-src (test/tr069: bbfdm and
+# easycwmp, scripts/openwrt/recipes): autotools for easycwmp and microxml,
+# libcurl and OpenSSL headers for both.
+apt-get install -y -q --no-install-recommends autoconf automake libcurl4-openssl-dev libssl-dev
 # node and npm for the real-browser tests (test/ui), unless installed already.
 command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm
 

@@ -18,7 +18,7 @@ import (
 
 const (
 	soapNS = "http://schemas.xmlsoap.org/soap/envelope/"
-	cwmpNS = "urn:dslforum-org:cwmp-1-0"
+	cwmpNS = "urn:dslforum-org:cwmp-1-2"
 )
 
 type paramValue struct {
@@ -47,35 +47,36 @@ type body struct {
 		} `xml:"DeviceId"`
 		Events []string     `xml:"Event>EventStruct>EventCode"`
 		Params []paramValue `xml:"ParameterList>ParameterValueStruct"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 Inform"`
+	} `xml:"Inform"`
+	GetRPCMethods  *struct{} `xml:"GetRPCMethods"`
 	InformResponse *struct {
 		MaxEnvelopes int
-	} `xml:"urn:dslforum-org:cwmp-1-0 InformResponse"`
+	} `xml:"InformResponse"`
 	GetParameterValues *struct {
 		Names []string `xml:"ParameterNames>string"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 GetParameterValues"`
+	} `xml:"GetParameterValues"`
 	GetParameterValuesResponse *struct {
 		Params []paramValue `xml:"ParameterList>ParameterValueStruct"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 GetParameterValuesResponse"`
+	} `xml:"GetParameterValuesResponse"`
 	SetParameterValues *struct {
 		Params       []paramValue `xml:"ParameterList>ParameterValueStruct"`
 		ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 SetParameterValues"`
+	} `xml:"SetParameterValues"`
 	SetParameterValuesResponse *struct {
 		Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 SetParameterValuesResponse"`
+	} `xml:"SetParameterValuesResponse"`
 	AddObject *struct {
 		ObjectName, ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 AddObject"`
+	} `xml:"AddObject"`
 	AddObjectResponse *struct {
 		InstanceNumber, Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 AddObjectResponse"`
+	} `xml:"AddObjectResponse"`
 	DeleteObject *struct {
 		ObjectName, ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 DeleteObject"`
+	} `xml:"DeleteObject"`
 	DeleteObjectResponse *struct {
 		Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 DeleteObjectResponse"`
+	} `xml:"DeleteObjectResponse"`
 	Fault *struct {
 		FaultCode string    `xml:"faultcode"`
 		Detail    cwmpFault `xml:"detail>Fault"`
@@ -183,6 +184,12 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.informs = append(a.informs, e)
 			w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 			w.Write(soap(e.ID, "<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>"))
+			return
+		}
+		if e.Body.GetRPCMethods != nil {
+			// The CPE asks what the ACS offers (easycwmpd does on start).
+			w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
+			w.Write(soap(e.ID, `<cwmp:GetRPCMethodsResponse><MethodList soap-enc:arrayType="xsd:string[1]"><string>Inform</string></MethodList></cwmp:GetRPCMethodsResponse>`))
 			return
 		}
 		a.replies = append(a.replies, e)

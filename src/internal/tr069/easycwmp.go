@@ -215,7 +215,9 @@ const easycwmpHelpers = `
 # "TABLE - N" for the highest number a table has given out.
 TJ_MAP=${TJ_MAP:-/etc/easycwmp/trustjoin.instances}
 TJ_RUN=${TJ_RUN:-/tmp/.easycwmp_trustjoin}
-TJ_UCI="/sbin/uci -q ${UCI_CONFIG_DIR:+-c $UCI_CONFIG_DIR}"
+# uci as easycwmp's $UCI_* run it; a function, so that a changed IFS
+# does not split it differently.
+tj_uci() { /sbin/uci -q ${UCI_CONFIG_DIR:+-c "$UCI_CONFIG_DIR"} "$@"; }
 
 tj_echo() { echo "${1-}"; }
 
@@ -276,17 +278,21 @@ tj_check_list() {
 	return 0
 }
 
-# tj_ubus METHOD [JSON]: one call of the trustjoin ubus object. Its exit
-# status is ubus's: 2 a refusal, others a failure.
+# tj_ubus METHOD [JSON]: one call of the trustjoin ubus object. With -S
+# its exit status is ubus's status (without, the client negates it when
+# stderr is no terminal): 2 a refusal, others a failure.
 tj_ubus() {
 	local args="${2-}"
 	[ -n "$args" ] || args='{}'
-	ubus call trustjoin "$1" "$args"
+	ubus -S call trustjoin "$1" "$args"
 }
 
-# tj_fault: the fault for tj_ubus's exit status $1.
+# tj_fault STATUS: no fault for tj_ubus's exit status 0, else the fault.
 tj_fault() {
-	[ "$1" = 2 ] && return $E_INVALID_PARAMETER_VALUE
+	case "$1" in
+	0) return 0 ;;
+	2) return $E_INVALID_PARAMETER_VALUE ;;
+	esac
 	return $E_INTERNAL_ERROR
 }
 
@@ -308,11 +314,22 @@ tj_or() {
 	echo "$v"
 }
 
-tj_get() { tj_ubus "$1" | jsonfilter -q -e "@.$2" | tj_or "$3"; }
-tj_get_about() { tj_ubus "$1" "$(tj_args "$2" "$3")" | jsonfilter -q -e "@.$4" | tj_or "$5"; }
-tj_element() { tj_ubus "$1" | jsonfilter -q -e "@.$2[@.$3='$4'].$5" | tj_or "$6"; }
-tj_count() { tj_ubus "$1" | jsonfilter -q -e "@.$2[*]" | wc -l; }
-tj_keys() { tj_ubus "$1" | jsonfilter -q -e "@.$2[*].$3"; }
+# tj_query METHOD ARGS EXPR: what EXPR picks from the call's reply. The
+# reply goes through a file: not every jsonfilter reads stdin.
+tj_query() {
+	local f rc
+	mkdir -p "$TJ_RUN" && f=$(mktemp "$TJ_RUN/reply.XXXXXX") || return 1
+	tj_ubus "$1" "$2" > "$f" && jsonfilter -q -i "$f" -e "$3"
+	rc=$?
+	rm -f "$f"
+	return $rc
+}
+
+tj_get() { tj_query "$1" "" "@.$2" | tj_or "$3"; }
+tj_get_about() { tj_query "$1" "$(tj_args "$2" "$3")" "@.$4" | tj_or "$5"; }
+tj_element() { tj_query "$1" "" "@.$2[@.$3='$4'].$5" | tj_or "$6"; }
+tj_count() { tj_query "$1" "" "@.$2[*]" | wc -l; }
+tj_keys() { tj_query "$1" "" "@.$2[*].$3"; }
 
 # tj_set METHOD ID ARG HEX: a write that is a call (move, quarantine).
 tj_set() {
@@ -320,7 +337,7 @@ tj_set() {
 	tj_fault $?
 }
 
-tj_sections() { $TJ_UCI show trustjoin | sed -n "s/^trustjoin\.\([^.=]*\)=$1\$/\1/p"; }
+tj_sections() { tj_uci show trustjoin | sed -n "s/^trustjoin\.\([^.=]*\)=$1\$/\1/p"; }
 tj_count_sections() { tj_sections "$1" | wc -l; }
 
 # tj_sec NAME: the section's name now, after renames staged earlier in
@@ -337,7 +354,7 @@ tj_sec() {
 # tj_uci_get SECTION OPTION KIND DEFAULT
 tj_uci_get() {
 	local v
-	v=$($TJ_UCI get "trustjoin.$1.$2") || { echo "$4"; return; }
+	v=$(tj_uci get "trustjoin.$1.$2") || { echo "$4"; return; }
 	case "$3" in
 	list) echo "$v" | sed 's/ /,/g' ;;
 	*) echo "$v" ;;
@@ -352,19 +369,19 @@ tj_uci_set() {
 	case "$3" in
 	bool)
 		case "$v" in 1|[Tt][Rr][Uu][Ee]) v=1 ;; *) v=0 ;; esac
-		$TJ_UCI set "trustjoin.$s.$2=$v" || return $E_INTERNAL_ERROR
+		tj_uci set "trustjoin.$s.$2=$v" || return $E_INTERNAL_ERROR
 		;;
 	list)
-		$TJ_UCI delete "trustjoin.$s.$2"
+		tj_uci delete "trustjoin.$s.$2"
 		IFS=,
 		for e in $v; do
 			e=$(echo "$e" | sed 's/^ *//; s/ *$//')
-			[ -z "$e" ] || $TJ_UCI add_list "trustjoin.$s.$2=$e" || return $E_INTERNAL_ERROR
+			[ -z "$e" ] || tj_uci add_list "trustjoin.$s.$2=$e" || return $E_INTERNAL_ERROR
 		done
 		;;
 	*)
 		# Empty deletes the option, as uci does.
-		$TJ_UCI set "trustjoin.$s.$2=$v" || return $E_INTERNAL_ERROR
+		tj_uci set "trustjoin.$s.$2=$v" || return $E_INTERNAL_ERROR
 		;;
 	esac
 	return 0
@@ -376,8 +393,8 @@ tj_uci_set() {
 tj_uci_add() {
 	local n
 	n=$(tj_map_next "$1") || return $E_INTERNAL_ERROR
-	while [ -n "$($TJ_UCI get "trustjoin.$2_$n")" ]; do n=$((n + 1)); done
-	$TJ_UCI set "trustjoin.$2_$n=$2" || return $E_INTERNAL_ERROR
+	while [ -n "$(tj_uci get "trustjoin.$2_$n")" ]; do n=$((n + 1)); done
+	tj_uci set "trustjoin.$2_$n=$2" || return $E_INTERNAL_ERROR
 	tj_map_set "$1" "$2_$n" "$n"
 	tj_reload_later
 	echo "$n"
@@ -385,7 +402,7 @@ tj_uci_add() {
 
 # tj_uci_delete TABLE SECTION REFPARAM
 tj_uci_delete() {
-	$TJ_UCI delete "trustjoin.$2" || return $E_INTERNAL_ERROR
+	tj_uci delete "trustjoin.$2" || return $E_INTERNAL_ERROR
 	tj_reload_later
 	return 0
 }
@@ -397,8 +414,8 @@ tj_uci_rename() {
 	s=$(tj_sec "$2")
 	new=$(tj_unhex "${3-}")
 	[ "$new" = "$s" ] && return 0
-	[ -z "$($TJ_UCI get "trustjoin.$new")" ] || return $E_INVALID_PARAMETER_VALUE
-	$TJ_UCI rename "trustjoin.$s=$new" || return $E_INTERNAL_ERROR
+	[ -z "$(tj_uci get "trustjoin.$new")" ] || return $E_INVALID_PARAMETER_VALUE
+	tj_uci rename "trustjoin.$s=$new" || return $E_INTERNAL_ERROR
 	mkdir -p "$TJ_RUN" && echo "$s $new" >> "$TJ_RUN/renamed"
 	tj_map_rekey "$1" "$s" "$new"
 }

@@ -1,0 +1,383 @@
+package tr069_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repo is the checkout's root.
+var repo, _ = filepath.Abs("../..")
+
+// components are what the router runs, built from OpenWrt's sources by
+// scripts/openwrt/build.sh (cached): ubusd and the ubus client, rpcd (the
+// trustjoin plugin's host and the uci object), uci, jsonfilter, procd
+// (services, reload triggers), and the two agents.
+var components = []string{"libubox", "uci", "ubus", "rpcd", "jsonfilter", "procd", "bbfdm", "easycwmp"}
+
+// openwrtPrefix builds (or finds in the cache) OpenWrt's userland with the
+// agents and returns its install prefix, once per test binary.
+var openwrtPrefix = sync.OnceValues(func() (string, error) {
+	build := filepath.Join(repo, "scripts/openwrt/build.sh")
+	if _, err := os.Stat(build); err != nil {
+		return "", fmt.Errorf("no scripts/openwrt/build.sh: %v", err)
+	}
+	cmd := exec.Command(build, components...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", build, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+})
+
+// rootTemplate is the OpenWrt-like root (test/tr069/root.sh), made once
+// per test binary; each router copies it.
+var rootTemplate = func() func(prefix string) (string, error) {
+	var once sync.Once
+	var dir string
+	var err error
+	return func(prefix string) (string, error) {
+		once.Do(func() {
+			if dir, err = os.MkdirTemp("", "trustjoin-openwrt-root-"); err != nil {
+				return
+			}
+			cleanup = append(cleanup, dir)
+			if out, rerr := exec.Command(filepath.Join(repo, "test/tr069/root.sh"), prefix, dir).CombinedOutput(); rerr != nil {
+				err = fmt.Errorf("root.sh: %v\n%s", rerr, out)
+			}
+		})
+		return dir, err
+	}
+}()
+
+// lines collects a process's output lines, for waits that follow events.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+	c   *sync.Cond
+}
+
+func newLines() *lines {
+	l := &lines{}
+	l.c = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *lines) add(r io.Reader, prefix string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l.line(prefix + sc.Text())
+	}
+}
+
+func (l *lines) line(s string) {
+	l.mu.Lock()
+	l.all = append(l.all, s)
+	l.c.Broadcast()
+	l.mu.Unlock()
+}
+
+func (l *lines) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.countLocked(substr)
+}
+
+func (l *lines) countLocked(substr string) int {
+	n := 0
+	for _, s := range l.all {
+		if strings.Contains(s, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all, "\n")
+}
+
+// waitFor waits until substr has appeared n times.
+func (l *lines) waitFor(t *testing.T, substr string, n int) {
+	t.Helper()
+	l.waitForAny(t, map[string]int{substr: n})
+}
+
+// waitForAny waits until one of the substrings has appeared its number of
+// times.
+func (l *lines) waitForAny(t *testing.T, want map[string]int) {
+	t.Helper()
+	timedOut := false
+	wake := time.AfterFunc(90*time.Second, func() { l.mu.Lock(); timedOut = true; l.c.Broadcast(); l.mu.Unlock() })
+	defer wake.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		for s, n := range want {
+			if l.countLocked(s) >= n {
+				return
+			}
+		}
+		if timedOut {
+			t.Fatalf("none of %v in the router's log:\n%s", want, strings.Join(l.all, "\n"))
+		}
+		l.c.Wait()
+	}
+}
+
+// router is an OpenWrt-like root in a directory, its daemons run chrooted
+// into it: ubusd, procd (not as PID 1: it then serves ubus and runs
+// services), rpcd, and trustjoin as its init script starts it under procd.
+// procd passes the services' output to its own, which log collects.
+type router struct {
+	t     *testing.T
+	dir   string
+	log   *lines
+	procs []*exec.Cmd
+}
+
+// vendor is the TR-106 vendor the router's files are generated for.
+const vendor = "00D09E"
+
+var root = "Device.X_" + vendor + "_TrustJoin."
+
+func newRouter(t *testing.T) *router {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root (chroot)")
+	}
+	if _, err := exec.LookPath("busybox"); err != nil {
+		t.Skip("no busybox (Debian: busybox-static, installed by .ci/install-deps.sh)")
+	}
+	prefix, err := openwrtPrefix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildTrustjoin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := rootTemplate(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &router{t: t, dir: t.TempDir(), log: newLines()}
+	if out, err := exec.Command("cp", "-a", tmpl+"/.", r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying the root: %v\n%s", err, out)
+	}
+	// trustjoin as its package installs it, its TR-069 files made for the
+	// vendor by the build's own knob.
+	r.copy(bin, "usr/bin/trustjoin", 0o755)
+	r.write("usr/libexec/rpcd/trustjoin", "#!/bin/sh\nexec /usr/bin/trustjoin rpcd \"$@\"\n", 0o755)
+	for _, f := range []string{"etc/init.d/trustjoin", "etc/uci-defaults/91-trustjoin-ucitrack",
+		"usr/share/bbfdm/plugins/X_TRUSTJOIN_TrustJoin.json", "usr/share/easycwmp/functions/trustjoin"} {
+		r.copy(filepath.Join(repo, "files", f), f, 0o755)
+	}
+	if out, err := exec.Command(filepath.Join(repo, "scripts/build/vendor.sh"), vendor, r.dir).CombinedOutput(); err != nil {
+		t.Fatalf("vendor.sh: %v\n%s", err, out)
+	}
+	// The shipped configuration, the firewall off: this router's packets
+	// are not what is tested, and it must not touch the host's nftables.
+	cfg, err := os.ReadFile(filepath.Join(repo, "files/etc/config/trustjoin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.write("etc/config/trustjoin", strings.Replace(string(cfg), "option firewall '1'", "option firewall '0'", 1), 0o600)
+	// Two devices onboarded earlier (onboarding needs radios: the lab's).
+	r.write("etc/trustjoin/devices.json", `{"version":1,"devices":[{"id":"d-plug","name":"Plug","segment":"iot","state":"disconnected"},`+
+		`{"id":"d-cam","name":"Camera","segment":"iot","state":"disconnected"}],"preauthorized":[]}`, 0o600)
+
+	t.Cleanup(r.stop)
+	r.syslog()
+	r.start("ubusd", "/sbin/ubusd")
+	r.waitSocket("var/run/ubus/ubus.sock")
+	r.start("procd", "/sbin/procd", "-S")
+	r.waitUbus("service")
+	r.start("rpcd", "/sbin/rpcd")
+	r.waitUbus("uci")
+	r.sh("/etc/init.d/trustjoin start")
+	r.log.waitFor(t, "msg=ready", 1)
+	r.waitUbus("trustjoin")
+	return r
+}
+
+// syslog collects what the router's programs send to /dev/log (easycwmpd
+// and bbfdmd log only there) into its log.
+func (r *router) syslog() {
+	r.t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(r.dir, "dev/log"), Net: "unixgram"})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 8192)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			r.log.line("syslog: " + strings.TrimRight(string(buf[:n]), "\n"))
+		}
+	}()
+}
+
+func (r *router) write(name, content string, mode os.FileMode) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), mode); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *router) copy(from, to string, mode os.FileMode) {
+	r.t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.write(to, string(b), mode)
+}
+
+func (r *router) read(name string) string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, name))
+	return string(b)
+}
+
+// command is name chrooted into the router.
+func (r *router) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TZ=UTC"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: r.dir, Setpgid: true}
+	return cmd
+}
+
+// start runs a daemon of the router, its output into the log.
+func (r *router) start(tag, name string, args ...string) *exec.Cmd {
+	r.t.Helper()
+	cmd := r.command(name, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("%s: %v", name, err)
+	}
+	go r.log.add(out, tag+": ")
+	r.procs = append(r.procs, cmd)
+	return cmd
+}
+
+// stop ends the daemons, last started first, each with its process group
+// (procd's services too).
+func (r *router) stop() {
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		p := r.procs[i]
+		syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	// What procd started runs in a session of its own: whatever still has
+	// its root in the router's directory.
+	if ps, err := filepath.Glob("/proc/[0-9]*/root"); err == nil {
+		for _, p := range ps {
+			if d, err := os.Readlink(p); err == nil && d == r.dir {
+				var pid int
+				fmt.Sscanf(p, "/proc/%d/root", &pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if r.t.Failed() {
+		r.t.Logf("router log:\n%s", r.log)
+	}
+}
+
+// sh runs a shell script in the router, failing the test if it fails.
+func (r *router) sh(script string) string {
+	r.t.Helper()
+	out, err := r.command("/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	return string(out)
+}
+
+// ubus makes one ubus call with the real client: its exit status (ubus's
+// status code) and reply.
+func (r *router) ubus(object, method string, args any) (int, map[string]any) {
+	r.t.Helper()
+	b, _ := json.Marshal(args)
+	cmd := r.command("/bin/ubus", "-t", "120", "call", object, method, string(b))
+	out, err := cmd.Output()
+	status := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		status = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("ubus call %s %s: %v", object, method, err)
+	}
+	var reply map[string]any
+	if len(bytes.TrimSpace(out)) > 0 {
+		if err := json.Unmarshal(out, &reply); err != nil {
+			r.t.Fatalf("ubus call %s %s: %v\n%s", object, method, err, out)
+		}
+	}
+	return status, reply
+}
+
+func (r *router) waitSocket(name string) {
+	r.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(filepath.Join(r.dir, name)); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("no socket %s:\n%s", name, r.log)
+		}
+	}
+}
+
+// waitUbus waits until object is on the bus (`ubus wait_for`).
+func (r *router) waitUbus(object string) {
+	r.t.Helper()
+	if out, err := r.command("/bin/ubus", "-t", "60", "wait_for", object).CombinedOutput(); err != nil {
+		r.t.Fatalf("ubus object %s did not appear: %v %s\n%s", object, err, out, r.log)
+	}
+}
+
+// TestRouterRuns: the router boots and trustjoin answers on the bus
+// through rpcd, the model's vendor as built.
+func TestRouterRuns(t *testing.T) {
+	r := newRouter(t)
+	status, reply := r.ubus("trustjoin", "status", map[string]any{})
+	if status != 0 || reply["ready"] != true {
+		t.Fatalf("status: %d %v", status, reply)
+	}
+}
