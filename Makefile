@@ -7,7 +7,7 @@ export CGO_ENABLED := 0
 VERSION := $(shell scripts/build/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(VERSION)
 
-.PHONY: all build cross ipk size test test-go test-lab test-ui demo bench lint fmt deps clean help
+.PHONY: all build cross ipk size test test-go test-openwrt test-lab test-ui demo bench lint fmt deps clean help
 
 all: build ## build the binary for this machine (.build/trustjoin)
 
@@ -28,6 +28,9 @@ test: test-go test-lab test-ui ## unit, netns, package, lab (real radios) and br
 test-go: ## Go tests: unit, nftables/netns (as root), packages, black-box
 	@unformatted=$$(gofmt -l src test); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 20m ./...
+
+test-openwrt: ## (part of test-go) opkg install/upgrade/remove, procd, rpcd and ujail on OpenWrt's real userland (scripts/openwrt)
+	$(GO) test -count=1 -timeout 20m ./test/openwrt/
 
 test-lab: ## scenarios on simulated radios in a VM (hostapd, wpa_supplicant), and the tests that need 802.1Q VLANs or flowtables
 	scripts/lab/run-all.sh

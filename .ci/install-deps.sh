@@ -10,11 +10,12 @@ apt-get install -y -q --no-install-recommends \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
 	binutils file ca-certificates openssl bc python3 \
-	chromium
-# Building the TR-069 agents from openwrt-src (test/tr069: bbfdm and
-# easycwmp, scripts/openwrt/recipes): autotools for easycwmp and microxml,
-# libcurl and OpenSSL headers for both.
-apt-get install -y -q --no-install-recommends autoconf automake libcurl4-openssl-dev libssl-dev
+	chromium \
+	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev \
+	autoconf automake libcurl4-openssl-dev libssl-dev
+# (the last two lines build OpenWrt's userland for test/openwrt and the
+# TR-069 agents for test/tr069: scripts/openwrt/build.sh; autotools for
+# easycwmp and microxml, libcurl and OpenSSL headers for both)
 # node and npm for the real-browser tests (test/ui), unless installed already.
 command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm
 
