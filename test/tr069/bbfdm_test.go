@@ -17,8 +17,8 @@ type bbfdm struct {
 	proto string
 }
 
-func startBBFDM(t *testing.T) *bbfdm {
-	r := newRouter(t)
+func startBBFDM(t *testing.T, release string) *bbfdm {
+	r := newRouter(t, release)
 	// What bbfdm's package init script makes: the directories where each
 	// protocol's changes wait for their commit (uci makes only the last
 	// level; a missing parent loses a change, and bbfdm still answers 1).
@@ -181,7 +181,8 @@ func longURI(t *testing.T) string {
 // An ACS runs trustjoin through the real bbfdmd: every item of issue #17
 // that bbfdm takes part in, each against the real daemon behind rpcd.
 func TestBBFDM(t *testing.T) {
-	b := startBBFDM(t)
+	t.Parallel()
+	b := startBBFDM(t, "24.10")
 	p := func(s string) string { return root + s }
 
 	// Reads: settings from UCI, status from ubus, typed values where unset

@@ -21,7 +21,7 @@ func TestBenchPreauth(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TJ_BENCH_TR069_DEVICES")); err == nil && v > 0 {
 		n = v
 	}
-	b := startBBFDM(t)
+	b := startBBFDM(t, "24.10")
 	uris := make([]string, n)
 	for i := range uris {
 		uris[i] = dppURI(t)

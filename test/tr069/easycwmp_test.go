@@ -18,8 +18,8 @@ type easycwmp struct {
 	acs *acs
 }
 
-func startEasyCWMP(t *testing.T, setup func(r *router)) *easycwmp {
-	r := newRouter(t)
+func startEasyCWMP(t *testing.T, release string, setup func(r *router)) *easycwmp {
+	r := newRouter(t, release)
 	a := newACS(t)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
@@ -115,7 +115,8 @@ func spv(kv ...string) string {
 // side under busybox ash, real ubus, rpcd, uci and jsonfilter): every item
 // of issue #17 that easycwmp takes part in.
 func TestEasyCWMP(t *testing.T) {
-	e := startEasyCWMP(t, nil)
+	t.Parallel()
+	e := startEasyCWMP(t, "24.10", nil)
 	p := func(s string) string { return root + s }
 
 	// Reads: typed values where unset, lists joined by commas, instance
@@ -239,8 +240,9 @@ func TestEasyCWMP(t *testing.T) {
 // restarts only the services listed there: without trustjoin's entry a
 // pushed setting never applies; the package's uci-defaults script adds it.
 func TestEasyCWMPUCITrack(t *testing.T) {
+	t.Parallel()
 	ucitrack := "\nconfig network\n\toption init 'network'\n\nconfig system\n\toption init 'led'\n"
-	e := startEasyCWMP(t, func(r *router) { r.write("etc/config/ucitrack", ucitrack, 0o644) })
+	e := startEasyCWMP(t, "23.05", func(r *router) { r.write("etc/config/ucitrack", ucitrack, 0o644) })
 	p := func(s string) string { return root + s }
 	push := func(timeout string) {
 		t.Helper()

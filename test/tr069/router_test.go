@@ -20,46 +20,35 @@ import (
 // repo is the checkout's root.
 var repo, _ = filepath.Abs("../..")
 
-// components are what the router runs, built from OpenWrt's sources by
-// scripts/openwrt/build.sh (cached): ubusd and the ubus client, rpcd (the
-// trustjoin plugin's host and the uci object), uci, jsonfilter, procd
-// (services, reload triggers), and the two agents.
-var components = []string{"libubox", "uci", "ubus", "rpcd", "jsonfilter", "procd", "bbfdm", "easycwmp"}
+// agents are the recipes (scripts/openwrt/recipes) the routers add to
+// OpenWrt's core userland: the two TR-069 agents.
+const agents = "bbfdm easycwmp"
 
-// openwrtPrefix builds (or finds in the cache) OpenWrt's userland with the
-// agents and returns its install prefix, once per test binary.
-var openwrtPrefix = sync.OnceValues(func() (string, error) {
-	build := filepath.Join(repo, "scripts/openwrt/build.sh")
-	if _, err := os.Stat(build); err != nil {
-		return "", fmt.Errorf("no scripts/openwrt/build.sh: %v", err)
-	}
-	cmd := exec.Command(build, components...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s: %v\n%s", build, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-})
-
-// rootTemplate is the OpenWrt-like root (test/tr069/root.sh), made once
-// per test binary; each router copies it.
-var rootTemplate = func() func(prefix string) (string, error) {
-	var once sync.Once
-	var dir string
-	var err error
-	return func(prefix string) (string, error) {
-		once.Do(func() {
-			if dir, err = os.MkdirTemp("", "trustjoin-openwrt-root-"); err != nil {
-				return
-			}
-			cleanup = append(cleanup, dir)
-			if out, rerr := exec.Command(filepath.Join(repo, "test/tr069/root.sh"), prefix, dir).CombinedOutput(); rerr != nil {
-				err = fmt.Errorf("root.sh: %v\n%s", rerr, out)
-			}
-		})
-		return dir, err
+// rootTemplate is an OpenWrt-like root of a release
+// (scripts/openwrt/root.sh: OpenWrt's userland and the agents built from
+// openwrt-src, the release's base-files, procd and rpcd scripts), made once
+// per release and test binary; each router copies it.
+var rootTemplate = func() func(release string) (string, error) {
+	var mu sync.Mutex
+	made := map[string]string{}
+	return func(release string) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if d, ok := made[release]; ok {
+			return d, nil
+		}
+		d, err := os.MkdirTemp("", "trustjoin-tr069-root-")
+		if err != nil {
+			return "", err
+		}
+		cleanup = append(cleanup, d)
+		root := filepath.Join(d, "root")
+		cmd := exec.Command(filepath.Join(repo, "scripts/openwrt/root.sh"), root, "--release", release, "--with", agents)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("root.sh --release %s --with %q: %v\n%s", release, agents, err, out)
+		}
+		made[release] = root
+		return root, nil
 	}
 }()
 
@@ -144,7 +133,10 @@ func (l *lines) waitForAny(t *testing.T, want map[string]int) {
 // router is an OpenWrt-like root in a directory, its daemons run chrooted
 // into it: ubusd, procd (not as PID 1: it then serves ubus and runs
 // services), rpcd, and trustjoin as its init script starts it under procd.
-// procd passes the services' output to its own, which log collects.
+// What they log (procd passes on the services' output; easycwmpd and
+// bbfdmd log only to syslog) goes to log. Unlike scripts/openwrt/chroot.sh
+// the router shares the host's network and process namespaces: the stub
+// ACS the agents talk to is this test process.
 type router struct {
 	t     *testing.T
 	dir   string
@@ -157,7 +149,7 @@ const vendor = "00D09E"
 
 var root = "Device.X_" + vendor + "_TrustJoin."
 
-func newRouter(t *testing.T) *router {
+func newRouter(t *testing.T, release string) *router {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("needs root (chroot)")
@@ -165,21 +157,30 @@ func newRouter(t *testing.T) *router {
 	if _, err := exec.LookPath("busybox"); err != nil {
 		t.Skip("no busybox (Debian: busybox-static, installed by .ci/install-deps.sh)")
 	}
-	prefix, err := openwrtPrefix()
-	if err != nil {
-		t.Fatal(err)
-	}
 	bin, err := buildTrustjoin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := rootTemplate(prefix)
+	tmpl, err := rootTemplate(release)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &router{t: t, dir: t.TempDir(), log: newLines()}
-	if out, err := exec.Command("cp", "-a", tmpl+"/.", r.dir).CombinedOutput(); err != nil {
+	r := &router{t: t, dir: filepath.Join(t.TempDir(), "root"), log: newLines()}
+	if out, err := exec.Command("cp", "-a", tmpl, r.dir).CombinedOutput(); err != nil {
 		t.Fatalf("copying the root: %v\n%s", err, out)
+	}
+	// What a booted OpenWrt has and chroot.sh would mount: /tmp (where
+	// /var points) with its run, lock and state directories, and the
+	// device nodes daemons open.
+	for _, d := range []string{"tmp/run/ubus", "tmp/lock", "tmp/state", "tmp/log"} {
+		if err := os.MkdirAll(filepath.Join(r.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, dev := range map[string]int{"null": 3, "zero": 5, "random": 8, "urandom": 9} {
+		if err := syscall.Mknod(filepath.Join(r.dir, "dev", name), syscall.S_IFCHR|0o666, 1<<8|dev); err != nil && !os.IsExist(err) {
+			t.Fatal(err)
+		}
 	}
 	// trustjoin as its package installs it, its TR-069 files made for the
 	// vendor by the build's own knob.
@@ -375,7 +376,7 @@ func (r *router) waitUbus(object string) {
 // TestRouterRuns: the router boots and trustjoin answers on the bus
 // through rpcd, the model's vendor as built.
 func TestRouterRuns(t *testing.T) {
-	r := newRouter(t)
+	r := newRouter(t, "main")
 	status, reply := r.ubus("trustjoin", "status", map[string]any{})
 	if status != 0 || reply["ready"] != true {
 		t.Fatalf("status: %d %v", status, reply)
