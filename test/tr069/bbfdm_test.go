@@ -205,6 +205,19 @@ func TestBBFDM(t *testing.T) {
 		}
 	}
 
+	// Devices are numbered by position (bbfdm's JSON engine knows no other
+	// way for ubus-backed tables): a USP controller addresses one by its
+	// unique key, which bbfdm resolves within the request.
+	byKey := b.get(p(`Device.[ID=="d-plug"].Name`))
+	if len(byKey) != 1 {
+		t.Errorf("Device by unique key: %+v", byKey)
+	}
+	for _, r := range byKey {
+		if r.Data != "Plug" {
+			t.Errorf("Device by unique key: %+v", r)
+		}
+	}
+
 	// Refused up front (fault 9007), nothing staged: out of range, not
 	// in the enumeration, too long, not a name, not a DPP URI.
 	for _, kv := range [][2]string{

@@ -281,7 +281,13 @@ func (s *Service) PreauthBulk(_ context.Context, es []api.PreauthRequest) (api.B
 	return res, nil
 }
 
-// PreauthRemove implements api.Service.
+// PreauthRemove implements api.Service. An entry of the configuration is
+// the configuration's to remove: the next load would bring it back.
 func (s *Service) PreauthRemove(_ context.Context, id string) error {
+	for _, p := range s.reg.Preauths() {
+		if (p.ID == id || p.KeyHash == id) && p.Section != "" {
+			return fmt.Errorf("%w: pre-authorised in the configuration (preauth %q): remove it there", api.ErrInvalid, p.Section)
+		}
+	}
 	return apiError(s.reg.RemovePreauth(id))
 }
