@@ -63,10 +63,10 @@ func TestBenchPreauth(t *testing.T) {
 		fmt.Fprintf(&script, `ubus call bbfdm add '{"path":"%sPreAuthorized.","obj_path":{"URI":"%s","Segment":"iot","Name":"Device %d"},"optional":{"proto":"usp"}}' >/dev/null || exit 1`+"\n", root, u, i)
 	}
 	script.WriteString(`ubus call bbf.config commit '{"proto":"usp"}' >/dev/null` + "\n")
-	b.write("tmp/push.sh", script.String(), 0o700)
+	b.write("tmp/push.sh", script.String(), 0o600)
 	before = b.log.count(pattern)
 	start = time.Now()
-	b.sh("/tmp/push.sh")
+	b.sh("sh /tmp/push.sh")
 	agentDone := time.Since(start)
 	applied(before)
 	viaAgent := time.Since(start)
