@@ -142,6 +142,10 @@ type router struct {
 	dir   string
 	log   *lines
 	procs []*exec.Cmd
+	// ns is the router's PID namespace, held by unshare's child: when the
+	// test ends, or its process dies, the kernel ends all in it.
+	ns     *exec.Cmd
+	nsInit int
 }
 
 // vendor is the TR-106 vendor the router's files are generated for.
@@ -205,6 +209,7 @@ func newRouter(t *testing.T, release string) *router {
 		`{"id":"d-cam","name":"Camera","segment":"iot","state":"disconnected"}],"preauthorized":[]}`, 0o600)
 
 	t.Cleanup(r.stop)
+	r.namespace()
 	r.syslog()
 	r.start("ubusd", "/sbin/ubusd")
 	r.waitSocket("var/run/ubus/ubus.sock")
@@ -264,12 +269,31 @@ func (r *router) read(name string) string {
 	return string(b)
 }
 
-// command is name chrooted into the router.
+// namespace makes the router's PID namespace: its first process (init
+// there) lives until unshare dies, which dies with this test process.
+func (r *router) namespace() {
+	r.t.Helper()
+	r.ns = exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "infinity")
+	r.ns.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := r.ns.Start(); err != nil {
+		r.t.Fatalf("unshare: %v", err)
+	}
+	children := fmt.Sprintf("/proc/%d/task/%d/children", r.ns.Process.Pid, r.ns.Process.Pid)
+	for deadline := time.Now().Add(10 * time.Second); r.nsInit == 0; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(children); err == nil {
+			fmt.Sscan(string(b), &r.nsInit)
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatal("unshare started no process")
+		}
+	}
+}
+
+// command is name chrooted into the router, in its PID namespace.
 func (r *router) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command("nsenter", append([]string{"--target", fmt.Sprint(r.nsInit), "--pid", "--",
+		"chroot", r.dir, "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TZ=UTC", name}, args...)...)
 	cmd.Dir = "/"
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "TZ=UTC"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: r.dir, Setpgid: true}
 	return cmd
 }
 
@@ -290,31 +314,15 @@ func (r *router) start(tag, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// stop ends the daemons, last started first, each with its process group
-// (procd's services too).
+// stop ends the router: the end of its namespace's init ends everything in
+// it (the daemons and what procd started).
 func (r *router) stop() {
-	for i := len(r.procs) - 1; i >= 0; i-- {
-		p := r.procs[i]
-		syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+	if r.ns != nil && r.ns.Process != nil {
+		r.ns.Process.Kill()
+		r.ns.Wait()
 	}
-	// What procd started runs in a session of its own: whatever still has
-	// its root in the router's directory.
-	if ps, err := filepath.Glob("/proc/[0-9]*/root"); err == nil {
-		for _, p := range ps {
-			if d, err := os.Readlink(p); err == nil && d == r.dir {
-				var pid int
-				fmt.Sscanf(p, "/proc/%d/root", &pid)
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+	for _, p := range r.procs {
+		p.Wait()
 	}
 	if r.t.Failed() {
 		r.t.Logf("router log:\n%s", r.log)
