@@ -41,7 +41,9 @@ func TestBenchPreauth(t *testing.T) {
 	b.write("tmp/batch", batch.String(), 0o600)
 	before := b.log.count(pattern)
 	start := time.Now()
-	b.sh("uci batch < /tmp/batch && /etc/init.d/trustjoin reload")
+	b.sh("uci batch < /tmp/batch")
+	batchDone := time.Since(start)
+	b.sh("/etc/init.d/trustjoin reload")
 	applied(before)
 	byHand := time.Since(start)
 
@@ -73,6 +75,6 @@ func TestBenchPreauth(t *testing.T) {
 	if v := b.value(root + "PreAuthorizedNumberOfEntries"); v != strconv.Itoa(n) {
 		t.Fatalf("%s pre-authorised through bbfdm, want %d", v, n)
 	}
-	fmt.Printf("tr069: %d pre-authorised devices through bbfdm %.1f s (%.1f s of them in bbfdm), by hand with uci batch %.2f s: ratio %.0f\n",
-		n, viaAgent.Seconds(), agentDone.Seconds(), byHand.Seconds(), viaAgent.Seconds()/byHand.Seconds())
+	fmt.Printf("tr069: %d pre-authorised devices through bbfdm %.1f s (%.1f s of them in bbfdm, the rest committing and trustjoin applying them), by hand with uci batch %.1f s (%.1f s of them in uci): ratio %.1f\n",
+		n, viaAgent.Seconds(), agentDone.Seconds(), byHand.Seconds(), batchDone.Seconds(), viaAgent.Seconds()/byHand.Seconds())
 }
