@@ -105,10 +105,10 @@ until_ok 'grep -q "log_level .debug" /etc/trustjoin/last-good.uci' || echo "NOT 
 ubus call uci set '{"config":"trustjoin","section":"main","values":{"log_level":"warn"}}'
 ubus call uci commit '{"config":"trustjoin"}'
 until_ok 'grep -q "log_level .warn" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY ubus uci commit"
-uci set trustjoin.main.log_level=info
+uci set trustjoin.main.log_level=error
 uci commit trustjoin
 /etc/init.d/trustjoin reload
-until_ok 'grep -q "log_level .info" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY init.d reload"
+until_ok 'grep -q "log_level .error" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY init.d reload"
 [ "$(pid_of)" = "$pid" ] || echo "RESTARTED, NOT RELOADED"
 echo "== basic"; trustjoin status | grep -c "no dynamic VLANs"
 opkg remove wpad-basic-mbedtls >/dev/null

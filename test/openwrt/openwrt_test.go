@@ -121,7 +121,9 @@ const boot = `
 set -e
 mkdir -p /var/run/ubus
 ubusd &
-n=0; until [ -S /var/run/ubus/ubus.sock ]; do n=$((n+1)); [ $n -lt 200 ] || { echo "no ubusd"; exit 1; }; sleep 0.05; done
+# ubusd answers (its socket exists before it listens: a client started
+# then would fail to connect and exit)
+n=0; until ubus list >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 200 ] || { echo "no ubusd"; exit 1; }; sleep 0.05; done
 procd -S >/tmp/procd.log 2>&1 &
 rpcd &
 n=0; until ubus list service >/dev/null 2>&1 && ubus list session >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 200 ] || { echo "no procd/rpcd"; exit 1; }; sleep 0.05; done
@@ -308,12 +310,16 @@ func (s state) check(t *testing.T) {
 
 // Real-world wireless configurations, each applied to a stock root before
 // `opkg install`, with the access points trustjoin must take on.
+// Main runs all; the older releases those marked every (their scripts differ
+// in functions.sh, procd.sh and the wifi generator, not in what the others
+// exercise).
 var configurations = []struct {
 	name, bands, key string
 	setup            string // uci batch commands
 	want             []string
+	every            bool
 }{
-	{name: "stock dual-band", bands: "2g 5g", key: "household1", want: []string{"default_radio0", "default_radio1"}},
+	{name: "stock dual-band", bands: "2g 5g", key: "household1", want: []string{"default_radio0", "default_radio1"}, every: true},
 	{name: "stock single-band", bands: "2g", key: "household1", want: []string{"default_radio0"}},
 	{name: "stock tri-band", bands: "2g 5g 5g", key: "household1", want: []string{"default_radio0", "default_radio1", "default_radio2"}},
 	{name: "as shipped: open and disabled", bands: "2g 5g"},
@@ -349,7 +355,7 @@ set wireless.@wifi-iface[-1].ssid=Anonymous
 set wireless.@wifi-iface[-1].encryption=psk2
 set wireless.@wifi-iface[-1].key=household1
 set wireless.@wifi-iface[-1].ifname=wlan-anon
-`, want: []string{"@wifi-iface[3]", "home", "iot", "main"}},
+`, want: []string{"@wifi-iface[3]", "home", "iot", "main"}, every: true},
 	{name: "SAE-only beside WPA2", bands: "2g 5g", key: "household1", setup: `
 set wireless.default_radio1.encryption=sae
 `, want: []string{"default_radio0"}},
@@ -368,7 +374,7 @@ set wireless.guest_open.network=guest
 set wireless.guest_open.mode=ap
 set wireless.guest_open.ssid=Cafe
 set wireless.guest_open.encryption=none
-`, want: []string{"default_radio0", "default_radio1"}},
+`, want: []string{"default_radio0", "default_radio1"}, every: true},
 	{name: "a station uplink", bands: "2g 5g", key: "household1", setup: `
 set wireless.wwan=wifi-iface
 set wireless.wwan.device=radio1
@@ -394,6 +400,9 @@ func TestInstall(t *testing.T) {
 	for _, rel := range releases {
 		for _, c := range configurations {
 			rel, c := rel, c
+			if rel != "main" && !c.every {
+				continue
+			}
 			t.Run(rel+"/"+c.name, func(t *testing.T) {
 				t.Parallel()
 				root := newRoot(t, rel, c.bands, c.key)

@@ -160,6 +160,15 @@ func TestCallFailures(t *testing.T) {
 		{down, "device", "{}", statusInvalidArgument, `argument "id" is required`},
 		{down, "device", "[1,2]", statusInvalidArgument, "the arguments are not a JSON object"},
 		{down, "frobnicate", "{}", statusInvalidArgument, `unknown method "frobnicate"`},
+		// Refused before the daemon is asked (it is down here).
+		{down, "device", `{"id":"."}`, statusInvalidArgument, `argument "id": "." names nothing`},
+		{down, "remove", `{"id":".."}`, statusInvalidArgument, `argument "id": ".." names nothing`},
+		{down, "rename", `{"id":"d-1","name":"cam\nd-2  iot  connected"}`, statusInvalidArgument, `argument "name": the name holds a control character (U+000A)`},
+		{down, "rename", `{"id":"d-1"}`, statusInvalidArgument, `argument "name" is required`},
+		{down, "preauth_add", `{"uri":"DPP:K:x;;","name":"\u001b[2Jcam"}`, statusInvalidArgument, `argument "name": the name holds a control character (U+001B)`},
+		{down, "onboard", `{"method":"pkex","code":"abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80"}`, statusInvalidArgument, "the PKEX code holds a space"},
+		{down, "onboard", `{"method":"pkex","code":"abcdef\u0000 init=1"}`, statusInvalidArgument, "the PKEX code holds a control character (U+0000)"},
+		{down, "onboard", `{"method":"qr","uri":"DPP:K:x;;","name":"` + strings.Repeat("x", 100) + `"}`, statusInvalidArgument, "the name is too long"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

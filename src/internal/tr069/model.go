@@ -205,7 +205,10 @@ func Model() []Object {
 			{Name: "URI", Type: "string", Write: true, Hidden: true, MaxLen: MaxURI, Pattern: dppPattern, UCI: own("uri")},
 			// Empty: the onboarding default segment.
 			{Name: "Segment", Type: "string", Write: true, MaxLen: 32, Pattern: optional(namePattern), UCI: own("segment")},
-			{Name: "Name", Type: "string", Write: true, MaxLen: 64, Pattern: `^[^[:cntrl:]]*$`, UCI: own("name")},
+			// A device name (devname.Check): no control characters, no
+			// space at either end; the marks that reorder text trustjoin
+			// refuses when it loads the file.
+			{Name: "Name", Type: "string", Write: true, MaxLen: 64, Pattern: `^([^[:cntrl:][:space:]]([^[:cntrl:]]*[^[:cntrl:][:space:]])?)?$`, UCI: own("name")},
 			// none: not (yet) in force: incomplete, or in a configuration
 			// not loaded (see ConfigRejected); pending: waiting for the
 			// device; onboarded: DeviceID is the device it became.
