@@ -219,10 +219,11 @@ func TestBBFDM(t *testing.T) {
 	}
 
 	// Refused up front (fault 9007), nothing staged: out of range, not
-	// in the enumeration, too long, not a name, not a DPP URI.
+	// in the enumeration, not a name, too long, a list item not a name,
+	// not an interface name (a URI that is no DPP URI: below).
 	for _, kv := range [][2]string{
 		{"Segment.2.VLAN", "5000"}, {"Onboarding.AKM", "wep"}, {"Onboarding.Timeout", "5"}, {"Segment.2.Name", "a b"},
-		{"Segment.1.Reach", "iot,no such"}, {"MUD.MaxSize", "10"}, {"Segment.2.Bridge", "a/b"},
+		{"Segment.2.Name", strings.Repeat("n", 33)}, {"Segment.1.Reach", "iot,no such"}, {"MUD.MaxSize", "10"}, {"Segment.2.Bridge", "a/b"},
 	} {
 		if f, msg := b.set(p(kv[0]), kv[1]); f != 9007 {
 			t.Errorf("%s = %q: fault %d %s, want 9007", kv[0], kv[1], f, msg)
@@ -291,6 +292,9 @@ func TestBBFDM(t *testing.T) {
 	pa, f := b.add(p("PreAuthorized."))
 	if f != 0 {
 		t.Fatalf("AddObject PreAuthorized: fault %d", f)
+	}
+	if f, msg := b.set(p("PreAuthorized."+pa+".URI"), "https://maker.example/camera"); f != 9007 {
+		t.Errorf("a URI that is not a DPP URI: fault %d %s, want 9007", f, msg)
 	}
 	b.mustSet(p("PreAuthorized."+pa+".URI"), uri, p("PreAuthorized."+pa+".Segment"), "cams", p("PreAuthorized."+pa+".Name"), "Camera")
 	b.commit(true)

@@ -216,10 +216,13 @@ func TestEasyCWMP(t *testing.T) {
 		t.Fatal("a value was run as a command")
 	}
 
-	// An Alias is unique in its table.
-	r = e.session(spv(p("Segment.1.Alias"), "cameras"))
+	// An Alias is unique in its table; a URI must be a DPP URI.
+	r = e.session(spv(p("Segment.1.Alias"), "cameras"), spv(p("PreAuthorized."+pn+".URI"), "https://maker.example/camera"))
 	if f := faults(r[0]); f[p("Segment.1.Alias")] != 9007 {
 		t.Errorf("a second Alias cameras: %v", f)
+	}
+	if f := faults(r[1]); f[p("PreAuthorized."+pn+".URI")] != 9007 {
+		t.Errorf("a URI that is not a DPP URI: %v", f)
 	}
 
 	// DeleteObject: trustjoin reloads at the session's end; instance
