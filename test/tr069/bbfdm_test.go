@@ -341,4 +341,14 @@ func TestBBFDM(t *testing.T) {
 	if v := b.value(p("PreAuthorizedNumberOfEntries")); v != "2" {
 		t.Errorf("%s pre-authorised", v)
 	}
+	if f := b.del(p("PreAuthorized." + pb + ".")); f != 0 {
+		t.Fatalf("USP Delete: fault %d", f)
+	}
+	b.commit(true)
+	if v := b.value(p("PreAuthorizedNumberOfEntries")); v != "1" {
+		t.Errorf("after USP Delete: %s pre-authorised", v)
+	}
+	if cfg := b.read("etc/config/trustjoin"); strings.Contains(cfg, "'preauth_"+pb+"'") {
+		t.Errorf("USP Delete left the section:\n%s", cfg)
+	}
 }
