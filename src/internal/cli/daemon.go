@@ -109,10 +109,19 @@ func runDaemon(ctx context.Context, env Env) int {
 
 // buildTasks wires the subsystems the configuration asks for.
 func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
-	for _, dir := range []string{cfg.Main.StateDir, cfg.Main.RunDir} {
-		// Both hold secrets or the root-only API socket.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("failed to create %s: %v", dir, err)
+	// The state folder holds secrets: root's alone. The run folder holds
+	// the root-only API socket (mode 0600) and the sockets hostapd answers
+	// on; OpenWrt's hostapd runs as user network, so it must be able to
+	// pass through (0711: not list, not create).
+	for _, d := range []struct {
+		dir  string
+		mode os.FileMode
+	}{{cfg.Main.StateDir, 0o700}, {cfg.Main.RunDir, 0o711}} {
+		if err := os.MkdirAll(d.dir, d.mode); err != nil {
+			return nil, fmt.Errorf("failed to create %s: %v", d.dir, err)
+		}
+		if err := os.Chmod(d.dir, d.mode); err != nil {
+			return nil, fmt.Errorf("failed to set the mode of %s: %v", d.dir, err)
 		}
 	}
 	tasks := []daemon.Task{daemon.NewWatchdog(log, notify)}
