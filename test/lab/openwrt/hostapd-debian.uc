@@ -2,7 +2,8 @@
 // hostapd) in front of Debian's hostapd 2.10, which has no ubus and no
 // ucode. OpenWrt's wifi scripts write the configuration file and call
 // config_set as they do on a router; this starts Debian's hostapd on that
-// file, unchanged, the way OpenWrt did before hostapd had ucode (the
+// file (less the options only OpenWrt's patched hostapd knows, each
+// logged), the way OpenWrt did before hostapd had ucode (the
 // access point's interface made first with iw, then `hostapd -B FILE`),
 // and returns its pid, which netifd watches. No live reconfiguration: every
 // config_set restarts that radio's hostapd (OpenWrt's reloads only what
@@ -12,7 +13,7 @@
 
 import * as libubus from 'ubus';
 import * as uloop from 'uloop';
-import { readfile, unlink, stat, popen } from 'fs';
+import { readfile, writefile, unlink, stat, popen } from 'fs';
 
 const log_file = getenv('LAB_HOSTAPD_LOG') ?? '/var/log/hostapd.log';
 const debug = getenv('LAB_HOSTAPD_DEBUG') == '1';
@@ -53,10 +54,40 @@ function first_interface(file)
 	return m ? m[2] : null;
 }
 
+// Options only OpenWrt's patched hostapd knows (its patches add them);
+// Debian's 2.10 refuses a file that has any. The generator writes them
+// with their default values here (noscan=0, ht_coex=0, vlan_no_bridge=0
+// when vlan_bridge is set), so the copy without them means the same.
+const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true };
+
+// debian_copy: FILE without the OpenWrt-only lines, as FILE.debian; each
+// dropped line is logged.
+function debian_copy(file)
+{
+	let data = readfile(file);
+	if (!data)
+		return null;
+	let out = [];
+	for (let line in split(data, '\n')) {
+		let key = split(line, '=', 2)[0];
+		if (openwrt_only[key]) {
+			say(`dropped the OpenWrt-only line ${line} for Debian's hostapd`);
+			continue;
+		}
+		push(out, line);
+	}
+	let copy = file + '.debian';
+	writefile(copy, join('\n', out));
+	return copy;
+}
+
 function start(phy, file)
 {
 	let ifname = first_interface(file);
 	if (!ifname)
+		return null;
+	file = debian_copy(file);
+	if (!file)
 		return null;
 	if (!stat(`/sys/class/net/${ifname}`))
 		system(`iw phy ${phy} interface add ${ifname} type __ap`);
