@@ -6,9 +6,9 @@
 # configuration) gets trustjoin installed by opkg; its uci-defaults change
 # /etc/config/wireless, and after the reload LuCI's Save & Apply would do,
 # hostapd's configuration as OpenWrt's scripts write it carries trustjoin's
-# six options. A per-device PSK line added while hostapd runs is taken up
-# at the next wifi reload (OpenWrt's hostapd reloads the PSK file and keeps
-# the access point up), a device connects with it and lands in its VLAN
+# six options. A per-device PSK line added while hostapd runs is not taken
+# up by a wifi reload (nothing changed for netifd) but by RELOAD_WPA_PSK,
+# the access point staying up; a device connects with it and lands in its VLAN
 # with an interface of its own, and trustjoin finds the access point.
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
@@ -68,26 +68,23 @@ say "the laptop is back on the renamed access point"
 lab_wait 60 lab_sta_connected wlan2 || fail "household device did not reconnect"
 lab_log_wait 30 "$LAB_OUT/hostapd.log" "$LAB_AP: AP-STA-CONNECTED $hh" || fail "the laptop is not on $LAB_AP"
 
-say "a per-device PSK line (keyid=dev1, VLAN 10) added to trustjoin's file; wifi reload takes it up"
+say "a per-device PSK line (keyid=dev1, VLAN 10) added to trustjoin's file; wifi reload leaves hostapd alone, RELOAD_WPA_PSK takes it up"
 connected_before=$(grep -c "AP-STA-CONNECTED $hh" "$LAB_OUT/hostapd.log")
 echo "keyid=dev1 vlanid=10 $dev_mac $dev_pass" >> "$psk"
+# The wireless configuration is unchanged, so netifd does not hand hostapd
+# a configuration (main's wireless-device.uc: update() returns when the
+# data is equal) and OpenWrt's hostapd.uc, which re-reads a changed PSK file
+# only inside config_set, is not asked: the file is taken up when whoever
+# changed it sends RELOAD_WPA_PSK, as trustjoin does after every change.
+configs_before=$(grep -c 'Set new config for phy\|config_set phy0' "$LAB_OUT/syslog.log")
 owrt wifi reload
-if [ "$LAB_HOSTAPD" = openwrt ]; then
-	# OpenWrt's hostapd.uc compares the files' contents and reloads only
-	# what changed: the PSK file, with RELOAD_WPA_PSK, the access point
-	# and its stations untouched.
-	lab_log_wait 60 "$LAB_OUT/hostapd.log" "Update config data files for bss $LAB_AP\|Reload WPA PSK file for bss $LAB_AP" ||
-		fail "OpenWrt's hostapd did not reload the changed PSK file on wifi reload"
-	grep -E "(Update config data files|Reload WPA PSK file|Reload config|Set new config)" "$LAB_OUT/hostapd.log" | tail -n 3
-	sleep 2
-	lab_sta_connected wlan2 || fail "the laptop lost its connection at the wifi reload"
-	[ "$(grep -c "AP-STA-CONNECTED $hh" "$LAB_OUT/hostapd.log")" = "$connected_before" ] ||
-		fail "the laptop had to reconnect: the wifi reload restarted the access point"
-else
-	# The stand-in restarts Debian's hostapd on every configuration.
-	lab_log_wait 60 "$LAB_OUT/hostapd-standin.log" "config_set phy0" || fail "the stand-in got no configuration on wifi reload"
-	owrt_ap_up "$LAB_AP"
-fi
+sleep 5 # no event to wait for: the check is that nothing happens
+[ "$(grep -c 'Set new config for phy\|config_set phy0' "$LAB_OUT/syslog.log")" = "$configs_before" ] ||
+	fail "wifi reload with an unchanged configuration reconfigured hostapd (the README says it does not)"
+[ "$(lab_hostapd_cli raw RELOAD_WPA_PSK)" = OK ] || fail "RELOAD_WPA_PSK failed"
+lab_sta_connected wlan2 || fail "the laptop lost its connection at the PSK reload"
+[ "$(grep -c "AP-STA-CONNECTED $hh" "$LAB_OUT/hostapd.log")" = "$connected_before" ] ||
+	fail "the laptop had to reconnect at the PSK reload"
 
 say "device on wlan1 connects with its own passphrase"
 lab_start_sta wlan1
