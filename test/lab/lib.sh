@@ -164,8 +164,9 @@ lab_tj_pid() {
 	owrt ubus call service list '{"name":"trustjoin"}' | jq -r '.trustjoin.instances[].pid // empty' | head -1
 }
 
-# keyid_of MAC: the key id hostapd last reported for a station.
-keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+# keyid_of MAC: the key id hostapd last reported for a station (2.11+
+# adds fields after it: "keyid=K vlanid=V auth_alg=A").
+keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=\([^ ]*\).*/\1/'; }
 
 # lab_log_wait SECONDS FILE PATTERN: until FILE has a line matching the
 # (grep) PATTERN; logs arrive through syslog a moment after the event.
