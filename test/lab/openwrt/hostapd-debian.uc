@@ -55,10 +55,11 @@ function first_interface(file)
 }
 
 // Options only OpenWrt's patched hostapd knows (its patches add them);
-// Debian's 2.10 refuses a file that has any. The generator writes them
-// with their default values here (noscan=0, ht_coex=0, vlan_no_bridge=0
-// when vlan_bridge is set), so the copy without them means the same.
-const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true };
+// Debian's 2.10 refuses a file that has any. The generator writes the
+// first three with their default values here (noscan=0, ht_coex=0,
+// vlan_no_bridge=0 when vlan_bridge is set); snoop_iface (multicast
+// snooping on the LAN bridge, written once the bridge exists) is lost.
+const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true, snoop_iface: true };
 
 // debian_copy: FILE without the OpenWrt-only lines, as FILE.debian; each
 // dropped line is logged.
