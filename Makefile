@@ -4,6 +4,9 @@
 GO      ?= go
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 0
+# The build tags of shipped binaries (scripts/build/targets.sh), for tests too.
+GOTAGS  := $(shell . scripts/build/targets.sh && echo $$GOTAGS)
+export GOFLAGS += -tags=$(GOTAGS)
 VERSION := $(shell scripts/build/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(VERSION)
 
