@@ -163,7 +163,19 @@ func TestPreauthAddedBy(t *testing.T) {
 			t.Errorf("preauth_add %s: %v, sent %s, want %s", in, reply, body, want)
 		}
 	}
-	if reply, ok := call(t, c, "preauth_add", `{"uri":"DPP:x","added_by":"Evil Corp\n"}`); ok || !strings.Contains(reply["error"].(string), "added_by") {
-		t.Errorf("a bad added_by was passed on: %v", reply)
+	// A short lower-case word: a letter, then up to 15 letters, digits or dashes.
+	for by, good := range map[string]bool{
+		"a": true, "tr-069": true, "a0123456789abcde": true,
+		"Evil Corp\n": false, "a0123456789abcdef": false, "0acs": false, "-acs": false,
+		"Acs": false, "ac s": false, "acs\n": false, "acs_x": false, "acé": false,
+	} {
+		in, _ := json.Marshal(map[string]string{"uri": "DPP:x", "added_by": by})
+		reply, ok := call(t, c, "preauth_add", string(in))
+		if good && !ok {
+			t.Errorf("added_by %q was refused: %v", by, reply)
+		}
+		if !good && (ok || !strings.Contains(reply["error"].(string), "added_by")) {
+			t.Errorf("a bad added_by %q was passed on: %v", by, reply)
+		}
 	}
 }
