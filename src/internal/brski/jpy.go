@@ -10,8 +10,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // JPY messages (draft-ietf-anima-constrained-join-proxy §4.5): one CBOR
@@ -22,42 +20,32 @@ import (
 // bytes (see headerKeys).
 const maxJPYHeader = 64
 
-var jpyDec = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		MaxNestedLevels:  4,
-		MaxArrayElements: 16,
-		MaxMapPairs:      16,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
+var jpyLimits = cborLimits{depth: 4, elems: 16}
 
 // MarshalJPY encodes a JPY message.
 func MarshalJPY(header, content []byte) ([]byte, error) {
-	b, err := cbor.Marshal([]any{header, content})
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode JPY message: %w", err)
-	}
-	return b, nil
+	b := make([]byte, 0, 2+9+len(header)+9+len(content))
+	b = appendCBORHead(b, cborArray, 2)
+	b = appendCBORBytes(b, header)
+	return appendCBORBytes(b, content), nil
 }
 
 // DecodeJPY parses a JPY message into its header and content.
 func DecodeJPY(b []byte) (header, content []byte, err error) {
-	var msg []cbor.RawMessage
-	if err := jpyDec.Unmarshal(b, &msg); err != nil {
+	if err := cborCheck(b, jpyLimits); err != nil {
+		return nil, nil, fmt.Errorf("JPY message is not a CBOR array: %w", err)
+	}
+	msg, err := cborArrayItems(b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("JPY message is not a CBOR array: %w", err)
 	}
 	if len(msg) != 2 {
 		return nil, nil, fmt.Errorf("JPY message has %d elements, want 2", len(msg))
 	}
-	if err := jpyDec.Unmarshal(msg[0], &header); err != nil {
+	if header, err = cborStringOf(msg[0], cborBytes); err != nil {
 		return nil, nil, errors.New("JPY header is not a byte string")
 	}
-	if err := jpyDec.Unmarshal(msg[1], &content); err != nil {
+	if content, err = cborStringOf(msg[1], cborBytes); err != nil {
 		return nil, nil, errors.New("JPY content is not a byte string")
 	}
 	if len(header) > maxJPYHeader {
