@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/httpc"
 )
 
 // A SocketServer serves the API on a root-only UNIX socket. It is a daemon
@@ -71,21 +73,14 @@ func (s *SocketServer) Run(ctx context.Context) error {
 }
 
 // A Client calls the API over its UNIX socket, for the CLI and the rpcd
-// plugin.
+// plugin: one connection per call.
 type Client struct {
 	path string
-	hc   *http.Client
 }
 
 // NewClient returns a client for the API socket at path.
 func NewClient(path string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}
-	return &Client{path: path, hc: &http.Client{Transport: tr}}
+	return &Client{path: path}
 }
 
 // ErrDaemonDown reports that no daemon answers on the socket.
@@ -108,12 +103,13 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.path)
 	if err != nil {
-		var ne *net.OpError
-		if errors.As(err, &ne) && ne.Op == "dial" {
-			return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
-		}
+		return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
+	}
+	resp, err := httpc.Do(conn, req)
+	if err != nil {
 		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)
 	}
 	defer resp.Body.Close()
