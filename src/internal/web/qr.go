@@ -5,32 +5,30 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/skip2/go-qrcode"
+	"github.com/trustjoin/trustjoin/src/internal/qr"
 )
 
 // qrDataURL draws text as a QR code, an SVG data URL for an <img>. SVG
-// rather than PNG: one path of dark modules, a few hundred bytes, sharp at
-// any size, and the binary needs no PNG encoder (go-qrcode's PNG output
-// cost it about 0.2 MB).
+// rather than PNG: one path of dark modules, a few kilobytes, sharp at
+// any size, and the binary needs no PNG encoder.
 func qrDataURL(text string) (string, error) {
-	q, err := qrcode.New(text, qrcode.Medium)
+	q, err := qr.New(text)
 	if err != nil {
 		return "", err
 	}
-	// Bitmap includes the quiet zone (four modules each side).
-	bm := q.Bitmap()
-	n := len(bm)
+	n := q.Size + 2*qr.Quiet
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="320" height="320" shape-rendering="crispEdges">`, n, n)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n)
-	for y, row := range bm {
-		for x := 0; x < len(row); {
-			if !row[x] {
+	for y := 0; y < n; y++ {
+		dark := func(x int) bool { return q.Dark(x-qr.Quiet, y-qr.Quiet) }
+		for x := 0; x < n; {
+			if !dark(x) {
 				x++
 				continue
 			}
 			start := x
-			for x < len(row) && row[x] {
+			for x < n && dark(x) {
 				x++
 			}
 			fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", start, y, x-start, x-start)

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/skip2/go-qrcode"
+
+	"github.com/trustjoin/trustjoin/src/internal/qr"
 )
 
 // TestQRDataURL draws codes and reads the modules back from the SVG's
-// path: they must be exactly the code's (the browser tests decode the
-// image itself with jsQR).
+// path: they must be exactly the code's, with its quiet zone (the browser
+// tests decode the image itself with jsQR).
 func TestQRDataURL(t *testing.T) {
 	for _, text := range []string{
 		"http://192.168.1.1:8099/p/AAAAAAAAAAAAAAAAAAAAAAAA",
@@ -32,12 +33,18 @@ func TestQRDataURL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := qrcode.New(text, qrcode.Medium)
+		q, err := qr.New(text)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := q.Bitmap()
-		n := len(want)
+		n := q.Size + 2*qr.Quiet
+		want := make([][]bool, n)
+		for y := range want {
+			want[y] = make([]bool, n)
+			for x := range want[y] {
+				want[y][x] = q.Dark(x-qr.Quiet, y-qr.Quiet)
+			}
+		}
 		if !strings.Contains(string(svg), fmt.Sprintf(`viewBox="0 0 %d %d"`, n, n)) {
 			t.Fatalf("viewBox is not %d modules: %.200s", n, svg)
 		}
