@@ -13,7 +13,7 @@ echo "$TARGETS" | while read -r arch goarch extra; do
 	mkdir -p ".build/bin/$arch"
 	env=(CGO_ENABLED=0 GOTOOLCHAIN=local GOOS=linux GOARCH="$goarch")
 	[ "$extra" = - ] || env+=("$extra")
-	env "${env[@]}" go build -trimpath -tags "$GOTAGS" \
+	env "${env[@]}" go build -trimpath -tags "$GOTAGS" -gcflags "$GOGCFLAGS" \
 		-ldflags "-s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$version" \
 		-o ".build/bin/$arch/trustjoin" ./src/cmd/trustjoin
 	echo "built .build/bin/$arch/trustjoin ($goarch ${extra/-/})"
