@@ -328,7 +328,7 @@ func defaults() *Config {
 		MUD: MUD{
 			Enabled:         true,
 			SignaturePolicy: SignatureApprove,
-			MaxSize:         64 << 10,
+			MaxSize:         256 << 10,
 			FetchTimeout:    15 * time.Second,
 		},
 		BRSKI: BRSKI{

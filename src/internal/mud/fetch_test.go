@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -47,7 +48,7 @@ func TestFetch(t *testing.T) {
 		case "/to-http":
 			http.Redirect(w, r, strings.Replace(srv.URL, "https://", "http://", 1)+"/cam", http.StatusFound)
 		case "/big":
-			w.Write([]byte(strings.Repeat(" ", 70000)))
+			w.Write([]byte(strings.Repeat(" ", mud.DefaultMaxSize+1)))
 		case "/slow":
 			time.Sleep(2 * time.Second)
 		case "/loop":
@@ -83,7 +84,7 @@ func TestFetch(t *testing.T) {
 
 	bad := []struct{ path, want string }{
 		{"/to-http", "only fetched over https: redirected to http://"},
-		{"/big", "larger than 65536 bytes"},
+		{"/big", fmt.Sprintf("larger than %d bytes", mud.DefaultMaxSize)},
 		{"/slow", "deadline exceeded"},
 		{"/loop", "more than 3 redirects"},
 		{"/hop4", "more than 3 redirects"},
