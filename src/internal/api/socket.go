@@ -11,11 +11,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/httpc"
+	"golang.org/x/net/netutil"
 )
+
+// API socket bounds: connections at once, and how long a keep-alive
+// connection may sit idle.
+const maxAPIConns = 32
+
+var apiIdleTimeout = 30 * time.Second // a variable for tests
 
 // A SocketServer serves the API on a root-only UNIX socket. It is a daemon
 // task.
@@ -54,9 +63,18 @@ func (s *SocketServer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on the API socket: %v", err)
 	}
-	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 5 * time.Second}
+	// Its clients are root's (the CLI, rpcd for LuCI and TR-069), but a
+	// client that hangs must not hold a connection, nor many clients all
+	// the daemon's descriptors: idle keep-alive connections close, and
+	// past maxAPIConns a new one waits for a place.
+	srv := &http.Server{
+		Handler:           s.h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       apiIdleTimeout,
+	}
 	errC := make(chan error, 1)
-	go func() { errC <- srv.Serve(l) }()
+	go func() { errC <- srv.Serve(netutil.LimitListener(l, maxAPIConns)) }()
 	close(s.ready)
 	s.log.Debug("API listening", "socket", s.path)
 
@@ -80,11 +98,18 @@ type Client struct {
 
 // NewClient returns a client for the API socket at path.
 func NewClient(path string) *Client {
+	// One request per connection (httpc), which follows no redirects: a
+	// redirect (the server cleaning a path such as /v1/devices/.) never
+	// turns into another call.
 	return &Client{path: path}
 }
 
 // ErrDaemonDown reports that no daemon answers on the socket.
 var ErrDaemonDown = errors.New("the trustjoin daemon is not running")
+
+// ErrPermission reports that the caller may not use the socket: it is
+// root's.
+var ErrPermission = errors.New("permission denied")
 
 // Do calls method on path with body (nil for none) and decodes the JSON
 // reply into out (nil to discard). A reply with an error status becomes an
@@ -98,6 +123,17 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
+	if p, _, _ := strings.Cut(path, "?"); pathpkg.Clean(p) != p {
+		// "." and ".." are path steps, never an id or a name: the server
+		// would clean them away and answer for another path.
+		msg := fmt.Sprintf("no such API call: %s %s", method, path)
+		for _, step := range strings.Split(p, "/") {
+			if step == "." || step == ".." {
+				msg = fmt.Sprintf("%q is not an id or a name", step)
+			}
+		}
+		return &Error{Status: http.StatusNotFound, Message: msg}
+	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://trustjoin"+path, rd)
 	if err != nil {
 		return err
@@ -106,6 +142,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.path)
 	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("%w: the daemon's socket %s is root's: run this as root", ErrPermission, c.path)
+		}
 		return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
 	}
 	resp, err := httpc.Do(conn, req)
