@@ -174,22 +174,23 @@ func cborUintOf(raw []byte) (uint64, error) {
 	return arg, nil
 }
 
-// cborStringOf returns the contents of the byte string (major cborBytes)
-// or text string (cborText) raw holds.
-func cborStringOf(raw []byte, major byte) ([]byte, error) {
-	m, arg, n, err := cborHead(raw)
+// cborString reads the definite-length byte string (major cborBytes) or
+// text string (cborText) at the start of b: its contents, which share b's
+// memory, and what follows it.
+func cborString(b []byte, major byte) (s, rest []byte, err error) {
+	m, arg, n, err := cborHead(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m != major {
-		return nil, fmt.Errorf("cbor: major type %d, want %d", m, major)
+		return nil, nil, fmt.Errorf("cbor: major type %d, want %d", m, major)
 	}
-	if arg > uint64(len(raw)-n) {
-		return nil, errCBORTruncated
+	if arg > uint64(len(b)-n) {
+		return nil, nil, errCBORTruncated
 	}
-	s := raw[n : n+int(arg)]
+	s, rest = b[n:n+int(arg)], b[n+int(arg):]
 	if major == cborText && !utf8.Valid(s) {
-		return nil, errors.New("cbor: text string is not valid UTF-8")
+		return nil, nil, errors.New("cbor: text string is not valid UTF-8")
 	}
-	return s, nil
+	return s, rest, nil
 }

@@ -197,7 +197,7 @@ func decodeObjective(raw []byte) (FloodObjective, error) {
 	if err != nil || len(obj) < 3 || len(obj) > 4 {
 		return o, errors.New("want objective [name, flags, loop-count, ?value]")
 	}
-	name, err := cborStringOf(obj[0], cborText)
+	name, _, err := cborString(obj[0], cborText)
 	if err != nil || len(name) == 0 {
 		return o, errors.New("objective name is not a non-empty text string")
 	}
@@ -256,7 +256,7 @@ func decodeUint[T uint8 | uint16 | uint32](raw []byte, what string) (T, error) {
 }
 
 func decodeAddr(raw []byte, what string) (netip.Addr, error) {
-	b, err := cborStringOf(raw, cborBytes)
+	b, _, err := cborString(raw, cborBytes)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%s is not a byte string", what)
 	}
