@@ -117,8 +117,8 @@ func runStatus(ctx context.Context, env Env) int {
 				fmt.Fprintf(w, "  problem: %s\n  fix: %s\n", esc(r.Problem), esc(r.Fix))
 			}
 		}
-		if pkg := basicHostapd(); pkg != "" {
-			fmt.Fprintf(w, "hostapd: %s has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments\n  fix: install a full hostapd variant: opkg remove %s && opkg install %s\n", pkg, pkg, fullVariant(pkg))
+		if h := s.Hostapd; h.Problem != "" {
+			fmt.Fprintf(w, "hostapd: %s\n  fix: %s\n", esc(h.Problem), esc(h.Fix))
 		}
 		c := s.Counters
 		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined; %d failed onboardings\n",
