@@ -3,9 +3,9 @@
 'require rpc';
 
 // A box on Status → Overview: how many devices, and whether something
-// needs the householder (no Wi-Fi Easy Connect, a refused configuration,
-// quarantined devices, the service not answering), linking to the page
-// that says what to do.
+// needs the householder (no Wi-Fi Easy Connect, a hostapd without VLANs, a
+// refused configuration, quarantined devices, the service not answering),
+// linking to the page that says what to do.
 
 var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
 
@@ -34,6 +34,8 @@ return baseclass.extend({
 		var notes = [];
 		if (radios.length == 0 || ready < radios.length)
 			notes.push(_('Wi-Fi Easy Connect works on %d of %d access points.').format(ready, radios.length));
+		if (st.hostapd && st.hostapd.problem)
+			notes.push(_('The installed hostapd cannot put devices in their segments (no VLANs).'));
 		if (st.config && st.config.rejected)
 			notes.push(_('Your last configuration change was refused.'));
 
