@@ -17,7 +17,13 @@ return baseclass.extend({
 			if (st == null || typeof(st) != 'object' || (typeof(st.error) == 'string' && Object.keys(st).length == 1))
 				throw new Error((st && st.error) || _('Unknown error'));
 			return st;
-		}).catch(function(err) { return { failed: err } });
+		}).catch(function(err) {
+			// A user without trustjoin's ACL gets no box: a rejected load
+			// makes Status → Overview leave it hidden (luci-mod-status).
+			if (err && err.name == 'RPCError' && /failed with error -32002\b/.test(err.message))
+				throw err;
+			return { failed: err };
+		});
 	},
 
 	render: function(st) {
