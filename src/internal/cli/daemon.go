@@ -134,6 +134,18 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			return s.VLAN, ok
 		},
 	})
+	// Before anything is plumbed: a bad entry rejects the configuration
+	// (and the one before, set up again, puts its own entries back).
+	if len(cfg.Incomplete) > 0 {
+		log.Info("sections without any option skipped (being added)", "sections", cfg.Incomplete)
+	}
+	preauths := make([]dpp.PreauthEntry, len(cfg.Preauths))
+	for i, p := range cfg.Preauths {
+		preauths[i] = dpp.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
+	}
+	if err := engine.SyncPreauths(preauths); err != nil {
+		return nil, err
+	}
 	var aps []config.Wifi
 	if !cfg.Main.Enabled {
 		log.Warn("disabled in the configuration (main.enabled '0'): onboarding and enforcement are off")

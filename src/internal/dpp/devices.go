@@ -176,6 +176,75 @@ func (e *Engine) Preauthorize(entries []PreauthEntry) (added []registry.Preauth,
 // PreauthEntry is one device to pre-authorise.
 type PreauthEntry struct {
 	URI, Segment, Name, AddedBy string
+	// Section is the configuration's preauth section it comes from.
+	Section string
+}
+
+// SyncPreauths makes the registry hold the pre-authorisations the
+// configuration lists (entries with a Section) and no other from it: new
+// and changed ones are added, ones whose section is gone removed; those
+// added by hand or over ubus stay. Every entry is checked first: a bad one
+// is an error naming its section, and nothing changes. In sync, nothing is
+// written.
+func (e *Engine) SyncPreauths(entries []PreauthEntry) error {
+	desired := map[string]registry.Preauth{}
+	bySection := map[string]string{}
+	var order []string
+	for _, en := range entries {
+		u, err := ParseURI(en.URI)
+		if err != nil {
+			return fmt.Errorf("preauth %q, option 'uri': %v", en.Section, err)
+		}
+		seg := en.Segment
+		if seg == "" {
+			seg = e.o.DefaultSegment
+		}
+		if _, ok := e.o.VLAN(seg); !ok {
+			return fmt.Errorf("preauth %q: no segment %q", en.Section, seg)
+		}
+		if other, ok := bySection[u.KeyHash]; ok {
+			return fmt.Errorf("preauth %q: the same device (public key) as preauth %q", en.Section, other)
+		}
+		bySection[u.KeyHash] = en.Section
+		desired[en.Section] = registry.Preauth{Name: en.Name, URI: u.Raw, KeyHash: u.KeyHash, Segment: seg, AddedBy: "config", Section: en.Section}
+		order = append(order, en.Section)
+	}
+	current := map[string]registry.Preauth{}
+	for _, p := range e.o.Registry.Preauths() {
+		if p.Section != "" {
+			current[p.Section] = p
+		}
+	}
+	now := e.o.Now()
+	var add []registry.Preauth
+	for _, sec := range order {
+		d := desired[sec]
+		if c, ok := current[sec]; ok && c.URI == d.URI && c.Segment == d.Segment && c.Name == d.Name {
+			continue
+		}
+		d.ID, d.AddedAt = credential.RandomID("p-"), now
+		add = append(add, d)
+	}
+	// Gone, or now another device: one with the same key is replaced.
+	stale := func(p registry.Preauth) bool {
+		d, ok := desired[p.Section]
+		return p.Section != "" && (!ok || d.KeyHash != p.KeyHash)
+	}
+	dropping := false
+	for _, p := range current {
+		dropping = dropping || stale(p)
+	}
+	if len(add) == 0 && !dropping {
+		return nil
+	}
+	if err := e.o.Registry.ReplacePreauths(stale, add); err != nil {
+		return err
+	}
+	e.log.Info("pre-authorised devices of the configuration applied", "added", len(add), "entries", len(order))
+	if len(add) > 0 {
+		e.each(func(b *bss) { e.armChirps(context.Background(), b, nil) })
+	}
+	return nil
 }
 
 func (b *bss) chirpPeer(devID string) (string, bool) {

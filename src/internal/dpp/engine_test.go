@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -479,5 +480,68 @@ func TestRotateAsksForRescan(t *testing.T) {
 	}
 	if _, err := r.e.Rotate(context.Background(), "nobody"); !errors.Is(err, registry.ErrNotFound) {
 		t.Fatalf("rotating an unknown device: %v", err)
+	}
+}
+
+// The configuration's pre-authorised devices (sections "preauth") become
+// the registry's, follow the file as it changes, and leave alone the ones
+// added by hand; a bad entry changes nothing.
+func TestSyncPreauths(t *testing.T) {
+	r := newRig(t, time.Second)
+	byHand, errs := r.e.Preauthorize([]dpp.PreauthEntry{{URI: testURI(t), AddedBy: "user"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cam, plug, bulb := testURI(t), testURI(t), testURI(t)
+	state := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range r.reg.Preauths() {
+			out[p.Section+"/"+p.AddedBy] = p.Segment + " " + p.Name
+		}
+		return out
+	}
+	sync := func(es ...dpp.PreauthEntry) {
+		t.Helper()
+		if err := r.e.SyncPreauths(es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(dpp.PreauthEntry{Section: "preauth_1", URI: cam, Name: "Camera"}, dpp.PreauthEntry{Section: "preauth_2", URI: plug, Segment: "guest"})
+	want := map[string]string{"/user": "iot ", "preauth_1/config": "iot Camera", "preauth_2/config": "guest "}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Fatalf("after the first sync (-want +got):\n%s", diff)
+	}
+	before := r.reg.Preauths()
+	sync(dpp.PreauthEntry{Section: "preauth_1", URI: cam, Name: "Camera"}, dpp.PreauthEntry{Section: "preauth_2", URI: plug, Segment: "guest"})
+	if diff := cmp.Diff(before, r.reg.Preauths()); diff != "" {
+		t.Fatalf("in sync, yet the entries changed (-before +after):\n%s", diff)
+	}
+	// preauth_1 gone, preauth_2 another segment, preauth_3 new.
+	sync(dpp.PreauthEntry{Section: "preauth_2", URI: plug, Segment: "iot"}, dpp.PreauthEntry{Section: "preauth_3", URI: bulb})
+	want = map[string]string{"/user": "iot ", "preauth_2/config": "iot ", "preauth_3/config": "iot "}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Fatalf("after the file changed (-want +got):\n%s", diff)
+	}
+	// A bad key, two sections for one device, no such segment: refused
+	// whole, with the section named; nothing changes.
+	before = r.reg.Preauths()
+	for _, tt := range []struct {
+		es   []dpp.PreauthEntry
+		want string
+	}{
+		{[]dpp.PreauthEntry{{Section: "preauth_4", URI: testURI(t)}, {Section: "preauth_5", URI: strings.Replace(bulb, "K:", "K:@", 1)}}, `preauth "preauth_5", option 'uri': K:`},
+		{[]dpp.PreauthEntry{{Section: "a", URI: cam}, {Section: "b", URI: cam}}, `preauth "b": the same device (public key) as preauth "a"`},
+		{[]dpp.PreauthEntry{{Section: "a", URI: cam, Segment: "nowhere"}}, `preauth "a": no segment "nowhere"`},
+	} {
+		if err := r.e.SyncPreauths(tt.es); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error containing %q", tt.es, err, tt.want)
+		}
+	}
+	if diff := cmp.Diff(before, r.reg.Preauths()); diff != "" {
+		t.Fatalf("a refused sync changed the entries (-before +after):\n%s", diff)
+	}
+	sync()
+	if diff := cmp.Diff(map[string]string{"/user": "iot "}, state()); diff != "" || r.reg.Preauths()[0].ID != byHand[0].ID {
+		t.Fatalf("with no section left (-want +got):\n%s", diff)
 	}
 }

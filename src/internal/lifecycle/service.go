@@ -240,14 +240,20 @@ func (s *Service) Cancel(_ context.Context, id string) error {
 }
 
 func preauth(p registry.Preauth) api.PreauthEntry {
-	return api.PreauthEntry{ID: p.ID, Name: p.Name, Segment: p.Segment, URIHash: p.KeyHash, AddedBy: p.AddedBy, AddedAt: p.AddedAt}
+	return api.PreauthEntry{ID: p.ID, Name: p.Name, Segment: p.Segment, URIHash: p.KeyHash, AddedBy: p.AddedBy, AddedAt: p.AddedAt,
+		Status: "pending", Section: p.Section}
 }
 
 // PreauthList implements api.Service.
 func (s *Service) PreauthList(context.Context) ([]api.PreauthEntry, error) {
 	var out []api.PreauthEntry
 	for _, p := range s.reg.Preauths() {
-		out = append(out, preauth(p))
+		e := preauth(p)
+		// Onboarded as the engine counts it (armChirps).
+		if d, ok := s.reg.ByKeyHash(p.KeyHash); ok && (d.State == registry.StateConnected || d.State == registry.StateOnboarded || d.State == registry.StateDisconnected) {
+			e.Status, e.DeviceID = "onboarded", d.ID
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -277,7 +283,13 @@ func (s *Service) PreauthBulk(_ context.Context, es []api.PreauthRequest) (api.B
 	return res, nil
 }
 
-// PreauthRemove implements api.Service.
+// PreauthRemove implements api.Service. An entry of the configuration is
+// the configuration's to remove: the next load would bring it back.
 func (s *Service) PreauthRemove(_ context.Context, id string) error {
+	for _, p := range s.reg.Preauths() {
+		if (p.ID == id || p.KeyHash == id) && p.Section != "" {
+			return fmt.Errorf("%w: pre-authorised in the configuration (preauth %q): remove it there", api.ErrInvalid, p.Section)
+		}
+	}
 	return apiError(s.reg.RemovePreauth(id))
 }
