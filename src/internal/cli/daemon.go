@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -284,7 +283,6 @@ func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry, en
 		Log:      log,
 		Registry: reg,
 		Source: &mud.Fetcher{
-			Client:  &http.Client{},
 			Dir:     filepath.Join(cfg.Main.StateDir, "mud"),
 			MaxSize: cfg.MUD.MaxSize,
 			Timeout: cfg.MUD.FetchTimeout,

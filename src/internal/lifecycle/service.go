@@ -22,6 +22,7 @@ type Service struct {
 	status func() daemon.Status
 	mud    MUD
 	brski  func() api.BRSKIStatus // nil while the join proxy is off
+	pkgs   hostapdPackages
 }
 
 var _ api.Service = (*Service)(nil)
@@ -83,6 +84,7 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	st.Hostapd = s.pkgs.status()
 	for _, d := range s.reg.List() {
 		switch d.State {
 		case registry.StateOnboarded, registry.StateConnected, registry.StateDisconnected:
