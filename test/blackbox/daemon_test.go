@@ -170,13 +170,15 @@ func TestDaemonLifecycle(t *testing.T) {
 	logs := watch(stderr)
 	logs.waitFor(t, "msg=ready", 1)
 
-	for _, d := range []string{"state", "run"} {
+	// The run dir lets hostapd (user network on OpenWrt) through to the
+	// sockets it answers on, without listing or creating anything there.
+	for d, want := range map[string]os.FileMode{"state": 0o700, "run": 0o711} {
 		fi, err := os.Stat(filepath.Join(dir, d))
 		if err != nil {
 			t.Fatalf("daemon did not create its %s dir: %v", d, err)
 		}
-		if fi.Mode().Perm() != 0o700 {
-			t.Fatalf("%s dir mode %v, want 0700", d, fi.Mode().Perm())
+		if fi.Mode().Perm() != want {
+			t.Fatalf("%s dir mode %v, want %v", d, fi.Mode().Perm(), want)
 		}
 	}
 
@@ -194,6 +196,13 @@ func TestDaemonLifecycle(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, `new configuration rejected`, 1)
 	logs.waitFor(t, `option \"bogus\" (line 5): unknown option`, 1)
+	// The CLI still reaches the daemon (through the last good
+	// configuration's socket) and says why.
+	out, err := exec.Command(binary, "status", "--json", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci")).CombinedOutput()
+	var st struct{ Config struct{ Rejected string } }
+	if err != nil || json.Unmarshal(out, &st) != nil || !strings.Contains(st.Config.Rejected, `unknown option`) {
+		t.Fatalf("trustjoin status with a refused configuration: %v\n%s", err, out)
+	}
 
 	// A good, changed one is applied.
 	writeConfig(t, cfgPath, good+"\toption log_level 'debug'\n")

@@ -22,7 +22,8 @@ type Service struct {
 	status func() daemon.Status
 	mud    MUD
 	brski  func() api.BRSKIStatus // nil while the join proxy is off
-	fw     Firewall               // nil while the firewall is off
+	pkgs   hostapdPackages
+	fw     Firewall // nil while the firewall is off
 }
 
 var _ api.Service = (*Service)(nil)
@@ -84,6 +85,7 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	st.Hostapd = s.pkgs.status()
 	for _, d := range s.reg.List() {
 		switch d.State {
 		case registry.StateOnboarded, registry.StateConnected, registry.StateDisconnected:

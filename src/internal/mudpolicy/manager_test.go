@@ -166,7 +166,9 @@ func start(t *testing.T, s setup) *harness {
 	if h.enf == nil {
 		h.enf = &enforcer{applied: map[string]mudpolicy.DevicePolicy{}}
 	}
-	fetcher := &mud.Fetcher{Client: s.srv.Client(), Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
+	roots := x509.NewCertPool()
+	roots.AddCert(s.srv.Certificate())
+	fetcher := &mud.Fetcher{RootCAs: roots, Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
 	o := mudpolicy.Options{Log: log, Registry: reg, Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off}
 	if !s.noEnf {
 		o.Enforcer = h.enf
