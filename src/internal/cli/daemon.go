@@ -202,6 +202,7 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, mgr)
 		if fw != nil {
 			tasks = append(tasks, firewallTask(log, fw, mgr.Ready()))
+			lc.SetFirewall(fw)
 		}
 	}
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {

@@ -23,6 +23,7 @@ type Service struct {
 	mud    MUD
 	brski  func() api.BRSKIStatus // nil while the join proxy is off
 	pkgs   hostapdPackages
+	fw     Firewall // nil while the firewall is off
 }
 
 var _ api.Service = (*Service)(nil)
