@@ -9,24 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
-// Errors a Service wraps so the API answers with the right status.
-var (
-	// ErrNotFound: the device, request or entry does not exist (404).
-	ErrNotFound = errors.New("not found")
-	// ErrInvalid: the request is malformed or not allowed (400).
-	ErrInvalid = errors.New("invalid request")
-	// ErrConflict: the request clashes with the current state (409), e.g. a
-	// second PKEX code while one is pending on the same access point.
-	ErrConflict = errors.New("conflict")
-	// ErrUnavailable: a part needed is not there (503), e.g. no access
-	// point with DPP.
-	ErrUnavailable = errors.New("unavailable")
-)
-
-// Service is what the API needs from the daemon. Errors wrap the sentinels
-// above; their text is shown to people, so it must be plain language and
+// Service is what the API needs from the daemon. Its errors carry their
+// kind as a *fault.Error, which sets the reply's status (invalid 400, not
+// found 404, forbidden 403, conflict 409, unavailable 503; anything else
+// 500); their text is shown to people, so it must be plain language and
 // must never carry a secret.
 type Service interface {
 	Status(ctx context.Context) (Status, error)
@@ -300,10 +290,14 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 		v, err := fn(r)
 		if err != nil {
 			status := statusOf(err)
+			msg := err.Error()
+			if k := fault.KindOf(err); k != fault.Internal {
+				msg = k.String() + ": " + msg
+			}
 			if status == http.StatusInternalServerError {
 				h.log.Error("API call failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, status, map[string]string{"error": err.Error()})
+			writeJSON(w, status, map[string]string{"error": msg})
 			return
 		}
 		writeJSON(w, ok, v)
@@ -311,16 +305,19 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 }
 
 func statusOf(err error) int {
-	switch {
-	case errors.Is(err, ErrNotFound):
+	switch fault.KindOf(err) {
+	case fault.NotFound:
 		return http.StatusNotFound
-	case errors.Is(err, ErrInvalid):
+	case fault.Invalid:
 		return http.StatusBadRequest
-	case errors.Is(err, ErrConflict):
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.Conflict:
 		return http.StatusConflict
-	case errors.Is(err, ErrUnavailable):
+	case fault.Unavailable:
 		return http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
@@ -332,7 +329,7 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: the request body is not valid JSON for this call: %v", ErrInvalid, err)
+		return fault.New(fault.Invalid, "the request body is not valid JSON for this call: %v", err)
 	}
 	return nil
 }

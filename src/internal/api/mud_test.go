@@ -3,12 +3,12 @@ package api_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 type mudService struct {
@@ -19,14 +19,14 @@ type mudService struct {
 func (s *mudService) SetMUD(_ context.Context, id string, r api.MUDRequest) (api.Device, error) {
 	s.got = append(s.got, "set "+id+" "+r.URL+" "+r.Source)
 	if id != "cam" {
-		return api.Device{}, fmt.Errorf("%w: no device %q", api.ErrNotFound, id)
+		return api.Device{}, fault.New(fault.NotFound, "no device %q", id)
 	}
 	return api.Device{ID: id, MUD: api.MUDStatus{URL: r.URL, Status: "fetching"}}, nil
 }
 
 func (s *mudService) ApproveMUD(_ context.Context, id string) (api.Device, error) {
 	s.got = append(s.got, "approve "+id)
-	return api.Device{}, fmt.Errorf("%w: nothing to approve", api.ErrConflict)
+	return api.Device{}, fault.New(fault.Conflict, "nothing to approve")
 }
 
 func TestMUDCalls(t *testing.T) {

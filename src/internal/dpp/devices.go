@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -77,7 +78,7 @@ func (e *Engine) Remove(ctx context.Context, id string) (registry.Device, error)
 func (e *Engine) Move(ctx context.Context, id, segment string, quarantined bool) (registry.Device, error) {
 	vlan, ok := e.o.VLAN(segment)
 	if !ok {
-		return registry.Device{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
+		return registry.Device{}, fault.New(fault.Invalid, "no segment %q", segment)
 	}
 	d, err := e.o.Registry.Get(id)
 	if err != nil {
@@ -138,7 +139,7 @@ func (e *Engine) Preauthorize(entries []PreauthEntry) (added []registry.Preauth,
 	for i, en := range entries {
 		u, err := ParseURI(en.URI)
 		if err != nil {
-			errs[i] = err
+			errs[i] = fault.New(fault.Invalid, "%v", err)
 			continue
 		}
 		seg := en.Segment
@@ -146,7 +147,7 @@ func (e *Engine) Preauthorize(entries []PreauthEntry) (added []registry.Preauth,
 			seg = e.o.DefaultSegment
 		}
 		if _, ok := e.o.VLAN(seg); !ok {
-			errs[i] = fmt.Errorf("no segment %q", seg)
+			errs[i] = fault.New(fault.Invalid, "no segment %q", seg)
 			continue
 		}
 		by := en.AddedBy

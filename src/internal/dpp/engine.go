@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -23,14 +24,6 @@ import (
 type Ctrl interface {
 	Command(ctx context.Context, cmd string) (string, error)
 }
-
-// Errors the layers above map to plain-language replies.
-var (
-	ErrInvalid     = errors.New("invalid request")
-	ErrBusy        = errors.New("busy")
-	ErrUnavailable = errors.New("unavailable")
-	ErrNotFound    = errors.New("not found")
-)
 
 // Options configure an Engine.
 type Options struct {
@@ -291,11 +284,11 @@ func (e *Engine) pick(ifname string) (*bss, error) {
 	if ifname != "" {
 		b := e.bss[ifname]
 		if b == nil {
-			return nil, fmt.Errorf("%w: no access point %q", ErrInvalid, ifname)
+			return nil, fault.New(fault.Invalid, "no access point %q", ifname)
 		}
 		return b, usable(b)
 	}
-	var last error = fmt.Errorf("%w: no access point is configured (is hostapd running?)", ErrUnavailable)
+	var last error = fault.New(fault.Unavailable, "no access point is configured (is hostapd running?)")
 	for _, n := range e.order {
 		b := e.bss[n]
 		if last = usable(b); last == nil {
@@ -310,9 +303,9 @@ func usable(b *bss) error {
 	defer b.mu.Unlock()
 	switch {
 	case !b.attached:
-		return fmt.Errorf("%w: the access point %s is not up (hostapd is not running or restarting)", ErrUnavailable, b.ifname)
+		return fault.New(fault.Unavailable, "the access point %s is not up (hostapd is not running or restarting)", b.ifname)
 	case !b.dpp.Supported:
-		return fmt.Errorf("%w: the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", ErrUnavailable, b.ifname)
+		return fault.New(fault.Unavailable, "the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", b.ifname)
 	}
 	return nil
 }
@@ -459,7 +452,7 @@ func (e *Engine) Progress(id string) (Request, error) {
 	defer e.mu.Unlock()
 	r, ok := e.requests[id]
 	if !ok {
-		return Request{}, fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+		return Request{}, fault.New(fault.NotFound, "no onboarding request %q", id)
 	}
 	c := *r
 	c.cancel = nil
@@ -472,7 +465,7 @@ func (e *Engine) Cancel(id string) error {
 	defer e.mu.Unlock()
 	r, ok := e.requests[id]
 	if !ok {
-		return fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+		return fault.New(fault.NotFound, "no onboarding request %q", id)
 	}
 	if r.cancel != nil {
 		r.cancel()
@@ -502,25 +495,25 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 		segment = e.o.DefaultSegment
 	}
 	if _, ok := e.o.VLAN(segment); !ok {
-		return Request{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
+		return Request{}, fault.New(fault.Invalid, "no segment %q", segment)
 	}
 	j := &job{method: r.Method, code: r.Code, ident: r.Identifier}
 	switch r.Method {
 	case "qr":
 		u, err := ParseURI(r.URI)
 		if err != nil {
-			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return Request{}, fault.New(fault.Invalid, "%v", err)
 		}
 		j.uri = u
 	case "pkex":
 		if len(r.Code) < 6 || len(r.Code) > 64 || strings.ContainsAny(r.Code, "\n\r") {
-			return Request{}, fmt.Errorf("%w: the PKEX code must be 6 to 64 characters", ErrInvalid)
+			return Request{}, fault.New(fault.Invalid, "the PKEX code must be 6 to 64 characters")
 		}
 		if strings.ContainsAny(r.Identifier, " \n\r") || len(r.Identifier) > 64 {
-			return Request{}, fmt.Errorf("%w: the PKEX identifier must be one word", ErrInvalid)
+			return Request{}, fault.New(fault.Invalid, "the PKEX identifier must be one word")
 		}
 	default:
-		return Request{}, fmt.Errorf("%w: method must be qr or pkex", ErrInvalid)
+		return Request{}, fault.New(fault.Invalid, "method must be qr or pkex")
 	}
 	b, err := e.pick(r.Ifname)
 	if err != nil {
@@ -531,7 +524,7 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 			return Request{}, err
 		}
 		if !b.claimPKEX() {
-			return Request{}, fmt.Errorf("%w: a PKEX code is already waiting on %s; finish or cancel it first", ErrBusy, b.ifname)
+			return Request{}, fault.New(fault.Conflict, "a PKEX code is already waiting on %s; finish or cancel it first", b.ifname)
 		}
 	}
 
@@ -580,7 +573,7 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 			b.releasePKEX()
 		}
 		e.fail(j, "too many onboardings are waiting on this access point", "wait a minute and try again")
-		return Request{}, fmt.Errorf("%w: too many onboardings are waiting on %s", ErrBusy, b.ifname)
+		return Request{}, fault.New(fault.Conflict, "too many onboardings are waiting on %s", b.ifname)
 	}
 	e.log.Info("onboarding queued", "request", j.req.ID, "device", dev.ID, "method", r.Method, "iface", b.ifname)
 	return e.Progress(j.req.ID)
@@ -598,7 +591,7 @@ func (b *bss) pkexAllowed(o Options) error {
 	}
 	b.pkexFails = kept
 	if o.PKEXAttempts > 0 && len(kept) >= o.PKEXAttempts {
-		return fmt.Errorf("%w: too many wrong PKEX codes on %s; wait %s and try again", ErrBusy, b.ifname, o.PKEXWindow.Round(time.Minute))
+		return fault.New(fault.Conflict, "too many wrong PKEX codes on %s; wait %s and try again", b.ifname, o.PKEXWindow.Round(time.Minute))
 	}
 	return nil
 }

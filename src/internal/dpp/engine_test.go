@@ -3,7 +3,6 @@ package dpp_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
@@ -277,7 +277,7 @@ func TestBadRequests(t *testing.T) {
 		{Method: "nfc"},
 		{Method: "qr", URI: testURI(t), Ifname: "wlan7"},
 	} {
-		if _, err := r.e.Onboard(req); !errors.Is(err, dpp.ErrInvalid) {
+		if _, err := r.e.Onboard(req); !fault.Is(err, fault.Invalid) {
 			t.Errorf("%+v: want ErrInvalid, got %v", req, err)
 		}
 	}
@@ -285,7 +285,7 @@ func TestBadRequests(t *testing.T) {
 	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "first-code"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "second-code"}); !errors.Is(err, dpp.ErrBusy) {
+	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "second-code"}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("want ErrBusy for a second PKEX code, got %v", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestPKEXWrongCodesRateLimited(t *testing.T) {
 		r.e.HandleEvent(ev("DPP-FAIL", "PKEX", "exchange", "failed"))
 		r.wait(t, req.ID, "failed")
 	}
-	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "third-try"}); !errors.Is(err, dpp.ErrBusy) {
+	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "third-try"}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("want the third wrong code refused, got %v", err)
 	}
 	if strings.Contains(r.logs.String(), "wrong-code") {
@@ -355,7 +355,7 @@ func TestNoDPP(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t)})
-	if !errors.Is(err, dpp.ErrUnavailable) || !strings.Contains(err.Error(), "install wpad-openssl or wpad-mbedtls") {
+	if !fault.Is(err, fault.Unavailable) || !strings.Contains(err.Error(), "install wpad-openssl or wpad-mbedtls") {
 		t.Fatalf("want a clear no-DPP error with the fix, got %v", err)
 	}
 }
@@ -376,7 +376,7 @@ func TestRemoveWithdrawsCredential(t *testing.T) {
 			t.Errorf("remove did not send %s", want)
 		}
 	}
-	if _, err := r.reg.Get("d-1"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := r.reg.Get("d-1"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("removed device still listed: %v", err)
 	}
 }
@@ -473,7 +473,7 @@ func TestRotateAsksForRescan(t *testing.T) {
 	if d, _ := r.reg.Get("d-1"); d.State != registry.StateNeedsReonboarding {
 		t.Fatalf("state after reconnecting: %s", d.State)
 	}
-	if _, err := r.e.Rotate(context.Background(), "nobody"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := r.e.Rotate(context.Background(), "nobody"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("rotating an unknown device: %v", err)
 	}
 }

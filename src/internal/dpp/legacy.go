@@ -2,9 +2,9 @@ package dpp
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -28,7 +28,7 @@ func (e *Engine) IssuePassphrase(ctx context.Context, name, segment string) (Leg
 	}
 	vlan, ok := e.o.VLAN(segment)
 	if !ok {
-		return Legacy{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
+		return Legacy{}, fault.New(fault.Invalid, "no segment %q", segment)
 	}
 	var b *bss
 	e.mu.Lock()
@@ -44,7 +44,7 @@ func (e *Engine) IssuePassphrase(ctx context.Context, name, segment string) (Leg
 	}
 	e.mu.Unlock()
 	if b == nil {
-		return Legacy{}, fmt.Errorf("%w: no access point is up (is hostapd running?)", ErrUnavailable)
+		return Legacy{}, fault.New(fault.Unavailable, "no access point is up (is hostapd running?)")
 	}
 	pass, err := credential.NewPassphrase()
 	if err != nil {

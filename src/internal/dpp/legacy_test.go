@@ -3,13 +3,12 @@ package dpp_test
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -43,7 +42,7 @@ func TestIssuePassphrase(t *testing.T) {
 	if strings.Contains(r.logs.String(), string(clear)) {
 		t.Fatal("the passphrase is in the log")
 	}
-	if _, err := r.e.IssuePassphrase(context.Background(), "x", "nowhere"); !errors.Is(err, dpp.ErrInvalid) {
+	if _, err := r.e.IssuePassphrase(context.Background(), "x", "nowhere"); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("unknown segment: %v", err)
 	}
 }

@@ -2,12 +2,9 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
-	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -21,22 +18,10 @@ type MUD interface {
 // that MUD is off.
 func (s *Service) UseMUD(m MUD) { s.mud = m }
 
-func mudError(err error) error {
-	for _, m := range []struct{ from, to error }{
-		{mudpolicy.ErrInvalid, api.ErrInvalid},
-		{mudpolicy.ErrConflict, api.ErrConflict},
-	} {
-		if errors.Is(err, m.from) {
-			return fmt.Errorf("%w: %s", m.to, strings.TrimPrefix(err.Error(), m.from.Error()+": "))
-		}
-	}
-	return apiError(err)
-}
-
 // SetMUD implements api.Service.
 func (s *Service) SetMUD(_ context.Context, id string, r api.MUDRequest) (api.Device, error) {
 	if s.mud == nil {
-		return api.Device{}, fmt.Errorf("%w: MUD is disabled in the configuration (mud.enabled)", api.ErrUnavailable)
+		return api.Device{}, fault.New(fault.Unavailable, "MUD is disabled in the configuration (mud.enabled)")
 	}
 	source := r.Source
 	switch source {
@@ -44,11 +29,11 @@ func (s *Service) SetMUD(_ context.Context, id string, r api.MUDRequest) (api.De
 		source = "user"
 	case "user", "dhcp":
 	default:
-		return api.Device{}, fmt.Errorf("%w: source %q is not user or dhcp", api.ErrInvalid, r.Source)
+		return api.Device{}, fault.New(fault.Invalid, "source %q is not user or dhcp", r.Source)
 	}
 	d, err := s.mud.SetURL(id, r.URL, source)
 	if err != nil {
-		return api.Device{}, mudError(err)
+		return api.Device{}, err
 	}
 	return s.device(d), nil
 }
@@ -56,11 +41,11 @@ func (s *Service) SetMUD(_ context.Context, id string, r api.MUDRequest) (api.De
 // ApproveMUD implements api.Service.
 func (s *Service) ApproveMUD(ctx context.Context, id string) (api.Device, error) {
 	if s.mud == nil {
-		return api.Device{}, fmt.Errorf("%w: MUD is disabled in the configuration (mud.enabled)", api.ErrUnavailable)
+		return api.Device{}, fault.New(fault.Unavailable, "MUD is disabled in the configuration (mud.enabled)")
 	}
 	d, err := s.mud.Approve(ctx, id)
 	if err != nil {
-		return api.Device{}, mudError(err)
+		return api.Device{}, err
 	}
 	return s.device(d), nil
 }

@@ -2,8 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
@@ -11,6 +9,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -29,34 +28,6 @@ var _ api.Service = (*Service)(nil)
 // New returns the Service for one configuration.
 func New(cfg *config.Config, engine *dpp.Engine, reg *registry.Registry, status func() daemon.Status) *Service {
 	return &Service{cfg: cfg, engine: engine, reg: reg, status: status}
-}
-
-// apiError maps lower layers' errors onto the API's.
-func apiError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, registry.ErrNotFound), errors.Is(err, dpp.ErrNotFound):
-		return fmt.Errorf("%w: %v", api.ErrNotFound, trim(err))
-	case errors.Is(err, dpp.ErrInvalid):
-		return fmt.Errorf("%w: %v", api.ErrInvalid, trim(err))
-	case errors.Is(err, dpp.ErrBusy):
-		return fmt.Errorf("%w: %v", api.ErrConflict, trim(err))
-	case errors.Is(err, dpp.ErrUnavailable):
-		return fmt.Errorf("%w: %v", api.ErrUnavailable, trim(err))
-	}
-	return err
-}
-
-// trim drops the sentinel's own words from a wrapped message.
-func trim(err error) string {
-	msg := err.Error()
-	for _, s := range []error{registry.ErrNotFound, dpp.ErrNotFound, dpp.ErrInvalid, dpp.ErrBusy, dpp.ErrUnavailable} {
-		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):]
-		}
-	}
-	return msg
 }
 
 // Status implements api.Service.
@@ -139,7 +110,7 @@ func (s *Service) Devices(context.Context) ([]api.Device, error) {
 func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
 	d, err := s.reg.Get(id)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
 	return s.device(d), nil
 }
@@ -148,11 +119,11 @@ func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
 func (s *Service) UpdateDevice(ctx context.Context, id string, u api.DeviceUpdate) (api.Device, error) {
 	d, err := s.reg.Get(id)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
 	if u.Name != "" && u.Name != d.Name {
 		if other, err := s.reg.Get(u.Name); err == nil && other.ID != d.ID {
-			return api.Device{}, fmt.Errorf("%w: another device is already called %q", api.ErrConflict, u.Name)
+			return api.Device{}, fault.New(fault.Conflict, "another device is already called %q", u.Name)
 		}
 		if d, err = s.reg.Update(d.ID, func(d *registry.Device) error { d.Name = u.Name; return nil }); err != nil {
 			return api.Device{}, err
@@ -161,10 +132,10 @@ func (s *Service) UpdateDevice(ctx context.Context, id string, u api.DeviceUpdat
 	if u.Segment != "" && u.Segment != d.Segment {
 		seg, ok := s.cfg.SegmentByName(u.Segment)
 		if !ok {
-			return api.Device{}, fmt.Errorf("%w: no segment %q", api.ErrInvalid, u.Segment)
+			return api.Device{}, fault.New(fault.Invalid, "no segment %q", u.Segment)
 		}
 		if d, err = s.engine.Move(ctx, d.ID, seg.Name, seg.Quarantine); err != nil {
-			return api.Device{}, apiError(err)
+			return api.Device{}, err
 		}
 	}
 	return s.device(d), nil
@@ -182,12 +153,12 @@ func (s *Service) Quarantine(ctx context.Context, id string, on bool) (api.Devic
 			}
 		}
 		if target == "" {
-			return api.Device{}, fmt.Errorf("%w: no quarantine segment is configured", api.ErrUnavailable)
+			return api.Device{}, fault.New(fault.Unavailable, "no quarantine segment is configured")
 		}
 	}
 	d, err := s.engine.Move(ctx, id, target, on)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
 	return s.device(d), nil
 }
@@ -196,7 +167,7 @@ func (s *Service) Quarantine(ctx context.Context, id string, on bool) (api.Devic
 func (s *Service) Rotate(ctx context.Context, id string) (api.Device, error) {
 	d, err := s.engine.Rotate(ctx, id)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
 	return s.device(d), nil
 }
@@ -204,7 +175,7 @@ func (s *Service) Rotate(ctx context.Context, id string) (api.Device, error) {
 // Remove implements api.Service.
 func (s *Service) Remove(ctx context.Context, id string) error {
 	_, err := s.engine.Remove(ctx, id)
-	return apiError(err)
+	return err
 }
 
 func progress(r dpp.Request) api.Progress {
@@ -218,7 +189,7 @@ func (s *Service) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress
 		Name: r.Name, Segment: r.Segment, Ifname: r.Ifname,
 	})
 	if err != nil {
-		return api.Progress{}, apiError(err)
+		return api.Progress{}, err
 	}
 	return progress(req), nil
 }
@@ -227,14 +198,14 @@ func (s *Service) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress
 func (s *Service) Progress(_ context.Context, id string) (api.Progress, error) {
 	r, err := s.engine.Progress(id)
 	if err != nil {
-		return api.Progress{}, apiError(err)
+		return api.Progress{}, err
 	}
 	return progress(r), nil
 }
 
 // Cancel implements api.Service.
 func (s *Service) Cancel(_ context.Context, id string) error {
-	return apiError(s.engine.Cancel(id))
+	return s.engine.Cancel(id)
 }
 
 func preauth(p registry.Preauth) api.PreauthEntry {
@@ -254,7 +225,7 @@ func (s *Service) PreauthList(context.Context) ([]api.PreauthEntry, error) {
 func (s *Service) PreauthAdd(_ context.Context, e api.PreauthRequest) (api.PreauthEntry, error) {
 	added, errs := s.engine.Preauthorize([]dpp.PreauthEntry{{URI: e.URI, Segment: e.Segment, Name: e.Name, AddedBy: e.AddedBy}})
 	if err := errs[0]; err != nil {
-		return api.PreauthEntry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return api.PreauthEntry{}, err
 	}
 	return preauth(added[0]), nil
 }
@@ -277,5 +248,5 @@ func (s *Service) PreauthBulk(_ context.Context, es []api.PreauthRequest) (api.B
 
 // PreauthRemove implements api.Service.
 func (s *Service) PreauthRemove(_ context.Context, id string) error {
-	return apiError(s.reg.RemovePreauth(id))
+	return s.reg.RemovePreauth(id)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
@@ -45,12 +46,6 @@ type Source interface {
 	Signature(ctx context.Context, u string) ([]byte, error)
 	CachedSignature(u string) ([]byte, bool)
 }
-
-// Errors SetURL and Approve wrap, for the API to answer with the right status.
-var (
-	ErrInvalid  = errors.New("invalid MUD request")
-	ErrConflict = errors.New("MUD request conflicts with the device's state")
-)
 
 // Options configure a Manager.
 type Options struct {
@@ -297,7 +292,7 @@ func (m *Manager) reconcile(ctx context.Context, id string, network bool) {
 			d.MUDStatus, d.MUDDetail, d.MUDDigest, d.MUDFetched = status, detail, digest, fetched
 			return nil
 		})
-		if err != nil && !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, errStale) {
+		if err != nil && !fault.Is(err, fault.NotFound) && !errors.Is(err, errStale) {
 			m.o.Log.Error("failed to record a device's MUD status", "device", id, "err", err)
 		}
 		if status != d.MUDStatus {
@@ -427,13 +422,13 @@ func ValidURL(u string) error {
 	p, err := url.Parse(u)
 	switch {
 	case len(u) > 1024:
-		return fmt.Errorf("%w: the MUD URL is longer than 1024 characters", ErrInvalid)
+		return fault.New(fault.Invalid, "the MUD URL is longer than 1024 characters")
 	case err != nil:
-		return fmt.Errorf("%w: %q is not a URL", ErrInvalid, u)
+		return fault.New(fault.Invalid, "%q is not a URL", u)
 	case p.Scheme != "https" || p.Host == "" || p.Hostname() == "":
-		return fmt.Errorf("%w: %q is not an https URL (MUD files are only fetched over https)", ErrInvalid, u)
+		return fault.New(fault.Invalid, "%q is not an https URL (MUD files are only fetched over https)", u)
 	case p.User != nil:
-		return fmt.Errorf("%w: the MUD URL must not carry a user name or password", ErrInvalid)
+		return fault.New(fault.Invalid, "the MUD URL must not carry a user name or password")
 	}
 	return nil
 }
@@ -452,8 +447,7 @@ func (m *Manager) SetURL(id, u, source string) (registry.Device, error) {
 			return nil
 		}
 		if source == "dhcp" && d.MUDURL != "" && authority(d.MUDURL) != authority(u) {
-			return fmt.Errorf("%w: %s already has a MUD URL from %s; a DHCP request may not change its manufacturer to %s (set it by hand to change it)",
-				ErrConflict, d.Name, authority(d.MUDURL), authority(u))
+			return fault.New(fault.Conflict, "%s already has a MUD URL from %s; a DHCP request may not change its manufacturer to %s (set it by hand to change it)", d.Name, authority(d.MUDURL), authority(u))
 		}
 		d.MUDURL = u
 		d.MUDStatus, d.MUDDetail, d.MUDDigest, d.MUDFetched = "fetching", "the MUD file has not been fetched yet", "", time.Time{}
@@ -469,9 +463,9 @@ func (m *Manager) Approve(ctx context.Context, id string) (registry.Device, erro
 	d, err := m.o.Registry.Update(id, func(d *registry.Device) error {
 		switch {
 		case d.MUDURL == "":
-			return fmt.Errorf("%w: %s has no MUD URL", ErrConflict, d.Name)
+			return fault.New(fault.Conflict, "%s has no MUD URL", d.Name)
 		case d.MUDStatus != string(PendingApproval) || d.MUDDigest == "":
-			return fmt.Errorf("%w: %s has no MUD file waiting for approval (its MUD status is %s)", ErrConflict, d.Name, orNone(d.MUDStatus))
+			return fault.New(fault.Conflict, "%s has no MUD file waiting for approval (its MUD status is %s)", d.Name, orNone(d.MUDStatus))
 		}
 		d.MUDApproved = d.MUDDigest
 		d.Record(m.o.Now(), "MUD file approved (sha256 "+d.MUDDigest[:min(12, len(d.MUDDigest))]+")")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/mud/mudtest"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
@@ -308,7 +309,7 @@ func TestApprovalBoundToDigest(t *testing.T) {
 		t.Fatalf("after approval: %s (%s), approved %s", d.MUDStatus, d.MUDDetail, d.MUDApproved)
 	}
 	h.waitApplied("d2", hasPort(443), "the approved policy")
-	if _, err := h.mgr.Approve(context.Background(), "d2"); !errors.Is(err, mudpolicy.ErrConflict) {
+	if _, err := h.mgr.Approve(context.Background(), "d2"); !fault.Is(err, fault.Conflict) {
 		t.Errorf("approving an enforced file again: %v", err)
 	}
 
@@ -368,7 +369,7 @@ func TestRequireRejectsUnsigned(t *testing.T) {
 	h.run()
 	h.waitStatus("d5", "rejected", "signature (https://127.0.0.1")
 	h.waitApplied("d5", noPolicy, "the segment default")
-	if _, err := h.mgr.Approve(context.Background(), "d5"); !errors.Is(err, mudpolicy.ErrConflict) {
+	if _, err := h.mgr.Approve(context.Background(), "d5"); !fault.Is(err, fault.Conflict) {
 		t.Errorf("approval under require: %v", err)
 	}
 }
@@ -480,7 +481,7 @@ func TestSetURL(t *testing.T) {
 	h := start(t, setup{})
 	h.addDevice("d10", "")
 	for _, bad := range []string{"http://mfg.example/cam.json", "ftp://x/y", "https:///nohost", "https://user:pw@mfg.example/x", "not a url"} {
-		if _, err := h.mgr.SetURL("d10", bad, "user"); !errors.Is(err, mudpolicy.ErrInvalid) {
+		if _, err := h.mgr.SetURL("d10", bad, "user"); !fault.Is(err, fault.Invalid) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -489,7 +490,7 @@ func TestSetURL(t *testing.T) {
 		t.Fatalf("%+v %v", d, err)
 	}
 	// DHCP may not change the manufacturer; the householder may.
-	if _, err := h.mgr.SetURL("d10", "https://evil.example/cam.json", "dhcp"); !errors.Is(err, mudpolicy.ErrConflict) {
+	if _, err := h.mgr.SetURL("d10", "https://evil.example/cam.json", "dhcp"); !fault.Is(err, fault.Conflict) {
 		t.Errorf("dhcp changing manufacturer: %v", err)
 	}
 	if d, err := h.mgr.SetURL("d10", "https://mfg.example/cam-v2.json", "dhcp"); err != nil || d.MUDURL != "https://mfg.example/cam-v2.json" {
@@ -498,7 +499,7 @@ func TestSetURL(t *testing.T) {
 	if _, err := h.mgr.SetURL("d10", "https://other.example/cam.json", "user"); err != nil {
 		t.Errorf("by hand: %v", err)
 	}
-	if _, err := h.mgr.SetURL("nope", "https://mfg.example/cam.json", "user"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := h.mgr.SetURL("nope", "https://mfg.example/cam.json", "user"); !fault.Is(err, fault.NotFound) {
 		t.Errorf("unknown device: %v", err)
 	}
 }

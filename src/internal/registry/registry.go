@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 )
 
@@ -88,9 +89,6 @@ type Preauth struct {
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
 }
-
-// ErrNotFound reports an unknown device or entry.
-var ErrNotFound = errors.New("not found")
 
 type file struct {
 	Version  int        `json:"version"`
@@ -206,7 +204,7 @@ func (r *Registry) Get(idOrName string) (Device, error) {
 	defer r.mu.Unlock()
 	d := r.find(idOrName)
 	if d == nil {
-		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, idOrName)
+		return Device{}, fault.New(fault.NotFound, "no device %q", idOrName)
 	}
 	return clone(d), nil
 }
@@ -290,7 +288,7 @@ func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 	defer r.mu.Unlock()
 	d := r.find(id)
 	if d == nil {
-		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, id)
+		return Device{}, fault.New(fault.NotFound, "no device %q", id)
 	}
 	old, c := clone(d), clone(d)
 	if err := fn(&c); err != nil {
@@ -359,7 +357,7 @@ func (r *Registry) RemovePreauth(id string) error {
 			return r.savePreauths(next)
 		}
 	}
-	return fmt.Errorf("%w: no pre-authorised device %q", ErrNotFound, id)
+	return fault.New(fault.NotFound, "no pre-authorised device %q", id)
 }
 
 // savePreauths saves with next as the list, keeping the old one if the

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -73,7 +74,7 @@ func TestNamesAndLookups(t *testing.T) {
 	if d, ok := r.ByKeyHash("aa"); !ok || d.ID != "d-1" {
 		t.Fatal("ByKeyHash")
 	}
-	if _, err := r.Get("nope"); !errors.Is(err, registry.ErrNotFound) {
+	if _, err := r.Get("nope"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("want ErrNotFound, got %v", err)
 	}
 	r.Update("d-1", func(d *registry.Device) error { d.State = registry.StateRemoved; return nil })
@@ -180,7 +181,7 @@ func TestFailedSaveChangesNothing(t *testing.T) {
 		t.Fatalf("registry changed by failed saves: %+v", got)
 	}
 	for _, id := range []string{"d-2", "d-3", "Plug", "Renamed"} {
-		if _, err := r.Get(id); !errors.Is(err, registry.ErrNotFound) {
+		if _, err := r.Get(id); !fault.Is(err, fault.NotFound) {
 			t.Errorf("Get(%q) after failed save: %v, want not found", id, err)
 		}
 	}

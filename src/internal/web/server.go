@@ -18,6 +18,7 @@ import (
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 // Onboarder is what the pages need from the daemon: onboarding, nothing
@@ -196,7 +197,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 	addrs := s.Addrs()
 	if len(addrs) == 0 {
-		return api.PhoneSession{}, fmt.Errorf("%w: the phone pages are not listening yet (is the LAN address %s up?)", api.ErrUnavailable, s.listen[0])
+		return api.PhoneSession{}, fault.New(fault.Unavailable, "the phone pages are not listening yet (is the LAN address %s up?)", s.listen[0])
 	}
 	se, token := s.store.mint(s.ttl)
 	u := "http://" + hostPort(addrs[0]) + "/p/" + token
@@ -215,7 +216,7 @@ func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 // PhoneRevoke implements api.PhoneService.
 func (s *Server) PhoneRevoke(_ context.Context, id string) error {
 	if !s.store.revoke(id) {
-		return fmt.Errorf("%w: no phone link %q (it may have expired long ago)", api.ErrNotFound, id)
+		return fault.New(fault.NotFound, "no phone link %q (it may have expired long ago)", id)
 	}
 	s.log.Info("phone link revoked", "session", id)
 	return nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/web"
 )
 
@@ -370,7 +371,7 @@ func TestRevoke(t *testing.T) {
 	if got := r.ob.requests(); len(got) != 0 {
 		t.Fatalf("a revoked session onboarded: %v", got)
 	}
-	if err := r.srv.PhoneRevoke(context.Background(), "ph-nothing"); !errors.Is(err, api.ErrNotFound) {
+	if err := r.srv.PhoneRevoke(context.Background(), "ph-nothing"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("revoking an unknown link: %v", err)
 	}
 }
@@ -444,7 +445,7 @@ func TestOnboardErrors(t *testing.T) {
 		{"not a DPP code", map[string]string{"method": "qr", "uri": "https://example.com"}, nil, 400, "This is not a Wi-Fi Easy Connect code"},
 		{"no PKEX code", map[string]string{"method": "pkex"}, nil, 400, "Type the pairing code"},
 		{"unknown field", map[string]string{"method": "qr", "uri": uri, "segment": "lan"}, nil, 400, "did not understand"},
-		{"busy", map[string]string{"method": "qr", "uri": uri}, fmt.Errorf("%w: another device is being added on wlan0", api.ErrConflict), 409, `"Another device is being added on wlan0."`},
+		{"busy", map[string]string{"method": "qr", "uri": uri}, fault.New(fault.Conflict, "another device is being added on wlan0"), 409, `"Another device is being added on wlan0."`},
 		{"internal", map[string]string{"method": "qr", "uri": uri}, errors.New("disk on fire"), 500, "could not do that"},
 	}
 	for _, tt := range tests {
