@@ -78,6 +78,8 @@ type bss struct {
 	pkexBusy  bool
 	// chirp maps a pre-authorised device to its bootstrap entry in hostapd.
 	chirp map[string]string
+	// running is the exchange in progress here, nil between exchanges.
+	running *job
 }
 
 // Request is one onboarding request and its outcome.
@@ -387,19 +389,17 @@ func (e *Engine) staDisconnected(ev hostapd.Event) {
 
 func (e *Engine) mudURL(b *bss, ev hostapd.Event) {
 	// hostapd 2.10 prints "DPP-MUD-URL <url>"; 2.11 the same, sometimes
-	// with fields. The exchange in progress owns it.
+	// with fields. The exchange in progress on this access point owns it.
 	url := strings.TrimSpace(strings.TrimPrefix(ev.Raw, ev.Name))
 	if len(ev.Args) > 0 {
 		url = ev.Args[0]
 	}
-	e.mu.Lock()
+	b.mu.Lock()
 	var devID string
-	for _, r := range e.requests {
-		if r.State == "running" || r.State == "configured" {
-			devID = r.DeviceID
-		}
+	if b.running != nil {
+		devID = b.running.device.ID
 	}
-	e.mu.Unlock()
+	b.mu.Unlock()
 	if devID == "" || !strings.HasPrefix(url, "https://") {
 		return
 	}
@@ -635,7 +635,13 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 	for len(b.events) > 0 {
 		<-b.events
 	}
+	b.mu.Lock()
+	b.running = j
+	b.mu.Unlock()
 	err := e.exchange(ctx, b, j)
+	b.mu.Lock()
+	b.running = nil
+	b.mu.Unlock()
 	var oe *outcome
 	if err != nil && !errors.As(err, &oe) {
 		oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}

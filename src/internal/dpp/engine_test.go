@@ -79,8 +79,10 @@ func (f *fakeCtrl) sent(prefix string) []string {
 }
 
 type rig struct {
-	e    *dpp.Engine
-	c    *fakeCtrl
+	e *dpp.Engine
+	c *fakeCtrl
+	// more are the other access points' hostapd, by interface.
+	more map[string]*fakeCtrl
 	reg  *registry.Registry
 	psk  *credential.PSKFile
 	logs *bytes.Buffer
@@ -91,7 +93,7 @@ func newRig(t *testing.T, timeout time.Duration) *rig { return newRigFor(t, time
 
 // newRigFor is a rig whose devices are configured for conf (default
 // sta-psk) on an access point whose GET_CONFIG shows ssid.
-func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string) *rig {
+func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string, more ...string) *rig {
 	dir := t.TempDir()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -109,6 +111,15 @@ func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string) *rig {
 	r.e.AddBSS("wlan0", r.c, r.psk)
 	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
 		t.Fatal(err)
+	}
+	r.more = map[string]*fakeCtrl{}
+	for _, ifname := range more {
+		c := newCtrl()
+		r.e.AddBSS(ifname, c, credential.Open(filepath.Join(dir, ifname+".psk")))
+		if err := r.e.Attach(context.Background(), ifname, c); err != nil {
+			t.Fatal(err)
+		}
+		r.more[ifname] = c
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -475,5 +486,42 @@ func TestRotateAsksForRescan(t *testing.T) {
 	}
 	if _, err := r.e.Rotate(context.Background(), "nobody"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("rotating an unknown device: %v", err)
+	}
+}
+
+// A MUD URL belongs to the device whose exchange runs on the access point
+// that reported it, whatever runs on the others at the same time.
+func TestMUDURLGoesToItsAccessPointsDevice(t *testing.T) {
+	r := newRigFor(t, 5*time.Second, "", "Home", "wlan1")
+	on := func(iface, url string) {
+		e, _ := hostapd.ParseEvent(iface, "<3>DPP-MUD-URL "+url)
+		r.e.HandleEvent(e)
+	}
+	mudOf := func(id string) string {
+		d, err := r.reg.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.MUDURL
+	}
+	a, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "a", Ifname: "wlan0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, a.ID, "running")
+	// wlan1 runs no exchange: its MUD URL is nobody's.
+	on("wlan1", "https://mfg.example/stray.json")
+	if u := mudOf(a.DeviceID); u != "" {
+		t.Fatalf("the device onboarding on wlan0 got wlan1's MUD URL %s", u)
+	}
+	b, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "b", Ifname: "wlan1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, b.ID, "running")
+	on("wlan1", "https://mfg.example/b.json")
+	on("wlan0", "https://mfg.example/a.json")
+	if ua, ub := mudOf(a.DeviceID), mudOf(b.DeviceID); ua != "https://mfg.example/a.json" || ub != "https://mfg.example/b.json" {
+		t.Fatalf("MUD URLs: a %q, b %q", ua, ub)
 	}
 }
