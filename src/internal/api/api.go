@@ -34,6 +34,9 @@ type Service interface {
 	PreauthBulk(ctx context.Context, es []PreauthRequest) (BulkResult, error)
 	PreauthRemove(ctx context.Context, id string) error
 	SetMUD(ctx context.Context, id string, r MUDRequest) (Device, error)
+	// SetMUDByMAC is SetMUD for the device with the MAC address mac, as
+	// a DHCP server knows it.
+	SetMUDByMAC(ctx context.Context, mac string, r MUDRequest) (Device, error)
 	ApproveMUD(ctx context.Context, id string) (Device, error)
 	BRSKI(ctx context.Context) (BRSKIStatus, error)
 }
@@ -90,6 +93,25 @@ type Device struct {
 	Warnings    []string    `json:"warnings"`
 	Credential  *Credential `json:"credential,omitempty"`
 	Quarantined bool        `json:"quarantined"`
+	// Firewall is what the firewall holds for the device, in the reply
+	// for one device; absent while the firewall does not know it (no
+	// firewall, or no MAC address yet).
+	Firewall *FirewallStatus `json:"firewall,omitempty"`
+}
+
+// FirewallStatus is what the firewall holds for one device, and what its
+// policy judged since it was put in: packets it accepted (those opening
+// flows, and bridged traffic; established flows are not looked at again)
+// and packets it dropped. DHCP, DNS and neighbour discovery to the router,
+// allowed for every device, are not counted.
+type FirewallStatus struct {
+	// Confined: the device's segment, quarantine and MUD policy are in
+	// force as its standing says.
+	Confined        bool   `json:"confined"`
+	AcceptedPackets uint64 `json:"accepted_packets"`
+	AcceptedBytes   uint64 `json:"accepted_bytes"`
+	DroppedPackets  uint64 `json:"dropped_packets"`
+	DroppedBytes    uint64 `json:"dropped_bytes"`
 }
 
 // MUDStatus is where a device's MUD policy stands.
@@ -134,7 +156,14 @@ type OnboardRequest struct {
 	Name       string `json:"name"`
 	Segment    string `json:"segment"`
 	Ifname     string `json:"ifname"`
+	// Via says who the request comes from when it does not come over the
+	// socket, whose callers are all the householder: ViaPhone for the
+	// phone pages, which may add new devices only.
+	Via string `json:"-"`
 }
+
+// ViaPhone marks an OnboardRequest from a phone link.
+const ViaPhone = "phone"
 
 // Progress is where one onboarding request stands.
 type Progress struct {
@@ -223,6 +252,13 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 			return nil, err
 		}
 		return s.SetMUD(r.Context(), r.PathValue("id"), m)
+	}))
+	mux.HandleFunc("POST /v1/macs/{mac}/mud", h.wrap(func(r *http.Request) (any, error) {
+		var m MUDRequest
+		if err := decode(r, &m); err != nil {
+			return nil, err
+		}
+		return s.SetMUDByMAC(r.Context(), r.PathValue("mac"), m)
 	}))
 	mux.HandleFunc("POST /v1/devices/{id}/mud/approve", h.wrap(func(r *http.Request) (any, error) {
 		return s.ApproveMUD(r.Context(), r.PathValue("id"))

@@ -18,14 +18,16 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
-// newService builds a Service on a real registry and a DPP engine with no
-// access point attached: everything that does not need a radio works.
-func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*Service, *registry.Registry) {
+// newService builds a Service on a real registry, device owner and DPP
+// engine with no access point attached: everything that does not need a
+// radio works.
+func newService(t *testing.T, cfg *config.Config, devs ...registry.Device) (*Service, *registry.Registry) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
@@ -33,20 +35,18 @@ func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range devices {
+	for _, d := range devs {
 		if err := reg.Put(d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	engine := dpp.New(dpp.Options{
-		Log: log, Registry: reg, StateDir: dir, DefaultSegment: cfg.Onboarding.DefaultSegment,
-		VLAN: func(name string) (int, bool) {
-			s, ok := cfg.SegmentByName(name)
-			return s.VLAN, ok
-		},
+	engine := dpp.New(dpp.Options{Log: log, StateDir: dir})
+	devices := device.New(device.Options{
+		Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Radio: engine,
 	})
+	engine.SetDevices(devices)
 	status := func() daemon.Status { return daemon.Status{Ready: true, Rejected: "line 3: bad option"} }
-	return New(cfg, engine, reg, status), reg
+	return New(devices, engine, status), reg
 }
 
 func defaults(t *testing.T) *config.Config {

@@ -319,7 +319,8 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return
 	}
-	p, err := s.ob.Onboard(r.Context(), api.OnboardRequest{Method: f.Method, URI: f.URI, Code: f.Code, Identifier: f.Identifier, Name: f.Name})
+	// A phone link may add new devices only (package device's rules).
+	p, err := s.ob.Onboard(r.Context(), api.OnboardRequest{Method: f.Method, URI: f.URI, Code: f.Code, Identifier: f.Identifier, Name: f.Name, Via: api.ViaPhone})
 	if err != nil {
 		s.apiError(w, se, err)
 		return

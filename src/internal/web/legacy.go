@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/skip2/go-qrcode"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
@@ -43,7 +44,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "The page sent something the router did not understand. Reload the page and try again."})
 		return
 	}
-	l, err := s.legacy.IssuePassphrase(r.Context(), strings.TrimSpace(f.Name), "")
+	l, err := s.legacy.IssuePassphrase(r.Context(), strings.TrimSpace(f.Name), "", device.Phone)
 	switch fault.KindOf(err) {
 	case fault.Invalid:
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})

@@ -17,7 +17,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
-	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
@@ -64,11 +64,11 @@ func NewState(now func() time.Time) *State {
 	return &State{store: newStore(now), perIP: newLimiter(now, ipBurst, ipEvery), badIP: newLimiter(now, badBurst, badEvery)}
 }
 
-// PassphraseIssuer gives a device without DPP its own passphrase.
-// *dpp.Engine is one. The passphrase goes straight to the phone, never
-// through the local API.
+// PassphraseIssuer gives a new device without DPP its own passphrase;
+// *device.Owner is one. The pages ask as device.Phone. The passphrase
+// goes straight to the phone, never through the local API.
 type PassphraseIssuer interface {
-	IssuePassphrase(ctx context.Context, name, segment string) (dpp.Legacy, error)
+	IssuePassphrase(ctx context.Context, name, segment string, by device.Actor) (device.Legacy, error)
 }
 
 // A Server serves the phone pages. It is a daemon task and implements

@@ -424,7 +424,8 @@ func TestCSRF(t *testing.T) {
 	must(t, phone.do(t, "POST", "/api/onboard", map[string]string{"method": "pkex", "code": "a1b2c3", "name": "Plug"}, with("Origin", "")), 202, `"state":"queued"`)
 	got := phone.post(t, body, csrf)
 	must(t, got, 202, "Getting ready")
-	want := []api.OnboardRequest{{Method: "pkex", Code: "a1b2c3", Name: "Plug"}, {Method: "qr", URI: uri}}
+	// Both marked as the phone's: a phone link may add new devices only.
+	want := []api.OnboardRequest{{Method: "pkex", Code: "a1b2c3", Name: "Plug", Via: api.ViaPhone}, {Method: "qr", URI: uri, Via: api.ViaPhone}}
 	if diff := cmp.Diff(want, r.ob.requests()); diff != "" {
 		t.Fatalf("onboarding requests (-want +got):\n%s", diff)
 	}

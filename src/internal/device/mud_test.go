@@ -1,4 +1,4 @@
-package mudpolicy_test
+package device
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/mud/mudtest"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
@@ -78,40 +79,6 @@ func (s *server) down(on bool) {
 	s.mu.Unlock()
 }
 
-// enforcer records what the manager asks of the firewall.
-type enforcer struct {
-	mu      sync.Mutex
-	applied map[string]mudpolicy.DevicePolicy
-	calls   []string
-	failing error
-}
-
-func (e *enforcer) Apply(_ context.Context, p mudpolicy.DevicePolicy) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.failing != nil {
-		return e.failing
-	}
-	e.applied[p.ID] = p
-	e.calls = append(e.calls, "apply "+p.ID)
-	return nil
-}
-
-func (e *enforcer) Remove(_ context.Context, id string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.applied, id)
-	e.calls = append(e.calls, "remove "+id)
-	return nil
-}
-
-func (e *enforcer) get(id string) (mudpolicy.DevicePolicy, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, ok := e.applied[id]
-	return p, ok
-}
-
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -133,9 +100,9 @@ type harness struct {
 	t     *testing.T
 	srv   *server
 	reg   *registry.Registry
-	enf   *enforcer
+	enf   *fakeFirewall
 	clock *clock
-	mgr   *mudpolicy.Manager
+	o     *Owner
 	dir   string
 	stop  func()
 }
@@ -147,7 +114,7 @@ type setup struct {
 	off      bool
 	dir      string
 	srv      *server
-	enforcer *enforcer
+	enforcer *fakeFirewall
 }
 
 func start(t *testing.T, s setup) *harness {
@@ -165,22 +132,23 @@ func start(t *testing.T, s setup) *harness {
 	}
 	h := &harness{t: t, srv: s.srv, reg: reg, enf: s.enforcer, clock: &clock{t: time.Now()}, dir: s.dir}
 	if h.enf == nil {
-		h.enf = &enforcer{applied: map[string]mudpolicy.DevicePolicy{}}
+		h.enf = newFirewall()
 	}
 	fetcher := &mud.Fetcher{Client: s.srv.Client(), Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
-	o := mudpolicy.Options{Log: log, Registry: reg, Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off}
+	mgr := mudpolicy.New(mudpolicy.Options{Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off})
+	o := Options{Log: log, Registry: reg, MUD: mgr, Segments: segments, DefaultSegment: "iot", Now: h.clock.Now}
 	if !s.noEnf {
-		o.Enforcer = h.enf
+		o.Firewall = h.enf
 	}
-	h.mgr = mudpolicy.New(o)
+	h.o = New(o)
 	return h
 }
 
-// run starts the manager and waits until it is ready.
+// run starts the owner and waits until it is ready.
 func (h *harness) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.mgr.Run(ctx) }()
+	go func() { done <- h.o.Run(ctx) }()
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
@@ -192,11 +160,11 @@ func (h *harness) run() {
 	}
 	h.t.Cleanup(h.stop)
 	select {
-	case <-h.mgr.Ready():
+	case <-h.o.Ready():
 	case err := <-done:
 		h.t.Fatalf("Run returned before ready: %v", err)
 	case <-time.After(10 * time.Second):
-		h.t.Fatal("manager not ready")
+		h.t.Fatal("owner not ready")
 	}
 }
 
@@ -220,17 +188,19 @@ func (h *harness) waitStatusNot(id, want, detail, not string) registry.Device {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d, err := h.reg.Get(id)
-		if err == nil && d.MUDStatus == want && strings.Contains(d.MUDDetail, detail) && !strings.Contains(d.MUDDetail, not) {
+		// As the householder sees it: the decision and whether it is in force.
+		status, det := h.o.MUD(d)
+		if err == nil && status == want && strings.Contains(det, detail) && !strings.Contains(det, not) {
 			return d
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("device %s: MUD status %q (%s), want %q containing %q", id, d.MUDStatus, d.MUDDetail, want, detail)
+			h.t.Fatalf("device %s: MUD status %q (%s), want %q containing %q", id, status, det, want, detail)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-func (h *harness) waitApplied(id string, cond func(mudpolicy.DevicePolicy) bool, what string) mudpolicy.DevicePolicy {
+func (h *harness) waitApplied(id string, cond func(firewall.Device) bool, what string) firewall.Device {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -245,13 +215,13 @@ func (h *harness) waitApplied(id string, cond func(mudpolicy.DevicePolicy) bool,
 	}
 }
 
-func hasPort(port uint16) func(mudpolicy.DevicePolicy) bool {
-	return func(p mudpolicy.DevicePolicy) bool {
+func hasPort(port uint16) func(firewall.Device) bool {
+	return func(p firewall.Device) bool {
 		return p.Policy != nil && len(p.Policy.FromDevice) == 1 && p.Policy.FromDevice[0].DstPorts.Lo == port
 	}
 }
 
-func noPolicy(p mudpolicy.DevicePolicy) bool { return p.Policy == nil }
+func noPolicy(p firewall.Device) bool { return p.Policy == nil }
 
 // The real path: a TLS server serves a signed MUD file and its detached
 // CMS signature; the manager fetches both, verifies them against the
@@ -281,7 +251,7 @@ func TestSignedFileEndToEnd(t *testing.T) {
 	// its next refresh; the file verified before stays in force.
 	h.srv.set("/cam.json", mudFile(url, h.srv.URL+"/cam.p7s", 8080))
 	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d1")
+	h.o.kick("d1")
 	h.waitStatus("d1", "pending-approval", "changed after signing")
 	if p, _ := h.enf.get("d1"); !hasPort(443)(p) {
 		d, _ := h.reg.Get("d1")
@@ -301,7 +271,7 @@ func TestApprovalBoundToDigest(t *testing.T) {
 	h.waitStatus("d2", "pending-approval", "until you approve this file")
 	h.waitApplied("d2", noPolicy, "the segment default")
 
-	d, err := h.mgr.Approve(context.Background(), "d2")
+	d, err := h.o.ApproveMUD(context.Background(), "d2", Householder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +279,7 @@ func TestApprovalBoundToDigest(t *testing.T) {
 		t.Fatalf("after approval: %s (%s), approved %s", d.MUDStatus, d.MUDDetail, d.MUDApproved)
 	}
 	h.waitApplied("d2", hasPort(443), "the approved policy")
-	if _, err := h.mgr.Approve(context.Background(), "d2"); !fault.Is(err, fault.Conflict) {
+	if _, err := h.o.ApproveMUD(context.Background(), "d2", Householder); !fault.Is(err, fault.Conflict) {
 		t.Errorf("approving an enforced file again: %v", err)
 	}
 
@@ -317,12 +287,12 @@ func TestApprovalBoundToDigest(t *testing.T) {
 	// the approved file stays in force meanwhile.
 	h.srv.set("/plug.json", mudFile(url, "", 8443))
 	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d2")
+	h.o.kick("d2")
 	h.waitStatus("d2", "pending-approval", "the file enforced before stays in force")
 	if p, _ := h.enf.get("d2"); !hasPort(443)(p) {
 		t.Fatalf("changed file took effect without approval: %+v", p.Policy)
 	}
-	if _, err := h.mgr.Approve(context.Background(), "d2"); err != nil {
+	if _, err := h.o.ApproveMUD(context.Background(), "d2", Householder); err != nil {
 		t.Fatal(err)
 	}
 	h.waitApplied("d2", hasPort(8443), "the newly approved policy")
@@ -340,7 +310,7 @@ func TestRefreshFailureKeepsLastGood(t *testing.T) {
 
 	h.srv.down(true)
 	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d3")
+	h.o.kick("d3")
 	h.waitStatus("d3", "enforced", "refreshing the file failed (failed to fetch the MUD file: server answered 503")
 	if p, _ := h.enf.get("d3"); !hasPort(443)(p) {
 		t.Fatalf("failed refresh changed the firewall: %+v", p)
@@ -348,7 +318,7 @@ func TestRefreshFailureKeepsLastGood(t *testing.T) {
 	// Back up: the next refresh clears the complaint.
 	h.srv.down(false)
 	h.clock.Add(16 * time.Minute)
-	h.mgr.Changed("d3")
+	h.o.kick("d3")
 	h.waitStatusNot("d3", "enforced", "signature policy 'allow'", "failed")
 }
 
@@ -369,34 +339,35 @@ func TestRequireRejectsUnsigned(t *testing.T) {
 	h.run()
 	h.waitStatus("d5", "rejected", "signature (https://127.0.0.1")
 	h.waitApplied("d5", noPolicy, "the segment default")
-	if _, err := h.mgr.Approve(context.Background(), "d5"); !fault.Is(err, fault.Conflict) {
+	if _, err := h.o.ApproveMUD(context.Background(), "d5", Householder); !fault.Is(err, fault.Conflict) {
 		t.Errorf("approval under require: %v", err)
 	}
 }
 
-// Moves, quarantine and removal reach the firewall through the registry.
-func TestFollowsRegistryChanges(t *testing.T) {
+// Moves, quarantine, a MUD URL the device sends and removal reach the
+// firewall through the owner.
+func TestFollowsChanges(t *testing.T) {
 	h := start(t, setup{policy: config.SignatureAllow})
 	h.addDevice("d6", "")
 	h.run()
 	p := h.waitApplied("d6", noPolicy, "the device")
-	if h.reg.Get("d6"); p.Segment != "iot" {
+	if p.Segment != "iot" {
 		t.Fatalf("segment %q", p.Segment)
 	}
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.Segment, d.Quarantined = "quarantine", true; return nil }); err != nil {
+	if _, err := h.o.Quarantine(ctx, "d6", Householder); err != nil {
 		t.Fatal(err)
 	}
-	h.waitApplied("d6", func(p mudpolicy.DevicePolicy) bool { return p.Segment == "quarantine" && p.Quarantined }, "the move")
+	h.waitApplied("d6", func(p firewall.Device) bool { return p.Segment == "quarantine" && p.Quarantined }, "the move")
 
 	// A MUD URL arriving later (as DPP records it) is fetched and applied.
 	url := h.srv.URL + "/late.json"
 	h.srv.set("/late.json", mudFile(url, "", 9000))
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.MUDURL = url; return nil }); err != nil {
+	if _, err := h.o.SetMUDURL(ctx, "d6", url, FromDPP); err != nil {
 		t.Fatal(err)
 	}
 	h.waitApplied("d6", hasPort(9000), "the late MUD policy")
 
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.State = registry.StateRemoved; return nil }); err != nil {
+	if _, err := h.o.Remove(ctx, "d6", Householder); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -430,19 +401,20 @@ func TestOffStillConfinesBySegment(t *testing.T) {
 	h.addDevice("d9", url)
 	h.run()
 	h.waitStatus("d9", "none", "MUD is turned off")
-	p := h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Segment == "iot" }, "its segment")
+	p := h.waitApplied("d9", func(p firewall.Device) bool { return p.Segment == "iot" }, "its segment")
 	if p.Policy != nil {
 		t.Errorf("a MUD policy was applied with MUD turned off: %+v", p.Policy)
 	}
-	if _, err := h.reg.Update("d9", func(d *registry.Device) error { d.Quarantined = true; return nil }); err != nil {
+	if _, err := h.o.Quarantine(ctx, "d9", Householder); err != nil {
 		t.Fatal(err)
 	}
-	h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Quarantined }, "the quarantine")
+	h.waitApplied("d9", func(p firewall.Device) bool { return p.Quarantined }, "the quarantine")
 }
 
 // A firewall failure is reported and retried.
 func TestEnforcerFailureRetried(t *testing.T) {
-	enf := &enforcer{applied: map[string]mudpolicy.DevicePolicy{}, failing: errors.New("netlink: permission denied")}
+	enf := newFirewall()
+	enf.fail(errors.New("netlink: permission denied"))
 	h := start(t, setup{policy: config.SignatureAllow, enforcer: enf})
 	url := h.srv.URL + "/y.json"
 	h.srv.set("/y.json", mudFile(url, "", 443))
@@ -453,7 +425,7 @@ func TestEnforcerFailureRetried(t *testing.T) {
 	enf.failing = nil
 	enf.mu.Unlock()
 	h.clock.Add(2 * time.Minute)
-	h.mgr.Changed("d8")
+	h.o.kick("d8")
 	h.waitApplied("d8", hasPort(443), "the policy on retry")
 }
 
@@ -481,25 +453,25 @@ func TestSetURL(t *testing.T) {
 	h := start(t, setup{})
 	h.addDevice("d10", "")
 	for _, bad := range []string{"http://mfg.example/cam.json", "ftp://x/y", "https:///nohost", "https://user:pw@mfg.example/x", "not a url"} {
-		if _, err := h.mgr.SetURL("d10", bad, "user"); !fault.Is(err, fault.Invalid) {
+		if _, err := h.o.SetMUDURL(ctx, "d10", bad, FromUser); !fault.Is(err, fault.Invalid) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
-	d, err := h.mgr.SetURL("d10", "https://mfg.example/cam.json", "dhcp")
+	d, err := h.o.SetMUDURL(ctx, "d10", "https://mfg.example/cam.json", FromDHCP)
 	if err != nil || d.MUDURL != "https://mfg.example/cam.json" || d.MUDStatus != "fetching" {
 		t.Fatalf("%+v %v", d, err)
 	}
 	// DHCP may not change the manufacturer; the householder may.
-	if _, err := h.mgr.SetURL("d10", "https://evil.example/cam.json", "dhcp"); !fault.Is(err, fault.Conflict) {
+	if _, err := h.o.SetMUDURL(ctx, "d10", "https://evil.example/cam.json", FromDHCP); !fault.Is(err, fault.Conflict) {
 		t.Errorf("dhcp changing manufacturer: %v", err)
 	}
-	if d, err := h.mgr.SetURL("d10", "https://mfg.example/cam-v2.json", "dhcp"); err != nil || d.MUDURL != "https://mfg.example/cam-v2.json" {
+	if d, err := h.o.SetMUDURL(ctx, "d10", "https://mfg.example/cam-v2.json", FromDHCP); err != nil || d.MUDURL != "https://mfg.example/cam-v2.json" {
 		t.Errorf("dhcp, same manufacturer: %v", err)
 	}
-	if _, err := h.mgr.SetURL("d10", "https://other.example/cam.json", "user"); err != nil {
+	if _, err := h.o.SetMUDURL(ctx, "d10", "https://other.example/cam.json", FromUser); err != nil {
 		t.Errorf("by hand: %v", err)
 	}
-	if _, err := h.mgr.SetURL("nope", "https://mfg.example/cam.json", "user"); !fault.Is(err, fault.NotFound) {
+	if _, err := h.o.SetMUDURL(ctx, "nope", "https://mfg.example/cam.json", FromUser); !fault.Is(err, fault.NotFound) {
 		t.Errorf("unknown device: %v", err)
 	}
 }
