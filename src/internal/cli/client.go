@@ -172,6 +172,14 @@ func printDevice(w io.Writer, d api.Device) {
 	if d.Quarantined {
 		fmt.Fprintln(w, "  QUARANTINED: reaches only DHCP and DNS")
 	}
+	if f := d.Firewall; f != nil {
+		state := "confined as its standing says"
+		if !f.Confined {
+			state = "NOT confined as its standing says yet"
+		}
+		fmt.Fprintf(w, "  firewall: %s; accepted %d packets (%d bytes), dropped %d packets (%d bytes)\n",
+			state, f.AcceptedPackets, f.AcceptedBytes, f.DroppedPackets, f.DroppedBytes)
+	}
 	for _, warn := range d.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}

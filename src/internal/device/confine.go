@@ -88,9 +88,12 @@ type inForce struct {
 	// firewall is the confinement the firewall holds, as a comparable key
 	// ("" none).
 	firewall string
-	err      error
-	retryAt  time.Time
+	// fwErr and linesErr are what failed last; retryAt when to try again.
+	fwErr, linesErr error
+	retryAt         time.Time
 }
+
+func (st *inForce) err() error { return errors.Join(st.fwErr, st.linesErr) }
 
 // InForce is what enforces a device's standing now.
 type InForce struct {
@@ -112,9 +115,9 @@ func (o *Owner) InForce(id string) InForce {
 	st := o.inForce[id]
 	var out InForce
 	if st != nil {
-		out.Confined = st.firewall != "" && st.err == nil
-		if st.err != nil {
-			out.Problem = st.err.Error()
+		out.Confined = st.firewall != "" && st.fwErr == nil
+		if err := st.err(); err != nil {
+			out.Problem = err.Error()
 		}
 	}
 	held := st != nil && st.firewall != ""
@@ -145,25 +148,24 @@ func (o *Owner) sync(ctx context.Context, id string) error {
 		st = &inForce{}
 		o.inForce[id] = st
 	}
-	var errs []error
-	if err := o.confine(ctx, c, st); err != nil {
-		errs = append(errs, err)
-	}
+	var linesErr error
 	if len(o.o.AccessPoints) > 0 {
 		want := map[string]credential.Want{id: {Lines: c.Lines, Current: c.Current, Stations: d.MACs}}
 		if err := credential.Sync(ctx, o.log, o.o.AccessPoints, want); err != nil {
-			errs = append(errs, fmt.Errorf("its Wi-Fi credential: %w", err))
+			linesErr = fmt.Errorf("its Wi-Fi credential: %w", err)
 		}
 	}
-	return o.settled(st, id, errors.Join(errs...))
+	return o.settled(st, id, o.confine(ctx, c, st), linesErr)
 }
 
 // settled records how bringing a device into force went.
-func (o *Owner) settled(st *inForce, id string, err error) error {
-	if err != nil && (st.err == nil || st.err.Error() != err.Error()) {
+func (o *Owner) settled(st *inForce, id string, fwErr, linesErr error) error {
+	before := st.err()
+	st.fwErr, st.linesErr = fwErr, linesErr
+	err := st.err()
+	if err != nil && (before == nil || before.Error() != err.Error()) {
 		o.log.Error("failed to bring a device's standing into force; trying again", "device", id, "err", err)
 	}
-	st.err = err
 	if err != nil {
 		st.retryAt = o.o.Now().Add(o.o.RetryAfter)
 		return err
@@ -234,7 +236,7 @@ func (o *Owner) syncAll(ctx context.Context) {
 			st = &inForce{}
 			o.inForce[c.ID] = st
 		}
-		o.settled(st, c.ID, errors.Join(o.confine(ctx, c, st), linesErr))
+		o.settled(st, c.ID, o.confine(ctx, c, st), linesErr)
 	}
 }
 
@@ -255,7 +257,7 @@ func (o *Owner) retries(at time.Time) (ids []string, next time.Time) {
 	defer o.syncMu.Unlock()
 	next = at.Add(time.Hour)
 	for id, st := range o.inForce {
-		if st.err == nil {
+		if st.err() == nil {
 			continue
 		}
 		if !at.Before(st.retryAt) {

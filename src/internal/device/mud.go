@@ -126,8 +126,14 @@ func (o *Owner) MUD(d registry.Device) (status, detail string) {
 		}
 		return status, detail
 	}
-	if p := o.InForce(d.ID).Problem; p != "" {
-		detail += "; the firewall failed to apply it and will be asked again: " + p
+	o.syncMu.Lock()
+	var fwErr error
+	if st := o.inForce[d.ID]; st != nil {
+		fwErr = st.fwErr
+	}
+	o.syncMu.Unlock()
+	if fwErr != nil {
+		detail += "; the firewall failed to apply it and will be asked again: " + fwErr.Error()
 	}
 	return status, detail
 }

@@ -120,8 +120,10 @@ type Options struct {
 	// again; zero means a minute.
 	RetryAfter time.Duration
 	// Allow, if set, is asked about every change after the household's
-	// own rules; an error refuses the change (nothing is saved). The
-	// place for an authorisation policy of one's own.
+	// own rules; an error refuses the change (nothing is saved; a
+	// *fault.Error carries its kind to the API). The place for an
+	// authorisation policy of one's own. It runs while the registry is
+	// locked: it must decide from the Change alone.
 	Allow func(Change) error
 	// Observe, if set, hears of every change once it is saved. It must
 	// not block or call back into the Owner.
