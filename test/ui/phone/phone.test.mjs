@@ -226,7 +226,7 @@ test('a device the household has is refused, and stays in quarantine', async () 
   const before = readFileSync(join(work, 'state/psk/wlan0.psk'), 'utf8');
   await a.page.click('#again');
   await a.page.setInputFiles('#photo', join(work, 'device.png'));
-  await a.page.waitForFunction(() => document.getElementById('scan-status').textContent.includes('already on this network'));
+  await a.page.waitForFunction(() => document.getElementById('scan-status').textContent.includes('already on this network'), null, { timeout: 15000 });
   assert.match(await a.page.locator('#scan-status').innerText(), /^Kitchen camera is already on this network; a phone link can only add new devices\./);
   assert.equal(await a.page.locator('#scan-status').getAttribute('class'), 'status bad');
   assert.equal(await a.page.locator('#progress').isVisible(), false);
