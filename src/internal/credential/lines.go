@@ -15,12 +15,15 @@ import (
 // suffix. So a line tells whose it is without a lookup, and the old
 // credential keeps working until the device connects with the new one.
 
-// KeyIDFor returns a key id for device id that differs from current.
-func KeyIDFor(id, current string) string {
-	if current != id {
-		return id
+// KeyIDFor returns a key id for device id that is none of taken (the key
+// ids its lines have now): the id itself if it is free.
+func KeyIDFor(id string, taken ...string) string {
+	for _, t := range taken {
+		if t == id {
+			return RandomID(id + "_")
+		}
 	}
-	return RandomID(id + "_")
+	return id
 }
 
 // DeviceOf returns the device a key id belongs to.

@@ -15,11 +15,13 @@ import (
 )
 
 func TestKeyIDs(t *testing.T) {
-	first := credential.KeyIDFor("d-1a2b3c4d", "")
+	first := credential.KeyIDFor("d-1a2b3c4d")
 	second := credential.KeyIDFor("d-1a2b3c4d", first)
 	third := credential.KeyIDFor("d-1a2b3c4d", second)
-	if first != "d-1a2b3c4d" || !strings.HasPrefix(second, "d-1a2b3c4d_") || third != first {
-		t.Fatalf("key ids %q, %q, %q", first, second, third)
+	// A second scan while the first is still on its way.
+	fourth := credential.KeyIDFor("d-1a2b3c4d", second, third)
+	if first != "d-1a2b3c4d" || !strings.HasPrefix(second, "d-1a2b3c4d_") || third != first || fourth == second || fourth == third {
+		t.Fatalf("key ids %q, %q, %q, %q", first, second, third, fourth)
 	}
 	for _, k := range []string{first, second} {
 		if credential.DeviceOf(k) != "d-1a2b3c4d" {

@@ -67,14 +67,20 @@ func (o *Owner) Onboard(ctx context.Context, r OnboardRequest) (dpp.Request, err
 	if err := o.allowed(Change{Kind: Onboarding, By: r.By, Before: old, After: old}); err != nil {
 		return dpp.Request{}, err
 	}
-	id, current := old.ID, ""
+	id := old.ID
 	if id == "" {
 		id = credential.RandomID("d-")
 	}
+	// A key id of its own for the new credential, beside the one it has
+	// and one still on its way (scanned twice).
+	var taken []string
 	if known(old) {
-		current = old.KeyID
+		taken = append(taken, old.KeyID)
+		if old.Onboarding != nil {
+			taken = append(taken, old.Onboarding.KeyID)
+		}
 	}
-	keyID := credential.KeyIDFor(id, current)
+	keyID := credential.KeyIDFor(id, taken...)
 	target := segment
 	if q, ok := o.quarantine(); ok && old.Quarantined {
 		target = q
@@ -230,7 +236,12 @@ func (o *Owner) event(kind Kind, id string, fn edit) {
 	if kind == OnboardingFailed {
 		by = System
 	}
-	if _, err := o.change(context.Background(), kind, by, id, fn, later); err != nil {
+	_, err := o.change(context.Background(), kind, by, id, fn, later)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		// Removed meanwhile: nothing of it is left to record.
+		o.log.Debug("event for a device that is gone", "device", id, "event", string(kind))
+	case err != nil:
 		o.log.Error("failed to record a device's "+string(kind), "device", id, "err", err)
 	}
 }

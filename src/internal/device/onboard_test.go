@@ -257,3 +257,39 @@ func TestRestoreWithdrawsWhatRemovalLeft(t *testing.T) {
 		t.Fatal("the removed device was not disconnected")
 	}
 }
+
+// A device scanned twice while its first exchange is still on its way gets
+// a second key id: the first exchange failing does not take the second's
+// line.
+func TestScannedTwice(t *testing.T) {
+	r := newRig(t, 2*time.Second)
+	uri := dpptest.URI(t)
+	first, err := r.o.Onboard(ctx, OnboardRequest{Method: "qr", URI: uri, Name: "plug", By: Householder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, first.ID, "running")
+	waitFor(t, "DPP_AUTH_INIT", func() bool { return len(r.c.Sent("DPP_AUTH_INIT")) == 1 })
+	second, err := r.o.Onboard(ctx, OnboardRequest{Method: "qr", URI: uri, By: Householder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := r.reg.Get(first.DeviceID)
+	if second.DeviceID != first.DeviceID || d.Onboarding.KeyID == first.DeviceID {
+		t.Fatalf("second scan: device %s, key %s", second.DeviceID, d.Onboarding.KeyID)
+	}
+	key := d.Onboarding.KeyID
+	r.ev("DPP-AUTH-INIT-FAILED")
+	r.wait(t, first.ID, "failed")
+	r.wait(t, second.ID, "running")
+	waitFor(t, "the second DPP_AUTH_INIT", func() bool { return len(r.c.Sent("DPP_AUTH_INIT")) == 2 })
+	if _, ok := r.lines(t)[key]; !ok {
+		t.Fatal("the first exchange's failure took the second's line")
+	}
+	r.ev("DPP-CONF-SENT")
+	r.ev("AP-STA-CONNECTED", "02:00:00:00:01:00", "keyid="+key)
+	r.wait(t, second.ID, "connected")
+	if d, _ := r.reg.Get(first.DeviceID); d.KeyID != key || d.State != registry.StateConnected {
+		t.Fatalf("after the second scan: %+v", d)
+	}
+}
