@@ -95,7 +95,9 @@ new_pass=$(pass_of "$(keyid_of "$mac1")")
 say "the camera is scanned again while not in pairing mode: the exchange fails, its credential keeps working"
 key=$(keyid_of "$mac1")
 cam=$(tj device camera --json | jq -r .id)
+# Not in pairing mode: it neither listens nor knows its code any more.
 lab_wpa_cli wlan1 dpp_stop_listen >/dev/null
+lab_wpa_cli wlan1 dpp_bootstrap_remove '*' >/dev/null
 out=$(tj onboard --qr "$uri1" --name camera 2>&1) && fail "an exchange with a device not in pairing mode succeeded: $out"
 echo "$out" | tee -a "$LAB_OUT/cli.log" | grep -q "did not answer" || fail "unclear outcome: $out"
 grep -q "keyid=$key " "$psk" || fail "the failed exchange took the camera's working credential away"
@@ -103,7 +105,8 @@ grep -q "keyid=$key " "$psk" || fail "the failed exchange took the camera's work
 [ "$(grep -c "keyid=$cam" "$psk")" = 1 ] || fail "the failed exchange left a second line for the camera behind"
 tj device camera | grep -q 'state: connected' || fail "the registry no longer says the camera is connected"
 before=$(grep -c "AP-STA-CONNECTED $mac1 keyid=$key" "$LAB_OUT/hostapd.log")
-lab_wpa_cli wlan1 reassociate >/dev/null
+lab_wpa_cli wlan1 disconnect >/dev/null
+lab_wpa_cli wlan1 reconnect >/dev/null
 lab_wait 60 sh -c "[ \$(grep -c 'AP-STA-CONNECTED $mac1 keyid=$key' '$LAB_OUT/hostapd.log') -gt $before ]" ||
 	fail "the camera could not connect again with its credential after the failed exchange"
 
