@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands["mud"] = command{summary: "MUD policies: set DEVICE URL | approve DEVICE | dhcp", run: runMUD}
+	commands["mud"] = command{summary: "MUD policies: set DEVICE URL | approve DEVICE | dhcp | check FILE|URL", run: runMUD}
 }
 
 // getenv reads the environment dnsmasq hands its DHCP script.
@@ -22,8 +22,12 @@ func runMUD(ctx context.Context, env Env) int {
 	if len(env.Args) == 0 {
 		fmt.Fprintln(env.Stderr, `usage: trustjoin mud set DEVICE URL    record a device's MUD URL by hand (https only)
        trustjoin mud approve DEVICE    let the device's current MUD file be enforced although its signature is not verified
-       trustjoin mud dhcp              record the MUD URL a DHCP client sent (from dnsmasq's MACADDR and DNSMASQ_MUD_URL)`)
+       trustjoin mud dhcp              record the MUD URL a DHCP client sent (from dnsmasq's MACADDR and DNSMASQ_MUD_URL)
+       trustjoin mud check FILE|URL    say what a MUD file becomes, without a daemon (--json)`)
 		return 2
+	}
+	if env.Args[0] == "check" {
+		return runMUDCheck(ctx, Env{Args: env.Args[1:], Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr})
 	}
 	sub := env.Args[0]
 	env.Args = env.Args[1:]
@@ -35,7 +39,7 @@ func runMUD(ctx context.Context, env Env) int {
 	want := map[string]int{"set": 2, "approve": 1, "dhcp": 0}
 	n, ok := want[sub]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "trustjoin mud: unknown command %q (want set, approve or dhcp)\n", sub)
+		fmt.Fprintf(env.Stderr, "trustjoin mud: unknown command %q (want set, approve, dhcp or check)\n", sub)
 		return 2
 	}
 	if len(pos) != n {
@@ -64,12 +68,12 @@ func mudDHCP(ctx context.Context, env Env, f *clientFlags) int {
 	}
 	mac, err := net.ParseMAC(macArg)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: MACADDR %q is not a MAC address; the MUD URL %s is not recorded\n", macArg, u)
+		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: MACADDR %q is not a MAC address; the MUD URL %s is not recorded\n", macArg, esc(u))
 		return 2
 	}
 	// One call: the daemon finds the device by its MAC address.
 	var d api.Device
 	return f.call(ctx, env, "POST", "/v1/macs/"+url.PathEscape(mac.String())+"/mud", api.MUDRequest{URL: u, Source: "dhcp"}, &d, func(w io.Writer) {
-		fmt.Fprintf(w, "%s (%s): MUD URL %s, %s\n", d.Name, mac, d.MUD.URL, d.MUD.Status)
+		fmt.Fprintf(w, "%s (%s): MUD URL %s, %s\n", esc(d.Name), mac, esc(d.MUD.URL), esc(d.MUD.Status))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -90,8 +91,9 @@ func (o *Owner) Onboard(ctx context.Context, r OnboardRequest) (dpp.Request, err
 			if !known(*d) {
 				// New, or back after its removal.
 				name := r.Name
-				if name == "" && u != nil && u.Info != "" {
-					name = u.Info
+				if name == "" && u != nil {
+					// What the device says about itself, made fit to show.
+					name = devname.FromDevice(u.Info)
 				}
 				if name == "" {
 					name = "Device"

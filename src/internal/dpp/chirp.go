@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 )
 
 // each runs fn on every access point.
@@ -126,7 +127,12 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 	armed := 0
 	for i, ch := range chirps {
 		if _, ok := b.chirpPeer(ch.DeviceID); !ok {
-			peer, err := c.Command(ctx, "DPP_QR_CODE "+ch.URI)
+			cmd, err := hostapd.QRCode(ch.URI)
+			if err != nil {
+				e.log.Warn("a pre-authorised device's code cannot be handed to hostapd", "device", ch.DeviceID, "err", err)
+				continue
+			}
+			peer, err := c.Command(ctx, cmd)
 			if err != nil {
 				e.log.Warn("hostapd refused a pre-authorised device's code", "device", ch.DeviceID, "err", err)
 				continue

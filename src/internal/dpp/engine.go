@@ -488,12 +488,14 @@ type OnboardRequest struct {
 }
 
 // CheckPKEX checks a PKEX code and identifier before they reach hostapd.
+// Values hostapd would read more into are refused here, before anything
+// is queued, and again where the command is built.
 func CheckPKEX(code, ident string) error {
-	if len(code) < 6 || len(code) > 64 || strings.ContainsAny(code, "\n\r") {
-		return fault.New(fault.Invalid, "the PKEX code must be 6 to 64 characters")
+	if err := hostapd.CheckPKEXCode(code); err != nil {
+		return fault.New(fault.Invalid, "%v", err)
 	}
-	if strings.ContainsAny(ident, " \n\r") || len(ident) > 64 {
-		return fault.New(fault.Invalid, "the PKEX identifier must be one word")
+	if err := hostapd.CheckPKEXIdentifier(ident); err != nil {
+		return fault.New(fault.Invalid, "%v", err)
 	}
 	return nil
 }
@@ -711,7 +713,11 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 
 	switch j.method {
 	case "qr":
-		peer, err := b.ctrl.Command(ctx, "DPP_QR_CODE "+j.uri.Raw)
+		cmd, err := hostapd.QRCode(j.uri.Raw)
+		if err != nil {
+			return err
+		}
+		peer, err := b.ctrl.Command(ctx, cmd)
 		if err != nil {
 			return &outcome{msg: "the router's Wi-Fi did not accept the device's code", hint: "scan the code on the device again"}
 		}
@@ -728,11 +734,11 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 		if _, err := b.ctrl.Command(ctx, `SET dpp_configurator_params  `+params); err != nil {
 			return err
 		}
-		cmd := "DPP_PKEX_ADD own=" + own
-		if j.ident != "" {
-			cmd += " identifier=" + j.ident
+		cmd, err := hostapd.PKEXAdd(own, j.ident, j.code)
+		if err != nil {
+			return err
 		}
-		id, err := b.ctrl.Command(ctx, cmd+" code="+j.code)
+		id, err := b.ctrl.Command(ctx, cmd)
 		if err != nil {
 			return err
 		}

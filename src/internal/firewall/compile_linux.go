@@ -89,7 +89,9 @@ func (e *Enforcer) devChains(fam nftables.TableFamily, st *devState) map[side]ru
 		// allowed unless quarantined.
 		ch[sideRouter] = append(ch[sideRouter], ret(concat(l4proto(unix.IPPROTO_UDP), portMatch(123, 123, false, false))))
 	}
-	if d.Policy == nil {
+	if d.Policy == nil || d.Policy.NamesNoACL {
+		// A file naming no access list says nothing about the device's
+		// traffic: the segment's default holds (issue 16).
 		return all(ret(nil))
 	}
 	for _, r := range d.Policy.FromDevice {
@@ -181,6 +183,7 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 		if r.Protocol >= 0 {
 			base = append(base, l4proto(r.Protocol)...)
 		}
+		base = append(base, icmpMatch(r)...)
 		if peerNet.IsValid() {
 			base = append(base, prefixMatch(peerNet, !fromDev)...)
 		}
@@ -224,6 +227,14 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 				alts = []exprs{{metaLoad(expr.MetaKeyIIFNAME), lookup(setLAN)}}
 			}
 		case mud.PeerController, mud.PeerMyController:
+			if r.Peer == mud.PeerController && r.PeerValue == mud.ControllerGateway {
+				// The gateway is the router itself (issue 16).
+				if !router {
+					continue
+				}
+				alts = []exprs{nil}
+				break
+			}
 			// The registered classes (urn:ietf:params:mud:dns, ...:ntp)
 			// stand for the router's own DNS and NTP, which every device
 			// not in quarantine may use anyway; other controllers are
@@ -263,6 +274,23 @@ func (e *Enforcer) compile(fam nftables.TableFamily, st *devState, r mud.Rule, s
 		}
 	}
 	return out
+}
+
+// icmpMatch narrows an ICMP or ICMPv6 rule to its message type and code
+// (the first two bytes of the ICMP header) (issue 16).
+func icmpMatch(r mud.Rule) exprs {
+	c := r.ICMP
+	if c == nil || (r.Protocol != unix.IPPROTO_ICMP && r.Protocol != unix.IPPROTO_ICMPV6) {
+		return nil
+	}
+	var m exprs
+	if c.Type >= 0 {
+		m = append(m, payload(expr.PayloadBaseTransportHeader, 0, 1), cmpEq([]byte{byte(c.Type)}))
+	}
+	if c.Code >= 0 {
+		m = append(m, payload(expr.PayloadBaseTransportHeader, 1, 1), cmpEq([]byte{byte(c.Code)}))
+	}
+	return m
 }
 
 // controllers lists the addresses of the controllers a controller or

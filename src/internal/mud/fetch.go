@@ -143,6 +143,13 @@ func (f *Fetcher) fetch(ctx context.Context, u string) ([]byte, error) {
 	return f.fetchLimit(ctx, u, limit, "MUD file")
 }
 
+// Fetch retrieves the file at u by the rules Get uses (https only, never
+// redirected to http, f.Timeout), reading at most limit bytes, without
+// the cache and without parsing: for checking a file by hand.
+func (f *Fetcher) Fetch(ctx context.Context, u string, limit int) ([]byte, error) {
+	return f.fetchLimit(ctx, u, limit, "MUD file")
+}
+
 func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what string) ([]byte, error) {
 	pu, err := url.Parse(u)
 	if err != nil || pu.Scheme != "https" || pu.Host == "" {

@@ -3,6 +3,7 @@ package mud_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,7 +40,7 @@ func TestFetch(t *testing.T) {
 		case "/to-http":
 			http.Redirect(w, r, strings.Replace(srv.URL, "https://", "http://", 1)+"/cam", http.StatusFound)
 		case "/big":
-			w.Write([]byte(strings.Repeat(" ", 70000)))
+			w.Write([]byte(strings.Repeat(" ", mud.DefaultMaxSize+1)))
 		case "/slow":
 			time.Sleep(2 * time.Second)
 		case "/loop":
@@ -67,7 +68,7 @@ func TestFetch(t *testing.T) {
 
 	bad := []struct{ path, want string }{
 		{"/to-http", "only fetched over https: redirected to http://"},
-		{"/big", "larger than 65536 bytes"},
+		{"/big", fmt.Sprintf("larger than %d bytes", mud.DefaultMaxSize)},
 		{"/slow", "deadline exceeded"},
 		{"/loop", "more than 3 redirects"},
 		{"/missing", "server answered 404"},

@@ -1,12 +1,9 @@
 package mud
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 )
@@ -28,12 +25,22 @@ type Policy struct {
 	// sent by and sent to the device.
 	FromDevice []Rule
 	ToDevice   []Rule
+	// NamesNoACL says neither policy names an access list: the file says
+	// nothing about the device's traffic (the YANG makes both optional),
+	// so it does not confine the device, which keeps its segment's
+	// default. A file that means "nothing at all" names an empty list.
+	NamesNoACL bool
+	// Entries account for every access-control entry of the file, in
+	// policy order: what each became, or why it grants nothing.
+	Entries []Entry
 	// Warnings name real-world deviations that were tolerated, and parts
-	// that were ignored, with where they are.
+	// that were ignored, with where they are; those about one entry are
+	// in its Notes.
 	Warnings []string
 }
 
-// Direction says who may open a TCP connection (ietf-mud:direction-initiated).
+// Direction says who may open a TCP connection (ietf-mud:direction-initiated);
+// it also names the policy an entry belongs to.
 type Direction string
 
 // The directions; empty means either.
@@ -56,10 +63,24 @@ const (
 	PeerMyController     PeerKind = "my-controller"
 )
 
+// Controller classes with a fixed meaning. DNS and NTP are registered by
+// RFC 8520; the gateway is the router itself.
+const (
+	ControllerDNS     = "urn:ietf:params:mud:dns"
+	ControllerNTP     = "urn:ietf:params:mud:ntp"
+	ControllerGateway = "urn:ietf:params:mud:gateway"
+)
+
 // Ports is a port match: Lo..Hi inclusive, or with Neq everything but Lo.
 type Ports struct {
 	Lo, Hi uint16
 	Neq    bool
+}
+
+// ICMP narrows an ICMP or ICMPv6 rule to a message type and code; -1 is
+// any.
+type ICMP struct {
+	Type, Code int
 }
 
 // Rule is one access-control entry, the device being the implicit side.
@@ -69,6 +90,9 @@ type Rule struct {
 	Family int
 	// Protocol is the IP protocol number, -1 for any.
 	Protocol int
+	// ICMP, with Protocol 1 or 58, narrows the rule to one message type
+	// and code; nil is any ICMP.
+	ICMP     *ICMP
 	SrcNet   netip.Prefix
 	DstNet   netip.Prefix
 	SrcDNS   string
@@ -83,15 +107,35 @@ type Rule struct {
 	EtherType int
 	// Accept is the action; false is drop (reject is treated as drop).
 	Accept bool
-	// skip marks an entry with a match this parser does not understand:
-	// RFC 8520 says to ignore such nodes, so it grants nothing.
-	skip bool
+}
+
+// Entry accounts for one access-control entry of the file.
+type Entry struct {
+	// Policy is the policy that names the entry's access list; empty when
+	// neither does (the entry then does nothing).
+	Policy   Direction
+	ACL, ACE string
+	// Path is where the entry is in the file.
+	Path   string
+	Accept bool
+	// Rules are what the entry compiles to, in order; none when Ignored
+	// says why.
+	Rules   []Rule
+	Ignored string
+	// Notes say what was tolerated, narrowed or widened, in plain words.
+	Notes []string
 }
 
 // Limits bound what Parse accepts, so no input can exhaust a router's RAM.
 const (
-	DefaultMaxSize = 64 << 10
-	maxACEs        = 2000
+	// DefaultMaxSize is mud.max_size's default. Real generated files reach
+	// about 100 kB (MUDgee profiles of chatty devices); 256 KiB leaves
+	// room for more and parses in a few MB of memory.
+	DefaultMaxSize = 256 << 10
+	// MaxSizeLimit is the most mud.max_size may be.
+	MaxSizeLimit = 1 << 20
+	maxACEs      = 2000
+	maxNotes     = 20
 )
 
 // ParseError says what is wrong with a MUD file and where.
@@ -109,6 +153,8 @@ func (e *ParseError) Error() string {
 
 type parser struct {
 	warnings []string
+	// declared says the file names extensions (RFC 8520 section 3.9).
+	declared bool
 }
 
 func (p *parser) warn(path, format string, args ...any) {
@@ -121,27 +167,10 @@ func fail(path, format string, args ...any) error {
 	return &ParseError{Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
-type obj = map[string]any
-
-// member looks a node up by its RFC 7951 name, qualified or not: files in
-// the wild qualify nodes inconsistently, and the meaning is the same.
-func member(o obj, names ...string) (any, string, bool) {
-	for _, n := range names {
-		if v, ok := o[n]; ok {
-			return v, n, true
-		}
-		if _, local, ok := strings.Cut(n, ":"); ok {
-			if v, ok := o[local]; ok {
-				return v, local, true
-			}
-		}
-	}
-	return nil, "", false
-}
-
 // Parse reads a MUD file (RFC 8520). Well-known real-world deviations are
 // tolerated with a warning; anything whose meaning is unclear is an error
-// naming its place in the file.
+// naming its place in the file. The same bytes always give the same
+// policy. maxSize <= 0 means DefaultMaxSize.
 func Parse(b []byte, maxSize int) (*Policy, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
@@ -149,573 +178,417 @@ func Parse(b []byte, maxSize int) (*Policy, error) {
 	if len(b) > maxSize {
 		return nil, fail("", "file is %d bytes, more than the %d allowed", len(b), maxSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var root any
-	if err := dec.Decode(&root); err != nil {
-		return nil, fail("", "not valid JSON: %v", err)
+	p := &parser{}
+	if rest, ok := strings.CutPrefix(string(b), "\uFEFF"); ok {
+		b = []byte(rest)
+		p.warn("", "starts with a byte order mark, which JSON does not use; ignored")
 	}
-	if dec.More() {
-		return nil, fail("", "trailing data after the JSON object")
+	if err := notJSON(b); err != nil {
+		return nil, err
 	}
-	top, ok := root.(obj)
-	if !ok {
+	root, err := decodeStrict(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := root.(obj); !ok {
 		return nil, fail("", "the file is not a JSON object")
 	}
-	p := &parser{}
-	mudv, _, ok := member(top, "ietf-mud:mud")
+	top, err := p.node("", root)
+	if err != nil {
+		return nil, err
+	}
+	mudv, ok := top.take("mud")
 	if !ok {
-		if _, ok := top["ietf-mud:support-information"]; ok {
+		if top.has("support-information") {
 			return nil, fail("", "2016 draft format (ietf-mud:support-information) is not RFC 8520: no ietf-mud:mud container")
 		}
 		return nil, fail("", "no ietf-mud:mud container")
 	}
-	mud, ok := mudv.(obj)
-	if !ok {
-		return nil, fail("ietf-mud:mud", "not an object")
+	mud, err := p.node(top.path("mud"), mudv)
+	if err != nil {
+		return nil, err
 	}
 	pol := &Policy{IsSupported: true, CacheValidity: 48 * time.Hour}
 	if err := p.header(mud, pol); err != nil {
 		return nil, err
 	}
-	acls, err := p.acls(top)
+	acls, order, err := p.acls(top)
 	if err != nil {
 		return nil, err
 	}
+	named := 0
 	for _, dir := range []struct {
-		key   string
+		d     Direction
 		rules *[]Rule
-	}{{"from-device-policy", &pol.FromDevice}, {"to-device-policy", &pol.ToDevice}} {
-		names, err := p.policyACLs(mud, dir.key)
+	}{{FromDevice, &pol.FromDevice}, {ToDevice, &pol.ToDevice}} {
+		names, err := p.policyACLs(mud, string(dir.d)+"-policy")
 		if err != nil {
 			return nil, err
 		}
+		named += len(names)
 		for _, n := range names {
-			rules, ok := acls[n]
+			acl, ok := acls[n.name]
 			if !ok {
-				return nil, fail("ietf-mud:mud/"+dir.key, "names access list %q, which the file does not define", n)
+				return nil, fail(n.at, "names access list %q, which the file does not define", n.name)
 			}
-			if dir.key == "from-device-policy" {
-				for _, r := range rules {
-					if r.SrcDNS != "" {
-						return nil, fail("acl "+n, "src-dnsname in a from-device policy (RFC 8520 section 8 forbids it)")
-					}
+			acl.used = true
+			for _, e := range acl.entries {
+				if dir.d == FromDevice && e.srcDNS {
+					return nil, fail(e.Path, "src-dnsname in a from-device policy (RFC 8520 section 8 forbids it)")
 				}
-			} else {
-				for _, r := range rules {
-					if r.DstDNS != "" {
-						return nil, fail("acl "+n, "dst-dnsname in a to-device policy (RFC 8520 section 8 forbids it)")
-					}
+				if dir.d == ToDevice && e.dstDNS {
+					return nil, fail(e.Path, "dst-dnsname in a to-device policy (RFC 8520 section 8 forbids it)")
 				}
+				en := e.Entry
+				en.Policy = dir.d
+				if dir.d == ToDevice && e.gateway {
+					en.Notes = append(slices.Clip(en.Notes), "what the router itself sends is not confined: this entry changes nothing")
+				}
+				pol.Entries = append(pol.Entries, en)
+				*dir.rules = append(*dir.rules, en.Rules...)
 			}
-			*dir.rules = append(*dir.rules, rules...)
 		}
+	}
+	for _, name := range order {
+		acl := acls[name]
+		if acl.used {
+			continue
+		}
+		p.warn(acl.at, "access list %q is named by neither policy; its %d entries do nothing", name, len(acl.entries))
+		for _, e := range acl.entries {
+			en := e.Entry
+			en.Rules, en.Ignored = nil, "its access list is named by neither policy"
+			pol.Entries = append(pol.Entries, en)
+		}
+	}
+	if named == 0 {
+		pol.NamesNoACL = true
+		p.warn(mud.at, "neither policy names an access list: the file says nothing about the device's traffic, so the device keeps its segment's default")
 	}
 	pol.Warnings = p.warnings
 	return pol, nil
 }
 
-func str(v any) (string, bool) {
-	s, ok := v.(string)
-	return s, ok
-}
-
-func num(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case string:
-		i, err := strconv.ParseInt(n, 10, 64)
-		return i, err == nil
+func (p *parser) header(m *node, pol *Policy) error {
+	s, ok, err := m.str("mud-url")
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return fail(m.at, "mud-url is missing")
+	case !strings.HasPrefix(s, "https://"):
+		return fail(m.path("mud-url"), "must be an https URL")
 	}
-	return 0, false
-}
-
-func (p *parser) header(m obj, pol *Policy) error {
-	const at = "ietf-mud:mud"
-	if v, ok := m["mud-url"]; ok {
-		s, ok := str(v)
-		if !ok || !strings.HasPrefix(s, "https://") {
-			return fail(at+"/mud-url", "must be an https URL")
-		}
-		pol.URL = s
-	} else {
-		return fail(at, "mud-url is missing")
-	}
+	pol.URL = s
 	pol.Version = 1
-	if v, ok := m["mud-version"]; ok {
+	if v, ok := m.take("mud-version"); ok {
 		n, ok := num(v)
 		if !ok || n != 1 {
-			return fail(at+"/mud-version", "unsupported version %v (this is RFC 8520 version 1)", v)
+			return fail(m.path("mud-version"), "unsupported version %s (this is RFC 8520 version 1)", show(v))
 		}
 	} else {
-		p.warn(at, "mud-version is missing; taken as 1")
+		p.warn(m.at, "mud-version is missing; taken as 1")
 	}
-	if v, ok := m["last-update"]; ok {
-		s, _ := str(v)
+	if s, ok, err := m.str("last-update"); err != nil {
+		return err
+	} else if ok {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			// Seen in the wild: no time zone. The meaning is clear enough.
 			if t, err = time.Parse("2006-01-02T15:04:05", s); err != nil {
-				return fail(at+"/last-update", "not a date and time: %q", s)
+				return fail(m.path("last-update"), "not a date and time: %q", s)
 			}
-			p.warn(at+"/last-update", "no time zone; read as UTC")
+			p.warn(m.path("last-update"), "no time zone; read as UTC")
 		}
 		pol.LastUpdate = t
 	} else {
-		p.warn(at, "last-update is missing")
+		p.warn(m.at, "last-update is missing")
 	}
-	if v, ok := m["cache-validity"]; ok {
+	if v, ok := m.take("cache-validity"); ok {
 		n, ok := num(v)
 		if !ok {
-			return fail(at+"/cache-validity", "not a number of hours")
+			return fail(m.path("cache-validity"), "not a number of hours")
 		}
 		if n < 1 || n > 168 {
-			p.warn(at+"/cache-validity", "%d hours is outside 1..168; using %d", n, clamp(n, 1, 168))
+			p.warn(m.path("cache-validity"), "%d hours is outside 1..168; using %d", n, clamp(n, 1, 168))
 			n = clamp(n, 1, 168)
 		}
 		pol.CacheValidity = time.Duration(n) * time.Hour
 	}
-	if v, ok := m["is-supported"]; ok {
+	if v, ok := m.take("is-supported"); ok {
 		b, ok := v.(bool)
 		if !ok {
-			return fail(at+"/is-supported", "not a boolean")
+			return fail(m.path("is-supported"), "not a boolean")
 		}
 		pol.IsSupported = b
 	}
-	for k, dst := range map[string]*string{
-		"mud-signature": &pol.Signature, "systeminfo": &pol.Systeminfo, "mfg-name": &pol.MfgName,
-		"model-name": &pol.ModelName, "documentation": &pol.Documentation,
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{
+		{"mud-signature", &pol.Signature}, {"systeminfo", &pol.Systeminfo}, {"mfg-name", &pol.MfgName},
+		{"model-name", &pol.ModelName}, {"documentation", &pol.Documentation},
+		{"firmware-rev", nil}, {"software-rev", nil},
 	} {
-		if v, ok := m[k]; ok {
-			s, ok := str(v)
-			if !ok {
-				return fail(at+"/"+k, "not a string")
-			}
-			*dst = s
+		s, ok, err := m.str(f.key)
+		if err != nil {
+			return err
+		}
+		if ok && f.dst != nil {
+			*f.dst = s
 		}
 	}
-	if v, ok := m["extensions"]; ok {
+	if v, ok := m.take("extensions"); ok {
 		list, _ := v.([]any)
 		for _, e := range list {
-			if s, ok := str(e); ok {
+			if s, ok := e.(string); ok {
 				pol.Extensions = append(pol.Extensions, s)
 			}
 		}
 		if len(pol.Extensions) > 0 {
-			p.warn(at+"/extensions", "extensions %v are not understood; their nodes are ignored", pol.Extensions)
+			p.declared = true
+			p.warn(m.path("extensions"), "extensions %v are not implemented; their nodes are ignored", pol.Extensions)
 		}
 	}
+	m.take("from-device-policy")
+	m.take("to-device-policy")
+	p.ignored(m)
 	return nil
+}
+
+// ignored warns about the members of n nothing read: they change nothing
+// where they are (header fields, ACL metadata).
+func (p *parser) ignored(n *node) {
+	for _, k := range n.unused() {
+		p.warn(n.at+"/"+k, "not understood; ignored")
+	}
+	for _, k := range n.ext {
+		p.warn(n.at+"/"+k, "from an extension; ignored%s", p.undeclared())
+	}
+}
+
+func (p *parser) undeclared() string {
+	if p.declared {
+		return ""
+	}
+	return " (and the file declares no extensions, as RFC 8520 section 3.9 requires)"
 }
 
 func clamp(n, lo, hi int64) int64 {
 	return max(lo, min(hi, n))
 }
 
-func (p *parser) policyACLs(m obj, key string) ([]string, error) {
-	at := "ietf-mud:mud/" + key
-	v, ok := m[key]
+type aclRef struct{ name, at string }
+
+func (p *parser) policyACLs(m *node, key string) ([]aclRef, error) {
+	v, ok := m.fields[key]
 	if !ok {
 		return nil, nil
 	}
-	pol, ok := v.(obj)
-	if !ok {
-		return nil, fail(at, "not an object")
+	pol, err := p.node(m.path(key), v.val)
+	if err != nil {
+		return nil, err
 	}
-	alv, _, ok := member(pol, "access-lists")
+	alv, ok := pol.take("access-lists")
 	if !ok {
-		return nil, fail(at, "access-lists is missing")
+		p.warn(pol.at, "names no access list")
+		p.ignored(pol)
+		return nil, nil
 	}
-	al, _ := alv.(obj)
-	listv, _, _ := member(al, "access-list")
+	al, err := p.node(pol.path("access-lists"), alv)
+	if err != nil {
+		return nil, err
+	}
+	p.ignored(pol)
+	listv, ok := al.take("access-list")
+	if !ok {
+		p.warn(al.at, "names no access list")
+		p.ignored(al)
+		return nil, nil
+	}
 	list, ok := listv.([]any)
 	if !ok {
-		return nil, fail(at+"/access-lists", "access-list is not a list")
+		return nil, fail(al.path("access-list"), "not a list")
 	}
-	var names []string
+	p.ignored(al)
+	var names []aclRef
 	for i, e := range list {
-		eo, _ := e.(obj)
-		nv, key, ok := member(eo, "name", "acl-name")
-		n, sok := str(nv)
-		if !ok || !sok || n == "" {
-			return nil, fail(fmt.Sprintf("%s/access-lists/access-list[%d]", at, i), "has no name")
+		at := fmt.Sprintf("%s[%d]", al.path("access-list"), i)
+		en, err := p.node(at, e)
+		if err != nil {
+			return nil, err
 		}
-		if key == "acl-name" {
-			p.warn(fmt.Sprintf("%s/access-lists/access-list[%d]", at, i), "pre-RFC key acl-name read as name")
+		n, err := p.name(en, "acl-name")
+		if err != nil {
+			return nil, err
 		}
-		names = append(names, n)
+		p.ignored(en)
+		names = append(names, aclRef{n, at})
+	}
+	if len(names) == 0 {
+		p.warn(al.at, "names no access list")
 	}
 	return names, nil
 }
 
-func (p *parser) acls(top obj) (map[string][]Rule, error) {
-	v, key, ok := member(top, "ietf-access-control-list:acls", "ietf-access-control-list:access-lists")
+// name reads a list entry's name, or its pre-RFC key.
+func (p *parser) name(n *node, preRFC string) (string, error) {
+	s, ok, err := n.str("name")
+	if !ok && err == nil {
+		if s, ok, err = n.str(preRFC); ok && err == nil {
+			p.warn(n.at, "pre-RFC key %s read as name", preRFC)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", fail(n.at, "has no name")
+	}
+	return s, nil
+}
+
+type aclDef struct {
+	at      string
+	entries []aceDef
+	used    bool
+}
+
+// aceDef is an entry as its access list defines it, before a policy names
+// the list.
+type aceDef struct {
+	Entry
+	srcDNS, dstDNS bool
+	gateway        bool // its peer is the gateway controller
+}
+
+// aclFamily reads an ACL type (RFC 8519 identities, and the names older
+// files use).
+func (p *parser) aclFamily(at, typ string) int {
+	if typ == "" {
+		return 0
+	}
+	_, t := local(typ)
+	switch t {
+	case "ipv4-acl-type", "mixed-eth-ipv4-acl-type":
+		return 4
+	case "ipv6-acl-type", "mixed-eth-ipv6-acl-type":
+		return 6
+	case "eth-acl-type", "mixed-eth-ipv4-ipv6-acl-type":
+		return 0
+	case "ipv4", "ipv4-acl":
+		p.warn(at, "type %q is not an RFC 8519 ACL type; read as ipv4-acl-type", typ)
+		return 4
+	case "ipv6", "ipv6-acl":
+		p.warn(at, "type %q is not an RFC 8519 ACL type; read as ipv6-acl-type", typ)
+		return 6
+	}
+	p.warn(at, "type %q is not an RFC 8519 ACL type; each entry's own matches decide", typ)
+	return 0
+}
+
+func (p *parser) acls(top *node) (map[string]*aclDef, []string, error) {
+	v, ok := top.take("acls")
+	key := "acls"
 	if !ok {
-		return nil, fail("", "no ietf-access-control-list:acls")
+		if v, ok = top.take("access-lists"); ok {
+			key = "access-lists"
+			p.warn(top.path(key), "pre-RFC name for ietf-access-control-list:acls")
+		}
 	}
-	if strings.HasSuffix(key, "access-lists") {
-		p.warn(key, "pre-RFC name for ietf-access-control-list:acls")
-	}
-	o, ok := v.(obj)
+	p.ignored(top)
+	out := map[string]*aclDef{}
 	if !ok {
-		return nil, fail(key, "not an object")
+		p.warn("", "no ietf-access-control-list:acls: the file defines no access list")
+		return out, nil, nil
 	}
-	listv, _, _ := member(o, "acl")
+	o, err := p.node(top.path(key), v)
+	if err != nil {
+		return nil, nil, err
+	}
+	listv, ok := o.take("acl")
+	if !ok {
+		p.ignored(o)
+		p.warn(o.at, "defines no access list")
+		return out, nil, nil
+	}
 	list, ok := listv.([]any)
 	if !ok {
-		return nil, fail(key, "acl is not a list")
+		return nil, nil, fail(o.path("acl"), "not a list")
 	}
-	out := map[string][]Rule{}
+	p.ignored(o)
+	var order []string
 	total, kept := 0, 0
-	firstSkip := ""
+	firstIgnored := ""
 	for i, a := range list {
-		at := fmt.Sprintf("%s/acl[%d]", key, i)
-		ao, ok := a.(obj)
-		if !ok {
-			return nil, fail(at, "not an object")
+		at := fmt.Sprintf("%s[%d]", o.path("acl"), i)
+		an, err := p.node(at, a)
+		if err != nil {
+			return nil, nil, err
 		}
-		nv, nkey, _ := member(ao, "name", "acl-name")
-		name, ok := str(nv)
-		if !ok || name == "" {
-			return nil, fail(at, "has no name")
-		}
-		if nkey == "acl-name" {
-			p.warn(at, "pre-RFC key acl-name read as name")
+		name, err := p.name(an, "acl-name")
+		if err != nil {
+			return nil, nil, err
 		}
 		if _, dup := out[name]; dup {
-			return nil, fail(at, "access list %q is defined twice", name)
+			return nil, nil, fail(at, "access list %q is defined twice", name)
 		}
-		typ, _ := str(ao["type"])
-		if typ == "" {
-			typ, _ = str(ao["acl-type"])
+		typ, ok, err := an.str("type")
+		if err == nil && !ok {
+			typ, _, err = an.str("acl-type")
 		}
-		acesv, _, _ := member(ao, "aces", "access-list-entries")
-		aces, _ := acesv.(obj)
-		entries, ok := aces["ace"].([]any)
+		if err != nil {
+			return nil, nil, err
+		}
+		fam := p.aclFamily(at, typ)
+		acesv, ok := an.take("aces")
 		if !ok {
-			return nil, fail(at, "aces/ace is missing or not a list")
+			acesv, ok = an.take("access-list-entries")
 		}
-		var rules []Rule
+		if !ok {
+			return nil, nil, fail(at, "aces is missing")
+		}
+		aces, err := p.node(at+"/aces", acesv)
+		if err != nil {
+			return nil, nil, err
+		}
+		entriesv, _ := aces.take("ace")
+		entries, ok := entriesv.([]any)
+		if !ok {
+			return nil, nil, fail(at, "aces/ace is missing or not a list")
+		}
+		p.ignored(aces)
+		p.ignored(an)
+		def := &aclDef{at: at}
+		seen := map[string]bool{}
 		for j, e := range entries {
 			total++
 			if total > maxACEs {
-				return nil, fail(at, "more than %d access-control entries", maxACEs)
+				return nil, nil, fail(at, "more than %d access-control entries", maxACEs)
 			}
-			r, err := p.ace(fmt.Sprintf("%s/aces/ace[%d]", at, j), name, typ, e)
+			d, err := p.ace(fmt.Sprintf("%s/ace[%d]", aces.at, j), name, fam, e)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			if r.skip {
-				if firstSkip == "" {
-					firstSkip = p.warnings[len(p.warnings)-1]
-				}
-				continue
+			if seen[d.ACE] {
+				p.warn(d.Path, "entry name %q is used twice in access list %q, whose entries it should tell apart", d.ACE, name)
 			}
-			kept++
-			rules = append(rules, r)
+			seen[d.ACE] = true
+			if len(d.Rules) > 0 {
+				kept++
+			} else if firstIgnored == "" {
+				firstIgnored = d.Path + ": " + d.Ignored
+			}
+			def.entries = append(def.entries, d)
 		}
-		out[name] = rules
+		out[name] = def
+		order = append(order, name)
 	}
 	if total > 0 && kept == 0 {
-		// A file none of whose entries can be read grants nothing; calling
-		// it understood would hide that (pre-RFC drafts look like this).
-		return nil, fail("", "none of its %d access-control entries is in RFC 8520 form (first: %s)", total, firstSkip)
+		// A file none of whose entries can be enforced grants nothing;
+		// calling it understood would hide that (pre-RFC drafts look like
+		// this).
+		return nil, nil, fail("", "none of its %d access-control entries can be enforced (first: %s)", total, firstIgnored)
 	}
-	return out, nil
-}
-
-func (p *parser) ace(at, acl, typ string, e any) (Rule, error) {
-	r := Rule{ACL: acl, Protocol: -1}
-	eo, ok := e.(obj)
-	if !ok {
-		return r, fail(at, "not an object")
-	}
-	r.ACE, _ = str(eo["name"])
-	if r.ACE == "" {
-		r.ACE, _ = str(eo["rule-name"])
-	}
-	switch {
-	case strings.Contains(typ, "ipv6"):
-		r.Family = 6
-	case strings.Contains(typ, "ipv4"):
-		r.Family = 4
-	}
-	mv, _, ok := member(eo, "matches")
-	matches, mok := mv.(obj)
-	if !ok || !mok {
-		return r, fail(at, "matches is missing")
-	}
-	keys := make([]string, 0, len(matches))
-	for k := range matches {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := matches[k]
-		mat := at + "/matches/" + k
-		var err error
-		switch local(k) {
-		case "ipv4", "ipv6":
-			err = p.ip(mat, k, v, &r)
-		case "tcp", "udp":
-			err = p.l4(mat, local(k), v, &r)
-		case "icmp":
-			r.Protocol = 1
-			if r.Family == 6 {
-				r.Protocol = 58
-			}
-		case "eth":
-			eth, _ := v.(obj)
-			for ek := range eth {
-				if local(ek) != "ethertype" {
-					// A MAC address match left out would make an
-					// accept entry grant more than it says.
-					p.warn(mat+"/"+ek, "ethernet match not understood; the entry is ignored")
-					r.skip = true
-					return r, nil
-				}
-			}
-			if ev, ok := eth["ethertype"]; ok {
-				et, ok := ethertype(ev)
-				if !ok {
-					return r, fail(mat+"/ethertype", "want a number from 0 to 65535 (like 2048 or \"0x0800\") or ipv4, arp, ipv6; got %v", ev)
-				}
-				r.EtherType = et
-			}
-		case "mud":
-			err = p.mudMatch(mat, v, &r)
-		default:
-			p.warn(mat, "match not understood; the entry is ignored")
-			r.skip = true
-			return r, nil
-		}
-		if err != nil {
-			return r, err
-		}
-	}
-	av, _, _ := member(eo, "actions")
-	actions, _ := av.(obj)
-	fwd, _ := str(actions["forwarding"])
-	switch local(fwd) {
-	case "accept":
-		r.Accept = true
-	case "drop":
-	case "reject":
-		p.warn(at+"/actions", "reject treated as drop")
-	default:
-		return r, fail(at+"/actions/forwarding", "want accept or drop, got %q", fwd)
-	}
-	return r, nil
-}
-
-// ethertype reads an ethertype as RFC 8519 files write it: a number, a
-// string holding one (decimal or 0x-hex), or a well-known name.
-func ethertype(v any) (int, bool) {
-	if s, ok := v.(string); ok {
-		switch strings.ToLower(s) {
-		case "ipv4":
-			return 0x0800, true
-		case "arp":
-			return 0x0806, true
-		case "ipv6":
-			return 0x86dd, true
-		}
-		if h, found := strings.CutPrefix(strings.ToLower(s), "0x"); found {
-			n, err := strconv.ParseUint(h, 16, 16)
-			return int(n), err == nil
-		}
-	}
-	n, ok := num(v)
-	return int(n), ok && n >= 0 && n <= 0xffff
-}
-
-// local drops a YANG module prefix.
-func local(s string) string {
-	if _, l, ok := strings.Cut(s, ":"); ok {
-		return l
-	}
-	return s
-}
-
-func (p *parser) ip(at, key string, v any, r *Rule) error {
-	o, ok := v.(obj)
-	if !ok {
-		return fail(at, "not an object")
-	}
-	if local(key) == "ipv6" {
-		r.Family = 6
-	} else {
-		r.Family = 4
-	}
-	if pv, ok := o["protocol"]; ok {
-		n, ok := num(pv)
-		if !ok || n < 0 || n > 255 {
-			return fail(at+"/protocol", "not a protocol number: %v", pv)
-		}
-		r.Protocol = int(n)
-	}
-	for k, val := range o {
-		switch local(k) {
-		case "protocol":
-		case "dst-dnsname", "src-dnsname":
-			s, ok := str(val)
-			if !ok || s == "" || strings.ContainsAny(s, " /") {
-				return fail(at+"/"+k, "not a host name: %v", val)
-			}
-			if local(k) == "dst-dnsname" {
-				r.DstDNS = strings.ToLower(strings.TrimSuffix(s, "."))
-			} else {
-				r.SrcDNS = strings.ToLower(strings.TrimSuffix(s, "."))
-			}
-		case "destination-ipv4-network", "destination-ipv6-network", "source-ipv4-network", "source-ipv6-network":
-			s, _ := str(val)
-			pfx, err := netip.ParsePrefix(s)
-			if err != nil {
-				return fail(at+"/"+k, "not an address prefix: %q", s)
-			}
-			if strings.HasPrefix(local(k), "destination") {
-				r.DstNet = pfx
-			} else {
-				r.SrcNet = pfx
-			}
-			p.warn(at+"/"+k, "a literal address; RFC 8520 advises against applying these automatically")
-		default:
-			p.warn(at+"/"+k, "not understood; ignored")
-		}
-	}
-	return nil
-}
-
-func (p *parser) l4(at, proto string, v any, r *Rule) error {
-	o, ok := v.(obj)
-	if !ok {
-		return fail(at, "not an object")
-	}
-	want := 6
-	if proto == "udp" {
-		want = 17
-	}
-	if r.Protocol >= 0 && r.Protocol != want {
-		return fail(at, "%s match, but the IP protocol is %d", proto, r.Protocol)
-	}
-	r.Protocol = want
-	for k, val := range o {
-		switch local(k) {
-		case "source-port", "destination-port":
-			ports, err := p.ports(at+"/"+k, val)
-			if err != nil {
-				return err
-			}
-			if local(k) == "source-port" {
-				r.SrcPorts = ports
-			} else {
-				r.DstPorts = ports
-			}
-		case "direction-initiated":
-			if proto != "tcp" {
-				return fail(at+"/"+k, "only TCP has a direction-initiated (RFC 8520 section 4)")
-			}
-			s, _ := str(val)
-			switch Direction(s) {
-			case FromDevice, ToDevice:
-				r.Direction = Direction(s)
-			default:
-				return fail(at+"/"+k, "want from-device or to-device, got %q", s)
-			}
-		default:
-			p.warn(at+"/"+k, "not understood; ignored")
-		}
-	}
-	return nil
-}
-
-func (p *parser) ports(at string, v any) (*Ports, error) {
-	o, ok := v.(obj)
-	if !ok {
-		return nil, fail(at, "not an object")
-	}
-	port := func(k string) (uint16, bool, error) {
-		pv, ok := o[k]
-		if !ok {
-			return 0, false, nil
-		}
-		n, ok := num(pv)
-		if !ok || n < 0 || n > 65535 {
-			return 0, true, fail(at+"/"+k, "not a port: %v", pv)
-		}
-		return uint16(n), true, nil
-	}
-	lo, hasLo, err := port("lower-port")
-	if err != nil {
-		return nil, err
-	}
-	hi, hasHi, err := port("upper-port")
-	if err != nil {
-		return nil, err
-	}
-	pt, hasPort, err := port("port")
-	if err != nil {
-		return nil, err
-	}
-	op, _ := str(o["operator"])
-	switch {
-	case hasLo && hasHi:
-		if op != "" {
-			p.warn(at, "operator %q mixed with lower-port/upper-port; read as a range", op)
-		}
-		if lo > hi {
-			return nil, fail(at, "lower-port %d is above upper-port %d", lo, hi)
-		}
-		return &Ports{Lo: lo, Hi: hi}, nil
-	case hasPort:
-		switch op {
-		case "", "eq":
-			return &Ports{Lo: pt, Hi: pt}, nil
-		case "lte":
-			return &Ports{Lo: 0, Hi: pt}, nil
-		case "gte":
-			return &Ports{Lo: pt, Hi: 65535}, nil
-		case "neq":
-			return &Ports{Lo: pt, Hi: pt, Neq: true}, nil
-		}
-		return nil, fail(at+"/operator", "want eq, lte, gte or neq, got %q", op)
-	}
-	return nil, fail(at, "needs port (with operator) or lower-port and upper-port")
-}
-
-func (p *parser) mudMatch(at string, v any, r *Rule) error {
-	o, ok := v.(obj)
-	if !ok {
-		return fail(at, "not an object")
-	}
-	if len(o) != 1 {
-		return fail(at, "want exactly one MUD match, got %d", len(o))
-	}
-	for k, val := range o {
-		kind := PeerKind(local(k))
-		switch kind {
-		case PeerSameManufacturer, PeerLocalNetworks, PeerMyController:
-			// RFC 7951 encodes a YANG "empty" leaf as [null].
-			list, ok := val.([]any)
-			switch {
-			case ok && len(list) == 1 && list[0] == nil:
-			case ok && len(list) == 0:
-				p.warn(at+"/"+k, "[] read as [null] (the RFC 7951 encoding of an empty leaf)")
-			default:
-				return fail(at+"/"+k, "want [null], got %v", val)
-			}
-		case PeerManufacturer, PeerModel, PeerController:
-			s, ok := str(val)
-			if !ok || s == "" {
-				return fail(at+"/"+k, "want a string")
-			}
-			r.PeerValue = s
-		default:
-			return fail(at+"/"+k, "unknown MUD match")
-		}
-		r.Peer = kind
-	}
-	return nil
+	return out, order, nil
 }

@@ -1,6 +1,7 @@
 package mud_test
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -51,8 +52,8 @@ func TestParseRules(t *testing.T) {
 			if diff := cmp.Diff(tt.want, p.FromDevice[0], cmpopts.IgnoreUnexported(mud.Rule{}), cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 				t.Fatalf("rule (-want +got):\n%s", diff)
 			}
-			if tt.warn != "" && !strings.Contains(strings.Join(p.Warnings, "\n"), tt.warn) {
-				t.Fatalf("warnings %q lack %q", p.Warnings, tt.warn)
+			if w := allWarnings(p); tt.warn != "" && !strings.Contains(strings.Join(w, "\n"), tt.warn) {
+				t.Fatalf("warnings %q lack %q", w, tt.warn)
 			}
 		})
 	}
@@ -73,7 +74,7 @@ func TestParseRejects(t *testing.T) {
 		{"dangling acl", strings.Replace(doc(`{"name":"a","matches":{"tcp":{}},"actions":{"forwarding":"accept"}}`), `"name":"out"}]}}}`, `"name":"other"}]}}}`, 1),
 			`names access list "other", which the file does not define`},
 		{"http url", strings.Replace(doc(`{"name":"a","matches":{"tcp":{}},"actions":{"forwarding":"accept"}}`), "https://", "http://", 1), "mud-url: must be an https URL"},
-		{"too big", `{"x":"` + strings.Repeat("a", 70000) + `"}`, "more than the 65536 allowed"},
+		{"too big", `{"x":"` + strings.Repeat("a", mud.DefaultMaxSize) + `"}`, fmt.Sprintf("more than the %d allowed", mud.DefaultMaxSize)},
 		{"not json", `{`, "not valid JSON"},
 	}
 	for _, tt := range tests {
@@ -86,17 +87,33 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// allWarnings lists the file's warnings and every entry's notes.
+func allWarnings(p *mud.Policy) []string {
+	w := append([]string{}, p.Warnings...)
+	for _, e := range p.Entries {
+		w = append(w, e.Notes...)
+	}
+	return w
+}
+
+// FuzzParse: no input crashes or hangs the parser, the same input always
+// gives the same policy (or the same error), and every entry of an
+// accepted file is compiled or reported.
 func FuzzParse(f *testing.F) {
 	for _, fl := range corpusFiles(f) {
 		if b, err := os.ReadFile(fl); err == nil {
 			f.Add(b)
 		}
 	}
+	for _, s := range synthetic() {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := mud.Parse(b, 0)
 		if err == nil && p.URL == "" {
 			t.Fatal("accepted a file without a MUD URL")
 		}
+		checkInvariants(t, b)
 	})
 }
 
@@ -134,8 +151,8 @@ func TestEthMatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.want == -1 {
-				if len(p.FromDevice) != 1 || p.FromDevice[0].EtherType != 0 || len(p.Warnings) == 0 {
-					t.Fatalf("entry not left out with a warning: rules %+v, warnings %v", p.FromDevice, p.Warnings)
+				if len(p.FromDevice) != 1 || p.FromDevice[0].EtherType != 0 || p.Entries[0].Ignored == "" {
+					t.Fatalf("entry not left out with a reason: rules %+v, entries %+v", p.FromDevice, p.Entries)
 				}
 				return
 			}
