@@ -94,9 +94,8 @@ type Device struct {
 	Warnings    []string    `json:"warnings"`
 	Credential  *Credential `json:"credential,omitempty"`
 	Quarantined bool        `json:"quarantined"`
-	// Firewall is what the firewall holds for the device, in the reply
-	// for one device; absent while the firewall does not know it (no
-	// firewall, or no MAC address yet).
+	// Firewall is what the firewall holds for the device; absent while
+	// the firewall does not know it (no firewall, or no MAC address yet).
 	Firewall *FirewallStatus `json:"firewall,omitempty"`
 }
 

@@ -76,9 +76,9 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 	return st, nil
 }
 
-// device is a device as people see it; with inForce, with what the
-// firewall holds for it and its counters.
-func (s *Service) device(d registry.Device, inForce bool) api.Device {
+// device is a device as people see it, with what enforces its standing
+// (what the firewall holds for it and its counters).
+func (s *Service) device(d registry.Device, f device.InForce) api.Device {
 	out := api.Device{
 		ID: d.ID, Name: d.Name, Segment: d.Segment, State: string(d.State),
 		Connected: d.State == registry.StateConnected, MACs: append([]string{}, d.MACs...),
@@ -99,17 +99,14 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 	if d.Onboarding != nil && d.KeyID != "" {
 		out.Warnings = append(out.Warnings, "a new credential is on its way to this device; the one it has works until it connects with the new one")
 	}
-	if inForce {
-		f := s.devices.InForce(d.ID)
-		if f.Problem != "" {
-			out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
-		}
-		if f.Confined || f.Counters != nil {
-			out.Firewall = &api.FirewallStatus{Confined: f.Confined}
-			if c := f.Counters; c != nil {
-				out.Firewall.AcceptedPackets, out.Firewall.AcceptedBytes = c.AcceptedPackets, c.AcceptedBytes
-				out.Firewall.DroppedPackets, out.Firewall.DroppedBytes = c.DroppedPackets, c.DroppedBytes
-			}
+	if f.Problem != "" {
+		out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
+	}
+	if f.Confined || f.Counters != nil {
+		out.Firewall = &api.FirewallStatus{Confined: f.Confined}
+		if c := f.Counters; c != nil {
+			out.Firewall.AcceptedPackets, out.Firewall.AcceptedBytes = c.AcceptedPackets, c.AcceptedBytes
+			out.Firewall.DroppedPackets, out.Firewall.DroppedBytes = c.DroppedPackets, c.DroppedBytes
 		}
 	}
 	return out
@@ -118,8 +115,10 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 // Devices implements api.Service.
 func (s *Service) Devices(context.Context) ([]api.Device, error) {
 	var out []api.Device
+	// One read of the firewall's counters for the whole list.
+	in := s.devices.InForceAll()
 	for _, d := range s.devices.Devices() {
-		out = append(out, s.device(d, false))
+		out = append(out, s.device(d, in[d.ID]))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -131,7 +130,7 @@ func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // UpdateDevice implements api.Service.
@@ -150,7 +149,7 @@ func (s *Service) UpdateDevice(ctx context.Context, id string, u api.DeviceUpdat
 			return api.Device{}, err
 		}
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Quarantine implements api.Service: on moves the device to the quarantine
@@ -164,7 +163,7 @@ func (s *Service) Quarantine(ctx context.Context, id string, on bool) (api.Devic
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Rotate implements api.Service.
@@ -173,7 +172,7 @@ func (s *Service) Rotate(ctx context.Context, id string) (api.Device, error) {
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Remove implements api.Service.
