@@ -78,7 +78,10 @@ type Counters struct {
 	Connected          int `json:"connected"`
 	Quarantined        int `json:"quarantined"`
 	OnboardingFailures int `json:"onboarding_failures"`
-	MUDViolations      int `json:"mud_violations"`
+	// MUDViolations are the packets the firewall dropped from devices
+	// their MUD policy confines (not quarantined ones), since each was
+	// put in the firewall.
+	MUDViolations int `json:"mud_violations"`
 }
 
 // Device is one device as people see it. It holds no secret.

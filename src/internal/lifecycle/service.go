@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"math"
 	"sort"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
@@ -9,6 +10,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -61,6 +63,8 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	in := s.devices.InForceAll()
+	var violations uint64
 	for _, d := range s.devices.Devices() {
 		switch d.State {
 		case registry.StateOnboarded, registry.StateConnected, registry.StateDisconnected:
@@ -72,7 +76,13 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		if d.Quarantined {
 			st.Counters.Quarantined++
 		}
+		// What the firewall dropped of a device its MUD policy confines.
+		if c := in[d.ID].Counters; c != nil && !d.Quarantined && d.MUDStatus == string(mudpolicy.Enforce) {
+			violations += c.DroppedPackets
+		}
 	}
+	// TR-181 reads it as an unsignedInt; an int is 32 bits on some routers.
+	st.Counters.MUDViolations = int(min(violations, math.MaxInt32))
 	return st, nil
 }
 
