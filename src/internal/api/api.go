@@ -40,6 +40,8 @@ type Service interface {
 	SetMUDByMAC(ctx context.Context, mac string, r MUDRequest) (Device, error)
 	ApproveMUD(ctx context.Context, id string) (Device, error)
 	BRSKI(ctx context.Context) (BRSKIStatus, error)
+	// Enforced says what is enforced for a device, by id or name.
+	Enforced(ctx context.Context, id string) (Enforced, error)
 }
 
 // Status is the daemon's state as a whole.
@@ -317,6 +319,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
 	h.phoneRoutes(mux)
+	h.enforcedRoutes(mux)
 	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})

@@ -186,6 +186,9 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, firewallTask(log, fw, devices.Ready()))
 	}
 	lc := lifecycle.New(devices, engine, status)
+	if fw != nil {
+		lc.SetFirewall(fw)
+	}
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
 		bt, err := brskiTasks(log, cfg.BRSKI, lc)
 		if err != nil {

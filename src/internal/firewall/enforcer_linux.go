@@ -332,12 +332,32 @@ func (e *Enforcer) counters(id string) (map[string]Counters, error) {
 }
 
 // Rules renders, in nft syntax, the chains trustjoin made for a device as
-// they are in force (its entry and slot chains in both tables), for
-// `trustjoin mud show`; Counters has what they judged.
+// they are in force (its entry and slot chains in both tables) and its
+// counters with the kernel's values, as nft would list them, for
+// `trustjoin mud show`; Counters sums up what they judged.
 func (e *Enforcer) Rules(id string) (string, error) {
 	e.mu.Lock()
+	st, ok := e.st.devs[id]
+	table := e.st.table
+	e.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("no device %s", id)
+	}
+	// Read without the lock, as Counters does: a change meanwhile keeps
+	// the device's counters (they are its own, not its slot's).
+	values := map[string][2]uint64{}
+	for _, f := range families {
+		got, err := e.k.counters(table, f)
+		if err != nil {
+			return "", fmt.Errorf("failed to read the counters of device %s: %v", id, err)
+		}
+		for _, n := range []string{st.allName(), st.dropName()} {
+			values[f.String()+" "+n] = got[n]
+		}
+	}
+	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.st.renderDevice(id)
+	return e.st.renderDevice(id, values)
 }
 
 // cleanLocked deletes the garbage in one batch and frees its slots. If

@@ -20,6 +20,7 @@ type Service struct {
 	engine  *dpp.Engine
 	status  func() daemon.Status
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
+	fw      Firewall               // nil while the firewall is off
 }
 
 var _ api.Service = (*Service)(nil)
