@@ -140,7 +140,9 @@ func (o *Owner) inForceOf(id string) map[string]InForce {
 	}
 	all, err := o.o.Firewall.AllCounters()
 	if err != nil {
-		o.log.Warn("failed to read the firewall's counters", "err", err)
+		// Shown as no counters; the firewall's own task says loudly
+		// when its tables are missing.
+		o.log.Debug("failed to read the firewall's counters", "err", err)
 		return out
 	}
 	for d, c := range all {
