@@ -43,8 +43,9 @@ func printEnforced(w io.Writer, e api.Enforced) {
 		return
 	}
 	if c := e.Counters; c != nil {
-		fmt.Fprintf(w, "  firewall: accepted %d packets (%d bytes), dropped %d packets (%d bytes)\n",
-			c.AcceptedPackets, c.AcceptedBytes, c.DroppedPackets, c.DroppedBytes)
+		fmt.Fprintf(w, "  firewall: accepted %s (%s), dropped %s (%s)\n",
+			count64(c.AcceptedPackets, "packet"), count64(c.AcceptedBytes, "byte"),
+			count64(c.DroppedPackets, "packet"), count64(c.DroppedBytes, "byte"))
 	}
 	fmt.Fprintln(w, "  its nftables rules, as in force:")
 	for _, l := range strings.Split(strings.TrimRight(e.Rules, "\n"), "\n") {
@@ -52,4 +53,13 @@ func printEnforced(w io.Writer, e api.Enforced) {
 		body := strings.TrimLeft(l, "\t")
 		fmt.Fprintf(w, "\t%s%s\n", l[:len(l)-len(body)], esc(body))
 	}
+}
+
+// count64 is count for the firewall's counters, which outgrow a router's
+// 32-bit int.
+func count64(n uint64, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
