@@ -210,13 +210,23 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 }
 
-// rpcdCall runs "trustjoin rpcd call METHOD" as rpcd does and decodes the
-// one JSON object it must print.
+// rpcdCall runs "trustjoin rpcd call METHOD" as rpcd does for LuCI, whose
+// calls through uhttpd carry ubus_rpc_session, and decodes the one JSON
+// object it must print then, a failure's {"error"} too. (Callers on the bus
+// get a failure as an error status: src/internal/rpcd, test/tr069.)
 func rpcdCall(t *testing.T, cfgPath, method, args string) map[string]any {
 	t.Helper()
+	in := map[string]any{}
+	if args != "" {
+		if err := json.Unmarshal([]byte(args), &in); err != nil {
+			t.Fatalf("rpcd call %s: arguments %s: %v", method, args, err)
+		}
+	}
+	in["ubus_rpc_session"] = strings.Repeat("0", 32)
+	b, _ := json.Marshal(in)
 	cmd := exec.Command(binary, "rpcd", "call", method)
 	cmd.Env = append(os.Environ(), "TRUSTJOIN_CONFIG="+cfgPath)
-	cmd.Stdin = strings.NewReader(args)
+	cmd.Stdin = strings.NewReader(string(b))
 	out, _ := cmd.Output()
 	var reply map[string]any
 	if err := json.Unmarshal(out, &reply); err != nil {

@@ -197,6 +197,13 @@ type PreauthEntry struct {
 	URIHash string    `json:"uri_hash"`
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
+	// Status is pending (waiting for the device to announce itself) or
+	// onboarded (DeviceID names the device it became).
+	Status   string `json:"status"`
+	DeviceID string `json:"device_id,omitempty"`
+	// Section is the configuration's preauth section the entry comes
+	// from; empty for one added by hand or over ubus.
+	Section string `json:"section,omitempty"`
 }
 
 // BulkResult reports a bulk pre-authorisation: good entries are kept, bad

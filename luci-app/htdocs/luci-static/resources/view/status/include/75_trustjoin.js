@@ -1,21 +1,21 @@
 'use strict';
 'require baseclass';
-'require rpc';
+'require trustjoin.rpc as tjrpc';
 
 // A box on Status → Overview: how many devices, and whether something
 // needs the householder (no Wi-Fi Easy Connect, a refused configuration,
 // quarantined devices, the service not answering), linking to the page
 // that says what to do.
 
-var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
+var callStatus = tjrpc.declare('status');
 
 return baseclass.extend({
 	title: _('Trusted devices'),
 
 	load: function() {
 		return callStatus().then(function(st) {
-			if (st == null || typeof(st) != 'object' || (typeof(st.error) == 'string' && Object.keys(st).length == 1))
-				throw new Error((st && st.error) || _('Unknown error'));
+			if (st == null || typeof(st) != 'object')
+				throw new Error(_('Unknown error'));
 			return st;
 		}).catch(function(err) { return { failed: err } });
 	},
