@@ -194,6 +194,13 @@ func TestDaemonLifecycle(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, `new configuration rejected`, 1)
 	logs.waitFor(t, `option \"bogus\" (line 5): unknown option`, 1)
+	// The CLI still reaches the daemon (through the last good
+	// configuration's socket) and says why.
+	out, err := exec.Command(binary, "status", "--json", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci")).CombinedOutput()
+	var st struct{ Config struct{ Rejected string } }
+	if err != nil || json.Unmarshal(out, &st) != nil || !strings.Contains(st.Config.Rejected, `unknown option`) {
+		t.Fatalf("trustjoin status with a refused configuration: %v\n%s", err, out)
+	}
 
 	// A good, changed one is applied.
 	writeConfig(t, cfgPath, good+"\toption log_level 'debug'\n")

@@ -46,11 +46,26 @@ type Service interface {
 
 // Status is the daemon's state as a whole.
 type Status struct {
-	Version  string       `json:"version"`
-	Ready    bool         `json:"ready"`
-	Config   ConfigStatus `json:"config"`
-	Radios   []Radio      `json:"radios"`
-	Counters Counters     `json:"counters"`
+	Version string       `json:"version"`
+	Ready   bool         `json:"ready"`
+	Config  ConfigStatus `json:"config"`
+	Radios  []Radio      `json:"radios"`
+	// Hostapd says what is wrong with the installed hostapd as a whole
+	// (the radios say what each access point's hostapd lacks).
+	Hostapd  HostapdStatus `json:"hostapd"`
+	Counters Counters      `json:"counters"`
+}
+
+// HostapdStatus is what the router's package database tells of its
+// hostapd: a basic or mini variant (OpenWrt's default wpad-basic-*) has no
+// dynamic VLANs, so onboarded devices would not reach their segments.
+// Everything is empty when nothing is wrong.
+type HostapdStatus struct {
+	// Package is the installed package that lacks what trustjoin needs.
+	Package string `json:"package"`
+	// Problem and Fix, in plain language: what is wrong and what to do.
+	Problem string `json:"problem"`
+	Fix     string `json:"fix"`
 }
 
 // ConfigStatus says which configuration is in force and whether the last

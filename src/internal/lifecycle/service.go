@@ -21,6 +21,7 @@ type Service struct {
 	status  func() daemon.Status
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
 	fw      Firewall               // nil while the firewall is off
+	pkgs    hostapdPackages
 }
 
 var _ api.Service = (*Service)(nil)
@@ -64,6 +65,7 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	st.Hostapd = s.pkgs.status()
 	in := s.devices.InForceAll()
 	var violations uint64
 	for _, d := range s.devices.Devices() {

@@ -101,6 +101,18 @@ return view.extend({
 		}))) ];
 	},
 
+	// renderHostapd: what is wrong with the installed hostapd as a whole
+	// (a basic variant: no VLANs), with the daemon's fix.
+	renderHostapd: function(st) {
+		var h = st.hostapd || {};
+		if (!h.problem)
+			return [];
+		return [ E('div', { 'class': 'alert-message warning', 'id': 'trustjoin-hostapd' }, [
+			E('p', [ h.problem ]),
+			h.fix ? E('p', { 'class': 'trustjoin-fix' }, [ h.fix ]) : ''
+		]) ];
+	},
+
 	renderCounters: function(st) {
 		var c = st.counters || {};
 		var rows = [
@@ -131,7 +143,7 @@ return view.extend({
 			st.ready ? '' : E('div', { 'class': 'alert-message notice' }, [ _('trustjoin is starting…') ]),
 			sect(_('Versions'), this.renderVersion(st)),
 			sect(_('Configuration'), this.renderConfig(st)),
-			sect(_('Access points'), this.renderRadios(st)),
+			sect(_('Access points'), this.renderHostapd(st).concat(this.renderRadios(st))),
 			sect(_('Counters'), this.renderCounters(st))
 		];
 	},
