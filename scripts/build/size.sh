@@ -1,21 +1,49 @@
 #!/usr/bin/env bash
-# Prints the stripped size of every target's binary and of every .ipk,
-# against the budget (a figure, never a failure).
+# Builds the packages (scripts/build/ipk.sh) and prints the stripped size of
+# every target's binary and of every .ipk; fails when the mipsel_24kc
+# binary or package is over its budget. With IPK_OUT naming packages
+# already built from this tree (test/package does), it measures those; the
+# budget is checked on the binary inside the package.
+#
+# The budget, set at the start for a 16 MB-flash router: the mipsel_24kc
+# daemon within 1 MB of the ~8.1 MB floor (at most 9.1 MB) and its .ipk at
+# most 3.2 MB, measured with the Go toolchain this runs (GOTOOLCHAIN=local).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-[ -d "$repo/.build/ipk" ] && ls "$repo"/.build/ipk/*.ipk >/dev/null 2>&1 || "$repo/scripts/build/ipk.sh" >/dev/null
+max_binary=9100000
+max_ipk=3200000
+
+if [ -z "${IPK_OUT:-}" ]; then
+	"$repo/scripts/build/ipk.sh" >/dev/null
+fi
+out=${IPK_OUT:-$repo/.build/ipk}
+bin=${IPK_BIN:-$repo/.build/bin}
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f MB", b / 1000000 }'; }
-printf '%-28s %12s %12s\n' target binary "gzip -9"
-for b in "$repo"/.build/bin/*/trustjoin; do
-	arch=$(basename "$(dirname "$b")")
-	printf '%-28s %12s %12s\n' "$arch" "$(mb "$(stat -c %s "$b")")" "$(mb "$(gzip -9 -c "$b" | wc -c)")"
+printf '%-60s %10s\n' "binary (stripped)" size
+for b in "$bin"/*/trustjoin; do
+	printf '%-60s %10s\n' "$(basename "$(dirname "$b")")" "$(mb "$(stat -c %s "$b")")"
 done
 echo
-printf '%-56s %12s\n' package size
-for p in "$repo"/.build/ipk/*.ipk; do
-	printf '%-56s %12s\n' "$(basename "$p")" "$(mb "$(stat -c %s "$p")")"
+printf '%-60s %10s\n' package size
+for p in "$out"/*.ipk; do
+	printf '%-60s %10s\n' "$(basename "$p")" "$(mb "$(stat -c %s "$p")")"
 done
 echo
-mipsel=$(stat -c %s "$repo/.build/bin/mipsel_24kc/trustjoin")
-echo "budget: mipsel_24kc daemon within 1 MB of the ~8.1 MB floor (≤ 9.1 MB): now $(mb "$mipsel");" \
-	"each .ipk at most 3.2 MB."
+
+ipk=$(ls "$out"/trustjoin_*_mipsel_24kc.ipk)
+ipk_size=$(stat -c %s "$ipk")
+binary=$(tar -xzOf "$ipk" ./data.tar.gz | tar -tvzf - ./usr/bin/trustjoin | awk '{print $3}')
+echo "budget (mipsel_24kc): daemon $(mb "$binary") of $(mb $max_binary), .ipk $(mb "$ipk_size") of $(mb $max_ipk)"
+status=0
+if [ "$binary" -gt $max_binary ]; then
+	echo "OVER BUDGET: the mipsel_24kc daemon is $((binary - max_binary)) bytes over $max_binary" >&2
+	status=1
+fi
+if [ "$ipk_size" -gt $max_ipk ]; then
+	echo "OVER BUDGET: $(basename "$ipk") is $((ipk_size - max_ipk)) bytes over $max_ipk" >&2
+	status=1
+fi
+if [ $status -ne 0 ]; then
+	echo "See README, Size: where the bytes go (go tool nm -size -sort size) and what was cut." >&2
+fi
+exit $status

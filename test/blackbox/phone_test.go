@@ -46,7 +46,7 @@ func TestPhoneLink(t *testing.T) {
 	id, _ := start["id"].(string)
 	qr, _ := start["qr"].(string)
 	expires, _ := start["expires_at"].(string)
-	if !strings.HasPrefix(link, fmt.Sprintf("http://127.0.0.1:%d/p/", port)) || id == "" || !strings.HasPrefix(qr, "data:image/png;base64,") {
+	if !strings.HasPrefix(link, fmt.Sprintf("http://127.0.0.1:%d/p/", port)) || id == "" || !strings.HasPrefix(qr, "data:image/svg+xml;base64,") {
 		t.Fatalf("rpcd call phone_start: %v", start)
 	}
 	if at, err := time.Parse(time.RFC3339, expires); err != nil || at.Before(time.Now().Add(9*time.Minute)) {

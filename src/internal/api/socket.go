@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/httpc"
 	"golang.org/x/net/netutil"
 )
 
@@ -90,26 +91,17 @@ func (s *SocketServer) Run(ctx context.Context) error {
 }
 
 // A Client calls the API over its UNIX socket, for the CLI and the rpcd
-// plugin.
+// plugin: one connection per call.
 type Client struct {
 	path string
-	hc   *http.Client
 }
 
 // NewClient returns a client for the API socket at path.
 func NewClient(path string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}
-	return &Client{path: path, hc: &http.Client{
-		Transport: tr,
-		// The API never redirects; a redirect (the server cleaning a path
-		// such as /v1/devices/.) must not turn into another call.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	// One request per connection (httpc), which follows no redirects: a
+	// redirect (the server cleaning a path such as /v1/devices/.) never
+	// turns into another call.
+	return &Client{path: path}
 }
 
 // ErrDaemonDown reports that no daemon answers on the socket.
@@ -147,15 +139,16 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.path)
 	if err != nil {
-		var ne *net.OpError
-		switch {
-		case errors.Is(err, os.ErrPermission):
+		if errors.Is(err, os.ErrPermission) {
 			return fmt.Errorf("%w: the daemon's socket %s is root's: run this as root", ErrPermission, c.path)
-		case errors.As(err, &ne) && ne.Op == "dial":
-			return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
 		}
+		return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
+	}
+	resp, err := httpc.Do(conn, req)
+	if err != nil {
 		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)
 	}
 	defer resp.Body.Close()

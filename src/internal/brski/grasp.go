@@ -6,8 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-
-	"github.com/fxamacker/cbor/v2"
+	"unicode/utf8"
 )
 
 // GRASP (RFC 8990) constants the join proxy needs.
@@ -51,8 +50,8 @@ type FloodObjective struct {
 	Name      string
 	Flags     uint8
 	LoopCount uint8
-	// Value is the objective's value as CBOR; nil when absent.
-	Value cbor.RawMessage
+	// Value is the objective's value as CBOR, one item; nil when absent.
+	Value []byte
 	// Locator is nil when the flood carries an empty locator ([]).
 	Locator *Locator
 }
@@ -80,7 +79,7 @@ func ProxyFlood(ll netip.Addr, port uint16) (Flood, error) {
 		Initiator: ll,
 		TTL:       proxyTTL,
 		Objectives: []FloodObjective{{
-			Name: ObjectiveProxy, Flags: fSynch, LoopCount: 1, Value: cbor.RawMessage{0x60}, // ""
+			Name: ObjectiveProxy, Flags: fSynch, LoopCount: 1, Value: []byte{0x60}, // ""
 			Locator: &Locator{Option: oIPv6Locator, Addr: ll, Proto: 6, Port: port},
 		}},
 	}, nil
@@ -92,24 +91,42 @@ func (f Flood) Marshal() ([]byte, error) {
 	if !f.Initiator.IsValid() || len(f.Objectives) == 0 {
 		return nil, errors.New("GRASP flood needs an initiator and at least one objective")
 	}
-	msg := []any{uint64(mFlood), uint64(f.SessionID), f.Initiator.AsSlice(), uint64(f.TTL)}
+	b := appendCBORHead(nil, cborArray, uint64(4+len(f.Objectives)))
+	b = appendCBORUint(b, mFlood)
+	b = appendCBORUint(b, uint64(f.SessionID))
+	b = appendCBORBytes(b, f.Initiator.AsSlice())
+	b = appendCBORUint(b, uint64(f.TTL))
 	for _, o := range f.Objectives {
-		obj := []any{o.Name, uint64(o.Flags), uint64(o.LoopCount)}
+		if !utf8.ValidString(o.Name) {
+			return nil, fmt.Errorf("GRASP objective %q: name is not valid UTF-8", o.Name)
+		}
+		b = appendCBORHead(b, cborArray, 2)
+		fields := uint64(3)
 		if o.Value != nil {
-			obj = append(obj, o.Value)
-		}
-		var loc any = []any{}
-		if o.Locator != nil {
-			if o.Locator.Option != oIPv6Locator || !o.Locator.Addr.Is6() {
-				return nil, fmt.Errorf("GRASP objective %q: only IPv6 locators are encoded", o.Name)
+			if err := cborCheck(o.Value, graspLimits); err != nil {
+				return nil, fmt.Errorf("GRASP objective %q: value is not one CBOR item: %w", o.Name, err)
 			}
-			loc = []any{uint64(oIPv6Locator), o.Locator.Addr.WithZone("").AsSlice(), uint64(o.Locator.Proto), uint64(o.Locator.Port)}
+			fields++
 		}
-		msg = append(msg, []any{obj, loc})
-	}
-	b, err := cbor.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode GRASP flood: %w", err)
+		b = appendCBORHead(b, cborArray, fields)
+		b = appendCBORText(b, o.Name)
+		b = appendCBORUint(b, uint64(o.Flags))
+		b = appendCBORUint(b, uint64(o.LoopCount))
+		if o.Value != nil {
+			b = append(b, o.Value...)
+		}
+		if o.Locator == nil {
+			b = appendCBORHead(b, cborArray, 0)
+			continue
+		}
+		if o.Locator.Option != oIPv6Locator || !o.Locator.Addr.Is6() {
+			return nil, fmt.Errorf("GRASP objective %q: only IPv6 locators are encoded", o.Name)
+		}
+		b = appendCBORHead(b, cborArray, 4)
+		b = appendCBORUint(b, oIPv6Locator)
+		b = appendCBORBytes(b, o.Locator.Addr.WithZone("").AsSlice())
+		b = appendCBORUint(b, uint64(o.Locator.Proto))
+		b = appendCBORUint(b, uint64(o.Locator.Port))
 	}
 	if len(b) > maxGRASP {
 		return nil, fmt.Errorf("GRASP flood of %d bytes exceeds %d", len(b), maxGRASP)
@@ -117,21 +134,8 @@ func (f Flood) Marshal() ([]byte, error) {
 	return b, nil
 }
 
-// graspDec bounds what a hostile message can make the decoder do.
-var graspDec = func() cbor.DecMode {
-	dm, err := cbor.DecOptions{
-		MaxNestedLevels:  8,
-		MaxArrayElements: 64,
-		MaxMapPairs:      64,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}()
+// graspLimits bound what a hostile message can make the decoder do.
+var graspLimits = cborLimits{depth: 8, elems: 64}
 
 // DecodeFlood parses one GRASP M_FLOOD message, refusing anything that
 // does not have the RFC 8990 §2.8.11 shape.
@@ -140,21 +144,20 @@ func DecodeFlood(b []byte) (Flood, error) {
 	if len(b) > maxGRASP {
 		return f, fmt.Errorf("GRASP message of %d bytes exceeds %d", len(b), maxGRASP)
 	}
-	var msg []cbor.RawMessage
-	if err := graspDec.Unmarshal(b, &msg); err != nil {
+	msg, err := decodeArray(b)
+	if err != nil {
 		return f, fmt.Errorf("GRASP message is not a CBOR array: %w", err)
 	}
 	if len(msg) < 5 {
 		return f, fmt.Errorf("GRASP M_FLOOD has %d elements, want at least 5", len(msg))
 	}
-	var typ uint64
-	if err := graspDec.Unmarshal(msg[0], &typ); err != nil {
+	typ, err := cborUintOf(msg[0])
+	if err != nil {
 		return f, fmt.Errorf("GRASP message type: %w", err)
 	}
 	if typ != mFlood {
 		return f, fmt.Errorf("GRASP message type %d is not M_FLOOD (%d)", typ, mFlood)
 	}
-	var err error
 	if f.SessionID, err = decodeUint[uint32](msg[1], "session-id"); err != nil {
 		return f, err
 	}
@@ -174,20 +177,31 @@ func DecodeFlood(b []byte) (Flood, error) {
 	return f, nil
 }
 
-func decodeObjective(raw cbor.RawMessage) (FloodObjective, error) {
+// decodeArray checks that b is one well-formed CBOR item within
+// graspLimits, a definite-length array, and returns its elements.
+func decodeArray(b []byte) ([][]byte, error) {
+	if err := cborCheck(b, graspLimits); err != nil {
+		return nil, err
+	}
+	return cborArrayItems(b)
+}
+
+// decodeObjective decodes raw, an element of a checked message.
+func decodeObjective(raw []byte) (FloodObjective, error) {
 	var o FloodObjective
-	var pair []cbor.RawMessage
-	if err := graspDec.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
+	pair, err := cborArrayItems(raw)
+	if err != nil || len(pair) != 2 {
 		return o, errors.New("want [objective, locator-option / []]")
 	}
-	var obj []cbor.RawMessage
-	if err := graspDec.Unmarshal(pair[0], &obj); err != nil || len(obj) < 3 || len(obj) > 4 {
+	obj, err := cborArrayItems(pair[0])
+	if err != nil || len(obj) < 3 || len(obj) > 4 {
 		return o, errors.New("want objective [name, flags, loop-count, ?value]")
 	}
-	if err := graspDec.Unmarshal(obj[0], &o.Name); err != nil || o.Name == "" {
+	name, _, err := cborString(obj[0], cborText)
+	if err != nil || len(name) == 0 {
 		return o, errors.New("objective name is not a non-empty text string")
 	}
-	var err error
+	o.Name = string(name)
 	if o.Flags, err = decodeUint[uint8](obj[1], "objective-flags"); err != nil {
 		return o, err
 	}
@@ -197,8 +211,8 @@ func decodeObjective(raw cbor.RawMessage) (FloodObjective, error) {
 	if len(obj) == 4 {
 		o.Value = obj[3]
 	}
-	var loc []cbor.RawMessage
-	if err := graspDec.Unmarshal(pair[1], &loc); err != nil {
+	loc, err := cborArrayItems(pair[1])
+	if err != nil {
 		return o, errors.New("locator is not an array")
 	}
 	if len(loc) == 0 {
@@ -230,9 +244,9 @@ func decodeObjective(raw cbor.RawMessage) (FloodObjective, error) {
 	return o, nil
 }
 
-func decodeUint[T uint8 | uint16 | uint32](raw cbor.RawMessage, what string) (T, error) {
-	var v uint64
-	if err := graspDec.Unmarshal(raw, &v); err != nil {
+func decodeUint[T uint8 | uint16 | uint32](raw []byte, what string) (T, error) {
+	v, err := cborUintOf(raw)
+	if err != nil {
 		return 0, fmt.Errorf("%s is not an unsigned integer", what)
 	}
 	if v > uint64(^T(0)) {
@@ -241,9 +255,9 @@ func decodeUint[T uint8 | uint16 | uint32](raw cbor.RawMessage, what string) (T,
 	return T(v), nil
 }
 
-func decodeAddr(raw cbor.RawMessage, what string) (netip.Addr, error) {
-	var b []byte
-	if err := graspDec.Unmarshal(raw, &b); err != nil {
+func decodeAddr(raw []byte, what string) (netip.Addr, error) {
+	b, _, err := cborString(raw, cborBytes)
+	if err != nil {
 		return netip.Addr{}, fmt.Errorf("%s is not a byte string", what)
 	}
 	if len(b) != 16 && len(b) != 4 {

@@ -21,47 +21,32 @@ import (
 // assumes at most 32 bytes (§4.5.4); the proxy's own are headerSize.
 const maxJPYHeader = 32
 
-// MarshalJPY encodes a JPY message. The encoding is written by hand (it
-// is two byte strings in an array): the proxy does it for every datagram.
+// MarshalJPY encodes a JPY message. The encoding is written out here (it
+// is two byte strings in an array), not reflected over: the proxy does it
+// for every datagram.
 func MarshalJPY(header, content []byte) []byte {
 	out := make([]byte, 0, 1+2*5+len(header)+len(content))
-	out = append(out, 0x82) // array of 2
+	out = appendCBORHead(out, cborArray, 2)
 	out = appendCBORBytes(out, header)
 	return appendCBORBytes(out, content)
-}
-
-// appendCBORBytes appends b as a CBOR byte string, its length in the
-// shortest form (RFC 8949 §4.2.1).
-func appendCBORBytes(out, b []byte) []byte {
-	n := len(b)
-	switch {
-	case n < 24:
-		out = append(out, 0x40|byte(n))
-	case n <= 0xff:
-		out = append(out, 0x58, byte(n))
-	case n <= 0xffff:
-		out = append(out, 0x59, byte(n>>8), byte(n))
-	default:
-		out = binary.BigEndian.AppendUint32(append(out, 0x5a), uint32(n))
-	}
-	return append(out, b...)
 }
 
 // DecodeJPY parses a JPY message into its header and content, which
 // share b's memory. It takes exactly a definite-length array of two
 // definite-length byte strings, with nothing after it.
 func DecodeJPY(b []byte) (header, content []byte, err error) {
-	major, n, rest, err := cborHead(b)
-	if err != nil || major != 4 {
+	major, n, k, err := cborHead(b)
+	if err != nil || major != cborArray {
 		return nil, nil, errors.New("JPY message is not a CBOR array")
 	}
 	if n != 2 {
 		return nil, nil, fmt.Errorf("JPY message has %d elements, want 2", n)
 	}
-	if header, rest, err = cborBytes(rest); err != nil {
+	rest := b[k:]
+	if header, rest, err = cborString(rest, cborBytes); err != nil {
 		return nil, nil, errors.New("JPY header is not a byte string")
 	}
-	if content, rest, err = cborBytes(rest); err != nil {
+	if content, rest, err = cborString(rest, cborBytes); err != nil {
 		return nil, nil, errors.New("JPY content is not a byte string")
 	}
 	if len(rest) > 0 {
@@ -71,39 +56,6 @@ func DecodeJPY(b []byte) (header, content []byte, err error) {
 		return nil, nil, fmt.Errorf("JPY header of %d bytes exceeds %d", len(header), maxJPYHeader)
 	}
 	return header, content, nil
-}
-
-// cborHead reads the head of a CBOR data item (RFC 8949 §3): its major
-// type and argument. Indefinite lengths and reserved values are refused.
-func cborHead(b []byte) (major byte, arg uint64, rest []byte, err error) {
-	if len(b) == 0 {
-		return 0, 0, nil, errors.New("no CBOR item")
-	}
-	major, info := b[0]>>5, b[0]&0x1f
-	b = b[1:]
-	switch {
-	case info < 24:
-		return major, uint64(info), b, nil
-	case info <= 27:
-		k := 1 << (info - 24)
-		if len(b) < k {
-			return 0, 0, nil, errors.New("CBOR head truncated")
-		}
-		for _, c := range b[:k] {
-			arg = arg<<8 | uint64(c)
-		}
-		return major, arg, b[k:], nil
-	}
-	return 0, 0, nil, errors.New("CBOR indefinite length or reserved value")
-}
-
-// cborBytes reads one definite-length byte string.
-func cborBytes(b []byte) (bs, rest []byte, err error) {
-	major, n, rest, err := cborHead(b)
-	if err != nil || major != 2 || n > uint64(len(rest)) {
-		return nil, nil, errors.New("not a byte string")
-	}
-	return rest[:n], rest[n:], nil
 }
 
 // Errors opening a header. All mean the message is silently dropped

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,11 +109,21 @@ func runDaemon(ctx context.Context, env Env) int {
 
 // buildTasks wires the subsystems the configuration asks for.
 func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
-	for _, dir := range []string{cfg.Main.StateDir, cfg.Main.RunDir} {
-		// Both hold secrets or the root-only API socket.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("failed to create %s: %v", dir, err)
-		}
+	// The state folder holds secrets: root's alone when trustjoin makes it
+	// (the package makes it 0710 root:network, so that OpenWrt's hostapd,
+	// user network, reaches the PSK and VLAN files; that stays as it is).
+	if err := os.MkdirAll(cfg.Main.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("failed to create %s: %v", cfg.Main.StateDir, err)
+	}
+	// The run folder holds the root-only API socket (mode 0600) and the
+	// sockets hostapd answers on; OpenWrt's hostapd runs as user network,
+	// so it must be able to pass through (0711: not list, not create),
+	// also when an older trustjoin made the folder 0700.
+	if err := os.MkdirAll(cfg.Main.RunDir, 0o711); err != nil {
+		return nil, fmt.Errorf("failed to create %s: %v", cfg.Main.RunDir, err)
+	}
+	if err := os.Chmod(cfg.Main.RunDir, 0o711); err != nil {
+		return nil, fmt.Errorf("failed to set the mode of %s: %v", cfg.Main.RunDir, err)
 	}
 	tasks := []daemon.Task{daemon.NewWatchdog(log, notify)}
 	reg, err := registry.Open(filepath.Join(cfg.Main.StateDir, "devices.json"), log)
@@ -279,7 +288,6 @@ func mudManager(log *slog.Logger, cfg *config.Config) (*mudpolicy.Manager, error
 	// device's status.
 	return mudpolicy.New(mudpolicy.Options{
 		Source: &mud.Fetcher{
-			Client:  &http.Client{},
 			Dir:     filepath.Join(cfg.Main.StateDir, "mud"),
 			MaxSize: cfg.MUD.MaxSize,
 			Timeout: cfg.MUD.FetchTimeout,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -148,7 +147,7 @@ func runMUDCheck(ctx context.Context, env Env) int {
 	var raw []byte
 	switch {
 	case strings.Contains(src, "://"):
-		fetcher := &mud.Fetcher{Client: &http.Client{}, Timeout: limits.FetchTimeout}
+		fetcher := &mud.Fetcher{Timeout: limits.FetchTimeout}
 		// Fetched up to the most any configuration allows, so a file over
 		// this one's limit can still be shown, and the limit named.
 		raw, err = fetcher.Fetch(ctx, src, mud.MaxSizeLimit)

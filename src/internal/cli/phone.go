@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/url"
 
-	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/qr"
 )
 
 func init() {
@@ -23,8 +23,8 @@ func runPhone(ctx context.Context, env Env) int {
 	case len(args) == 0:
 		var p api.PhoneSession
 		return f.call(ctx, env, "POST", "/v1/phone", nil, &p, func(w io.Writer) {
-			if q, err := qrcode.New(p.URL, qrcode.Medium); err == nil {
-				fmt.Fprint(w, q.ToSmallString(false))
+			if q, err := qr.New(p.URL); err == nil {
+				fmt.Fprint(w, q)
 			}
 			fmt.Fprintf(w, "Scan this code with your phone's camera, or open %s\n", p.URL)
 			fmt.Fprintf(w, "It works once, on the first phone that opens it, until %s.\n", p.ExpiresAt.Local().Format("15:04"))

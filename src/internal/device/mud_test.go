@@ -134,7 +134,9 @@ func start(t *testing.T, s setup) *harness {
 	if h.enf == nil {
 		h.enf = newFirewall()
 	}
-	fetcher := &mud.Fetcher{Client: s.srv.Client(), Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
+	roots := x509.NewCertPool()
+	roots.AddCert(s.srv.Certificate())
+	fetcher := &mud.Fetcher{RootCAs: roots, Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
 	mgr := mudpolicy.New(mudpolicy.Options{Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off})
 	o := Options{Log: log, Registry: reg, MUD: mgr, Segments: segments, DefaultSegment: "iot", Now: h.clock.Now}
 	if !s.noEnf {

@@ -72,6 +72,11 @@ func dial(ctrlDir, iface, localDir string) (*net.UnixConn, string, error) {
 		os.Remove(local)
 		return nil, "", fmt.Errorf("hostapd: %s: %w: %v", iface, ErrUnavailable, err)
 	}
+	if err := shareWithHostapd(local, ctrlDir); err != nil {
+		conn.Close()
+		os.Remove(local)
+		return nil, "", fmt.Errorf("hostapd: %s: %v", iface, err)
+	}
 	return conn, local, nil
 }
 

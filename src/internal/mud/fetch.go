@@ -3,11 +3,14 @@ package mud
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,15 +19,17 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
+	"github.com/trustjoin/trustjoin/src/internal/httpc"
 )
 
 // A Fetcher retrieves MUD files over HTTPS and keeps the last good copy of
 // each on flash, so a manufacturer's server being down never loosens or
 // tightens a device's policy by surprise.
 type Fetcher struct {
-	// Client makes the requests; its transport decides the trusted roots.
-	// Fetch adds the redirect policy.
-	Client *http.Client
+	// RootCAs are the roots servers' certificates must chain to; nil means
+	// the system's (on OpenWrt the ca-bundle or ca-certificates package;
+	// SSL_CERT_FILE and SSL_CERT_DIR override them).
+	RootCAs *x509.CertPool
 	// Dir caches files, one per URL, root-only.
 	Dir     string
 	MaxSize int
@@ -161,36 +166,65 @@ func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := *f.Client
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Scheme != "https" {
-			return fmt.Errorf("%w: redirected to %s", ErrNotHTTPS, req.URL)
+	for redirects := 0; ; redirects++ {
+		resp, err := f.get(ctx, pu)
+		if err != nil {
+			return nil, fmt.Errorf("failed to fetch the %s: %w", what, err)
 		}
-		if len(via) >= maxRedirects {
-			return fmt.Errorf("more than %d redirects", maxRedirects)
+		if resp.StatusCode == http.StatusOK {
+			b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+			resp.Body.Close()
+			if err != nil {
+				return nil, fmt.Errorf("failed to read the %s: %w", what, err)
+			}
+			if len(b) > limit {
+				return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
+			}
+			return b, nil
 		}
-		return nil
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		default:
+			return nil, fmt.Errorf("failed to fetch the %s: server answered %s", what, resp.Status)
+		}
+		loc := resp.Header.Get("Location")
+		next, err := pu.Parse(loc)
+		switch {
+		case err != nil || loc == "":
+			return nil, fmt.Errorf("failed to fetch the %s: %s redirects to a bad location %q", what, pu, loc)
+		case next.Scheme != "https" || next.Host == "":
+			return nil, fmt.Errorf("failed to fetch the %s: %w: redirected to %s", what, ErrNotHTTPS, next)
+		case redirects == maxRedirects:
+			return nil, fmt.Errorf("failed to fetch the %s: more than %d redirects", what, maxRedirects)
+		}
+		pu = next
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+}
+
+// get sends one GET for u over a new TLS connection checked against
+// RootCAs. Redirects are the caller's.
+func (f *Fetcher) get(ctx context.Context, u *url.URL) (*http.Response, error) {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, &tls.Config{ServerName: u.Hostname(), RootCAs: f.RootCAs})
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		conn.Close()
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/mud+json")
 	req.Header.Set("Accept-Language", "en")
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("failed to fetch the %s: %w", what, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("failed to fetch the %s: server answered %s", what, resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read the %s: %w", what, err)
-	}
-	if len(b) > limit {
-		return nil, fmt.Errorf("the %s is larger than %d bytes", what, limit)
-	}
-	return b, nil
+	return httpc.Do(conn, req)
 }

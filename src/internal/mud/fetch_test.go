@@ -2,6 +2,7 @@ package mud_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +19,13 @@ import (
 func mudFor(url string) string {
 	return strings.Replace(doc(`{"name":"a","matches":{"tcp":{"destination-port":{"port":443}}},"actions":{"forwarding":"accept"}}`),
 		"https://mfg.example/cam", url, 1)
+}
+
+// roots trusts srv's certificate alone.
+func roots(srv *httptest.Server) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(srv.Certificate())
+	return p
 }
 
 // A real TLS server: the fetcher must check its certificate, which only
@@ -45,6 +53,14 @@ func TestFetch(t *testing.T) {
 			time.Sleep(2 * time.Second)
 		case "/loop":
 			http.Redirect(w, r, srv.URL+"/loop", http.StatusFound)
+		case "/hop1", "/hop2", "/hop3", "/hop4":
+			// /hopN redirects N times before reaching /cam.
+			n := int(r.URL.Path[4] - '1')
+			next := "/cam"
+			if n > 0 {
+				next = "/hop" + string(rune('0'+n))
+			}
+			http.Redirect(w, r, next, http.StatusMovedPermanently)
 		default:
 			http.NotFound(w, r)
 		}
@@ -52,7 +68,7 @@ func TestFetch(t *testing.T) {
 	defer srv.Close()
 
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := &mud.Fetcher{Client: srv.Client(), Dir: t.TempDir(), Timeout: 500 * time.Millisecond, Now: func() time.Time { return now }}
+	f := &mud.Fetcher{RootCAs: roots(srv), Dir: t.TempDir(), Timeout: 500 * time.Millisecond, Now: func() time.Time { return now }}
 	ctx := context.Background()
 
 	r, err := f.Get(ctx, srv.URL+"/cam")
@@ -71,6 +87,7 @@ func TestFetch(t *testing.T) {
 		{"/big", fmt.Sprintf("larger than %d bytes", mud.DefaultMaxSize)},
 		{"/slow", "deadline exceeded"},
 		{"/loop", "more than 3 redirects"},
+		{"/hop4", "more than 3 redirects"},
 		{"/missing", "server answered 404"},
 	}
 	for _, b := range bad {
@@ -83,12 +100,14 @@ func TestFetch(t *testing.T) {
 	}
 	// Following an https redirect is fine, but the file must name the URL
 	// the device gave: here it names /cam, not /to-https.
-	if _, err := f.Get(ctx, srv.URL+"/to-https"); err == nil || !strings.Contains(err.Error(), "the file says its URL is") {
-		t.Errorf("redirected file accepted under another URL: %v", err)
+	for _, p := range []string{"/to-https", "/hop3"} {
+		if _, err := f.Get(ctx, srv.URL+p); err == nil || !strings.Contains(err.Error(), "the file says its URL is") {
+			t.Errorf("%s: redirected file accepted under another URL: %v", p, err)
+		}
 	}
 
 	// A server whose certificate nobody trusts is refused.
-	strict := &mud.Fetcher{Client: &http.Client{}, Dir: t.TempDir(), Timeout: time.Second}
+	strict := &mud.Fetcher{Dir: t.TempDir(), Timeout: time.Second}
 	if _, err := strict.Get(ctx, srv.URL+"/cam"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted certificate accepted: %v", err)
 	}

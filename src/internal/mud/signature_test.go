@@ -234,7 +234,7 @@ func TestFetchSignature(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	f := &mud.Fetcher{Client: srv.Client(), Dir: t.TempDir()}
+	f := &mud.Fetcher{RootCAs: roots(srv), Dir: t.TempDir()}
 	ctx := context.Background()
 	if _, ok := f.CachedSignature(srv.URL + "/cam.p7s"); ok {
 		t.Fatal("cached before fetched")

@@ -251,7 +251,19 @@ func TestPreauthAddedBy(t *testing.T) {
 			t.Errorf("preauth_add %s: %d %v, sent %s, want %s", in, status, reply, body, want)
 		}
 	}
-	if status, _, out := call(t, c, "preauth_add", `{"uri":"DPP:x","added_by":"Evil Corp\n"}`); status != statusInvalidArgument || !strings.Contains(out, "added_by") {
-		t.Errorf("a bad added_by was passed on: %d %q", status, out)
+	// A short lower-case word: a letter, then up to 15 letters, digits or dashes.
+	for by, good := range map[string]bool{
+		"a": true, "tr-069": true, "a0123456789abcde": true,
+		"Evil Corp\n": false, "a0123456789abcdef": false, "0acs": false, "-acs": false,
+		"Acs": false, "ac s": false, "acs\n": false, "acs_x": false, "acé": false,
+	} {
+		in, _ := json.Marshal(map[string]string{"uri": "DPP:x", "added_by": by})
+		status, reply, out := call(t, c, "preauth_add", string(in))
+		if good && status != statusOK {
+			t.Errorf("added_by %q was refused: %d %v", by, status, reply)
+		}
+		if !good && (status != statusInvalidArgument || !strings.Contains(out, "added_by")) {
+			t.Errorf("a bad added_by %q was passed on: %d %q", by, status, out)
+		}
 	}
 }

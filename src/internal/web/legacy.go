@@ -1,14 +1,12 @@
 package web
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 
-	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
@@ -69,7 +67,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
 		return
 	}
-	png, err := qrcode.Encode(wifiQR(l.SSID, string(pass)), qrcode.Medium, 320)
+	qr, err := qrDataURL(wifiQR(l.SSID, string(pass)))
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not draw the Wi-Fi code. Type the password instead."})
 		return
@@ -77,7 +75,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("device passphrase shown on a phone (legacy path)", "session", se.id, "device", l.Device.ID)
 	writeJSON(w, http.StatusOK, legacyReply{
 		DeviceID: l.Device.ID, Name: l.Device.Name, SSID: l.SSID, Passphrase: string(pass),
-		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+		QR: qr,
 	})
 }
 

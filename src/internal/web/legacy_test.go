@@ -74,7 +74,7 @@ func TestLegacyShownOnceToItsPhone(t *testing.T) {
 		t.Fatalf("%d passphrases issued, want 1", len(is.issued))
 	}
 	want, _ := hex.DecodeString(is.issued[0].Passphrase.Hex())
-	if reply.Passphrase != string(want) || reply.Name != "Printer" || !strings.HasPrefix(reply.QR, "data:image/png;base64,") {
+	if reply.Passphrase != string(want) || reply.Name != "Printer" || !strings.HasPrefix(reply.QR, "data:image/svg+xml;base64,") {
 		t.Fatalf("reply %+v does not show the issued passphrase", reply)
 	}
 	if got.header.Get("Cache-Control") != "no-store" {

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/device"
@@ -251,7 +249,7 @@ func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 	}
 	se, token := s.store.mint(s.ttl)
 	u := "http://" + hostPort(addrs[0]) + "/p/" + token
-	png, err := qrcode.Encode(u, qrcode.Medium, 320)
+	qr, err := qrDataURL(u)
 	if err != nil {
 		s.store.revoke(se.id)
 		return api.PhoneSession{}, fmt.Errorf("failed to draw the QR code: %v", err)
@@ -259,7 +257,7 @@ func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 	s.log.Info("phone link created", "session", se.id, "token", shortHash(se.tokenHash), "expires", se.expires)
 	return api.PhoneSession{
 		ID: se.id, URL: u, ExpiresAt: se.expires,
-		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+		QR: qr,
 	}, nil
 }
 

@@ -269,8 +269,8 @@ func TestListensOnlyWhereTold(t *testing.T) {
 	if !strings.HasPrefix(p.URL, r.base+"/p/") {
 		t.Fatalf("link %q does not point at the address listened on (%s)", p.URL, r.base)
 	}
-	if !strings.HasPrefix(p.QR, "data:image/png;base64,") || len(p.QR) < 500 {
-		t.Fatalf("QR is not a PNG data URL: %.60q", p.QR)
+	if !strings.HasPrefix(p.QR, "data:image/svg+xml;base64,") || len(p.QR) < 500 {
+		t.Fatalf("QR is not an SVG data URL: %.60q", p.QR)
 	}
 	if tok := strings.TrimPrefix(p.URL, r.base+"/p/"); len(tok) < 22 {
 		t.Fatalf("token %d characters: under 128 bits", len(tok))
@@ -665,7 +665,7 @@ func TestLocalAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(p.URL, r.base+"/p/") || p.ID == "" || !strings.HasPrefix(p.QR, "data:image/png;base64,") {
+			if !strings.HasPrefix(p.URL, r.base+"/p/") || p.ID == "" || !strings.HasPrefix(p.QR, "data:image/svg+xml;base64,") {
 				t.Fatalf("phone session %+v", p)
 			}
 			if err := c.Do(ctx, "DELETE", "/v1/phone/"+p.ID, nil, nil); err != nil {

@@ -56,6 +56,17 @@ function watch(page, name) {
 
 const shot = (page, name) => page.screenshot({ path: join(shots, name), fullPage: true });
 const title = (page) => page.locator('h1').innerText();
+// readQR runs in a page with jsQR: the text of the QR code image at src.
+async function readQR(src) {
+  const img = new Image();
+  img.src = src;
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  return window.jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height).data;
+}
 
 let expiring, a, b;
 let deviceURI;
@@ -80,12 +91,15 @@ after(async () => {
 test('a fresh link opens the page on the first phone, and only there', async () => {
   const link = mint();
   assert.match(link.url, /^http:\/\/192\.168\.1\.1:8099\/p\/[A-Za-z0-9_-]{22,}$/);
-  assert.match(link.qr, /^data:image\/png;base64,/);
+  assert.match(link.qr, /^data:image\/svg\+xml;base64,/);
 
   const resp = await a.page.goto(link.url);
   assert.equal(resp.status(), 200);
   assert.equal(a.page.url(), base + '/', 'the token must leave the address bar');
   assert.equal(await title(a.page), 'Add a device to your Wi-Fi');
+  // The QR code LuCI and the CLI show is the link (read back with the
+  // page's own decoder).
+  assert.equal(await a.page.evaluate(readQR, link.qr), link.url);
   const cookie = (await a.ctx.cookies()).find((c) => c.name === 'tj_phone');
   assert.ok(cookie, 'no session cookie');
   assert.equal(cookie.httpOnly, true);
@@ -229,15 +243,7 @@ test('the less safe path shows a password of its own once, as text and a Wi-Fi Q
   assert.equal(await a.page.locator('#legacy-ssid').innerText(), 'Home');
   // The QR code on the phone is the Wi-Fi code for exactly this password
   // (read back with the page's own decoder).
-  const wifi = await a.page.evaluate(async () => {
-    const img = document.getElementById('legacy-qr');
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    return window.jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height).data;
-  });
+  const wifi = await a.page.evaluate(readQR, await a.page.locator('#legacy-qr').getAttribute('src'));
   assert.equal(wifi, `WIFI:T:WPA;S:Home;P:${pass};;`);
   // hostapd's PSK file has it, on its own key id and VLAN.
   const psk = readFileSync(join(work, 'state/psk/wlan0.psk'), 'utf8');
