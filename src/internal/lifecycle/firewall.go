@@ -20,11 +20,11 @@ func (s *Service) SetFirewall(f Firewall) { s.fw = f }
 
 // Enforced implements api.Service.
 func (s *Service) Enforced(_ context.Context, id string) (api.Enforced, error) {
-	d, err := s.reg.Get(id)
+	d, err := s.devices.Device(id)
 	if err != nil {
-		return api.Enforced{}, apiError(err)
+		return api.Enforced{}, err
 	}
-	out := api.Enforced{Device: s.device(d)}
+	out := api.Enforced{Device: s.device(d, s.devices.InForce(d.ID))}
 	switch {
 	case s.fw == nil:
 		out.Reason = "trustjoin's firewall is off (main.firewall '0'): nothing filters this device's traffic"

@@ -7,7 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/asn1"
 	"encoding/base64"
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -19,13 +19,18 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
-// newService builds a Service on a real registry and a DPP engine with no
-// access point attached: everything that does not need a radio works.
-func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*Service, *registry.Registry) {
+// newService builds a Service on a real registry, device owner and DPP
+// engine with no access point attached: everything that does not need a
+// radio works.
+func newService(t *testing.T, cfg *config.Config, devs ...registry.Device) (*Service, *registry.Registry) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
@@ -33,20 +38,18 @@ func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range devices {
+	for _, d := range devs {
 		if err := reg.Put(d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	engine := dpp.New(dpp.Options{
-		Log: log, Registry: reg, StateDir: dir, DefaultSegment: cfg.Onboarding.DefaultSegment,
-		VLAN: func(name string) (int, bool) {
-			s, ok := cfg.SegmentByName(name)
-			return s.VLAN, ok
-		},
+	engine := dpp.New(dpp.Options{Log: log, StateDir: dir})
+	devices := device.New(device.Options{
+		Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Radio: engine,
 	})
+	engine.SetDevices(devices)
 	status := func() daemon.Status { return daemon.Status{Ready: true, Rejected: "line 3: bad option"} }
-	return New(cfg, engine, reg, status), reg
+	return New(devices, engine, status), reg
 }
 
 func defaults(t *testing.T) *config.Config {
@@ -102,6 +105,63 @@ func TestStatusCounts(t *testing.T) {
 	}
 }
 
+// MUD violations are what the firewall dropped of devices their MUD
+// policy confines, read from its counters; a quarantined device's drops
+// are its quarantine's, and a device without a MUD policy has none.
+func TestStatusMUDViolations(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	reg, err := registry.Open(filepath.Join(dir, "devices.json"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enforced := string(mudpolicy.Enforce)
+	for i, d := range []registry.Device{
+		{ID: "d1", Name: "camera", MUDURL: "https://mud.example.com/camera.json", MUDStatus: enforced},
+		{ID: "d2", Name: "bulb", MUDURL: "https://mud.example.com/bulb.json", MUDStatus: enforced},
+		{ID: "d3", Name: "plug"},
+		{ID: "d4", Name: "tv", MUDURL: "https://mud.example.com/tv.json", MUDStatus: enforced, Quarantined: true, Segment: "quarantine"},
+	} {
+		d.State, d.MACs = registry.StateConnected, []string{fmt.Sprintf("02:00:00:00:01:%02x", i)}
+		if d.Segment == "" {
+			d.Segment = "iot"
+		}
+		if err := reg.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := defaults(t)
+	fw := dropping{"d1": 5, "d2": 7, "d3": 11, "d4": 13}
+	devices := device.New(device.Options{Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Firewall: fw})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { devices.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-devices.Ready()
+	s := New(devices, dpp.New(dpp.Options{Log: log, StateDir: dir}), nil)
+	st, err := s.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counters.MUDViolations != 12 {
+		t.Errorf("MUD violations %d, want 12 (camera's 5 and bulb's 7)", st.Counters.MUDViolations)
+	}
+}
+
+// dropping is a firewall that holds every device it is given and reports
+// the drops of each.
+type dropping map[string]uint64
+
+func (dropping) Apply(context.Context, firewall.Device) error { return nil }
+func (dropping) Remove(context.Context, string) error         { return nil }
+func (f dropping) AllCounters() (map[string]firewall.Counters, error) {
+	out := map[string]firewall.Counters{}
+	for id, n := range f {
+		out[id] = firewall.Counters{DroppedPackets: n, AcceptedPackets: 1}
+	}
+	return out, nil
+}
+
 func TestDeviceView(t *testing.T) {
 	s, _ := newService(t, defaults(t), camera, plug)
 	ds, err := s.Devices(context.Background())
@@ -142,37 +202,37 @@ func TestErrorsMapToAPI(t *testing.T) {
 		name string
 		cfg  *config.Config
 		call func(s *Service) error
-		want error
+		want fault.Kind
 	}{
-		{"unknown device", cfg, func(s *Service) error { _, err := s.Device(context.Background(), "nope"); return err }, api.ErrNotFound},
-		{"remove unknown", cfg, func(s *Service) error { return s.Remove(context.Background(), "nope") }, api.ErrNotFound},
+		{"unknown device", cfg, func(s *Service) error { _, err := s.Device(context.Background(), "nope"); return err }, fault.NotFound},
+		{"remove unknown", cfg, func(s *Service) error { return s.Remove(context.Background(), "nope") }, fault.NotFound},
 		{"rename onto another", cfg, func(s *Service) error {
 			_, err := s.UpdateDevice(context.Background(), "d1", api.DeviceUpdate{Name: "plug"})
 			return err
-		}, api.ErrConflict},
+		}, fault.Conflict},
 		{"move to unknown segment", cfg, func(s *Service) error {
 			_, err := s.UpdateDevice(context.Background(), "d1", api.DeviceUpdate{Segment: "garage"})
 			return err
-		}, api.ErrInvalid},
+		}, fault.Invalid},
 		{"quarantine without segment", noQuarantine, func(s *Service) error {
 			_, err := s.Quarantine(context.Background(), "d1", true)
 			return err
-		}, api.ErrUnavailable},
+		}, fault.Unavailable},
 		{"preauth bad uri", cfg, func(s *Service) error {
 			_, err := s.PreauthAdd(context.Background(), api.PreauthRequest{URI: "DPP:K:notbase64;;"})
 			return err
-		}, api.ErrInvalid},
-		{"progress unknown", cfg, func(s *Service) error { _, err := s.Progress(context.Background(), "r9"); return err }, api.ErrNotFound},
+		}, fault.Invalid},
+		{"progress unknown", cfg, func(s *Service) error { _, err := s.Progress(context.Background(), "r9"); return err }, fault.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newService(t, tt.cfg, camera, plug)
 			err := tt.call(s)
-			if !errors.Is(err, tt.want) {
+			if !fault.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
-			if strings.HasPrefix(err.Error(), tt.want.Error()+": "+tt.want.Error()) {
-				t.Errorf("sentinel repeated in %q", err)
+			if strings.HasPrefix(err.Error(), tt.want.String()+": ") {
+				t.Errorf("kind repeated in %q", err)
 			}
 		})
 	}
@@ -239,7 +299,7 @@ func TestPreauthBulkKeepsGoodEntries(t *testing.T) {
 	if err := s.PreauthRemove(ctx, list[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PreauthRemove(ctx, list[0].ID); !errors.Is(err, api.ErrNotFound) {
+	if err := s.PreauthRemove(ctx, list[0].ID); !fault.Is(err, fault.NotFound) {
 		t.Errorf("second removal: %v, want not found", err)
 	}
 }
@@ -255,14 +315,14 @@ func TestPreauthFromConfig(t *testing.T) {
 	}
 	s, reg := newService(t, defaults(t))
 	ctx := context.Background()
-	if err := s.engine.SyncPreauths([]dpp.PreauthEntry{{URI: uri, Section: "preauth_1", Name: "Camera"}}); err != nil {
+	if err := s.devices.SyncPreauths(ctx, []device.PreauthEntry{{URI: uri, Section: "preauth_1", Name: "Camera"}}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.PreauthList(ctx)
 	if err != nil || len(list) != 1 || list[0].Section != "preauth_1" || list[0].Status != "pending" || list[0].DeviceID != "" || list[0].AddedBy != "config" {
 		t.Fatalf("list: %+v, %v", list, err)
 	}
-	if err := s.PreauthRemove(ctx, list[0].ID); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), `preauth "preauth_1"`) {
+	if err := s.PreauthRemove(ctx, list[0].ID); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), `preauth "preauth_1"`) {
 		t.Errorf("removing an entry of the configuration: %v", err)
 	}
 	if err := reg.Put(registry.Device{ID: "d-cam", Name: "Camera", KeyHash: u.KeyHash, State: registry.StateConnected}); err != nil {

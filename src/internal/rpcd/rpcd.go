@@ -48,7 +48,7 @@ func (a args) id() (string, error) {
 func (a args) name() (string, error) {
 	n := a.str("name")
 	if err := api.CheckName(n); err != nil {
-		return "", refusef(`argument "name": %v`, strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+		return "", refusef(`argument "name": %v`, err)
 	}
 	return n, nil
 }
@@ -199,7 +199,7 @@ var Methods = map[string]Method{
 			Name: a.str("name"), Segment: a.str("segment"),
 		}
 		if err := req.Check(); err != nil {
-			return nil, refusef("%s", strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+			return nil, refusef("%v", err)
 		}
 		return do[api.Progress](ctx, c, "POST", "/v1/onboard", req)
 	}},

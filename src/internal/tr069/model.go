@@ -41,7 +41,7 @@ type Range struct{ Min, Max uint32 }
 // Param is one leaf parameter.
 type Param struct {
 	Name  string
-	Type  string // string, boolean, unsignedInt, dateTime
+	Type  string // string, boolean, unsignedInt, unsignedLong, dateTime
 	Write bool
 	// What a value must be, declared so that the agents refuse a bad
 	// one up front (fault 9007) rather than trustjoin after the commit:
@@ -193,6 +193,13 @@ func Model() []Object {
 			{Name: "Quarantined", Type: "boolean", Write: true, Default: "false", Ubus: el("quarantined"), Set: &Call{Method: "quarantine", Arg: "quarantined"}},
 			{Name: "MUDURL", Type: "string", Ubus: el("mud.url")},
 			{Name: "MUDStatus", Type: "string", Default: "none", Ubus: el("mud.status")},
+			// What the firewall holds for the device and judged since it
+			// was put in; false and 0 while the firewall does not know it.
+			{Name: "FirewallConfined", Type: "boolean", Default: "false", Ubus: el("firewall.confined")},
+			{Name: "AcceptedPackets", Type: "unsignedLong", Default: "0", Ubus: el("firewall.accepted_packets")},
+			{Name: "AcceptedBytes", Type: "unsignedLong", Default: "0", Ubus: el("firewall.accepted_bytes")},
+			{Name: "DroppedPackets", Type: "unsignedLong", Default: "0", Ubus: el("firewall.dropped_packets")},
+			{Name: "DroppedBytes", Type: "unsignedLong", Default: "0", Ubus: el("firewall.dropped_bytes")},
 		}},
 		// Pre-authorised devices the ISP lists (section "preauth"): each
 		// onboards with no touch when it announces itself. The URI goes
