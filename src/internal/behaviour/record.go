@@ -13,7 +13,9 @@ import (
 	"time"
 )
 
-// The prefixes the firewall's log rules give packets, saying what each is.
+// The prefixes the firewall's log rules give packets, saying what each
+// is. A rule in a device's own chains adds a space and the device's id;
+// others leave the device to be found by the packet's source MAC.
 const (
 	// PrefixDrop: a packet from a device that its policy (MUD file or
 	// segment) dropped.
@@ -21,6 +23,9 @@ const (
 	// PrefixOpen: the first packet of a connection a device opened (only
 	// for devices whose destinations are being learned).
 	PrefixOpen = "tj-open"
+	// PrefixIn: the first packet of a connection another opened to a
+	// device (only for devices being learned; always with the id).
+	PrefixIn = "tj-in"
 	// PrefixDNS: a DNS answer from the router to a device.
 	PrefixDNS = "tj-dns"
 )
@@ -41,16 +46,24 @@ type Verdict string
 
 // The verdicts recorded.
 const (
+	// Dropped: the device sent it and its policy dropped it.
 	Dropped Verdict = "dropped"
-	Opened  Verdict = "opened"
+	// Opened: the device opened a connection (Addr, Port its peer's).
+	Opened Verdict = "opened"
+	// Inbound: another opened a connection to the device (Addr is the
+	// other's, Port the device's).
+	Inbound Verdict = "inbound"
 )
 
 // Flow is where a device's packet was going.
 type Flow struct {
-	Verdict Verdict    `json:"verdict"`
-	Proto   uint8      `json:"proto"`
-	Addr    netip.Addr `json:"address"`
-	// Port is the destination port, or the ICMP type for ICMP.
+	Verdict Verdict `json:"verdict"`
+	Proto   uint8   `json:"proto"`
+	// Addr is the other side's address: where the device's packet went,
+	// or, Inbound, where the connection came from.
+	Addr netip.Addr `json:"address"`
+	// Port is the destination port (the device's own, Inbound), or the
+	// ICMP type for ICMP.
 	Port uint16 `json:"port"`
 	// Name is the DNS name the device looked the address up by, if the
 	// router answered it.
@@ -95,10 +108,11 @@ type Entry struct {
 
 // History is what one device did lately.
 type History struct {
-	// Dropped and Opened count every packet recorded since the daemon
-	// started (or the device's history was cleared).
+	// Dropped, Opened and Inbound count every packet recorded since the
+	// daemon started (or the device's history was cleared).
 	Dropped uint64 `json:"dropped"`
 	Opened  uint64 `json:"opened"`
+	Inbound uint64 `json:"inbound,omitempty"`
 	// Entries are the latest destinations, newest first.
 	Entries []Entry `json:"entries,omitempty"`
 }
@@ -161,8 +175,8 @@ type Options struct {
 	// told again only after Clear or once the window has passed without
 	// the device tripping.
 	OnTrip func(Trip)
-	// OnOpen is told of each connection a device opened (the firewall
-	// logs them for devices being learned).
+	// OnOpen is told of each connection a device opened, or another
+	// opened to it (the firewall logs them for devices being learned).
 	OnOpen func(id string, f Flow, at time.Time)
 	// Keep is how many destinations per device the history holds, for
 	// drops and for opened connections each; default 16.
@@ -186,7 +200,7 @@ type named struct {
 }
 
 type device struct {
-	dropped, opened uint64
+	dropped, opened, inbound uint64
 	drops, opens    []Entry
 	// tripped is when the device last tripped; it trips again only once
 	// its window has passed.
@@ -237,22 +251,31 @@ func (r *Recorder) Handle(p Packet) {
 			r.learnNames(h.dst, a, now)
 		}
 		return
-	case PrefixDrop, PrefixOpen:
+	}
+	kind, id, _ := strings.Cut(p.Prefix, " ")
+	var v Verdict
+	switch kind {
+	case PrefixDrop:
+		v = Dropped
+	case PrefixOpen:
+		v = Opened
+	case PrefixIn:
+		v = Inbound
 	default:
 		return
 	}
-	if r.o.Device == nil || p.MAC == nil {
+	if id == "" && v != Inbound && r.o.Device != nil && p.MAC != nil {
+		if d, ok := r.o.Device(p.MAC); ok {
+			id = d
+		}
+	}
+	if id == "" {
 		r.count()
 		return
 	}
-	id, ok := r.o.Device(p.MAC)
-	if !ok {
-		r.count()
+	if v == Inbound {
+		r.Record(id, h.dst, Flow{Verdict: v, Proto: h.proto, Addr: h.src, Port: h.port}, now)
 		return
-	}
-	v := Dropped
-	if p.Prefix == PrefixOpen {
-		v = Opened
 	}
 	r.Record(id, h.src, Flow{Verdict: v, Proto: h.proto, Addr: h.dst, Port: h.port}, now)
 }
@@ -305,7 +328,11 @@ func (r *Recorder) Record(id string, src netip.Addr, f Flow, at time.Time) {
 		d.drops = r.add(d.drops, f, at)
 		trip = r.watch(id, d, at)
 	} else {
-		d.opened++
+		if f.Verdict == Opened {
+			d.opened++
+		} else {
+			d.inbound++
+		}
 		d.opens = r.add(d.opens, f, at)
 	}
 	r.mu.Unlock()
@@ -315,7 +342,7 @@ func (r *Recorder) Record(id string, src netip.Addr, f Flow, at time.Time) {
 			r.o.OnTrip(*trip)
 		}
 	}
-	if f.Verdict == Opened && r.o.OnOpen != nil {
+	if f.Verdict != Dropped && r.o.OnOpen != nil {
 		r.o.OnOpen(id, f, at)
 	}
 }
@@ -394,7 +421,7 @@ func (r *Recorder) History(id string) History {
 	if d == nil {
 		return History{}
 	}
-	h := History{Dropped: d.dropped, Opened: d.opened}
+	h := History{Dropped: d.dropped, Opened: d.opened, Inbound: d.inbound}
 	h.Entries = append(append(h.Entries, d.drops...), d.opens...)
 	slices.SortStableFunc(h.Entries, func(a, b Entry) int { return b.Last.Compare(a.Last) })
 	return h

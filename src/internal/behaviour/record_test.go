@@ -59,12 +59,18 @@ func TestHistory(t *testing.T) {
 	g.send(PrefixDrop, "198.51.100.7", 6, 23)
 	g.now = g.now.Add(time.Second)
 	g.send(PrefixDrop, "10.0.20.1", 1, 8)
+	// A device chain's rule names the device; an inbound connection is
+	// the other side's address and the camera's port.
+	g.now = g.now.Add(time.Second)
+	g.r.Handle(Packet{Prefix: PrefixIn + " cam", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 7}, Payload: ipv4("10.0.10.7", "10.0.20.5", 6, ports(50000, 8443))})
+	g.r.Handle(Packet{Prefix: PrefixDrop + " other", Payload: ipv4("10.0.20.8", "10.0.20.1", 6, ports(1, 22))})
 	// Not the camera's: counted, not recorded.
 	g.r.Handle(Packet{Prefix: PrefixDrop, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}, Payload: ipv4("10.0.20.9", "10.0.20.1", 6, ports(1, 22))})
 	g.r.Handle(Packet{Prefix: "someone-else", MAC: camMAC, Payload: ipv4("10.0.20.5", "10.0.20.1", 6, ports(1, 22))})
 
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	want := History{Dropped: 3, Opened: 1, Entries: []Entry{
+	want := History{Dropped: 3, Opened: 1, Inbound: 1, Entries: []Entry{
+		{Flow: Flow{Verdict: Inbound, Proto: 6, Addr: ip("10.0.10.7"), Port: 8443}, Count: 1, First: t0.Add(3 * time.Second), Last: t0.Add(3 * time.Second)},
 		{Flow: Flow{Verdict: Dropped, Proto: 1, Addr: ip("10.0.20.1"), Port: 8}, Count: 1, First: t0.Add(2 * time.Second), Last: t0.Add(2 * time.Second)},
 		{Flow: Flow{Verdict: Dropped, Proto: 6, Addr: ip("198.51.100.7"), Port: 23}, Count: 2, First: t0.Add(time.Second), Last: t0.Add(time.Second)},
 		{Flow: Flow{Verdict: Opened, Proto: 6, Addr: ip("192.0.2.10"), Port: 443, Name: "cloud.mfg.example"}, Count: 1, First: t0, Last: t0},
@@ -72,11 +78,14 @@ func TestHistory(t *testing.T) {
 	if diff := cmp.Diff(want, g.r.History("cam"), addrCmp); diff != "" {
 		t.Fatalf("history (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]Flow{{Verdict: Opened, Proto: 6, Addr: ip("192.0.2.10"), Port: 443, Name: "cloud.mfg.example"}}, g.opens, addrCmp); diff != "" {
+	if diff := cmp.Diff([]Flow{{Verdict: Opened, Proto: 6, Addr: ip("192.0.2.10"), Port: 443, Name: "cloud.mfg.example"}, {Verdict: Inbound, Proto: 6, Addr: ip("10.0.10.7"), Port: 8443}}, g.opens, addrCmp); diff != "" {
 		t.Fatalf("opened connections told (-want +got):\n%s", diff)
 	}
 	if n := g.r.Unattributed(); n != 1 {
 		t.Fatalf("unattributed = %d, want 1", n)
+	}
+	if h := g.r.History("other"); h.Dropped != 1 {
+		t.Fatalf("history of the device a rule named = %+v, want its drop", h)
 	}
 	g.r.Clear("cam")
 	if h := g.r.History("cam"); h.Dropped != 0 || len(h.Entries) != 0 {
