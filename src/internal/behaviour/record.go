@@ -201,7 +201,7 @@ type named struct {
 
 type device struct {
 	dropped, opened, inbound uint64
-	drops, opens    []Entry
+	drops, opens             []Entry
 	// tripped is when the device last tripped; it trips again only once
 	// its window has passed.
 	tripped time.Time
