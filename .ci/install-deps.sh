@@ -10,7 +10,9 @@ apt-get install -y -q --no-install-recommends \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
 	binutils file ca-certificates openssl bc python3 \
-	chromium
+	chromium \
+	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev
+# (the last line builds OpenWrt's userland for test/openwrt: scripts/openwrt/build.sh)
 # node and npm for the real-browser tests (test/ui), unless installed already.
 command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm
 
