@@ -190,26 +190,84 @@ type Options struct {
 const nameTTL = 15 * time.Minute
 
 // maxNames bounds the names remembered, for every device together.
-const maxNames = 4096
+const maxNames = 2048
 
-type nameKey struct{ client, addr netip.Addr }
+// Memory is kept small: a router may have hundreds of devices, each with
+// a full history. A slot is an Entry in 56 bytes rather than 128: the
+// address as 16 bytes, times as seconds since the recorder started.
+type slot struct {
+	addr        [16]byte
+	name        string
+	count       uint32
+	first, last uint32
+	port        uint16
+	proto       uint8
+	verdict     uint8
+	is4         bool
+}
+
+var verdicts = [...]Verdict{Dropped, Opened, Inbound}
+
+func verdictCode(v Verdict) uint8 {
+	switch v {
+	case Opened:
+		return 1
+	case Inbound:
+		return 2
+	}
+	return 0
+}
+
+func (r *Recorder) slotOf(f Flow, at time.Time) slot {
+	return slot{addr: f.Addr.As16(), is4: f.Addr.Is4(), name: f.Name, port: f.Port, proto: f.Proto,
+		verdict: verdictCode(f.Verdict), count: 1, first: r.secs(at), last: r.secs(at)}
+}
+
+func (s slot) flow() Flow {
+	a := netip.AddrFrom16(s.addr)
+	if s.is4 {
+		a = a.Unmap()
+	}
+	return Flow{Verdict: verdicts[s.verdict], Proto: s.proto, Addr: a, Port: s.port, Name: s.name}
+}
+
+func (s slot) same(o slot) bool {
+	return s.addr == o.addr && s.is4 == o.is4 && s.name == o.name && s.port == o.port && s.proto == o.proto && s.verdict == o.verdict
+}
+
+// secs is at in seconds since the recorder started.
+func (r *Recorder) secs(at time.Time) uint32 {
+	d := at.Sub(r.epoch)
+	if d < 0 {
+		return 0
+	}
+	return uint32(d / time.Second)
+}
+
+func (r *Recorder) time(secs uint32) time.Time { return r.epoch.Add(time.Duration(secs) * time.Second) }
+
+type nameKey struct{ client, addr [16]byte }
 
 type named struct {
 	name    string
-	expires time.Time
+	expires uint32
 }
 
 type device struct {
 	dropped, opened, inbound uint64
-	drops, opens             []Entry
-	// tripped is when the device last tripped; it trips again only once
-	// its window has passed.
-	tripped time.Time
+	drops, opens             []slot
+	// tripped is when the device last tripped (seconds since the
+	// recorder started, plus one: zero is never); it trips again only
+	// once its window has passed.
+	tripped uint32
 }
 
 // A Recorder keeps each device's history and watches it.
 type Recorder struct {
 	o Options
+
+	// epoch is when the recorder started, to the second.
+	epoch time.Time
 
 	mu    sync.Mutex
 	devs  map[string]*device
@@ -232,7 +290,7 @@ func NewRecorder(o Options) *Recorder {
 	if o.Policy == nil {
 		o.Policy = func(string) Policy { return Policy{Mode: Off} }
 	}
-	return &Recorder{o: o, devs: map[string]*device{}, names: map[nameKey]named{}}
+	return &Recorder{o: o, epoch: o.Now().Truncate(time.Second), devs: map[string]*device{}, names: map[nameKey]named{}}
 }
 
 // Handle records one logged packet.
@@ -292,7 +350,7 @@ func (r *Recorder) learnNames(client netip.Addr, a answer, now time.Time) {
 	defer r.mu.Unlock()
 	if len(r.names)+len(a.addrs) > maxNames {
 		for k, n := range r.names {
-			if !now.Before(n.expires) {
+			if r.secs(now) >= n.expires {
 				delete(r.names, k)
 			}
 		}
@@ -306,7 +364,7 @@ func (r *Recorder) learnNames(client netip.Addr, a answer, now time.Time) {
 		}
 	}
 	for _, addr := range a.addrs {
-		r.names[nameKey{client.Unmap(), addr.Unmap()}] = named{name: a.name, expires: now.Add(ttl)}
+		r.names[nameKey{client.As16(), addr.As16()}] = named{name: a.name, expires: r.secs(now.Add(ttl))}
 	}
 }
 
@@ -314,7 +372,7 @@ func (r *Recorder) learnNames(client netip.Addr, a answer, now time.Time) {
 // watches it. The flow's name is filled in from the DNS answers seen.
 func (r *Recorder) Record(id string, src netip.Addr, f Flow, at time.Time) {
 	r.mu.Lock()
-	if n, ok := r.names[nameKey{src.Unmap(), f.Addr.Unmap()}]; ok && at.Before(n.expires) {
+	if n, ok := r.names[nameKey{src.As16(), f.Addr.As16()}]; ok && r.secs(at) < n.expires {
 		f.Name = n.name
 	}
 	d := r.devs[id]
@@ -349,21 +407,26 @@ func (r *Recorder) Record(id string, src netip.Addr, f Flow, at time.Time) {
 
 // add counts f in entries, replacing the least recent destination when
 // there is no room.
-func (r *Recorder) add(es []Entry, f Flow, at time.Time) []Entry {
+func (r *Recorder) add(es []slot, f Flow, at time.Time) []slot {
+	e := r.slotOf(f, at)
 	for i := range es {
-		if es[i].Flow == f {
-			es[i].Count++
-			es[i].Last = at
+		if es[i].same(e) {
+			if es[i].count < ^uint32(0) {
+				es[i].count++
+			}
+			es[i].last = e.last
 			return es
 		}
 	}
-	e := Entry{Flow: f, Count: 1, First: at, Last: at}
 	if len(es) < r.o.Keep {
+		if es == nil {
+			es = make([]slot, 0, min(4, r.o.Keep))
+		}
 		return append(es, e)
 	}
 	old := 0
 	for i := range es {
-		if es[i].Last.Before(es[old].Last) {
+		if es[i].last < es[old].last {
 			old = i
 		}
 	}
@@ -377,28 +440,30 @@ func (r *Recorder) watch(id string, d *device, now time.Time) *Trip {
 	if p.Mode == Off || p.Mode == "" || p.Threshold <= 0 {
 		return nil
 	}
-	if !d.tripped.IsZero() && now.Sub(d.tripped) < p.Window {
+	nowS := r.secs(now)
+	window := uint32(p.Window / time.Second)
+	if d.tripped != 0 && nowS-(d.tripped-1) < window {
 		return nil
 	}
-	from := now.Add(-p.Window)
 	seen := map[string]bool{}
 	var tried []Flow
 	recent := slices.Clone(d.drops)
-	slices.SortFunc(recent, func(a, b Entry) int { return b.Last.Compare(a.Last) })
+	slices.SortStableFunc(recent, func(a, b slot) int { return int(b.last) - int(a.last) })
 	for _, e := range recent {
-		if e.Last.Before(from) {
+		if nowS-e.last >= window {
 			break
 		}
-		k := destinationKey(e.Flow)
+		f := e.flow()
+		k := destinationKey(f)
 		if !seen[k] {
 			seen[k] = true
-			tried = append(tried, e.Flow)
+			tried = append(tried, f)
 		}
 	}
 	if len(tried) < p.Threshold {
 		return nil
 	}
-	d.tripped = now
+	d.tripped = nowS + 1
 	return &Trip{Device: id, Policy: p, Tried: tried}
 }
 
@@ -422,7 +487,9 @@ func (r *Recorder) History(id string) History {
 		return History{}
 	}
 	h := History{Dropped: d.dropped, Opened: d.opened, Inbound: d.inbound}
-	h.Entries = append(append(h.Entries, d.drops...), d.opens...)
+	for _, s := range append(slices.Clone(d.drops), d.opens...) {
+		h.Entries = append(h.Entries, Entry{Flow: s.flow(), Count: uint64(s.count), First: r.time(s.first), Last: r.time(s.last)})
+	}
 	slices.SortStableFunc(h.Entries, func(a, b Entry) int { return b.Last.Compare(a.Last) })
 	return h
 }
