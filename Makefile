@@ -7,7 +7,7 @@ export CGO_ENABLED := 0
 VERSION := $(shell scripts/build/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(VERSION)
 
-.PHONY: all build cross ipk size test test-go test-lab test-ui demo bench lint fmt deps clean help
+.PHONY: all build cross ipk size test test-go test-openwrt test-fuzz test-lab test-ui demo bench lint fmt deps clean help
 
 all: build ## build the binary for this machine (.build/trustjoin)
 
@@ -23,11 +23,17 @@ ipk: ## OpenWrt packages without the SDK (.build/ipk/)
 size: ## binary and package sizes per target, against the budget
 	scripts/build/size.sh
 
-test: test-go test-lab test-ui ## unit, netns, package, lab (real radios) and browser tests
+test: test-go test-fuzz test-lab test-ui ## unit, netns, package, fuzz, lab (real radios) and browser tests
 
 test-go: ## Go tests: unit, nftables/netns (as root), packages, black-box
 	@unformatted=$$(gofmt -l src test); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -count=1 -timeout 20m ./...
+
+test-openwrt: ## (part of test-go) opkg install/upgrade/remove, procd, rpcd and ujail on OpenWrt's real userland (scripts/openwrt)
+	$(GO) test -count=1 -timeout 20m ./test/openwrt/
+
+test-fuzz: ## every fuzz target on FUZZTIME inputs each (default 5000x)
+	scripts/fuzz.sh
 
 test-lab: ## scenarios on simulated radios in a VM (hostapd, wpa_supplicant), and the tests that need 802.1Q VLANs or flowtables
 	scripts/lab/run-all.sh

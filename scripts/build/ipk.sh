@@ -4,8 +4,13 @@
 #
 # opkg (opkg-lede since 2017) reads an .ipk as a gzip-compressed tar holding
 # ./debian-binary, ./control.tar.gz and ./data.tar.gz, not as an ar archive;
-# this is what OpenWrt's scripts/ipkg-build produces. Archives are
-# deterministic: sorted, owner 0, fixed mtime, gzip -n.
+# this is what OpenWrt's scripts/ipkg-build produces, and so is the rest:
+# GNU tar format, sorted, owner 0, fixed mtime, gzip -n, root entries 0755
+# (opkg gives / the mode of data.tar's "./"), Installed-Size the size of the
+# uncompressed data.tar. The maintainer scripts are the SDK Makefiles'.
+#
+# IPK_ARCHS="x86_64 ..." builds only those targets; IPK_BIN is where the
+# binaries go (default .build/bin), so that tests do not race `make ipk`.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/scripts/build/targets.sh"
@@ -16,14 +21,26 @@ maintainer="trustjoin engineers <trustjoin@lists.invalid>"
 # TR-106 vendor prefix of Device.X_<VENDOR>_TrustJoin. (see vendor.sh).
 vendor=${VENDOR:-TRUSTJOIN}
 "$repo/scripts/build/vendor.sh" "$vendor" # fail before building
+bin=${IPK_BIN:-$repo/.build/bin}
+archs=${IPK_ARCHS:-$(echo "$TARGETS" | awk 'NF {print $1}')}
 
-VERSION=$version "$repo/scripts/build/cross.sh" >/dev/null
+for a in $archs; do
+	VERSION=$version CROSS_OUT=$bin "$repo/scripts/build/cross.sh" "$a" >/dev/null
+done
 mkdir -p "$out"
 rm -f "$out"/*.ipk
 
 tarball() { # DIR OUT.tar.gz
-	tar --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$mtime" \
+	chmod 0755 "$1"
+	tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$mtime" \
 		-C "$1" -cf - . | gzip -n -9 > "$2"
+}
+
+# sdk_script PKG SCRIPT: the SDK Makefile's Package/PKG/SCRIPT, as make
+# would write it ($$ is $).
+sdk_script() {
+	local mk=$repo/package/$1/Makefile
+	sed -n "/^define Package\/$1\/$2\$/,/^endef\$/p" "$mk" | sed '1d;$d' | sed 's/\$\$/$/g'
 }
 
 # pack NAME ARCH DATA_DIR CONTROL_DIR
@@ -31,20 +48,31 @@ pack() {
 	local name=$1 arch=$2 data=$3 ctrl=$4 w
 	w=$(mktemp -d)
 	local size
-	size=$(find "$data" -type f -printf "%s\n" | awk "{s+=\$1} END {print s+0}")
-	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$ctrl/control"
 	tarball "$data" "$w/data.tar.gz"
+	# As OpenWrt's ipkg-build: the size of the uncompressed data.tar.
+	size=$(gzip -dc < "$w/data.tar.gz" | wc -c)
+	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$ctrl/control"
 	tarball "$ctrl" "$w/control.tar.gz"
 	echo 2.0 > "$w/debian-binary"
-	tar --numeric-owner --owner=0 --group=0 --mtime="@$mtime" -C "$w" \
+	tar --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$mtime" -C "$w" \
 		-cf - ./debian-binary ./control.tar.gz ./data.tar.gz | gzip -n -9 > "$out/${name}_${version}_${arch}.ipk"
 	rm -rf "$w"
 }
 
 # The SDK's maintainer scripts (include/package-pack.mk): default_postinst
 # enables and starts the init script on a fresh install (only enables when
-# IPKG_INSTROOT is set, i.e. building an image); default_prerm stops it.
+# IPKG_INSTROOT is set, i.e. building an image) and then sources
+# <pkg>.postinst-pkg, the package's own postinst; default_prerm sources
+# <pkg>.prerm-pkg, then stops the service; postrm is the package's own.
+# write_scripts DIR PKG
 write_scripts() {
+	local s
+	for s in postinst:postinst-pkg prerm:prerm-pkg postrm:postrm; do
+		if [ -n "$(sdk_script "$2" "${s%%:*}")" ]; then
+			sdk_script "$2" "${s%%:*}" > "$1/${s#*:}"
+			chmod 0755 "$1/${s#*:}"
+		fi
+	done
 	cat > "$1/postinst" <<'S'
 #!/bin/sh
 [ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
@@ -68,10 +96,9 @@ S
 # for the bridge table between devices on one bridge.
 depends="libc, hostapd-common, nftables, kmod-nft-core, kmod-nft-bridge, kmod-nf-conntrack-netlink"
 
-echo "$TARGETS" | while read -r arch goarch extra; do
-	[ -n "$arch" ] || continue
+for arch in $archs; do
 	d=$(mktemp -d) c=$(mktemp -d)
-	install -D -m 0755 "$repo/.build/bin/$arch/trustjoin" "$d/usr/bin/trustjoin"
+	install -D -m 0755 "$bin/$arch/trustjoin" "$d/usr/bin/trustjoin"
 	# Mirror files/: the config is root-only (it will hold secrets), scripts are executable.
 	(cd "$repo/files" && find . -type f) | while read -r f; do
 		case "$f" in
@@ -105,7 +132,7 @@ Description: Trusted onboarding of devices to the home network: Wi-Fi Easy
  MUD policies compiled to nftables, quarantine.
 C
 	echo /etc/config/trustjoin > "$c/conffiles"
-	write_scripts "$c"
+	write_scripts "$c" trustjoin
 	pack trustjoin "$arch" "$d" "$c"
 	rm -rf "$d" "$c"
 done
@@ -142,7 +169,7 @@ Installed-Size: 0
 Description: LuCI pages for trustjoin: add devices by QR code, PKEX code or
  phone; see, move, quarantine and remove them.
 C
-write_scripts "$c"
+write_scripts "$c" luci-app-trustjoin
 pack luci-app-trustjoin all "$d" "$c"
 rm -rf "$d" "$c"
 ls -1 "$out"

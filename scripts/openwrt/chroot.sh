@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs CMD in a root made by root.sh as on a booted OpenWrt: in a mount and
-# PID namespace of its own (so nothing it starts outlives it, and nothing is
-# mounted on the host), with /proc, /sys, /dev and a fresh tmpfs on /tmp
-# (OpenWrt's /var is /tmp; /var/run and /var/lock exist). As root.
+# Runs CMD in a root made by root.sh as on a booted OpenWrt: in mount, PID
+# and network namespaces of its own (nothing it starts outlives it, nothing
+# is mounted on the host, nothing it sets up touches the host's interfaces
+# or nftables), with /proc, /sys, /dev, loopback up and a fresh tmpfs on
+# /tmp (OpenWrt's /var is /tmp; /var/run and /var/lock exist). As root.
 #
 #   scripts/openwrt/chroot.sh DIR CMD [ARG...]
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 dir=$(cd "$1" && pwd)
 shift
 [ -f "$dir/etc/trustjoin-test-root" ] || { echo "chroot.sh: $dir is not a root made by root.sh" >&2; exit 2; }
-exec unshare --mount --pid --fork --propagation private /bin/sh -c '
+exec unshare --mount --pid --net --fork --propagation private /bin/sh -c '
 	set -e
 	d=$1; shift
 	mount -t proc proc "$d/proc"
@@ -21,5 +22,6 @@ exec unshare --mount --pid --fork --propagation private /bin/sh -c '
 	mount --rbind /dev "$d/dev"
 	mount -t tmpfs -o mode=1777 tmpfs "$d/tmp"
 	mkdir -p "$d/tmp/run" "$d/tmp/lock" "$d/tmp/state" "$d/tmp/log"
+	ip link set lo up 2>/dev/null || true
 	exec chroot "$d" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root TERM=dumb "$@"
 ' chroot.sh "$dir" "$@"

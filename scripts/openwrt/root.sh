@@ -110,10 +110,14 @@ mkdir -p "$dir/usr/lib/opkg/info" "$dir/etc/opkg/keys"
 # (OpenWrt's is busybox too, ash as /bin/sh), glibc and the C libraries
 # OpenWrt's programs link (json-c, zlib, libmd, libcrypt) instead of musl.
 install -D -m 0755 "$(command -v busybox)" "$dir/bin/busybox"
+mkdir -p "$dir/bin" "$dir/sbin" "$dir/usr/bin" "$dir/usr/sbin"
 for a in $(busybox --list-full); do
-	[ -e "$dir/$a" ] || [ -L "$dir/$a" ] || { mkdir -p "$dir/$(dirname "$a")" && ln -s /bin/busybox "$dir/$a"; }
+	[ -e "$dir/$a" ] || [ -L "$dir/$a" ] || ln -s /bin/busybox "$dir/$a"
 done
 [ -e "$dir/bin/ash" ] || ln -s busybox "$dir/bin/ash"
+# procd.sh's procd_lock needs flock, an applet of OpenWrt's busybox but not
+# of Debian's: util-linux's.
+[ -e "$dir/usr/bin/flock" ] || [ -e "$dir/bin/flock" ] || install -D -m 0755 "$(command -v flock)" "$dir/usr/bin/flock"
 find "$dir" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
 	xargs -0 file --no-pad 2>/dev/null | sed -n 's/: *ELF .*dynamic.*//p; s/: *ELF .*shared object.*//p' | sort -u |
 	while read -r f; do
@@ -179,16 +183,19 @@ rm -rf "$dir/sys/class"
 # 6. The packages of a stock image, as opkg knows them, so that trustjoin's
 # Depends resolve as on a router: those a router would fetch from its feed
 # (kmod-nft-bridge, kmod-nf-conntrack-netlink, luci-base) are listed as
-# installed too. Only the names: this is opkg's database, not the packages.
-{
-	for p in base-files busybox procd procd-ujail procd-seccomp ubus ubusd uci libuci libubox libubus \
-		libblobmsg-json libjson-c jshn jsonfilter ucode libucode ucode-mod-fs ucode-mod-ubus \
-		ucode-mod-uci rpcd rpcd-mod-file rpcd-mod-ucode rpcd-mod-rpcsys uhttpd uhttpd-mod-ubus \
-		netifd libnl-tiny opkg libc libgcc wpad-basic-mbedtls hostapd-common wifi-scripts \
-		nftables-json firewall4 kmod-nft-core kmod-nft-bridge kmod-nf-conntrack-netlink \
-		dnsmasq luci-base; do
-		printf 'Package: %s\nVersion: 1\nStatus: install user installed\nArchitecture: x86_64\nInstalled-Time: 1700000000\n\n' "$p"
-	done
-} > "$dir/usr/lib/opkg/status"
+# installed too. Only the names (and empty file lists): this is opkg's
+# database, not the packages.
+for p in base-files busybox procd procd-ujail procd-seccomp ubus ubusd uci libuci libubox libubus \
+	libblobmsg-json libjson-c jshn jsonfilter ucode libucode ucode-mod-fs ucode-mod-ubus \
+	ucode-mod-uci rpcd rpcd-mod-file rpcd-mod-ucode rpcd-mod-rpcsys uhttpd uhttpd-mod-ubus \
+	netifd libnl-tiny opkg libc libgcc wpad-basic-mbedtls hostapd-common wifi-scripts \
+	nftables-json firewall4 kmod-nft-core kmod-nft-bridge kmod-nf-conntrack-netlink \
+	dnsmasq luci-base; do
+	provides=""
+	case "$p" in nftables-json) provides="Provides: nftables\n" ;; esac
+	printf "Package: %s\nVersion: 1\n${provides}Status: install user installed\nArchitecture: x86_64\nInstalled-Time: 1700000000\n\n" "$p" >> "$dir/usr/lib/opkg/status"
+	printf "Package: %s\nVersion: 1\n${provides}Architecture: x86_64\n" "$p" > "$dir/usr/lib/opkg/info/$p.control"
+	: > "$dir/usr/lib/opkg/info/$p.list"
+done
 
 echo "$dir"

@@ -57,7 +57,9 @@ CONF
 	# short names, each station's interface bridged into brvlan<VLAN>.
 	echo "* tj0v#" > "$LAB_OUT/hostapd.vlan"
 	[ -f "$pskfile" ] || : > "$pskfile"
-	hostapd -B -t -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$conf" ||
+	# LAB_HOSTAPD_DEBUG=1: hostapd's debug output too (what it did with
+	# each command).
+	hostapd -B -t ${LAB_HOSTAPD_DEBUG:+-d} -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$conf" ||
 		fail "hostapd did not start (see hostapd.log)"
 	lab_wait 10 lab_hostapd_cli ping || fail "hostapd control socket does not answer"
 }

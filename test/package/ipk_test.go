@@ -174,17 +174,29 @@ func checkCommon(t *testing.T, p *ipk, pkg, arch string) {
 		t.Errorf("control says %s %s %s, file name says %s %s 1.2.3-r4",
 			p.fields["Package"], p.fields["Version"], p.fields["Architecture"], pkg, arch)
 	}
-	var size int64
 	for _, m := range p.data {
-		if m.hdr.Typeflag == tar.TypeReg {
-			size += m.hdr.Size
-		}
 		if m.hdr.Uid != 0 || m.hdr.Gid != 0 {
 			t.Errorf("%s owned by %d:%d, want root", m.hdr.Name, m.hdr.Uid, m.hdr.Gid)
 		}
 	}
+	// As OpenWrt's ipkg-build computes it: the uncompressed data.tar.
+	zr, err := gzip.NewReader(bytes.NewReader(p.outer["./data.tar.gz"].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _ := io.Copy(io.Discard, zr)
 	if got, _ := strconv.ParseInt(p.fields["Installed-Size"], 10, 64); got != size {
-		t.Errorf("Installed-Size %s, data holds %d bytes", p.fields["Installed-Size"], size)
+		t.Errorf("Installed-Size %s, data.tar is %d bytes", p.fields["Installed-Size"], size)
+	}
+	// opkg gives / the mode of data.tar's "./": a 0700 there locks every
+	// user but root out of the whole file system.
+	for archive, members := range map[string]map[string]member{"data": p.data, "control": p.control} {
+		m, ok := members["./"]
+		if !ok {
+			t.Errorf("%s.tar.gz has no root entry", archive)
+		} else if m.hdr.Mode&0o7777 != 0o755 {
+			t.Errorf("%s.tar.gz root entry mode %o, want 0755", archive, m.hdr.Mode&0o7777)
+		}
 	}
 	// The SDK's maintainer scripts: enable+start on install, stop on remove.
 	for script, fn := range map[string]string{"./postinst": "default_postinst $0 $@", "./prerm": "default_prerm $0 $@"} {

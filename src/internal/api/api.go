@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -212,6 +214,9 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		if err := decode(r, &u); err != nil {
 			return nil, err
 		}
+		if err := CheckName(u.Name); err != nil {
+			return nil, err
+		}
 		return s.UpdateDevice(r.Context(), r.PathValue("id"), u)
 	}))
 	mux.HandleFunc("POST /v1/devices/{id}/quarantine", h.wrap(func(r *http.Request) (any, error) {
@@ -242,6 +247,9 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		if err := decode(r, &o); err != nil {
 			return nil, err
 		}
+		if err := o.Check(); err != nil {
+			return nil, err
+		}
 		return s.Onboard(r.Context(), o)
 	}))
 	mux.HandleFunc("GET /v1/onboard/{id}", h.wrap(func(r *http.Request) (any, error) {
@@ -263,6 +271,9 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		if err := decode(r, &p); err != nil {
 			return nil, err
 		}
+		if err := CheckName(p.Name); err != nil {
+			return nil, err
+		}
 		return s.PreauthAdd(r.Context(), p)
 	}))
 	mux.HandleFunc("POST /v1/preauth/bulk", h.wrap(func(r *http.Request) (any, error) {
@@ -272,7 +283,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		if err := decode(r, &req); err != nil {
 			return nil, err
 		}
-		return s.PreauthBulk(r.Context(), req.Entries)
+		return preauthBulk(r.Context(), s, req.Entries)
 	}))
 	mux.HandleFunc("DELETE /v1/preauth/{id}", h.wrap(func(r *http.Request) (any, error) {
 		id := r.PathValue("id")
@@ -284,6 +295,38 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
+}
+
+// preauthBulk refuses entries with a bad name, as the service refuses
+// entries with a bad URI: listed by their index, the others kept.
+func preauthBulk(ctx context.Context, s Service, es []PreauthRequest) (BulkResult, error) {
+	var good []PreauthRequest
+	var index []int // good[i] is es[index[i]]
+	var bad []BulkError
+	for i, e := range es {
+		if err := CheckName(e.Name); err != nil {
+			bad = append(bad, BulkError{Index: i, Error: strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")})
+			continue
+		}
+		good = append(good, e)
+		index = append(index, i)
+	}
+	if len(bad) == 0 {
+		return s.PreauthBulk(ctx, es)
+	}
+	res := BulkResult{Errors: []BulkError{}}
+	if len(good) > 0 {
+		var err error
+		if res, err = s.PreauthBulk(ctx, good); err != nil {
+			return BulkResult{}, err
+		}
+		for i := range res.Errors {
+			res.Errors[i].Index = index[res.Errors[i].Index]
+		}
+	}
+	res.Errors = append(res.Errors, bad...)
+	sort.Slice(res.Errors, func(i, j int) bool { return res.Errors[i].Index < res.Errors[j].Index })
+	return res, nil
 }
 
 type handler struct {

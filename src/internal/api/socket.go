@@ -11,9 +11,19 @@ import (
 	"net"
 	"net/http"
 	"os"
+	pathpkg "path"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
+
+// API socket bounds: connections at once, and how long a keep-alive
+// connection may sit idle.
+const maxAPIConns = 32
+
+var apiIdleTimeout = 30 * time.Second // a variable for tests
 
 // A SocketServer serves the API on a root-only UNIX socket. It is a daemon
 // task.
@@ -52,9 +62,18 @@ func (s *SocketServer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on the API socket: %v", err)
 	}
-	srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 5 * time.Second}
+	// Its clients are root's (the CLI, rpcd for LuCI and TR-069), but a
+	// client that hangs must not hold a connection, nor many clients all
+	// the daemon's descriptors: idle keep-alive connections close, and
+	// past maxAPIConns a new one waits for a place.
+	srv := &http.Server{
+		Handler:           s.h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       apiIdleTimeout,
+	}
 	errC := make(chan error, 1)
-	go func() { errC <- srv.Serve(l) }()
+	go func() { errC <- srv.Serve(netutil.LimitListener(l, maxAPIConns)) }()
 	close(s.ready)
 	s.log.Debug("API listening", "socket", s.path)
 
@@ -85,11 +104,20 @@ func NewClient(path string) *Client {
 			return d.DialContext(ctx, "unix", path)
 		},
 	}
-	return &Client{path: path, hc: &http.Client{Transport: tr}}
+	return &Client{path: path, hc: &http.Client{
+		Transport: tr,
+		// The API never redirects; a redirect (the server cleaning a path
+		// such as /v1/devices/.) must not turn into another call.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 }
 
 // ErrDaemonDown reports that no daemon answers on the socket.
 var ErrDaemonDown = errors.New("the trustjoin daemon is not running")
+
+// ErrPermission reports that the caller may not use the socket: it is
+// root's.
+var ErrPermission = errors.New("permission denied")
 
 // Do calls method on path with body (nil for none) and decodes the JSON
 // reply into out (nil to discard). A reply with an error status becomes an
@@ -103,6 +131,17 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
+	if p, _, _ := strings.Cut(path, "?"); pathpkg.Clean(p) != p {
+		// "." and ".." are path steps, never an id or a name: the server
+		// would clean them away and answer for another path.
+		msg := fmt.Sprintf("no such API call: %s %s", method, path)
+		for _, step := range strings.Split(p, "/") {
+			if step == "." || step == ".." {
+				msg = fmt.Sprintf("%q is not an id or a name", step)
+			}
+		}
+		return &Error{Status: http.StatusNotFound, Message: msg}
+	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://trustjoin"+path, rd)
 	if err != nil {
 		return err
@@ -111,7 +150,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		var ne *net.OpError
-		if errors.As(err, &ne) && ne.Op == "dial" {
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			return fmt.Errorf("%w: the daemon's socket %s is root's: run this as root", ErrPermission, c.path)
+		case errors.As(err, &ne) && ne.Op == "dial":
 			return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
 		}
 		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)

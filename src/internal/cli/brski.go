@@ -62,14 +62,14 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 	r := s.Registrar
 	switch {
 	case r.Address != "":
-		fmt.Fprintf(w, "registrar: %s (%s, from %s)\n", r.Address, r.Host, r.Source)
+		fmt.Fprintf(w, "registrar: %s (%s, from %s)\n", esc(r.Address), esc(r.Host), esc(r.Source))
 	case r.Source == "mdns":
 		fmt.Fprintln(w, "registrar: to be found (GRASP AN_join_registrar, mDNS _brski-registrar._tcp) when a pledge comes")
 	default:
-		fmt.Fprintf(w, "registrar: %s port %d (from %s, not contacted yet)\n", r.Host, r.Port, r.Source)
+		fmt.Fprintf(w, "registrar: %s port %d (from %s, not contacted yet)\n", esc(r.Host), r.Port, esc(r.Source))
 	}
 	if r.Error != "" {
-		fmt.Fprintf(w, "  problem: %s\n", r.Error)
+		fmt.Fprintf(w, "  problem: %s\n", esc(r.Error))
 	}
 	if len(s.Listeners) == 0 {
 		fmt.Fprintln(w, "listening: nowhere")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -51,6 +52,9 @@ func (f *clientFlags) client() (*api.Client, error) {
 		return api.NewClient(*f.socket), nil
 	}
 	cfg, err := config.Load(*f.config)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w: %s is root's: run this as root", api.ErrPermission, *f.config)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +66,13 @@ func (f *clientFlags) client() (*api.Client, error) {
 func (f *clientFlags) call(ctx context.Context, env Env, method, path string, body, out any, human func(w io.Writer)) int {
 	c, err := f.client()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, *f.timeout)
 	defer cancel()
 	if err := c.Do(ctx, method, path, body, out); err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
 			return 2
@@ -98,7 +102,7 @@ func runStatus(ctx context.Context, env Env) int {
 		}
 		fmt.Fprintf(w, "trustjoin %s: %s\n", s.Version, ready)
 		if s.Config.Rejected != "" {
-			fmt.Fprintf(w, "configuration: last change REJECTED, the previous one stays in force:\n  %s\n", s.Config.Rejected)
+			fmt.Fprintf(w, "configuration: last change REJECTED, the previous one stays in force:\n  %s\n", esc(s.Config.Rejected))
 		}
 		if len(s.Radios) == 0 {
 			fmt.Fprintln(w, "radios: no access point found (is hostapd running?)")
@@ -108,10 +112,13 @@ func runStatus(ctx context.Context, env Env) int {
 			if !r.DPP {
 				dpp = "NO DPP"
 			}
-			fmt.Fprintf(w, "radio %s: ssid %q, %d MHz, %s\n", r.Ifname, r.SSID, r.Freq, dpp)
+			fmt.Fprintf(w, "radio %s: ssid %q, %d MHz, %s\n", esc(r.Ifname), r.SSID, r.Freq, dpp)
 			if r.Problem != "" {
-				fmt.Fprintf(w, "  problem: %s\n  fix: %s\n", r.Problem, r.Fix)
+				fmt.Fprintf(w, "  problem: %s\n  fix: %s\n", esc(r.Problem), esc(r.Fix))
 			}
+		}
+		if pkg := basicHostapd(); pkg != "" {
+			fmt.Fprintf(w, "hostapd: %s has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments\n  fix: install a full hostapd variant: opkg remove %s && opkg install %s\n", pkg, pkg, fullVariant(pkg))
 		}
 		c := s.Counters
 		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined; %d failed onboardings\n",
@@ -135,7 +142,7 @@ func runDevices(ctx context.Context, env Env) int {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tSEGMENT\tSTATE\tLAST SEEN\tMUD")
 		for _, d := range r.Devices {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Segment, d.State, seen(d), mudShort(d.MUD))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", esc(d.ID), esc(d.Name), esc(d.Segment), esc(d.State), seen(d), esc(mudShort(d.MUD)))
 		}
 		tw.Flush()
 	})
@@ -159,21 +166,21 @@ func mudShort(m api.MUDStatus) string {
 }
 
 func printDevice(w io.Writer, d api.Device) {
-	fmt.Fprintf(w, "%s (%s)\n  segment: %s\n  state: %s\n  last seen: %s\n", d.Name, d.ID, d.Segment, d.State, seen(d))
+	fmt.Fprintf(w, "%s (%s)\n  segment: %s\n  state: %s\n  last seen: %s\n", esc(d.Name), esc(d.ID), esc(d.Segment), esc(d.State), seen(d))
 	if len(d.MACs) > 0 {
-		fmt.Fprintf(w, "  MAC addresses: %s\n", strings.Join(d.MACs, ", "))
+		fmt.Fprintf(w, "  MAC addresses: %s\n", esc(strings.Join(d.MACs, ", ")))
 	}
 	if d.Credential != nil {
-		fmt.Fprintf(w, "  credential: key id %s, created %s\n", d.Credential.KeyID, d.Credential.CreatedAt.Local().Format(time.RFC3339))
+		fmt.Fprintf(w, "  credential: key id %s, created %s\n", esc(d.Credential.KeyID), d.Credential.CreatedAt.Local().Format(time.RFC3339))
 	}
 	if d.MUD.URL != "" {
-		fmt.Fprintf(w, "  MUD: %s (%s) %s\n", d.MUD.URL, d.MUD.Status, d.MUD.Detail)
+		fmt.Fprintf(w, "  MUD: %s (%s) %s\n", esc(d.MUD.URL), esc(d.MUD.Status), esc(d.MUD.Detail))
 	}
 	if d.Quarantined {
 		fmt.Fprintln(w, "  QUARANTINED: reaches only DHCP and DNS")
 	}
 	for _, warn := range d.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", warn)
+		fmt.Fprintf(w, "  warning: %s\n", esc(warn))
 	}
 }
 
@@ -224,7 +231,7 @@ func runRemove(ctx context.Context, env Env) int {
 	}
 	var r map[string]string
 	return f.call(ctx, env, "DELETE", "/v1/devices/"+url.PathEscape(id), nil, &r, func(w io.Writer) {
-		fmt.Fprintf(w, "removed %s: its credential no longer works\n", r["removed"])
+		fmt.Fprintf(w, "removed %s: its credential no longer works\n", esc(r["removed"]))
 	})
 }
 
@@ -261,22 +268,28 @@ func runOnboard(ctx context.Context, env Env) int {
 		fmt.Fprintln(env.Stderr, "trustjoin onboard: give either --qr URI or --pkex CODE")
 		return 2
 	}
+	// Refused here already, as the daemon would: hostapd must get the
+	// code and nothing more, and names end up in tables and terminals.
+	if err := req.Check(); err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin onboard: %s\n", esc(invalid(err)))
+		return 2
+	}
 	c, err := f.client()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		return 1
 	}
 	ctx, cancel := context.WithTimeout(ctx, *f.timeout)
 	defer cancel()
 	var p api.Progress
 	if err := c.Do(ctx, "POST", "/v1/onboard", req, &p); err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		return 1
 	}
 	last := ""
 	for *wait && !finished(p.State) {
 		if !*f.json && p.Step != last {
-			fmt.Fprintf(env.Stdout, "… %s\n", p.Step)
+			fmt.Fprintf(env.Stdout, "… %s\n", esc(p.Step))
 			last = p.Step
 		}
 		select {
@@ -286,7 +299,7 @@ func runOnboard(ctx context.Context, env Env) int {
 		case <-time.After(500 * time.Millisecond):
 		}
 		if err := c.Do(ctx, "GET", "/v1/onboard/"+url.PathEscape(p.ID), nil, &p); err != nil {
-			fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+			fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 			return 1
 		}
 	}
@@ -297,14 +310,14 @@ func runOnboard(ctx context.Context, env Env) int {
 	} else {
 		switch p.State {
 		case "connected":
-			fmt.Fprintf(env.Stdout, "done: device %s is connected with its own credential\n", p.DeviceID)
+			fmt.Fprintf(env.Stdout, "done: device %s is connected with its own credential\n", esc(p.DeviceID))
 		case "failed", "cancelled":
-			fmt.Fprintf(env.Stdout, "%s: %s\n", p.State, p.Error)
+			fmt.Fprintf(env.Stdout, "%s: %s\n", p.State, esc(p.Error))
 			if p.Hint != "" {
-				fmt.Fprintf(env.Stdout, "try: %s\n", p.Hint)
+				fmt.Fprintf(env.Stdout, "try: %s\n", esc(p.Hint))
 			}
 		default:
-			fmt.Fprintf(env.Stdout, "request %s for device %s: %s\n", p.ID, p.DeviceID, p.State)
+			fmt.Fprintf(env.Stdout, "request %s for device %s: %s\n", esc(p.ID), esc(p.DeviceID), esc(p.State))
 		}
 	}
 	if p.State == "failed" || p.State == "cancelled" {
@@ -356,10 +369,14 @@ func runPreauth(ctx context.Context, env Env) int {
 			fmt.Fprintln(env.Stderr, "trustjoin preauth add: want the device's DPP URI")
 			return 2
 		}
+		if err := api.CheckName(*name); err != nil {
+			fmt.Fprintf(env.Stderr, "trustjoin preauth add: %s\n", esc(invalid(err)))
+			return 2
+		}
 		var e api.PreauthEntry
 		req := api.PreauthRequest{URI: uri, Segment: *segment, Name: *name, AddedBy: "user"}
 		return f.call(ctx, env, "POST", "/v1/preauth", req, &e, func(w io.Writer) {
-			fmt.Fprintf(w, "pre-authorised %s (%s): it joins segment %s when it announces itself\n", e.ID, e.Name, e.Segment)
+			fmt.Fprintf(w, "pre-authorised %s (%s): it joins segment %s when it announces itself\n", esc(e.ID), esc(e.Name), esc(e.Segment))
 		})
 	case "list":
 		if f.fs.Parse(env.Args) != nil {
@@ -372,7 +389,7 @@ func runPreauth(ctx context.Context, env Env) int {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSEGMENT\tADDED BY\tADDED")
 			for _, e := range r.Entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.Segment, e.AddedBy, e.AddedAt.Local().Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", esc(e.ID), esc(e.Name), esc(e.Segment), esc(e.AddedBy), e.AddedAt.Local().Format("2006-01-02 15:04"))
 			}
 			tw.Flush()
 		})
@@ -383,7 +400,7 @@ func runPreauth(ctx context.Context, env Env) int {
 		}
 		var r map[string]string
 		return f.call(ctx, env, "DELETE", "/v1/preauth/"+url.PathEscape(id), nil, &r, func(w io.Writer) {
-			fmt.Fprintf(w, "removed %s\n", r["removed"])
+			fmt.Fprintf(w, "removed %s\n", esc(r["removed"]))
 		})
 	}
 	fmt.Fprintf(env.Stderr, "trustjoin preauth: unknown subcommand %q (want add, list or remove)\n", sub)

@@ -68,12 +68,12 @@ func mudDHCP(ctx context.Context, env Env, f *clientFlags) int {
 	}
 	mac, err := net.ParseMAC(macArg)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: MACADDR %q is not a MAC address; the MUD URL %s is not recorded\n", macArg, u)
+		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: MACADDR %q is not a MAC address; the MUD URL %s is not recorded\n", macArg, esc(u))
 		return 2
 	}
 	c, err := f.client()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		return 1
 	}
 	lctx, cancel := context.WithTimeout(ctx, *f.timeout)
@@ -82,7 +82,7 @@ func mudDHCP(ctx context.Context, env Env, f *clientFlags) int {
 		Devices []api.Device `json:"devices"`
 	}
 	if err := c.Do(lctx, "GET", "/v1/devices", nil, &r); err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %v\n", err)
+		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
 		return 1
 	}
 	id := ""
@@ -94,11 +94,11 @@ func mudDHCP(ctx context.Context, env Env, f *clientFlags) int {
 		}
 	}
 	if id == "" {
-		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: no device with MAC address %s was onboarded; its MUD URL %s is not recorded\n", mac, u)
+		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: no device with MAC address %s was onboarded; its MUD URL %s is not recorded\n", mac, esc(u))
 		return 1
 	}
 	var d api.Device
 	return f.call(ctx, env, "POST", "/v1/devices/"+url.PathEscape(id)+"/mud", api.MUDRequest{URL: u, Source: "dhcp"}, &d, func(w io.Writer) {
-		fmt.Fprintf(w, "%s (%s): MUD URL %s, %s\n", d.Name, mac, d.MUD.URL, d.MUD.Status)
+		fmt.Fprintf(w, "%s (%s): MUD URL %s, %s\n", esc(d.Name), mac, esc(d.MUD.URL), esc(d.MUD.Status))
 	})
 }

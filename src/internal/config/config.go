@@ -322,7 +322,7 @@ func (c *Config) SegmentByName(name string) (Segment, bool) {
 func Load(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("failed to read config: %v", err)
+		return nil, fmt.Errorf("failed to read config: %w", err)
 	}
 	return Parse(path, bytes.NewReader(b))
 }
@@ -388,7 +388,11 @@ func Parse(file string, r io.Reader) (*Config, error) {
 	if c.Main.APISocket == "" {
 		c.Main.APISocket = filepath.Join(c.Main.RunDir, "api.sock")
 	}
-	if err := c.validate(); err != nil {
+	lines := map[string]int{}
+	for _, s := range sections {
+		lines[s.Name] = s.Line
+	}
+	if err := c.validate(lines); err != nil {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
 	return c, nil
@@ -455,7 +459,15 @@ func defaults() *Config {
 	}
 }
 
-func (c *Config) validate() error {
+// validate checks the configuration as a whole. lines gives each
+// section's line, so that a clash names both places.
+func (c *Config) validate(lines map[string]int) error {
+	at := func(name string) string {
+		if l, ok := lines[name]; ok {
+			return fmt.Sprintf("%q (line %d)", name, l)
+		}
+		return fmt.Sprintf("%q (built in)", name)
+	}
 	names := map[string]bool{}
 	vlans := map[int]string{}
 	ifaces := map[string]string{}
@@ -463,22 +475,22 @@ func (c *Config) validate() error {
 	quarantine := 0
 	for _, s := range c.Segments {
 		if names[s.Name] {
-			return fmt.Errorf("segment %q is defined twice", s.Name)
+			return fmt.Errorf("segment %s is defined twice", at(s.Name))
 		}
 		names[s.Name] = true
 		if other, ok := vlans[s.VLAN]; ok {
-			return fmt.Errorf("segment %q: vlan %d is already used by segment %q", s.Name, s.VLAN, other)
+			return fmt.Errorf("segment %s: vlan %d is already used by segment %s", at(s.Name), s.VLAN, at(other))
 		}
 		vlans[s.VLAN] = s.Name
 		for _, i := range s.Interfaces {
 			if other, ok := ifaces[i]; ok {
-				return fmt.Errorf("segment %q, option 'interface': %s already carries segment %q", s.Name, i, other)
+				return fmt.Errorf("segment %s, option 'interface': %s already carries segment %s", at(s.Name), i, at(other))
 			}
 			ifaces[i] = s.Name
 		}
 		if s.Bridge != "" {
 			if other, ok := bridges[s.Bridge]; ok {
-				return fmt.Errorf("segment %q, option 'bridge': %s already carries segment %q", s.Name, s.Bridge, other)
+				return fmt.Errorf("segment %s, option 'bridge': %s already carries segment %s", at(s.Name), s.Bridge, at(other))
 			}
 			bridges[s.Bridge] = s.Name
 		}
@@ -499,11 +511,11 @@ func (c *Config) validate() error {
 			continue
 		}
 		if other, ok := ifaces[s.Bridge]; ok && other != s.Name {
-			return fmt.Errorf("segment %q, option 'bridge': %s already carries segment %q (its option 'interface')", s.Name, s.Bridge, other)
+			return fmt.Errorf("segment %s, option 'bridge': %s already carries segment %s, by its option 'interface'", at(s.Name), s.Bridge, at(other))
 		}
 		for _, o := range c.Segments {
 			if o.Name != s.Name && len(o.Interfaces) == 0 && s.Bridge == fmt.Sprintf("brvlan%d", o.VLAN) {
-				return fmt.Errorf("segment %q, option 'bridge': %s is the bridge hostapd makes for segment %q (vlan %d)", s.Name, s.Bridge, o.Name, o.VLAN)
+				return fmt.Errorf("segment %s, option 'bridge': %s is the bridge hostapd makes for vlan %d, segment %s's", at(s.Name), s.Bridge, o.VLAN, at(o.Name))
 			}
 		}
 	}
@@ -528,12 +540,12 @@ func (c *Config) validate() error {
 	} else if seg.Quarantine {
 		return fmt.Errorf("onboarding, option 'default_segment': %q is the quarantine segment", seg.Name)
 	}
-	ifnames := map[string]bool{}
+	ifnames := map[string]string{}
 	for _, w := range c.Wifi {
-		if ifnames[w.Ifname] {
-			return fmt.Errorf("wifi %q: interface %q is listed twice", w.Name, w.Ifname)
+		if other, ok := ifnames[w.Ifname]; ok {
+			return fmt.Errorf("wifi %s: interface %q is already wifi %s's", at(w.Name), w.Ifname, at(other))
 		}
-		ifnames[w.Ifname] = true
+		ifnames[w.Ifname] = w.Name
 	}
 	if c.BRSKI.Enabled && len(c.BRSKI.Interfaces) == 0 {
 		return errors.New("brski, option 'interface': the join proxy is enabled but listens on no interface")
@@ -910,13 +922,10 @@ func (d *decoder) controller() Controller {
 func (d *decoder) web(w Web) Web {
 	w.Enabled = d.boolean("enabled", w.Enabled)
 	for _, l := range d.list("listen", nil) {
-		ap, err := netip.ParseAddrPort(l)
+		ap, err := ListenAddr(l)
 		if err != nil {
-			d.failf("listen", "invalid address %q (want ip:port, e.g. 192.168.1.1:8099)", l)
+			d.failf("listen", "%v", err)
 			continue
-		}
-		if ap.Addr().IsUnspecified() {
-			d.failf("listen", "%q would listen on every interface, the WAN too: name a LAN address", l)
 		}
 		w.Listen = append(w.Listen, ap)
 	}

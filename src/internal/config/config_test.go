@@ -191,17 +191,17 @@ config wifi 'ap'
 		{
 			name: "bridge in two segments",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\toption bridge 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
-			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot"`,
+			err:  `segment "guest" (line 4), option 'bridge': br-lan already carries segment "iot" (line 1)`,
 		},
 		{
 			name: "bridge is another segment's interface",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'br-lan'\n",
-			err:  `segment "guest", option 'bridge': br-lan already carries segment "iot" (its option 'interface')`,
+			err:  `segment "guest" (line 4), option 'bridge': br-lan already carries segment "iot" (line 1), by its option 'interface'`,
 		},
 		{
 			name: "bridge is hostapd's bridge of another segment",
 			in:   "config segment 'iot'\n\toption vlan '20'\nconfig segment 'guest'\n\toption vlan '30'\n\toption bridge 'brvlan20'\n",
-			err:  `segment "guest", option 'bridge': brvlan20 is the bridge hostapd makes for segment "iot" (vlan 20)`,
+			err:  `segment "guest" (line 3), option 'bridge': brvlan20 is the bridge hostapd makes for vlan 20, segment "iot" (line 1)'s`,
 		},
 		{
 			name: "segment interface name",
@@ -211,7 +211,7 @@ config wifi 'ap'
 		{
 			name: "interface in two segments",
 			in:   "config segment 'iot'\n\toption vlan '20'\n\tlist interface 'br-lan'\nconfig segment 'guest'\n\toption vlan '30'\n\tlist interface 'br-lan'\nconfig onboarding\n\toption default_segment 'iot'\n",
-			err:  `segment "guest", option 'interface': br-lan already carries segment "iot"`,
+			err:  `segment "guest" (line 4), option 'interface': br-lan already carries segment "iot" (line 1)`,
 		},
 		{
 			name: "unknown section type",
@@ -246,7 +246,23 @@ config wifi 'ap'
 		{
 			name: "duplicate vlan",
 			in:   "config segment 'a'\n\toption vlan '7'\nconfig segment 'b'\n\toption vlan '7'\n",
-			err:  `segment "b": vlan 7 is already used by segment "a"`,
+			err:  `segment "b" (line 3): vlan 7 is already used by segment "a" (line 1)`,
+		},
+		{
+			// uci would merge them into one access point.
+			name: "two sections of one name",
+			in:   "config wifi 'home'\n\toption ifname 'wlan0'\nconfig wifi 'home'\n\toption ifname 'wlan1'\n",
+			err:  `line 3: section "home" is already defined on line 1 (uci would merge the two)`,
+		},
+		{
+			name: "two sections of one name and different types",
+			in:   "config segment 'home'\n\toption vlan '7'\nconfig wifi 'home'\n\toption ifname 'wlan1'\n",
+			err:  `line 3: section "home" is already defined on line 1`,
+		},
+		{
+			name: "one interface in two wifi sections",
+			in:   "config wifi 'home'\n\toption ifname 'wlan0'\nconfig wifi 'guest'\n\toption ifname 'wlan0'\n",
+			err:  `wifi "guest" (line 3): interface "wlan0" is already wifi "home" (line 1)'s`,
 		},
 		{
 			name: "reach unknown segment",
@@ -271,7 +287,7 @@ config wifi 'ap'
 		{
 			name: "web must not listen on every interface",
 			in:   "config web 'web'\n\toption enabled '1'\n\tlist listen '0.0.0.0:8099'\n",
-			err:  `"0.0.0.0:8099" would listen on every interface, the WAN too`,
+			err:  `"0.0.0.0:8099": 0.0.0.0 would listen on every interface, the WAN too`,
 		},
 		{
 			name: "brski enabled without interface",
@@ -396,5 +412,54 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		// Any input either parses or errors; it never panics.
 		_, _ = config.Parse("fuzz", strings.NewReader(in))
+	})
+}
+
+// UCI values: whatever a file says, written back the way uci(1) quotes
+// it, it reads the same.
+func FuzzParseUCI(f *testing.F) {
+	f.Add("config wifi 'home'\n\toption ifname 'wlan0'\n\tlist listen \"192.168.1.1:8099\"\n")
+	f.Add("config a b\n\toption x 'it'\\''s'\n\toption y \"a\\\"b\"#c\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		secs, err := config.ParseUCI(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+		var b strings.Builder
+		for _, s := range secs {
+			b.WriteString("config " + q(s.Type))
+			if !s.Anonymous {
+				b.WriteString(" " + q(s.Name))
+			}
+			b.WriteString("\n")
+			for _, o := range s.Options {
+				for _, v := range o.Values {
+					kw := "option"
+					if o.List {
+						kw = "list"
+					}
+					b.WriteString("\t" + kw + " " + q(o.Name) + " " + q(v) + "\n")
+				}
+			}
+		}
+		again, err := config.ParseUCI(strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatalf("%q written back as %q does not parse: %v", in, b.String(), err)
+		}
+		if len(again) != len(secs) {
+			t.Fatalf("%q: %d sections, %d written back", in, len(secs), len(again))
+		}
+		for i := range secs {
+			a, z := secs[i], again[i]
+			if a.Type != z.Type || a.Name != z.Name || len(a.Options) != len(z.Options) {
+				t.Fatalf("%q: section %+v written back as %+v", in, a, z)
+			}
+			for j := range a.Options {
+				if a.Options[j].Name != z.Options[j].Name || strings.Join(a.Options[j].Values, "\x00") != strings.Join(z.Options[j].Values, "\x00") {
+					t.Fatalf("%q: option %+v written back as %+v", in, a.Options[j], z.Options[j])
+				}
+			}
+		}
 	})
 }

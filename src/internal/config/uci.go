@@ -40,6 +40,7 @@ func ParseUCI(r io.Reader) ([]Section, error) {
 		sections []Section
 		cur      *Section
 		anon     = map[string]int{}
+		named    = map[string]int{} // section name → its line
 	)
 	sc := bufio.NewScanner(io.LimitReader(r, maxUCISize+1))
 	sc.Buffer(make([]byte, 0, 4096), 64*1024)
@@ -70,6 +71,13 @@ func ParseUCI(r io.Reader) ([]Section, error) {
 				if !validUCIName(words[2]) {
 					return nil, fmt.Errorf("line %d: invalid section name %q: use letters, digits and _", n, words[2])
 				}
+				// uci merges sections of one name, whatever their type,
+				// into one: two would mean one thing here and another
+				// to uci (and LuCI, and an ACS).
+				if first, ok := named[words[2]]; ok {
+					return nil, fmt.Errorf("line %d: section %q is already defined on line %d (uci would merge the two): give each section a name of its own", n, words[2], first)
+				}
+				named[words[2]] = n
 				s.Name = words[2]
 			} else {
 				s.Anonymous = true

@@ -157,13 +157,21 @@ func (f *PSKFile) read() ([]line, error) {
 	return out, nil
 }
 
+// pskFileMode: the owner writes, its directory's group (hostapd's) reads.
+const pskFileMode = 0o640
+
 func (f *PSKFile) write(lines []line) error {
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(l.raw)
 		b.WriteByte('\n')
 	}
-	_, err := fsutil.WriteFile(f.path, []byte(b.String()), 0o600)
+	// hostapd reads this file, and on OpenWrt it runs as user and group
+	// network (wpad.init, under ujail, without CAP_DAC_OVERRIDE): the
+	// install script makes the directory root:network and setgid, so the
+	// file the rename puts there is that group's to read. Others never read
+	// it.
+	_, err := fsutil.WriteFile(f.path, []byte(b.String()), pskFileMode)
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,7 +56,9 @@ func TestPSKFile(t *testing.T) {
 	if len(lines) != 4 || lines[0] != "# by hand" || !strings.HasPrefix(lines[2], "keyid=d-1 vlanid=20 00:00:00:00:00:00 ") {
 		t.Fatalf("file:\n%s", b)
 	}
-	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+	// hostapd's group reads it (the directory's, see TestPSKFileGroup),
+	// nobody else.
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
 		t.Fatalf("psk file mode %v", fi.Mode().Perm())
 	}
 	// Replacing a device's credential replaces its line only.
@@ -76,5 +79,40 @@ func TestPSKFile(t *testing.T) {
 	}
 	if err := f.Set("bad id", 1, p1); err == nil {
 		t.Fatal("accepted a key id with a space")
+	}
+}
+
+// TestPSKFileGroup: in a setgid directory of hostapd's group (OpenWrt: root:
+// network 2750, made by the install script), the PSK file trustjoin writes
+// belongs to that group and only it may read it, also after a rewrite.
+func TestPSKFileGroup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the directory another group")
+	}
+	const gid = 101 // OpenWrt's network
+	dir := filepath.Join(t.TempDir(), "psk")
+	if err := os.Mkdir(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 0, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o750|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	f := credential.Open(filepath.Join(dir, "tj-ap0.psk"))
+	for i := 0; i < 2; i++ {
+		p, _ := credential.NewPassphrase()
+		if err := f.Set(fmt.Sprintf("d-%d", i), 20, p); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(f.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Gid != gid || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("write %d: group %d mode %v, want group %d mode 0640", i, st.Gid, fi.Mode().Perm(), gid)
+		}
 	}
 }

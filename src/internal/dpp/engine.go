@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -513,11 +514,13 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 		}
 		j.uri = u
 	case "pkex":
-		if len(r.Code) < 6 || len(r.Code) > 64 || strings.ContainsAny(r.Code, "\n\r") {
-			return Request{}, fmt.Errorf("%w: the PKEX code must be 6 to 64 characters", ErrInvalid)
+		// Values hostapd would read more into are refused here, before
+		// anything is queued, and again where the command is built.
+		if err := hostapd.CheckPKEXCode(r.Code); err != nil {
+			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
-		if strings.ContainsAny(r.Identifier, " \n\r") || len(r.Identifier) > 64 {
-			return Request{}, fmt.Errorf("%w: the PKEX identifier must be one word", ErrInvalid)
+		if err := hostapd.CheckPKEXIdentifier(r.Identifier); err != nil {
+			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	default:
 		return Request{}, fmt.Errorf("%w: method must be qr or pkex", ErrInvalid)
@@ -546,8 +549,9 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 	}
 	if dev.ID == "" {
 		name := r.Name
-		if name == "" && j.uri != nil && j.uri.Info != "" {
-			name = j.uri.Info
+		if name == "" && j.uri != nil {
+			// What the device says about itself, made fit to show.
+			name = devname.FromDevice(j.uri.Info)
 		}
 		if name == "" {
 			name = "Device"
@@ -754,7 +758,11 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 
 	switch j.method {
 	case "qr":
-		peer, err := b.ctrl.Command(ctx, "DPP_QR_CODE "+j.uri.Raw)
+		cmd, err := hostapd.QRCode(j.uri.Raw)
+		if err != nil {
+			return err
+		}
+		peer, err := b.ctrl.Command(ctx, cmd)
 		if err != nil {
 			return &outcome{msg: "the router's Wi-Fi did not accept the device's code", hint: "scan the code on the device again"}
 		}
@@ -771,11 +779,11 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 		if _, err := b.ctrl.Command(ctx, `SET dpp_configurator_params  `+params); err != nil {
 			return err
 		}
-		cmd := "DPP_PKEX_ADD own=" + own
-		if j.ident != "" {
-			cmd += " identifier=" + j.ident
+		cmd, err := hostapd.PKEXAdd(own, j.ident, j.code)
+		if err != nil {
+			return err
 		}
-		id, err := b.ctrl.Command(ctx, cmd+" code="+j.code)
+		id, err := b.ctrl.Command(ctx, cmd)
 		if err != nil {
 			return err
 		}

@@ -274,6 +274,10 @@ func TestBadRequests(t *testing.T) {
 		{Method: "qr", URI: "WIFI:S:x;;"},
 		{Method: "qr", URI: testURI(t), Segment: "nowhere"},
 		{Method: "pkex", Code: "123"},
+		// Parameters smuggled to hostapd inside the code or identifier.
+		{Method: "pkex", Code: "abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80"},
+		{Method: "pkex", Code: "abcdef\x00 init=1"},
+		{Method: "pkex", Code: "abcdef", Identifier: "id\tinit=1"},
 		{Method: "nfc"},
 		{Method: "qr", URI: testURI(t), Ifname: "wlan7"},
 	} {

@@ -106,7 +106,9 @@ func (c *Client) Close() error {
 
 // Command sends cmd and returns hostapd's reply, without its trailing
 // newline. Errors name the interface and the command's first word only:
-// arguments may carry secrets (pass=, code=, key=).
+// arguments may carry secrets (pass=, code=, key=). A command holding
+// anything but printable ASCII is refused (ErrArgument) and never sent;
+// build commands with values from outside with PKEXAdd and QRCode.
 func (c *Client) Command(ctx context.Context, cmd string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -119,6 +121,9 @@ func verb(cmd string) string {
 }
 
 func request(ctx context.Context, conn *net.UnixConn, iface, cmd string) (string, error) {
+	if err := checkCommand(cmd); err != nil {
+		return "", fmt.Errorf("hostapd: %s: %s: refused: %w", iface, verb(cmd), err)
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(DefaultTimeout)

@@ -33,10 +33,24 @@ func (a args) str(k string) string {
 
 func (a args) id() (string, error) {
 	id := a.str("id")
-	if id == "" {
+	switch id {
+	case "":
 		return "", errors.New(`argument "id" is required`)
+	case ".", "..":
+		// A path step, not a name: the API would read it as the list.
+		return "", fmt.Errorf(`argument "id": %q names nothing`, id)
 	}
 	return url.PathEscape(id), nil
+}
+
+// name checks a name argument as the API will, so LuCI and an ACS learn
+// what is wrong before anything is sent.
+func (a args) name() (string, error) {
+	n := a.str("name")
+	if err := api.CheckName(n); err != nil {
+		return "", fmt.Errorf(`argument "name": %v`, strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+	}
+	return n, nil
 }
 
 // ref names the element an "id" or an "instance" argument points at. An
@@ -163,7 +177,14 @@ var Methods = map[string]Method{
 		if err != nil {
 			return nil, err
 		}
-		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Name: a.str("name")})
+		name, err := a.name()
+		if err != nil {
+			return nil, err
+		}
+		if name == "" {
+			return nil, errors.New(`argument "name" is required`)
+		}
+		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Name: name})
 	}},
 	"move": {Args: map[string]any{"id": "", "instance": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.ref(ctx, c, deviceIDs)
@@ -173,10 +194,14 @@ var Methods = map[string]Method{
 		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Segment: a.str("segment")})
 	}},
 	"onboard": {Args: map[string]any{"method": "", "uri": "", "code": "", "identifier": "", "name": "", "segment": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
-		return do[api.Progress](ctx, c, "POST", "/v1/onboard", api.OnboardRequest{
+		req := api.OnboardRequest{
 			Method: a.str("method"), URI: a.str("uri"), Code: a.str("code"), Identifier: a.str("identifier"),
 			Name: a.str("name"), Segment: a.str("segment"),
-		})
+		}
+		if err := req.Check(); err != nil {
+			return nil, errors.New(strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+		}
+		return do[api.Progress](ctx, c, "POST", "/v1/onboard", req)
 	}},
 	"progress": {Args: map[string]any{"id": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.id()
@@ -225,7 +250,11 @@ var Methods = map[string]Method{
 		if !addedByRE.MatchString(by) {
 			return nil, fmt.Errorf(`argument "added_by" must be a short lower-case word, not %q`, by)
 		}
-		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: a.str("name"), AddedBy: by})
+		name, err := a.name()
+		if err != nil {
+			return nil, err
+		}
+		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: name, AddedBy: by})
 	}},
 	"preauth_remove": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.ref(ctx, c, preauthIDs)

@@ -100,6 +100,15 @@ func TestCallErrors(t *testing.T) {
 		{"device", "{}", `argument "id" is required`},
 		{"device", "[1,2]", "the arguments are not a JSON object"},
 		{"frobnicate", "{}", `unknown method "frobnicate"`},
+		// Refused before the daemon is asked (it is down here).
+		{"device", `{"id":"."}`, `argument "id": "." names nothing`},
+		{"remove", `{"id":".."}`, `argument "id": ".." names nothing`},
+		{"rename", `{"id":"d-1","name":"cam\nd-2  iot  connected"}`, `argument "name": the name holds a control character (U+000A)`},
+		{"rename", `{"id":"d-1"}`, `argument "name" is required`},
+		{"preauth_add", `{"uri":"DPP:K:x;;","name":"\u001b[2Jcam"}`, `argument "name": the name holds a control character (U+001B)`},
+		{"onboard", `{"method":"pkex","code":"abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80"}`, "the PKEX code holds a space"},
+		{"onboard", `{"method":"pkex","code":"abcdef\u0000 init=1"}`, "the PKEX code holds a control character (U+0000)"},
+		{"onboard", `{"method":"qr","uri":"DPP:K:x;;","name":"` + strings.Repeat("x", 100) + `"}`, "the name is too long"},
 	}
 	for _, tt := range tests {
 		reply, ok := call(t, down, tt.method, tt.in)

@@ -6,8 +6,10 @@
 // connected.
 //
 // The pages answer only on the configured LAN addresses, never on every
-// interface. Links are random, single-use, short-lived, bound to the first
-// browser and revocable; the session that follows is an HttpOnly,
+// interface, to a bounded number of connections per client and in all,
+// keeping descriptors in reserve for the rest of the daemon. Links are
+// random, single-use (a HEAD does not use one up), short-lived, bound to
+// the first browser and revocable; the session that follows is an HttpOnly,
 // SameSite=Strict cookie, and every change is checked against a
 // per-session CSRF token and the request's origin. Tokens are never logged
 // (a short hash is) and no page or reply holds a secret. Links, sessions

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/devname"
+	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 )
 
 //go:embed assets/phone.html assets/error.html assets/app.js assets/style.css assets/jsqr.js.gz
@@ -60,7 +62,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-		if ok, wait := s.perIP.allow(clientIP(r)); !ok {
+		if ok, wait := s.perIP.allow(client(r)); !ok {
 			s.tooMany(w, r, wait)
 			return
 		}
@@ -111,14 +113,36 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		cookie = c.Value
 	}
-	se, c, res := s.store.open(r.PathValue("token"), cookie)
+	var (
+		se  *session
+		c   string
+		res openResult
+	)
+	if r.Method == http.MethodHead {
+		// A link previewer: told what a browser would be, nothing used up.
+		res = s.store.peek(r.PathValue("token"), cookie)
+	} else {
+		se, c, res = s.store.open(r.PathValue("token"), cookie)
+	}
 	if res != openOK && res != openUsedHere {
 		// Wrong links are rationed per address: guessing is hopeless at
 		// 144 bits and also slow.
-		if ok, wait := s.badIP.allow(clientIP(r)); !ok {
+		if ok, wait := s.badIP.allow(client(r)); !ok {
 			s.tooMany(w, r, wait)
 			return
 		}
+	}
+	switch {
+	case r.Method != http.MethodHead:
+	case res == openOK:
+		w.WriteHeader(http.StatusOK)
+		return
+	case res == openUnknown:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	default:
+		w.WriteHeader(http.StatusGone)
+		return
 	}
 	switch res {
 	case openOK:
@@ -264,16 +288,30 @@ func (f onboardForm) check() error {
 			return errors.New("this is not a Wi-Fi Easy Connect code; its text starts with DPP:. Look for another QR code on the device, its box or its manual")
 		}
 	case "pkex":
-		if f.Code == "" || len(f.Code) > 64 || len(f.Identifier) > 64 {
+		// hostapd would read more than a code into spaces and control
+		// characters: see hostapd.CheckPKEXCode.
+		switch {
+		case f.Code == "":
 			return errors.New("type the pairing code printed on the device")
+		case hostapd.CheckPKEXCode(f.Code) != nil:
+			return errPairingCode
+		case hostapd.CheckPKEXIdentifier(f.Identifier) != nil:
+			return errors.New("the identifier must be one word of letters, digits or punctuation marks: check what you typed")
 		}
 	default:
 		return errors.New("choose how to add the device")
 	}
-	if len(f.Name) > 64 {
-		return errors.New("the name is too long; keep it under 64 characters")
+	return checkName(f.Name)
+}
+
+var errPairingCode = errors.New("the pairing code must be 6 to 64 letters, digits or punctuation marks, without spaces: check what you typed")
+
+// checkName checks a name typed on the phone; empty means none.
+func checkName(name string) error {
+	if name == "" {
+		return nil
 	}
-	return nil
+	return devname.Check(name)
 }
 
 // changing admits a request that changes something: it must come with the
@@ -313,7 +351,7 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "The page sent something the router did not understand. Reload the page and try again."})
 		return
 	}
-	f.URI, f.Code, f.Name = strings.TrimSpace(f.URI), strings.TrimSpace(f.Code), strings.TrimSpace(f.Name)
+	f.URI, f.Code, f.Identifier, f.Name = strings.TrimSpace(f.URI), strings.TrimSpace(f.Code), strings.TrimSpace(f.Identifier), strings.TrimSpace(f.Name)
 	if err := f.check(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return

@@ -40,11 +40,16 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 4<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil || len(f.Name) > 64 {
+	if err := dec.Decode(&f); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "The page sent something the router did not understand. Reload the page and try again."})
 		return
 	}
-	l, err := s.legacy.IssuePassphrase(r.Context(), strings.TrimSpace(f.Name), "")
+	f.Name = strings.TrimSpace(f.Name)
+	if err := checkName(f.Name); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
+		return
+	}
+	l, err := s.legacy.IssuePassphrase(r.Context(), f.Name, "")
 	switch {
 	case errors.Is(err, dpp.ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(strings.TrimPrefix(err.Error(), dpp.ErrInvalid.Error()+": "))})

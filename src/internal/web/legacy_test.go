@@ -53,6 +53,12 @@ func TestLegacyShownOnceToItsPhone(t *testing.T) {
 	if len(is.issued) != 0 {
 		t.Fatal("a passphrase was issued for a forged request")
 	}
+	must(t, phone.do(t, "POST", "/api/legacy", map[string]string{"name": "Printer\r\nd-1\tiot"}, map[string]string{
+		"Content-Type": "application/json", "X-CSRF-Token": phone.csrf(t), "Origin": r.base,
+	}), 400, "The name holds a control character (U+000D)")
+	if len(is.issued) != 0 {
+		t.Fatal("a passphrase was issued for a device with a bad name")
+	}
 
 	got := phone.do(t, "POST", "/api/legacy", map[string]string{"name": "Printer"}, map[string]string{
 		"Content-Type": "application/json", "X-CSRF-Token": phone.csrf(t), "Origin": r.base,

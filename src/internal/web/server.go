@@ -17,6 +17,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 )
 
@@ -31,9 +32,10 @@ type Onboarder interface {
 // Options configure a Server.
 type Options struct {
 	Log *slog.Logger
-	// Listen are the LAN addresses to serve on; an unspecified address
-	// (0.0.0.0, ::) is refused, as it would reach the WAN too. Port 0
-	// picks a free port (tests).
+	// Listen are the LAN addresses to serve on (config.LANAddr): every
+	// address in any disguise (0.0.0.0, ::, ::ffff:0.0.0.0, ::%eth0) is
+	// refused, as it would reach the WAN too. Port 0 picks a free port
+	// (tests).
 	Listen []netip.AddrPort
 	// TokenTTL is how long a link may wait to be opened.
 	TokenTTL  time.Duration
@@ -92,10 +94,13 @@ func New(o Options) (*Server, error) {
 	if len(o.Listen) == 0 {
 		return nil, errors.New("web: no LAN address to listen on")
 	}
-	for _, ap := range o.Listen {
-		if !ap.IsValid() || ap.Addr().IsUnspecified() {
-			return nil, fmt.Errorf("web: refusing to listen on %s: it would answer on every interface, the WAN too; name a LAN address", ap)
+	listen := make([]netip.AddrPort, len(o.Listen))
+	for i, ap := range o.Listen {
+		a, err := config.LANAddr(ap.Addr())
+		if err != nil {
+			return nil, fmt.Errorf("web: refusing to listen on %s: %v", ap, err)
 		}
+		listen[i] = netip.AddrPortFrom(a, ap.Port())
 	}
 	if o.Onboarder == nil {
 		return nil, errors.New("web: no onboarding service")
@@ -110,7 +115,7 @@ func New(o Options) (*Server, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		log: o.Log, listen: o.Listen, ob: o.Onboarder, legacy: o.Legacy, ttl: o.TokenTTL,
+		log: o.Log, listen: listen, ob: o.Onboarder, legacy: o.Legacy, ttl: o.TokenTTL,
 		store: o.State.store, perIP: o.State.perIP, badIP: o.State.badIP,
 		ready: make(chan struct{}),
 	}, nil
@@ -129,18 +134,23 @@ func (s *Server) Addrs() []netip.AddrPort {
 	return append([]netip.AddrPort(nil), s.addrs...)
 }
 
+// readHeaderTimeout bounds the wait for a request's headers.
+const readHeaderTimeout = 3 * time.Second
+
 // retryListen is how often a LAN address that is not there yet (the bridge
 // still coming up at boot) is tried again.
 const retryListen = 5 * time.Second
 
 // Run implements the daemon's Task.
 func (s *Server) Run(ctx context.Context) error {
+	// Short timeouts: a phone on the LAN sends its request at once, and a
+	// connection held open for nothing holds a place (connLimits).
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       20 * time.Second,
 		MaxHeaderBytes:    8 << 10,
 		// Its messages may quote a request line, which may hold a link.
 		ErrorLog: slog.NewLogLogger(slog.New(slog.NewTextHandler(io.Discard, nil)).Handler(), slog.LevelDebug),
@@ -154,7 +164,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, ap := range s.listen {
 		warned := false
 		for {
-			l, err := net.Listen("tcp", ap.String())
+			l, err := listenOwn(ap)
 			if err == nil {
 				ls = append(ls, l)
 				break
@@ -171,10 +181,11 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	errC := make(chan error, len(ls))
+	limits := newConnLimits(maxConns, maxConnsPerClient, newFDGauge().short)
 	s.mu.Lock()
 	for _, l := range ls {
 		s.addrs = append(s.addrs, l.Addr().(*net.TCPAddr).AddrPort())
-		go func(l net.Listener) { errC <- srv.Serve(l) }(l)
+		go func(l net.Listener) { errC <- srv.Serve(limits.listener(l)) }(l)
 	}
 	s.mu.Unlock()
 	ls = nil // Serve owns them now; Shutdown closes them.
@@ -190,6 +201,44 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = srv.Close()
 		return fmt.Errorf("phone pages stopped: %v", err)
 	}
+}
+
+// listenOwn listens on ap if its address is one of the router's own, on
+// one of its interfaces: with net.ipv4.ip_nonlocal_bind set, the kernel
+// would otherwise let the pages listen on an address the router does not
+// have (yet).
+func listenOwn(ap netip.AddrPort) (net.Listener, error) {
+	if !own(ap.Addr()) {
+		return nil, fmt.Errorf("%s is not an address of this router (yet)", ap.Addr())
+	}
+	return net.Listen("tcp", ap.String())
+}
+
+// own reports whether a is assigned to one of the host's interfaces (the
+// one its zone names, if it has one).
+func own(a netip.Addr) bool {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	plain := a.WithZone("")
+	for _, ifi := range ifs {
+		if a.Zone() != "" && ifi.Name != a.Zone() {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, x := range addrs {
+			if n, ok := x.(*net.IPNet); ok {
+				if b, ok := netip.AddrFromSlice(n.IP); ok && b.Unmap() == plain {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // PhoneStart implements api.PhoneService.
@@ -240,6 +289,16 @@ func clientIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return ap.Addr().Unmap().String()
+}
+
+// client is who a request counts against in the rate limits: its
+// address, or its /64 for IPv6 (clientKey).
+func client(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return clientKey(ap.Addr())
 }
 
 // knownHost reports whether the request names the router by one of the

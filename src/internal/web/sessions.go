@@ -118,21 +118,11 @@ func (s *store) open(token, cookie string) (*session, string, openResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.purge()
-	now := s.now()
-	se, ok := s.byToken[hash(token)]
-	switch {
-	case !ok:
-		return nil, "", openUnknown
-	case se.state == linkRevoked:
-		return se, "", openRevoked
-	case se.state == linkUsed:
-		if cookie != "" && subtle.ConstantTimeCompare(hashSlice(cookie), se.cookieHash[:]) == 1 && now.Before(se.sessExpires) {
-			return se, "", openUsedHere
-		}
-		return se, "", openUsed
-	case !now.Before(se.expires):
-		return se, "", openExpired
+	se, res := s.state(token, cookie)
+	if res != openOK {
+		return se, "", res
 	}
+	now := s.now()
 	c := random(tokenBytes + 14)
 	se.state = linkUsed
 	se.cookieHash = hash(c)
@@ -142,6 +132,36 @@ func (s *store) open(token, cookie string) (*session, string, openResult) {
 	se.posts = bucket{burst: postBurst, every: postEvery}
 	s.byCookie[se.cookieHash] = se
 	return se, c, openOK
+}
+
+// peek is what opening the link would give, without opening it: link
+// previewers send HEAD, and only the browser that gets the page may use
+// the link up.
+func (s *store) peek(token, cookie string) openResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, res := s.state(token, cookie)
+	return res
+}
+
+// state says what a link is worth now; s.mu is held.
+func (s *store) state(token, cookie string) (*session, openResult) {
+	now := s.now()
+	se, ok := s.byToken[hash(token)]
+	switch {
+	case !ok:
+		return nil, openUnknown
+	case se.state == linkRevoked:
+		return se, openRevoked
+	case se.state == linkUsed:
+		if cookie != "" && subtle.ConstantTimeCompare(hashSlice(cookie), se.cookieHash[:]) == 1 && now.Before(se.sessExpires) {
+			return se, openUsedHere
+		}
+		return se, openUsed
+	case !now.Before(se.expires):
+		return se, openExpired
+	}
+	return se, openOK
 }
 
 func hashSlice(s string) []byte { h := hash(s); return h[:] }
@@ -267,7 +287,8 @@ const (
 	maxIPs    = 1024
 )
 
-// limiter keeps one bucket per client address and kind.
+// limiter keeps one bucket per client (clientKey: an IPv4 address or an
+// IPv6 /64) and kind, for maxIPs clients at most.
 type limiter struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -287,19 +308,33 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= maxIPs {
-			// Full buckets carry no information: forget them.
-			for k, b := range l.buckets {
-				b.refill(now)
-				if b.tokens >= float64(b.burst) {
-					delete(l.buckets, k)
-				}
-			}
-		}
-		if len(l.buckets) >= maxIPs {
-			return false, l.every
+			l.makeRoom(now)
 		}
 		b = &bucket{burst: l.burst, every: l.every}
 		l.buckets[key] = b
 	}
 	return b.allow(now)
+}
+
+// makeRoom forgets full buckets, which carry no information, or else the
+// fullest one, which carries the least: a new client's first try never
+// waits for strangers' entries to drain (1100 addresses must not lock a
+// new phone out). A client forgotten so starts again with a full bucket,
+// as a new one does.
+func (l *limiter) makeRoom(now time.Time) {
+	var fullest string
+	most := -1.0
+	for k, b := range l.buckets {
+		b.refill(now)
+		if b.tokens >= float64(b.burst) {
+			delete(l.buckets, k)
+			continue
+		}
+		if b.tokens > most {
+			fullest, most = k, b.tokens
+		}
+	}
+	if len(l.buckets) >= maxIPs {
+		delete(l.buckets, fullest)
+	}
 }

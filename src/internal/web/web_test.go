@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
@@ -237,6 +238,9 @@ func TestNew(t *testing.T) {
 	}{
 		{"every IPv4 interface", []string{"0.0.0.0:8099"}, "refusing to listen on 0.0.0.0:8099"},
 		{"every IPv6 interface", []string{"192.168.1.1:8099", "[::]:8099"}, "refusing to listen on [::]:8099"},
+		{"every interface, IPv4 in IPv6", []string{"[::ffff:0.0.0.0]:8099"}, "would listen on every interface"},
+		{"every interface of a zone", []string{"[::%eth0]:8099"}, "would listen on every interface"},
+		{"a public address", []string{"[2001:db8::1]:8099"}, "is not a LAN address"},
 		{"nothing", nil, "no LAN address"},
 	}
 	for _, tt := range tests {
@@ -446,6 +450,14 @@ func TestOnboardErrors(t *testing.T) {
 		{"unknown field", map[string]string{"method": "qr", "uri": uri, "segment": "lan"}, nil, 400, "did not understand"},
 		{"busy", map[string]string{"method": "qr", "uri": uri}, fmt.Errorf("%w: another device is being added on wlan0", api.ErrConflict), 409, `"Another device is being added on wlan0."`},
 		{"internal", map[string]string{"method": "qr", "uri": uri}, errors.New("disk on fire"), 500, "could not do that"},
+		// Parameters for hostapd smuggled inside a code, an identifier.
+		{"code with parameters", map[string]string{"method": "pkex", "code": "abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80 identifier=evil"}, nil, 400, "The pairing code must be 6 to 64 letters"},
+		{"code with NUL", map[string]string{"method": "pkex", "code": "abcdef\x00init=1"}, nil, 400, "without spaces"},
+		{"identifier with parameters", map[string]string{"method": "pkex", "code": "abcdef", "identifier": "a code=x"}, nil, 400, "The identifier must be one word"},
+		// Names that forge table rows or drive terminals.
+		{"name with newline", map[string]string{"method": "qr", "uri": uri, "name": "cam\nd-1 iot connected"}, nil, 400, "The name holds a control character (U+000A)"},
+		{"name with escape", map[string]string{"method": "qr", "uri": uri, "name": "\x1b[2Jcam"}, nil, 400, "control character (U+001B)"},
+		{"long name", map[string]string{"method": "qr", "uri": uri, "name": strings.Repeat("x", 65)}, nil, 400, "too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -458,6 +470,9 @@ func TestOnboardErrors(t *testing.T) {
 	}
 	if strings.Contains(r.replies.String(), "disk on fire") {
 		t.Fatal("an internal error reached the phone")
+	}
+	if got := r.ob.requests(); len(got) != 0 {
+		t.Fatalf("refused requests reached the daemon: %+v", got)
 	}
 }
 
@@ -680,5 +695,52 @@ func TestCancelOnlyItsOwn(t *testing.T) {
 	must(t, phone.do(t, "POST", "/api/cancel/o-1", map[string]string{}, hdr(csrf)), 200, `"title":"Stopped"`)
 	if diff := cmp.Diff([]string{"o-1"}, r.ob.cancelled); diff != "" {
 		t.Fatalf("cancelled (-want +got):\n%s", diff)
+	}
+}
+
+// sourced is a browser whose requests come from the loopback address src
+// (all of 127.0.0.0/8 is the host's own on Linux), each on a connection
+// of its own.
+func (r *rig) sourced(t *testing.T, src string) *browser {
+	b := r.browser(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	b.hc.Transport = &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
+	return b
+}
+
+// Strangers from many addresses cannot fill the rate limiter's table and
+// lock a new phone out: its first try always gets through.
+func TestRateLimiterNotFilledByStrangers(t *testing.T) {
+	r := start(t)
+	link := r.link(t)
+	for i := 0; i < 1100; i++ {
+		src := fmt.Sprintf("127.1.%d.%d", i/250, i%250+1)
+		if got := r.sourced(t, src).get(t, "/static/style.css"); got.status != 200 {
+			t.Fatalf("stranger %s: %d", src, got.status)
+		}
+	}
+	// The clock has not moved: no stranger's bucket has refilled.
+	must(t, r.sourced(t, "127.0.0.77").get(t, link.URL), 200, "Add a device")
+}
+
+// A link previewer's HEAD does not use a link up: only the browser that
+// gets the page does.
+func TestHeadDoesNotUseLink(t *testing.T) {
+	r := start(t)
+	link := r.link(t)
+	previewer := r.browser(t)
+	for i := 0; i < 2; i++ {
+		got := previewer.do(t, "HEAD", link.URL, nil, nil)
+		if got.status != 200 || got.header.Get("Set-Cookie") != "" {
+			t.Fatalf("HEAD of a fresh link: %d, cookie %q", got.status, got.header.Get("Set-Cookie"))
+		}
+	}
+	phone := r.browser(t)
+	must(t, phone.get(t, link.URL), 200, "Add a device")
+	if got := previewer.do(t, "HEAD", link.URL, nil, nil); got.status != 410 {
+		t.Fatalf("HEAD of a used link: %d, want 410", got.status)
+	}
+	if got := previewer.do(t, "HEAD", "/p/nosuchlink", nil, nil); got.status != 404 {
+		t.Fatalf("HEAD of an unknown link: %d, want 404", got.status)
 	}
 }

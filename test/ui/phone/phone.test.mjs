@@ -166,6 +166,56 @@ test('a wrong PKEX code fails in plain language, with what to try', async () => 
   await shot(a.page, '07-wrong-code.png');
 });
 
+test('a link previewer (HEAD) does not use the link up', async () => {
+  const link = mint();
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(link.url, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(r.status, 200, 'HEAD of a fresh link');
+    assert.equal(r.headers.get('set-cookie'), null, 'HEAD got a session');
+  }
+  const d = await phone('phone D');
+  const resp = await d.page.goto(link.url);
+  assert.equal(resp.status(), 200);
+  assert.equal(await title(d.page), 'Add a device to your Wi-Fi');
+});
+
+test('a pairing code, identifier or name carrying more than itself is refused, and nothing reaches hostapd', async () => {
+  const e = await phone('phone E');
+  await e.page.goto(mint().url);
+  const before = readFileSync(env('TJ_HOSTAPD_LOG'), 'utf8').length;
+  // Typed on the page: the page says what is wrong and sends nothing.
+  await e.page.click('#other summary');
+  await e.page.fill('#pkex-code', 'abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80 identifier=evil x');
+  await e.page.click('#pkex-submit');
+  await e.page.waitForFunction(() => /pairing code must be/.test(document.getElementById('scan-status').textContent));
+  assert.match(await e.page.locator('#scan-status').innerText(), /^The pairing code must be 6 to 64 letters, digits or punctuation marks, without spaces/);
+  assert.equal(await e.page.locator('#progress').isVisible(), false);
+  await shot(e.page, '13-code-with-spaces.png');
+  await e.page.fill('#pkex-code', 'abcdef');
+  await e.page.fill('#pkex-id', 'plug code=x');
+  await e.page.click('#pkex-submit');
+  await e.page.waitForFunction(() => /identifier must be one word/.test(document.getElementById('scan-status').textContent));
+  // Sent past the page, as a script on the phone could: the router
+  // refuses them as well, a NUL and a forged table row included.
+  const sent = await e.page.evaluate(async () => {
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const post = (body) => fetch('/api/onboard', {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, error: (await r.json()).error }));
+    return [
+      await post({ method: 'pkex', code: 'abcdef\u0000 init=1' }),
+      await post({ method: 'pkex', code: 'abcdef init=1 identifier=evil x' }),
+      await post({ method: 'qr', uri: 'DPP:K:MDk=;;', name: 'cam\nd-9  iot  connected' }),
+    ];
+  });
+  assert.deepEqual(sent.map((r) => r.status), [400, 400, 400]);
+  assert.match(sent[0].error, /^The pairing code must be/);
+  assert.match(sent[2].error, /^The name holds a control character \(U\+000A\)/);
+  const after = readFileSync(env('TJ_HOSTAPD_LOG'), 'utf8').slice(before);
+  assert.ok(!/DPP_PKEX_ADD|DPP_BOOTSTRAP_GEN|DPP_QR_CODE/.test(after), `hostapd was asked:\n${after}`);
+  assert.ok(!readFileSync(env('TJ_DAEMON_LOG'), 'utf8').includes('init=1'), 'the hostile code reached the log');
+});
+
 test('the less safe path shows a password of its own once, as text and a Wi-Fi QR code', async () => {
   await a.page.click('#again');
   await a.page.fill('#name', 'Old printer');

@@ -112,9 +112,19 @@
   });
   $('pkex-form').addEventListener('submit', function (ev) {
     ev.preventDefault();
-    var code = $('pkex-code').value.trim();
+    var code = $('pkex-code').value.trim(), ident = $('pkex-id').value.trim();
     if (!code) { status('Type the pairing code printed on the device.', true); return; }
-    send({ method: 'pkex', code: code, identifier: $('pkex-id').value.trim() });
+    // The router checks the same: anything else would reach its Wi-Fi as
+    // more than a code.
+    if (!/^[\x21-\x7e]{6,64}$/.test(code)) {
+      status('The pairing code must be 6 to 64 letters, digits or punctuation marks, without spaces: check what you typed.', true);
+      return;
+    }
+    if (!/^[\x21-\x7e]{0,64}$/.test(ident)) {
+      status('The identifier must be one word of letters, digits or punctuation marks: check what you typed.', true);
+      return;
+    }
+    send({ method: 'pkex', code: code, identifier: ident });
   });
 
   function call(method, path, body) {
