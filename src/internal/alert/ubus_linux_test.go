@@ -63,14 +63,11 @@ func TestUbusEventReachesAListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ubus listen fails while ubusd is not listening yet; start it once
-	// the socket exists.
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
+	// ubusd binds its socket before it listens: start the listener once
+	// ubusd answers.
+	for exec.Command(wrapper, "-s", sock, "list").Run() != nil {
 		if ctx.Err() != nil {
-			t.Fatal("ubusd never made its socket")
+			t.Fatal("ubusd never answered")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -98,7 +95,10 @@ probing:
 			t.Fatalf("Send = %v", err)
 		}
 		select {
-		case <-lines:
+		case _, ok := <-lines:
+			if !ok {
+				t.Fatal("ubus listen ended")
+			}
 			break probing
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
@@ -111,8 +111,12 @@ probing:
 		t.Fatalf("Send = %v", err)
 	}
 	for {
+		var ok bool
 		select {
-		case line = <-lines:
+		case line, ok = <-lines:
+			if !ok {
+				t.Fatal("ubus listen ended before the event came")
+			}
 		case <-ctx.Done():
 			t.Fatal("the event never reached the listener")
 		}
