@@ -290,6 +290,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
 	h.phoneRoutes(mux)
+	h.watchRoutes(mux)
 	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})

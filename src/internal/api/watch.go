@@ -1,0 +1,99 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/trustjoin/trustjoin/src/internal/alert"
+	"github.com/trustjoin/trustjoin/src/internal/behaviour"
+	"github.com/trustjoin/trustjoin/src/internal/inventory"
+	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
+)
+
+// What watching devices after onboarding shows (package watch and the
+// packages it ties together); the types are theirs.
+type (
+	// UnknownDevice is a device on the network the household did not
+	// onboard, or one of its devices on a segment not its own.
+	UnknownDevice = inventory.Unknown
+	// Event is a security event.
+	Event = alert.Event
+	// EventCounts count the security events since the daemon started.
+	EventCounts = alert.Counts
+	// Behaviour is what a device did lately, as its firewall saw it.
+	Behaviour = behaviour.History
+	// LearnedProfile is what a device was seen using while learned.
+	LearnedProfile = mudlearn.Profile
+)
+
+// UnknownList is the answer to GET /v1/unknown.
+type UnknownList struct {
+	Unknown []UnknownDevice `json:"unknown"`
+	// Off says the search for unknown devices is turned off.
+	Off bool `json:"off,omitempty"`
+	// Error says why the last search failed, if it did (the list is then
+	// the last one that worked).
+	Error string `json:"error,omitempty"`
+}
+
+// EventList is the answer to GET /v1/events.
+type EventList struct {
+	Events []Event     `json:"events"`
+	Counts EventCounts `json:"counts"`
+}
+
+// Learned is a device's learned profile and the MUD file it proposes.
+type Learned struct {
+	Profile LearnedProfile `json:"profile"`
+	// Learning says the learning period is not over yet.
+	Learning bool `json:"learning"`
+	// Describe says what the profile allows, in plain words.
+	Describe []string `json:"describe"`
+	// MUD is the proposed MUD file (RFC 8520).
+	MUD json.RawMessage `json:"mud"`
+}
+
+// WatchService is what a Service also implements when devices are watched
+// after onboarding. Without it these calls answer 503.
+type WatchService interface {
+	Unknown(ctx context.Context) (UnknownList, error)
+	Events(ctx context.Context, since uint64) (EventList, error)
+	Behaviour(ctx context.Context, id string) (Behaviour, error)
+	Learned(ctx context.Context, id string) (Learned, error)
+	// ApproveLearned enforces a device's learned profile as its MUD file.
+	ApproveLearned(ctx context.Context, id string) (Device, error)
+}
+
+var errNoWatch = fmt.Errorf("%w: devices are not watched (trustjoin is disabled: main.enabled '0')", ErrUnavailable)
+
+func (h *handler) watchRoutes(mux *http.ServeMux) {
+	ws, ok := h.s.(WatchService)
+	route := func(pattern string, fn func(r *http.Request) (any, error)) {
+		mux.HandleFunc(pattern, h.wrap(func(r *http.Request) (any, error) {
+			if !ok {
+				return nil, errNoWatch
+			}
+			return fn(r)
+		}))
+	}
+	route("GET /v1/unknown", func(r *http.Request) (any, error) { return ws.Unknown(r.Context()) })
+	route("GET /v1/events", func(r *http.Request) (any, error) {
+		var since uint64
+		if s := r.URL.Query().Get("since"); s != "" {
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: since must be an event number, not %q", ErrInvalid, s)
+			}
+			since = n
+		}
+		return ws.Events(r.Context(), since)
+	})
+	route("GET /v1/devices/{id}/behaviour", func(r *http.Request) (any, error) { return ws.Behaviour(r.Context(), r.PathValue("id")) })
+	route("GET /v1/devices/{id}/learned", func(r *http.Request) (any, error) { return ws.Learned(r.Context(), r.PathValue("id")) })
+	route("POST /v1/devices/{id}/learned/approve", func(r *http.Request) (any, error) {
+		return ws.ApproveLearned(r.Context(), r.PathValue("id"))
+	})
+}
