@@ -825,8 +825,9 @@ func (d *decoder) watchOptions(s *Segment) {
 	if _, ok := d.lookup("watch_window", false); ok {
 		s.WatchWindow = d.seconds("watch_window", 0, 10, 86400)
 	}
-	// A credential lasts at least ten minutes, at most ten years.
-	s.Lifetime = d.durationOrNever("lifetime", 0, 600, 10*365*86400)
+	// A credential lasts at least a minute (a visitor's few minutes; the
+	// lab), at most ten years.
+	s.Lifetime = d.durationOrNever("lifetime", 0, 60, 10*365*86400)
 	s.Learn = d.durationOrNever("learn", 0, 60, 30*86400)
 }
 

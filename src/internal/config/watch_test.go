@@ -45,7 +45,7 @@ func TestWatchOptions(t *testing.T) {
 		},
 		{name: "bad mode", in: "config segment 'x'\n\toption vlan '3'\n\toption watch 'loud'\n", err: `option "watch" (line 3): invalid value "loud" (want one of off, notify, quarantine)`},
 		{name: "threshold above the history", in: "config segment 'x'\n\toption vlan '3'\n\toption watch_threshold '17'\n", err: `want a whole number from 1 to 16`},
-		{name: "lifetime too short", in: "config segment 'x'\n\toption vlan '3'\n\toption lifetime '30'\n", err: `option "lifetime" (line 3): invalid value "30" (want 0 for never, or a whole number of seconds from 600 to 315360000)`},
+		{name: "lifetime too short", in: "config segment 'x'\n\toption vlan '3'\n\toption lifetime '30'\n", err: `option "lifetime" (line 3): invalid value "30" (want 0 for never, or a whole number of seconds from 60 to 315360000)`},
 		{name: "quarantine segment quarantining", in: "config segment 'x'\n\toption vlan '3'\n\toption quarantine '1'\n\toption watch 'quarantine'\n", err: `segment "x", option 'watch': the quarantine segment cannot quarantine its devices again`},
 	}
 	for _, tt := range tests {
