@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/behaviour"
@@ -32,11 +33,29 @@ type (
 // UnknownList is the answer to GET /v1/unknown.
 type UnknownList struct {
 	Unknown []UnknownDevice `json:"unknown"`
+	// Handled are the devices the household blocked or confined as
+	// guests, seen now or not (a blocked station cannot connect).
+	Handled []HandledDevice `json:"handled"`
 	// Off says the search for unknown devices is turned off.
 	Off bool `json:"off,omitempty"`
 	// Error says why the last search failed, if it did (the list is then
 	// the last one that worked).
 	Error string `json:"error,omitempty"`
+}
+
+// HandledDevice is an unknown device the household acted on.
+type HandledDevice struct {
+	MAC string `json:"mac"`
+	// Action is block (DHCP and DNS only, refused by the access points)
+	// or guest (the internet only).
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+}
+
+// HandleRequest acts on an unknown device: Action block, guest, or ""
+// to undo.
+type HandleRequest struct {
+	Action string `json:"action"`
 }
 
 // EventList is the answer to GET /v1/events.
@@ -65,6 +84,9 @@ type WatchService interface {
 	Learned(ctx context.Context, id string) (Learned, error)
 	// ApproveLearned enforces a device's learned profile as its MUD file.
 	ApproveLearned(ctx context.Context, id string) (Device, error)
+	// HandleUnknown blocks an unknown device, confines it as a guest, or
+	// undoes that.
+	HandleUnknown(ctx context.Context, mac string, r HandleRequest) (HandledDevice, error)
 }
 
 var errNoWatch = fmt.Errorf("%w: devices are not watched (trustjoin is disabled: main.enabled '0')", ErrUnavailable)
@@ -90,6 +112,13 @@ func (h *handler) watchRoutes(mux *http.ServeMux) {
 			since = n
 		}
 		return ws.Events(r.Context(), since)
+	})
+	route("POST /v1/unknown/{mac}", func(r *http.Request) (any, error) {
+		var req HandleRequest
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return ws.HandleUnknown(r.Context(), r.PathValue("mac"), req)
 	})
 	route("GET /v1/devices/{id}/behaviour", func(r *http.Request) (any, error) { return ws.Behaviour(r.Context(), r.PathValue("id")) })
 	route("GET /v1/devices/{id}/learned", func(r *http.Request) (any, error) { return ws.Learned(r.Context(), r.PathValue("id")) })

@@ -31,6 +31,9 @@ func (w *watched) Learned(context.Context, string) (api.Learned, error) { return
 func (w *watched) ApproveLearned(context.Context, string) (api.Device, error) {
 	return api.Device{}, nil
 }
+func (w *watched) HandleUnknown(_ context.Context, mac string, r api.HandleRequest) (api.HandledDevice, error) {
+	return api.HandledDevice{MAC: mac, Action: r.Action}, nil
+}
 
 func TestWatchCalls(t *testing.T) {
 	ctx := context.Background()
@@ -50,6 +53,10 @@ func TestWatchCalls(t *testing.T) {
 	var e api.EventList
 	if err := c.Do(ctx, "GET", "/v1/events?since=41", nil, &e); err != nil || w.since != 41 || e.Events[0].Seq != 42 {
 		t.Fatalf("events since 41 = %+v, %v (service asked since %d)", e, err, w.since)
+	}
+	var h api.HandledDevice
+	if err := c.Do(ctx, "POST", "/v1/unknown/02:00:00:00:00:99", api.HandleRequest{Action: "block"}, &h); err != nil || h.Action != "block" || h.MAC != "02:00:00:00:00:99" {
+		t.Fatalf("handle = %+v, %v", h, err)
 	}
 	err = c.Do(ctx, "GET", "/v1/events?since=yesterday", nil, nil)
 	if !errors.As(err, &ae) || ae.Status != 400 || !strings.Contains(ae.Message, `since must be an event number, not "yesterday"`) {

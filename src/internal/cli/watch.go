@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	commands["unknown"] = command{summary: "devices on the network nobody onboarded (shared password, wired, wrong segment)", run: runUnknown}
+	commands["unknown"] = command{summary: "devices on the network nobody onboarded (shared password, wired, wrong segment); block|guest|clear MAC", run: runUnknown}
 	commands["events"] = command{summary: "security events: quarantines, unknown devices, expiries, hook decisions", run: runEvents}
 }
 
@@ -28,6 +28,9 @@ var kindWords = map[inventory.Kind]string{
 }
 
 func runUnknown(ctx context.Context, env Env) int {
+	if len(env.Args) > 0 && !strings.HasPrefix(env.Args[0], "-") {
+		return runHandle(ctx, env)
+	}
 	f := newClientFlags("unknown", env)
 	if f.fs.Parse(env.Args) != nil {
 		return 2
@@ -43,6 +46,13 @@ func runUnknown(ctx context.Context, env Env) int {
 		}
 		if len(l.Unknown) == 0 {
 			fmt.Fprintln(w, "no unknown devices: everything on the network was onboarded by trustjoin")
+		}
+		defer func() {
+			for _, h := range l.Handled {
+				fmt.Fprintf(w, "%s: %s since %s (undo: trustjoin unknown clear %s)\n", esc(h.MAC), handledWords[h.Action], h.At.Local().Format("2006-01-02 15:04"), esc(h.MAC))
+			}
+		}()
+		if len(l.Unknown) == 0 {
 			return
 		}
 		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
@@ -63,10 +73,43 @@ func runUnknown(ctx context.Context, env Env) int {
 			if len(u.Addresses) > 0 {
 				addrs = esc(strings.Join(u.Addresses, ", "))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", esc(u.MAC), kindWords[u.Kind], where, who, addrs, u.FirstSeen.Local().Format("2006-01-02 15:04"))
+			kind := kindWords[u.Kind]
+			if u.Handled != "" {
+				kind += ", " + handledWords[u.Handled]
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", esc(u.MAC), kind, where, who, addrs, u.FirstSeen.Local().Format("2006-01-02 15:04"))
 		}
 		tw.Flush()
 		fmt.Fprintln(w, "\nTo add one properly, onboard it (trustjoin onboard, or LuCI's Add a device); its entry goes once it is.")
+		fmt.Fprintln(w, "Otherwise: trustjoin unknown block MAC (DHCP and DNS only, refused by the access points) or guest MAC (the internet only).")
+	})
+}
+
+var handledWords = map[string]string{"block": "blocked", "guest": "confined as a guest (the internet only)"}
+
+// runHandle: trustjoin unknown block|guest|clear MAC.
+func runHandle(ctx context.Context, env Env) int {
+	action := env.Args[0]
+	f := newClientFlags("unknown "+action, env)
+	mac, ok := oneArg(f, Env{Args: env.Args[1:], Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}, "MAC address")
+	if !ok {
+		return 2
+	}
+	switch action {
+	case "block", "guest":
+	case "clear":
+		action = ""
+	default:
+		fmt.Fprintf(env.Stderr, "trustjoin unknown: unknown command %q (want block, guest or clear)\n", action)
+		return 2
+	}
+	var h api.HandledDevice
+	return f.call(ctx, env, "POST", "/v1/unknown/"+url.PathEscape(mac), api.HandleRequest{Action: action}, &h, func(w io.Writer) {
+		if h.Action == "" {
+			fmt.Fprintf(w, "%s: no longer blocked or confined\n", esc(h.MAC))
+			return
+		}
+		fmt.Fprintf(w, "%s: %s\n", esc(h.MAC), handledWords[h.Action])
 	})
 }
 

@@ -66,6 +66,9 @@ type Unknown struct {
 	SeenBy    []string  `json:"seen_by"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
+	// Handled says what the household did about it (block, guest), if
+	// anything; filled in by who keeps that.
+	Handled string `json:"handled,omitempty"`
 }
 
 // Station is a Wi-Fi station associated on an interface.

@@ -250,6 +250,14 @@ var Methods = map[string]Method{
 		}
 		return do[api.EventList](ctx, c, "GET", "/v1/events?since="+since, nil)
 	}},
+	// action "block", "guest", or "" to undo.
+	"unknown_handle": {Args: map[string]any{"mac": "", "action": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		mac := a.str("mac")
+		if mac == "" {
+			return nil, errors.New(`argument "mac" is required`)
+		}
+		return do[api.HandledDevice](ctx, c, "POST", "/v1/unknown/"+url.PathEscape(mac), api.HandleRequest{Action: a.str("action")})
+	}},
 	"behaviour":         {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Behaviour]("GET", "/behaviour")},
 	"mud_learn":         {Args: map[string]any{"id": ""}, call: byID[api.Learned]("GET", "/learned")},
 	"mud_learn_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/learned/approve")},

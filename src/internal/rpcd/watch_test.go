@@ -39,7 +39,8 @@ func TestWatchMethods(t *testing.T) {
 	call(t, c, "behaviour", `{"id":"d-1"}`)
 	call(t, c, "mud_learn", `{"id":"d-1"}`)
 	call(t, c, "mud_learn_approve", `{"id":"d-1"}`)
-	want := "GET /v1/unknown GET /v1/devices/d-1/behaviour GET /v1/devices/d-1/learned POST /v1/devices/d-1/learned/approve"
+	call(t, c, "unknown_handle", `{"mac":"02:00:00:00:00:99","action":"block"}`)
+	want := "GET /v1/unknown GET /v1/devices/d-1/behaviour GET /v1/devices/d-1/learned POST /v1/devices/d-1/learned/approve POST /v1/unknown/02:00:00:00:00:99"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("asked %q, want %q", strings.Join(got, " "), want)
 	}

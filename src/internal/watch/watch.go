@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,11 @@ type Options struct {
 	// OnNew are the Watch's); nil Source is the system's. Ignored when
 	// the configuration turns it off.
 	Inventory inventory.Options
+	// Firewall and Radios confine and refuse unknown devices the
+	// household acts on, remembered in HandledFile; nil: not.
+	Firewall    Firewall
+	Radios      Radios
+	HandledFile string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -57,6 +63,9 @@ type Watch struct {
 	exp  *expiry.Clock
 	chk  *authorize.Recheck
 	acts chan func(context.Context)
+
+	// handleMu serialises acting on unknown devices.
+	handleMu sync.Mutex
 
 	mu sync.Mutex
 	// byMAC finds a device holding a credential by MAC; nil when it must
@@ -286,14 +295,26 @@ func (w *Watch) unknown(u inventory.Unknown) {
 		Message: inventory.Describe(u)})
 }
 
-// Unknown lists the unknown devices, and why the last scan failed, if it
-// did.
+// Unknown lists the unknown devices, each with what the household did
+// about it, and why the last scan failed, if it did.
 func (w *Watch) Unknown() ([]inventory.Unknown, error) {
 	if w.inv == nil {
 		return nil, nil
 	}
-	return w.inv.List()
+	us, err := w.inv.List()
+	hs, herr := w.HandledList()
+	for i := range us {
+		for _, h := range hs {
+			if h.MAC == us[i].MAC {
+				us[i].Handled = h.Action
+			}
+		}
+	}
+	return us, errors.Join(err, herr)
 }
+
+// UnknownOff says the search for unknown devices is turned off.
+func (w *Watch) UnknownOff() bool { return w.inv == nil }
 
 // Lifetime is how long a device's credential lasts: its segment's.
 func (w *Watch) Lifetime(d registry.Device) time.Duration {
