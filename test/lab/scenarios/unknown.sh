@@ -1,8 +1,10 @@
 #!/bin/bash
-# lab: radios=2 timeout=300
+# lab: radios=3 timeout=360
 # Asset management (NIST IR 8350 §7): a device on the household's shared
 # password is one nobody onboarded; trustjoin lists it as unknown, says so
-# as a security event, and forgets it once it is onboarded properly.
+# as a security event, and forgets it once it is onboarded properly. A
+# second one, blocked by the householder, is cut off and refused until the
+# block is lifted.
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
@@ -38,4 +40,21 @@ lab_wait 60 lab_sta_connected wlan1 || fail "the phone is not connected"
 gone() { ! tj unknown --json | grep -q "\"$mac\""; }
 lab_wait 30 gone || { tj unknown; fail "the onboarded phone is still listed as unknown"; }
 tj unknown | tee -a "$LAB_OUT/cli.log"
+
+say "another device on the shared password is blocked: cut off, and refused"
+lab_start_sta wlan2
+mac2=$(lab_mac wlan2)
+lab_connect_psk wlan2 "$LAB_HOUSEHOLD_PASS"
+lab_wait 60 lab_sta_connected wlan2 || fail "the second device did not connect"
+listed2() { tj unknown --json | grep -q "\"$mac2\""; }
+lab_wait 30 listed2 || fail "the second device is not listed"
+tj unknown block "$mac2" | tee -a "$LAB_OUT/cli.log" || fail "blocking failed"
+lab_wait 20 grep -q "AP-STA-DISCONNECTED $mac2" "$LAB_OUT/hostapd.log" || fail "the blocked device was not disconnected"
+sleep 5
+lab_sta_connected wlan2 && fail "the blocked device connected again"
+tj unknown | tee -a "$LAB_OUT/cli.log" | grep -q "$mac2: blocked since" || fail "the list does not show the block"
+say "the block lifted, it connects again"
+tj unknown clear "$mac2" | tee -a "$LAB_OUT/cli.log" || fail "lifting the block failed"
+lab_wpa_cli wlan2 reconnect >/dev/null
+lab_wait 60 lab_sta_connected wlan2 || fail "the device did not connect once the block was lifted"
 say "the list holds only what nobody onboarded"
