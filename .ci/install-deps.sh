@@ -13,6 +13,10 @@ apt-get install -y -q --no-install-recommends \
 	chromium \
 	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev
 # (the last line builds OpenWrt's userland for test/openwrt: scripts/openwrt/build.sh)
+# Peers of the BRSKI join proxy that are not trustjoin's code: registrar
+# announcements built with Python's cbor2 and dnspython, libcoap's CoAP
+# client and DTLS server as constrained pledge and registrar.
+apt-get install -y -q --no-install-recommends python3-cbor2 python3-dnspython libcoap3-bin
 # node and npm for the real-browser tests (test/ui), unless installed already.
 command -v npm >/dev/null 2>&1 || apt-get install -y -q --no-install-recommends nodejs npm
 

@@ -10,14 +10,16 @@ echo
 scripts/bench/firewall.sh
 echo
 scripts/bench/watch.sh
-echo "== BRSKI join proxy: relayed vs direct throughput (goal: at least 0.90), memory per idle pledge"
+echo "== BRSKI join proxy: relayed vs direct throughput (goal: at least 0.90), memory per idle pledge; constrained relay vs direct"
 GOTOOLCHAIN=local go test -run '^$' -bench '^BenchmarkThroughput$' -benchtime 3000x -count 5 ./src/internal/brski/ |
 	awk '/Throughput\/direct/ {d += $(NF-1); nd++} /Throughput\/relayed/ {r += $(NF-1); nr++}
 	END {if (nd && nr) printf "loopback relayed/direct: %.2f (%.0f vs %.0f MB/s, means of %d runs each)\n", (r/nr)/(d/nd), r/nr, d/nd, nd}'
 # Pledge, router and registrar namespaces: routed by the kernel vs
-# relayed by the proxy, unshaped and with the links shaped to a LAN rate.
+# relayed by the proxy, unshaped and with the links shaped to a LAN rate;
+# then the constrained (stateless, JPY) relay: datagrams per second and
+# round trip against a routed UDP path.
 if [ "$(id -u)" = 0 ]; then
-	TJ_BENCH_BRSKI=1 GOTOOLCHAIN=local go test -count=1 -run '^TestThroughputNetns$' -v ./src/internal/brski/ |
+	TJ_BENCH_BRSKI=1 GOTOOLCHAIN=local go test -count=1 -run '^(TestThroughputNetns|TestStatelessRelayNetns)$' -v ./src/internal/brski/ |
 		grep -E '^(netns|goal|FAIL|---|\s+\S+_test.go)' | grep -v -- '--- PASS' || true
 else
 	echo "netns: skipped, needs root"

@@ -95,6 +95,85 @@ func TestBRSKIStatus(t *testing.T) {
 	}
 }
 
+// TestBRSKIReadyWhenListening: with the join proxies on, the daemon is
+// ready only once pledges get an answer on the join interface: while the
+// interface has no link-local address it says "starting" and why, and
+// once the address comes both proxies listen before it says ready.
+func TestBRSKIReadyWhenListening(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace (run the tests as root, as CI does)")
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	ns := "tjbr-rd-" + hex.EncodeToString(b)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run("ip", "-n", ns, "link", "add", "tjbr0", "type", "veth", "peer", "name", "tjbr1")
+	run("ip", "-n", ns, "link", "set", "lo", "up")
+	run("ip", "-n", ns, "link", "set", "tjbr0", "addrgenmode", "none") // no address until the test adds one
+	run("ip", "-n", ns, "link", "set", "tjbr0", "up")
+	run("ip", "-n", ns, "link", "set", "tjbr1", "up")
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "trustjoin")
+	writeConfig(t, cfgPath, fmt.Sprintf("config trustjoin 'main'\n\toption state_dir '%s/state'\n\toption run_dir '%s/run'\n"+
+		"\toption firewall '0'\n"+
+		"config brski 'brski'\n\toption enabled '1'\n\tlist interface 'tjbr0'\n\toption port '8443'\n"+
+		"\toption stateless '1'\n\toption registrar_host 'fe80::99%%tjbr0'\n", dir, dir))
+	_, logs := startDaemon(t, []string{"ip", "netns", "exec", ns}, nil, cfgPath)
+
+	status := func() map[string]any {
+		t.Helper()
+		var s map[string]any
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, err := exec.Command(binary, "status", "--json", "--config", cfgPath).Output()
+			if err == nil && json.Unmarshal(out, &s) == nil {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status --json: %v\n%s", err, out)
+			}
+			time.Sleep(50 * time.Millisecond) // the API socket is not there yet
+		}
+	}
+	// The API answers (the daemon is up) while the proxies have nowhere
+	// to listen: not ready.
+	if s := status(); s["ready"] != false {
+		t.Fatalf("status with no link-local address on the join interface: %v", s)
+	}
+	out, _ := exec.Command(binary, "brski", "status", "--config", cfgPath).CombinedOutput()
+	if !strings.Contains(string(out), "tjbr0: no IPv6 link-local address (yet)") {
+		t.Errorf("brski status does not say why it does not listen:\n%s", out)
+	}
+
+	run("ip", "-n", ns, "-6", "addr", "add", "fe80::1/64", "dev", "tjbr0", "nodad")
+	logs.waitFor(t, "msg=ready", 1)
+	logs.mu.Lock()
+	order := []string{}
+	for _, l := range logs.lines {
+		for _, w := range []string{"brski join proxy listening", "brski stateless join proxy listening", "msg=ready"} {
+			if strings.Contains(l, w) {
+				order = append(order, w)
+			}
+		}
+	}
+	logs.mu.Unlock()
+	if len(order) != 3 || order[2] != "msg=ready" {
+		t.Errorf("ready before both proxies listened: %q", order)
+	}
+	if s := status(); s["ready"] != true {
+		t.Errorf("status once listening: %v", s)
+	}
+	netnsDial(t, ns, "fe80::1", "tjbr0", 8443).Close()
+}
+
 // netnsDial connects to [ip%ifname]:port from inside ns, on an OS thread switched
 // into it for the dial only.
 func netnsDial(t *testing.T, ns, ip, ifname string, port int) net.Conn {

@@ -12,9 +12,15 @@ import (
 // ports, and puts the confinement back after an `nft flush ruleset`.
 // (What it lets through, packet by packet, is package firewall's test.)
 func TestDaemonJoinConfinement(t *testing.T) {
+	// join0 gets its link-local address at once (no DAD): the daemon is
+	// ready only once the proxies listen there.
 	ns, nft := netnsWithNft(t, "tjjn-bb",
 		[]string{"ip", "link", "add", "join0", "type", "veth", "peer", "name", "pledge0"},
-		[]string{"ip", "link", "set", "join0", "up"})
+		[]string{"ip", "link", "set", "join0", "addrgenmode", "none"},
+		[]string{"ip", "-6", "addr", "add", "fe80::1/64", "dev", "join0", "nodad"},
+		[]string{"ip", "link", "set", "lo", "up"},
+		[]string{"ip", "link", "set", "join0", "up"},
+		[]string{"ip", "link", "set", "pledge0", "up"})
 
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "trustjoin")

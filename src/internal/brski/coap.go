@@ -16,6 +16,7 @@ const (
 	coapCON = 0
 	coapNON = 1
 	coapACK = 2
+	coapRST = 3
 
 	coapGET     = 0x01
 	coapContent = 0x45 // 2.05
@@ -159,35 +160,128 @@ func (m coapMessage) strings(num uint16) []string {
 	return out
 }
 
-// joinPortAnswer returns the answer to m if it is a discovery request the
-// join proxy should answer, and whether to answer at all: a request that
-// filters for something else gets no answer, as a multicast request must
-// not get an empty one (RFC 7252 §8.2.1). id is the answer's message id
-// when it is not an ACK.
-func joinPortAnswer(m coapMessage, port int, id uint16) ([]byte, bool) {
-	if m.code != coapGET || (m.typ != coapCON && m.typ != coapNON) {
+// discoveryAnswer returns what to send back to the CoAP message b that
+// reached the discovery port, and whether to send anything at all. id is
+// the answer's message id when it is not an ACK or a Reset.
+//
+// A multicast request is answered only when it is a discovery request
+// that matches (RFC 7252 §8.2.1: no empty or error answers to multicast).
+// Unicast follows RFC 7252: a confirmable message always gets an ACK or
+// a Reset (§4.2), a request its response:
+//   - GET /.well-known/core?brski-jp… gets the join port; a GET whose
+//     filter matches nothing gets 2.05 with an empty link-format document
+//     (RFC 6690 §4.1: the resource is there, nothing in it matches; an
+//     independent server, libcoap's, answers so too);
+//   - another method on it 4.05, another resource 4.04, an unknown
+//     critical option 4.02 (§5.4.1), an Accept other than link-format 4.06;
+//   - a confirmable Empty message (a CoAP ping, §4.3), a malformed one or
+//     one that is not a request gets a Reset (§4.2).
+//
+// Non-confirmable messages that are not requests are ignored, as are
+// ACKs and Resets: there is nothing the proxy asked.
+func discoveryAnswer(b []byte, port int, multicast bool, id uint16) ([]byte, bool) {
+	m, err := parseCoAP(b)
+	if err != nil {
+		// Enough of a header to reset it?
+		if !multicast && len(b) >= 4 && b[0]>>6 == 1 && (b[0]>>4)&3 == coapCON {
+			return reset(binary.BigEndian.Uint16(b[2:])), true
+		}
 		return nil, false
 	}
-	if strings.Join(m.strings(optURIPath), "/") != ".well-known/core" {
+	if m.typ != coapCON && m.typ != coapNON {
 		return nil, false
+	}
+	isRequest := m.code>>5 == 0 && m.code != 0
+	if multicast {
+		// Multicast requests are non-confirmable (RFC 7252 §8.1).
+		if m.typ != coapNON || !isRequest {
+			return nil, false
+		}
+		code, links := discoveryResponse(m, port)
+		if code != coapContent || len(links) == 0 {
+			return nil, false
+		}
+		return response(m, code, links, id), true
+	}
+	if !isRequest {
+		if m.typ == coapCON {
+			return reset(m.id), true
+		}
+		return nil, false
+	}
+	code, links := discoveryResponse(m, port)
+	return response(m, code, links, id), true
+}
+
+// CoAP response codes used here, besides coapContent.
+const (
+	coapBadOption        = 0x82 // 4.02
+	coapNotFound         = 0x84 // 4.04
+	coapMethodNotAllowed = 0x85 // 4.05
+	coapNotAcceptable    = 0x86 // 4.06
+)
+
+// CoAP options the discovery resource understands besides Uri-Path and
+// Uri-Query: Uri-Host and Uri-Port name the proxy itself, Block2 asks for
+// blocks no smaller than the whole (tiny) answer.
+const (
+	optURIHost = 3
+	optURIPort = 7
+	optAccept  = 17
+	optBlock2  = 23
+)
+
+// discoveryResponse returns the response code for request m and, with
+// 2.05, the links (none when the filter matches nothing).
+func discoveryResponse(m coapMessage, port int) (uint8, string) {
+	for _, o := range m.options {
+		switch o.num {
+		case optURIHost, optURIPort, optURIPath, optURIQuery, optAccept, optBlock2:
+		default:
+			if o.num&1 == 1 { // critical (RFC 7252 §5.4.6)
+				return coapBadOption, ""
+			}
+		}
+	}
+	if strings.Join(m.strings(optURIPath), "/") != ".well-known/core" {
+		return coapNotFound, ""
+	}
+	if m.code != coapGET {
+		return coapMethodNotAllowed, ""
+	}
+	for _, o := range m.options {
+		if o.num == optAccept && (len(o.value) != 1 || o.value[0] != cfLinkFormat) {
+			return coapNotAcceptable, ""
+		}
 	}
 	// Query filtering as RFC 6690 §4.1: no query, brski-jp, or a
 	// brski-jp filter; a trailing * matches any value.
+	want := fmt.Sprint(port)
 	for _, q := range m.strings(optURIQuery) {
 		name, val, _ := strings.Cut(q, "=")
-		want := fmt.Sprint(port)
 		ok := name == "brski-jp" && (val == "" || val == "*" || val == want ||
 			strings.HasSuffix(val, "*") && strings.HasPrefix(want, strings.TrimSuffix(val, "*")))
 		if !ok {
-			return nil, false
+			return coapContent, ""
 		}
 	}
-	resp := coapMessage{typ: coapNON, code: coapContent, id: id, token: m.token,
-		options: []coapOption{{num: optContentFormat, value: []byte{cfLinkFormat}}},
-		payload: []byte(fmt.Sprintf("<>;brski-jp=%d", port)),
+	return coapContent, fmt.Sprintf("<>;brski-jp=%d", port)
+}
+
+// response answers request m: piggy-backed in an ACK when m is
+// confirmable, else as a non-confirmable message with id.
+func response(m coapMessage, code uint8, payload string, id uint16) []byte {
+	resp := coapMessage{typ: coapNON, code: code, id: id, token: m.token, payload: []byte(payload)}
+	if code == coapContent {
+		resp.options = []coapOption{{num: optContentFormat, value: []byte{cfLinkFormat}}}
 	}
 	if m.typ == coapCON {
 		resp.typ, resp.id = coapACK, m.id
 	}
-	return resp.marshal(), true
+	return resp.marshal()
+}
+
+// reset is the Reset message rejecting message id (RFC 7252 §4.2).
+func reset(id uint16) []byte {
+	return coapMessage{typ: coapRST, id: id}.marshal()
 }

@@ -63,30 +63,59 @@ func TestParseCoAPRejects(t *testing.T) {
 	}
 }
 
-func TestJoinPortAnswer(t *testing.T) {
+// TestDiscoveryAnswer: matching discovery gets the join port, by
+// multicast and unicast; otherwise multicast gets nothing (RFC 7252
+// §8.2.1) and unicast what RFC 7252 asks: every confirmable message an ACK
+// or a Reset (§4.2), every request a response.
+func TestDiscoveryAnswer(t *testing.T) {
+	const link = "<>;brski-jp=5684"
+	other := func(m coapMessage, f func(*coapMessage)) coapMessage { f(&m); return m }
+	get := discoveryRequest(coapCON)
 	tests := []struct {
-		name    string
-		req     coapMessage
-		answers bool
-		typ     uint8
+		name      string
+		req       []byte
+		multicast bool
+		// want is the answer's type, code and payload; typ 0xff: none.
+		typ, code uint8
+		payload   string
 	}{
-		{"brski-jp=*", discoveryRequest(coapNON, "brski-jp=*"), true, coapNON},
-		{"brski-jp", discoveryRequest(coapNON, "brski-jp"), true, coapNON},
-		{"port prefix", discoveryRequest(coapNON, "brski-jp=56*"), true, coapNON},
-		{"exact port", discoveryRequest(coapNON, "brski-jp=5684"), true, coapNON},
-		{"no query", discoveryRequest(coapNON), true, coapNON},
-		{"unicast CON", discoveryRequest(coapCON, "brski-jp=*"), true, coapACK},
-		{"other port", discoveryRequest(coapNON, "brski-jp=9999"), false, 0},
-		{"old rt=brski.jp (-19)", discoveryRequest(coapNON, "rt=brski.jp"), false, 0},
-		{"other resource", coapMessage{typ: coapNON, code: coapGET, options: []coapOption{{optURIPath, []byte("b")}}}, false, 0},
-		{"POST", coapMessage{typ: coapNON, code: 0x02, options: discoveryRequest(coapNON).options}, false, 0},
-		{"ACK", coapMessage{typ: coapACK, code: coapGET, options: discoveryRequest(coapNON).options}, false, 0},
+		{"brski-jp=*", discoveryRequest(coapNON, "brski-jp=*").marshal(), true, coapNON, coapContent, link},
+		{"brski-jp", discoveryRequest(coapNON, "brski-jp").marshal(), true, coapNON, coapContent, link},
+		{"port prefix", discoveryRequest(coapNON, "brski-jp=56*").marshal(), true, coapNON, coapContent, link},
+		{"exact port", discoveryRequest(coapNON, "brski-jp=5684").marshal(), true, coapNON, coapContent, link},
+		{"no query", discoveryRequest(coapNON).marshal(), true, coapNON, coapContent, link},
+		{"multicast other port", discoveryRequest(coapNON, "brski-jp=9999").marshal(), true, 0xff, 0, ""},
+		{"multicast old rt=brski.jp (-19)", discoveryRequest(coapNON, "rt=brski.jp").marshal(), true, 0xff, 0, ""},
+		{"multicast other resource", other(discoveryRequest(coapNON), func(m *coapMessage) { m.options = []coapOption{{optURIPath, []byte("b")}} }).marshal(), true, 0xff, 0, ""},
+		{"multicast CON", discoveryRequest(coapCON, "brski-jp=*").marshal(), true, 0xff, 0, ""},
+		{"multicast POST", other(discoveryRequest(coapNON), func(m *coapMessage) { m.code = 0x02 }).marshal(), true, 0xff, 0, ""},
+		{"multicast malformed CON", []byte{0x40, 1, 0x12, 0x34, 0xf1}, true, 0xff, 0, ""},
+
+		{"unicast CON", discoveryRequest(coapCON, "brski-jp=*").marshal(), false, coapACK, coapContent, link},
+		{"unicast CON, Uri-Host and Uri-Port", other(get, func(m *coapMessage) {
+			m.options = append([]coapOption{{optURIHost, []byte("fe80::1")}, {optURIPort, []byte{0x16, 0x33}}}, m.options...)
+		}).marshal(), false, coapACK, coapContent, link},
+		{"unicast CON, filter matches nothing", discoveryRequest(coapCON, "rt=core.rd").marshal(), false, coapACK, coapContent, ""},
+		{"unicast NON, filter matches nothing", discoveryRequest(coapNON, "brski-jp=9999").marshal(), false, coapNON, coapContent, ""},
+		{"unicast CON, other resource", other(get, func(m *coapMessage) { m.options = []coapOption{{optURIPath, []byte("b")}} }).marshal(), false, coapACK, coapNotFound, ""},
+		{"unicast CON, POST", other(get, func(m *coapMessage) { m.code = 0x02 }).marshal(), false, coapACK, coapMethodNotAllowed, ""},
+		{"unicast CON, Accept JSON", other(get, func(m *coapMessage) { m.options = append(m.options, coapOption{optAccept, []byte{50}}) }).marshal(), false, coapACK, coapNotAcceptable, ""},
+		{"unicast CON, unknown critical option", other(get, func(m *coapMessage) { m.options = append(m.options, coapOption{2049, nil}) }).marshal(), false, coapACK, coapBadOption, ""},
+		{"unicast CON, unknown elective option", other(get, func(m *coapMessage) { m.options = append(m.options, coapOption{2048, nil}) }).marshal(), false, coapACK, coapContent, link},
+		{"ping (CON Empty)", coapMessage{typ: coapCON, id: 0x1234}.marshal(), false, coapRST, 0, ""},
+		{"CON response", other(get, func(m *coapMessage) { m.code = coapContent }).marshal(), false, coapRST, 0, ""},
+		{"CON reserved class 7", other(get, func(m *coapMessage) { m.code = 0xe1 }).marshal(), false, coapRST, 0, ""},
+		{"malformed CON", []byte{0x40, 1, 0x12, 0x34, 0xf1}, false, coapRST, 0, ""},
+		{"malformed NON", []byte{0x50, 1, 0x12, 0x34, 0xf1}, false, 0xff, 0, ""},
+		{"NON response", other(discoveryRequest(coapNON), func(m *coapMessage) { m.code = coapContent }).marshal(), false, 0xff, 0, ""},
+		{"ACK", other(get, func(m *coapMessage) { m.typ = coapACK }).marshal(), false, 0xff, 0, ""},
+		{"RST", coapMessage{typ: coapRST, id: 0x1234}.marshal(), false, 0xff, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, ok := joinPortAnswer(tt.req, 5684, 0x4321)
-			if ok != tt.answers {
-				t.Fatalf("answers %v, want %v", ok, tt.answers)
+			b, ok := discoveryAnswer(tt.req, 5684, tt.multicast, 0x4321)
+			if ok != (tt.typ != 0xff) {
+				t.Fatalf("answers %v (%x), want %v", ok, b, tt.typ != 0xff)
 			}
 			if !ok {
 				return
@@ -95,13 +124,19 @@ func TestJoinPortAnswer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantID := uint16(0x4321)
-			if tt.typ == coapACK {
-				wantID = tt.req.id
+			// An ACK or Reset echoes the message id, a NON answer has its own.
+			wantID, wantToken := uint16(0x1234), []byte{0xca, 0xfe}
+			if tt.typ == coapNON {
+				wantID = 0x4321
 			}
-			if m.typ != tt.typ || m.code != coapContent || m.id != wantID || string(m.token) != string(tt.req.token) ||
-				string(m.payload) != "<>;brski-jp=5684" || cmp.Diff([]string{"\x28"}, m.strings(optContentFormat)) != "" {
-				t.Errorf("answer %+v", m)
+			if tt.typ == coapRST {
+				wantToken = nil
+			}
+			if m.typ != tt.typ || m.code != tt.code || m.id != wantID || string(m.token) != string(wantToken) || string(m.payload) != tt.payload {
+				t.Errorf("answer %+v, want type %d code %#x payload %q", m, tt.typ, tt.code, tt.payload)
+			}
+			if cf := m.strings(optContentFormat); tt.code == coapContent && cmp.Diff([]string{"\x28"}, cf) != "" {
+				t.Errorf("content format %q, want link-format", cf)
 			}
 		})
 	}
@@ -111,6 +146,8 @@ func FuzzParseCoAP(f *testing.F) {
 	f.Add(discoveryRequest(coapNON, "brski-jp=*").marshal())
 	f.Add([]byte{0x40, 0x01, 0x7d, 0x34, 0xbb, 't', 'e', 'm', 'p'})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		discoveryAnswer(b, 5684, false, 1)
+		discoveryAnswer(b, 5684, true, 1)
 		m, err := parseCoAP(b)
 		if err != nil {
 			return
@@ -122,6 +159,5 @@ func FuzzParseCoAP(f *testing.F) {
 		if diff := cmp.Diff(m, again, cmp.AllowUnexported(coapMessage{}, coapOption{})); diff != "" {
 			t.Fatalf("round trip (-first +again):\n%s", diff)
 		}
-		joinPortAnswer(m, 5684, 1)
 	})
 }

@@ -15,7 +15,11 @@
 // Stateless is the constrained join proxy of
 // draft-ietf-anima-constrained-join-proxy in stateless mode: it relays
 // pledges' DTLS datagrams to the registrar's JPY port wrapped in
-// [header, payload], the header sealing the pledge's address with an
-// AES-GCM key that never leaves memory, and answers CoAP discovery
-// (/.well-known/core?brski-jp).
+// [header, payload], the header sealing the pledge's address under keys
+// that never leave memory: 24 bytes, the same for every datagram of one
+// pledge flow (the registrar keys its DTLS connections by it) until the
+// key rotates, and opened only by the proxy. It answers CoAP discovery
+// (/.well-known/core?brski-jp) and, by unicast, whatever RFC 7252 asks.
+//
+// Both proxies are ready once they listen on every join interface.
 package brski

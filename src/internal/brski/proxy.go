@@ -26,11 +26,14 @@ const (
 	// voucher request and enrolment take seconds, so ten minutes is only
 	// there to stop a pledge from holding a slot for ever.
 	DefaultTotalTimeout = 10 * time.Minute
-	// dialTimeout bounds reaching the registrar for one pledge.
-	dialTimeout = 10 * time.Second
-	// rescan is how often listeners follow their interfaces' addresses,
-	// and how soon a missing address is looked for again.
-	rescan = 15 * time.Second
+	// DefaultDialTimeout bounds reaching the registrar for one pledge.
+	DefaultDialTimeout = 10 * time.Second
+	// rescan is how often listeners follow their interfaces' addresses.
+	// An interface without a listener is looked at again sooner, from
+	// firstRetry doubling up to rescan: a LAN just up has its link-local
+	// address within seconds, and readiness waits for it.
+	rescan     = 15 * time.Second
+	firstRetry = 500 * time.Millisecond
 )
 
 // Config is what the circuit proxy needs from the configuration.
@@ -53,6 +56,8 @@ type Config struct {
 	// that long; TotalTimeout closes any connection after that long.
 	IdleTimeout  time.Duration
 	TotalTimeout time.Duration
+	// DialTimeout bounds reaching the registrar for one pledge.
+	DialTimeout time.Duration
 	// AnnounceInterval is how often the GRASP AN_Proxy flood (and the
 	// mDNS announcement) is repeated; zero sends none.
 	AnnounceInterval time.Duration
@@ -221,6 +226,9 @@ func NewProxy(log *slog.Logger, cfg Config) *Proxy {
 	if cfg.TotalTimeout <= 0 {
 		cfg.TotalTimeout = DefaultTotalTimeout
 	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
 	p := &Proxy{
 		cfg:       cfg,
 		log:       log,
@@ -376,8 +384,8 @@ func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 		lns, current = nil, nil
 	}
 	defer closeAll()
-	t := time.NewTicker(rescan)
-	defer t.Stop()
+	var retry retryTimer
+	defer retry.stop()
 	var announce <-chan time.Time
 	announced := false
 	if p.cfg.AnnounceInterval > 0 {
@@ -428,10 +436,37 @@ func (p *Proxy) serveInterface(ctx context.Context, ifname string) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-retry.next(current != nil):
 		case <-announce:
 			announced = p.announce(ctx, ifname, current)
 		}
+	}
+}
+
+// retryTimer paces looking at an interface again: every rescan while it
+// has a listener, and sooner, backing off, while it has none.
+type retryTimer struct {
+	t       *time.Timer
+	backoff time.Duration
+}
+
+// next returns the channel that fires when it is time to look again.
+func (r *retryTimer) next(listening bool) <-chan time.Time {
+	d := rescan
+	if !listening {
+		r.backoff = min(max(2*r.backoff, firstRetry), rescan)
+		d = r.backoff
+	} else {
+		r.backoff = 0
+	}
+	r.stop()
+	r.t = time.NewTimer(d)
+	return r.t.C
+}
+
+func (r *retryTimer) stop() {
+	if r.t != nil {
+		r.t.Stop()
 	}
 }
 
@@ -538,7 +573,7 @@ func (p *Proxy) accept(ctx context.Context, ln net.Listener, ifname string) {
 		pc, why := p.admit(src, ifname, tc)
 		if pc == nil {
 			p.log.Debug("brski join proxy refused a pledge", "source", src, "reason", why)
-			tc.Close()
+			refuse(tc)
 			continue
 		}
 		p.relays.Add(1)
@@ -674,6 +709,34 @@ func (p *Proxy) dialRegistrar(ctx context.Context) (*net.TCPConn, error) {
 	return nil, last
 }
 
+// A pledge is told apart why the proxy let it go, as far as TCP can say
+// it once the connection is accepted (the kernel accepts before the proxy
+// can look at the source): a connection over a cap is reset at once, so
+// the pledge's next read or write fails with "connection reset", the
+// refusal TCP has; when the registrar cannot be reached the pledge gets
+// an orderly end of stream instead, after the dial failed, as it would
+// from a registrar that closed.
+
+// refuse resets c: it is closed with SO_LINGER 0, which sends RST.
+func refuse(c *net.TCPConn) {
+	c.SetLinger(0)
+	c.Close()
+}
+
+// hangUp closes c in order: FIN first, then whatever the pledge sent
+// meanwhile (its ClientHello) is read and dropped until it closes too or
+// drainTimeout passes, so closing with unread bytes does not turn the FIN
+// into a reset.
+func hangUp(c *net.TCPConn) {
+	c.CloseWrite()
+	c.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	c.Close()
+}
+
+// drainTimeout bounds how long hangUp waits for the pledge to close.
+const drainTimeout = 2 * time.Second
+
 // conn is one pledge connection in flight.
 type conn struct {
 	src       netip.AddrPort
@@ -699,12 +762,12 @@ func (c *conn) abort() {
 }
 
 func (p *Proxy) relay(ctx context.Context, c *conn) {
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	rc, err := p.dialRegistrar(dctx)
 	cancel()
 	if err != nil {
 		p.log.Warn("brski join proxy dropped a pledge", "source", c.src, "err", err)
-		c.pledge.Close()
+		hangUp(c.pledge)
 		return
 	}
 	c.registrar = rc

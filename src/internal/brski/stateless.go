@@ -33,9 +33,9 @@ type StatelessConfig struct {
 	// (/.well-known/core?brski-jp); zero answers none.
 	DiscoveryPort int
 	// KeyRotation is how often the header key is replaced, KeyGrace how
-	// long the previous one still opens headers, HeaderMaxAge how long a
-	// header is accepted back after it was made.
-	KeyRotation, KeyGrace, HeaderMaxAge time.Duration
+	// long the previous one still opens headers: a header is accepted
+	// back for at most their sum.
+	KeyRotation, KeyGrace time.Duration
 }
 
 // StatelessConfigFrom takes the stateless proxy's settings from the
@@ -47,11 +47,12 @@ func StatelessConfigFrom(b config.BRSKI) StatelessConfig {
 		RegistrarHost: b.RegistrarHost,
 		JPYPort:       b.JPYPort,
 		DiscoveryPort: CoAPPort,
-		// Daily, as the draft suggests (§4.5.5); a DTLS handshake
-		// takes seconds, so a header older than two minutes is stale.
-		KeyRotation:  24 * time.Hour,
-		KeyGrace:     5 * time.Minute,
-		HeaderMaxAge: 2 * time.Minute,
+		// Daily, as the draft recommends (§4.5.5): each rotation changes
+		// every pledge's header, which the registrar takes for a new
+		// connection. Answers to a pledge's last datagrams under the old
+		// key still get through for the grace period.
+		KeyRotation: 24 * time.Hour,
+		KeyGrace:    5 * time.Minute,
 	}
 }
 
@@ -67,10 +68,13 @@ type StatelessStatus struct {
 type StatelessCounters struct {
 	ToRegistrar uint64 `json:"to_registrar"`
 	ToPledge    uint64 `json:"to_pledge"`
-	// Discoveries counts CoAP discovery requests answered.
+	// Discoveries counts answers sent from the CoAP discovery port: the
+	// join port to matching requests, and to unicast ones whatever RFC
+	// 7252 asks (an empty link-format document, 4.04, a Reset…).
 	Discoveries uint64 `json:"discoveries"`
 	// Dropped: not from the registrar, not a JPY message, a header that
-	// fails authentication or has expired, or anything else.
+	// fails authentication (not the proxy's, or its key is gone), or
+	// anything else.
 	DroppedSource    uint64 `json:"dropped_source"`
 	DroppedMalformed uint64 `json:"dropped_malformed"`
 	DroppedHeader    uint64 `json:"dropped_header"`
@@ -100,7 +104,7 @@ type Stateless struct {
 
 // NewStateless returns the stateless proxy for cfg, with a fresh key.
 func NewStateless(log *slog.Logger, cfg StatelessConfig) (*Stateless, error) {
-	keys, err := newHeaderKeys(cfg.KeyRotation, cfg.KeyGrace, cfg.HeaderMaxAge, time.Now)
+	keys, err := newHeaderKeys(cfg.KeyRotation, cfg.KeyGrace, time.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +233,8 @@ func (s *Stateless) Run(ctx context.Context) error {
 // serveInterface waits for ifname's link-local address, then relays its
 // pledges' datagrams until ctx ends.
 func (s *Stateless) serveInterface(ctx context.Context, ifname string, up net.PacketConn) {
-	t := time.NewTicker(rescan)
-	defer t.Stop()
+	var retry retryTimer
+	defer retry.stop()
 	for {
 		pc, idx, err := s.listen(ctx, ifname)
 		if err == nil {
@@ -239,13 +243,14 @@ func (s *Stateless) serveInterface(ctx context.Context, ifname string, up net.Pa
 			stop()
 			pc.Close()
 			s.setListening(ifname, idx, nil, "", errors.New("socket closed"))
+			retry.backoff = 0 // it worked: look again soon
 		} else {
 			s.setListening(ifname, 0, nil, "", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-retry.next(false):
 		}
 	}
 }
@@ -309,32 +314,28 @@ const maxDatagram = 2048
 func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int, up net.PacketConn) {
 	buf := make([]byte, maxDatagram)
 	for {
-		n, from, err := pc.ReadFrom(buf)
+		n, from, _, err := recvFrom(pc.(*net.UDPConn), buf)
 		if err != nil {
 			return
 		}
-		ua, ok := from.(*net.UDPAddr)
-		if !ok || n == len(buf) {
+		if n == len(buf) {
 			s.dropOther.Add(1)
 			continue
 		}
-		h, err := s.keys.seal(idx, ua.AddrPort())
+		h, err := s.keys.seal(idx, from)
 		if err != nil {
 			s.dropOther.Add(1)
 			s.log.Debug("brski stateless join proxy dropped a datagram", "source", from, "err", err)
 			continue
 		}
-		msg, err := MarshalJPY(h, buf[:n])
-		if err != nil {
-			s.dropOther.Add(1)
-			continue
-		}
+		msg := MarshalJPY(h, buf[:n])
 		// Counted before sending, so whoever sees the datagram sees it
 		// counted.
 		s.toRegistrar.Add(1)
 		reg, err := s.resolveRegistrar(ctx)
 		if err == nil {
-			_, err = up.WriteTo(msg, net.UDPAddrFromAddrPort(reg))
+			zone, _ := strconv.Atoi(reg.Addr().Zone()) // an index, see resolveRegistrar
+			err = sendTo(up.(*net.UDPConn), msg, netip.AddrPortFrom(reg.Addr().WithZone(""), reg.Port()), zone)
 		}
 		if err != nil {
 			s.toRegistrar.Add(^uint64(0))
@@ -351,15 +352,17 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 func (s *Stateless) fromRegistrar(up net.PacketConn) {
 	buf := make([]byte, maxDatagram+maxJPYHeader+16)
 	for {
-		n, from, err := up.ReadFrom(buf)
+		n, from, fromIdx, err := recvFrom(up.(*net.UDPConn), buf)
 		if err != nil {
 			return
 		}
 		s.mu.Lock()
 		reg := s.registrar
 		s.mu.Unlock()
-		ua, ok := from.(*net.UDPAddr)
-		if !ok || !reg.IsValid() || ua.AddrPort().Addr().WithZone("") != reg.Addr().WithZone("") || ua.AddrPort().Port() != reg.Port() {
+		// A link-local registrar is only itself on its own link.
+		regIdx, _ := strconv.Atoi(reg.Addr().Zone())
+		if !reg.IsValid() || from.Addr() != reg.Addr().WithZone("").Unmap() || from.Port() != reg.Port() ||
+			regIdx != 0 && fromIdx != regIdx {
 			s.dropSource.Add(1)
 			continue
 		}
@@ -380,9 +383,8 @@ func (s *Stateless) fromRegistrar(up net.PacketConn) {
 			s.dropOther.Add(1)
 			continue
 		}
-		to := net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst.Addr().WithZone(strconv.Itoa(idx)), dst.Port()))
 		s.toPledge.Add(1)
-		if _, err := pc.WriteTo(content, to); err != nil {
+		if err := sendTo(pc.(*net.UDPConn), content, dst, idx); err != nil {
 			s.toPledge.Add(^uint64(0))
 			s.dropOther.Add(1)
 		}
@@ -423,13 +425,10 @@ func (s *Stateless) answerDiscovery() {
 		if !ours {
 			continue
 		}
-		m, err := parseCoAP(buf[:n])
-		if err != nil {
-			continue
-		}
 		var id [2]byte
 		rand.Read(id[:])
-		answer, ok := joinPortAnswer(m, s.cfg.Port, binary.BigEndian.Uint16(id[:]))
+		multicast := cm.Dst != nil && cm.Dst.IsMulticast()
+		answer, ok := discoveryAnswer(buf[:n], s.cfg.Port, multicast, binary.BigEndian.Uint16(id[:]))
 		if !ok {
 			continue
 		}

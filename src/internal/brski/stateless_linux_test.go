@@ -19,7 +19,7 @@ func (l *lab) startStateless(t *testing.T) *Stateless {
 	t.Helper()
 	cfg := StatelessConfig{
 		Interfaces: []string{"lan0"}, Port: 5684, RegistrarHost: "fe80::12%wan0", JPYPort: jpyPort, DiscoveryPort: CoAPPort,
-		KeyRotation: time.Hour, KeyGrace: time.Minute, HeaderMaxAge: time.Minute,
+		KeyRotation: time.Hour, KeyGrace: time.Minute,
 	}
 	s, err := NewStateless(slog.New(slog.NewTextHandler(testWriter{t}, nil)), cfg)
 	if err != nil {
@@ -115,7 +115,7 @@ func TestStatelessRoundTrip(t *testing.T) {
 		if len(h) != headerSize {
 			t.Errorf("header of %d bytes, want %d", len(h), headerSize)
 		}
-		reply, _ := MarshalJPY(h, append([]byte("answer to "), c...))
+		reply := MarshalJPY(h, append([]byte("answer to "), c...))
 		if _, err := reg.WriteToUDP(reply, from); err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func TestStatelessDropsForgeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := newHeaderKeys(time.Hour, time.Minute, time.Minute, time.Now)
+	other, _ := newHeaderKeys(time.Hour, time.Minute, time.Now)
 	forged, _ := other.seal(2, p.LocalAddr().(*net.UDPAddr).AddrPort())
 	tampered := bytes.Clone(h)
 	tampered[len(tampered)-20] ^= 0x01
@@ -166,7 +166,7 @@ func TestStatelessDropsForgeries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	jpy := func(h []byte, c string) []byte { b, _ := MarshalJPY(h, []byte(c)); return b }
+	jpy := func(h []byte, c string) []byte { return MarshalJPY(h, []byte(c)) }
 	send(reg, jpy(tampered, "evil: tampered"))
 	send(reg, jpy(forged, "evil: forged"))
 	send(reg, jpy(h[:20], "evil: truncated"))

@@ -24,18 +24,26 @@ func init() {
 // their status to the API.
 func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service) ([]daemon.Task, error) {
 	p := brski.NewProxy(log, brski.ConfigFrom(cfg))
-	// Not waited for: a LAN whose link-local address is not there yet
-	// must not hold up the daemon; the status says so meanwhile.
-	tasks := []daemon.Task{daemon.Func(p.String(), p.Run)}
+	// Waited for: the daemon is ready once pledges get an answer on every
+	// join interface. Until then (a LAN without its link-local address
+	// yet) it says "starting", and the status says why.
+	tasks := []daemon.Task{p}
 	var s *brski.Stateless
 	if cfg.Stateless {
 		var err error
 		if s, err = brski.NewStateless(log, brski.StatelessConfigFrom(cfg)); err != nil {
 			return nil, err
 		}
-		tasks = append(tasks, daemon.Func(s.String(), s.Run))
+		tasks = append(tasks, s)
 	}
-	svc.SetBRSKI(func() api.BRSKIStatus { return brski.APIStatus(p, s) })
+	svc.SetBRSKI(func() api.BRSKIStatus {
+		var st *brski.StatelessStatus
+		if s != nil {
+			ss := s.Status()
+			st = &ss
+		}
+		return api.NewBRSKIStatus(p.Status(), st)
+	})
 	return tasks, nil
 }
 
@@ -97,7 +105,8 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 		for _, p := range st.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}
+		c := st.Counters
 		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other; %d discovery answers\n",
-			st.ToRegistrar, st.ToPledge, st.DroppedHeader, st.DroppedMalformed, st.DroppedSource, st.DroppedOther, st.Discoveries)
+			c.ToRegistrar, c.ToPledge, c.DroppedHeader, c.DroppedMalformed, c.DroppedSource, c.DroppedOther, c.Discoveries)
 	}
 }

@@ -437,7 +437,7 @@ func defaults() *Config {
 			Port:           8443,
 			RegistrarPort:  443,
 			MaxConnections: 64,
-			MaxPerSource:   4,
+			MaxPerSource:   8,
 			IdleTimeout:    60 * time.Second,
 			StatelessPort:  5684,
 			JPYPort:        5685,
