@@ -2,6 +2,7 @@ package web
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -93,9 +94,20 @@ func (cl *connLimits) admit(c net.Conn) *limitConn {
 	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	mine := len(cl.byKey[key])
-	if mine >= cl.maxPer || cl.short != nil && cl.short(cl.total) {
+	if cl.short != nil && cl.short(cl.total) {
 		return nil
+	}
+	mine := len(cl.byKey[key])
+	if mine >= cl.maxPer {
+		// A client at its share whose browser keeps idle keep-alives
+		// (several tabs, a phone behind one address) gives up its oldest
+		// idle one; one busy with requests on all of them is refused.
+		victim := cl.oldestIdle(key)
+		if victim == nil {
+			return nil
+		}
+		cl.evict(victim)
+		mine--
 	}
 	if cl.total >= cl.max {
 		var heavy string
@@ -107,19 +119,50 @@ func (cl *connLimits) admit(c net.Conn) *limitConn {
 		if len(cl.byKey[heavy]) <= mine+1 {
 			return nil
 		}
-		victim := cl.byKey[heavy][0]
-		cl.untrack(victim)
-		// Closed outside the bookkeeping: its server goroutine sees the
-		// error and ends.
-		go victim.Conn.Close()
-		if cl.onDrop != nil {
-			go cl.onDrop()
+		victim := cl.oldestIdle(heavy)
+		if victim == nil {
+			victim = cl.byKey[heavy][0]
 		}
+		cl.evict(victim)
 	}
 	lc := &limitConn{Conn: c, cl: cl, key: key}
 	cl.byKey[key] = append(cl.byKey[key], lc)
 	cl.total++
 	return lc
+}
+
+// oldestIdle is key's oldest connection waiting for a next request, or
+// nil; cl.mu is held.
+func (cl *connLimits) oldestIdle(key string) *limitConn {
+	for _, c := range cl.byKey[key] {
+		if c.idle {
+			return c
+		}
+	}
+	return nil
+}
+
+// evict forgets lc and closes it; cl.mu is held.
+func (cl *connLimits) evict(lc *limitConn) {
+	cl.untrack(lc)
+	// Closed outside the bookkeeping: its server goroutine sees the
+	// error and ends.
+	go lc.Conn.Close()
+	if cl.onDrop != nil {
+		go cl.onDrop()
+	}
+}
+
+// connState is the server's ConnState hook: it tells which admitted
+// connections are idle keep-alives, the first to give way.
+func (cl *connLimits) connState(c net.Conn, st http.ConnState) {
+	lc, ok := c.(*limitConn)
+	if !ok {
+		return
+	}
+	cl.mu.Lock()
+	lc.idle = st == http.StateIdle
+	cl.mu.Unlock()
 }
 
 // untrack forgets lc; cl.mu is held.
@@ -156,6 +199,7 @@ type limitConn struct {
 	cl   *connLimits
 	key  string
 	gone bool // guarded by cl.mu
+	idle bool // guarded by cl.mu: between requests
 }
 
 func (c *limitConn) Close() error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -91,6 +92,19 @@ func TestConnLimits(t *testing.T) {
 	if !dropped(a4) {
 		t.Fatal("a fourth connection from one address was kept")
 	}
+	// Unless one of its three waits idle between requests: that one gives
+	// way (a browser with tabs open keeps idle keep-alives).
+	cl.connState(server[1], http.StateIdle)
+	a5 := dialFrom(t, "127.0.0.2", addr)
+	admitted()
+	wait(droppedC, "evicted")
+	if dropped(a5) {
+		t.Fatal("a client at its share with an idle connection was refused")
+	}
+	if cl.held() != 3 {
+		t.Fatalf("%d held, want 3", cl.held())
+	}
+	server = append(server[:1], server[2:]...)
 	// Four in all.
 	dialFrom(t, "127.0.0.3", addr)
 	admitted()

@@ -182,6 +182,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	errC := make(chan error, len(ls))
 	limits := newConnLimits(maxConns, maxConnsPerClient, newFDGauge().short)
+	srv.ConnState = limits.connState
 	s.mu.Lock()
 	for _, l := range ls {
 		s.addrs = append(s.addrs, l.Addr().(*net.TCPAddr).AddrPort())
