@@ -73,6 +73,21 @@ func TestDaemonFirewall(t *testing.T) {
 		t.Errorf("move: %v", d)
 	}
 
+	// What is in force for a device, with the firewall's counters: in the
+	// CLI's view and through rpcd, as LuCI and TR-069 call it.
+	for _, d := range []map[string]any{cli("device", "Camera"), rpcdCall(t, cfgPath, "device", `{"id":"Camera"}`)} {
+		fw, ok := d["firewall"].(map[string]any)
+		if !ok || fw["confined"] != true {
+			t.Errorf("the device's view does not say the firewall confines it: %v", d)
+			continue
+		}
+		for _, k := range []string{"accepted_packets", "accepted_bytes", "dropped_packets", "dropped_bytes"} {
+			if _, ok := fw[k].(float64); !ok {
+				t.Errorf("firewall counters lack %s: %v", k, fw)
+			}
+		}
+	}
+
 	// A removed device leaves the tables; the other stays.
 	if out, err := exec.Command("ip", "netns", "exec", ns, binary, "remove", "Plug", "--config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("trustjoin remove: %v\n%s", err, out)

@@ -9,26 +9,15 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
-// Errors a Service wraps so the API answers with the right status.
-var (
-	// ErrNotFound: the device, request or entry does not exist (404).
-	ErrNotFound = errors.New("not found")
-	// ErrInvalid: the request is malformed or not allowed (400).
-	ErrInvalid = errors.New("invalid request")
-	// ErrConflict: the request clashes with the current state (409), e.g. a
-	// second PKEX code while one is pending on the same access point.
-	ErrConflict = errors.New("conflict")
-	// ErrUnavailable: a part needed is not there (503), e.g. no access
-	// point with DPP.
-	ErrUnavailable = errors.New("unavailable")
-)
-
-// Service is what the API needs from the daemon. Errors wrap the sentinels
-// above; their text is shown to people, so it must be plain language and
+// Service is what the API needs from the daemon. Its errors carry their
+// kind as a *fault.Error, which sets the reply's status (invalid 400, not
+// found 404, forbidden 403, conflict 409, unavailable 503; anything else
+// 500); their text is shown to people, so it must be plain language and
 // must never carry a secret.
 type Service interface {
 	Status(ctx context.Context) (Status, error)
@@ -46,6 +35,9 @@ type Service interface {
 	PreauthBulk(ctx context.Context, es []PreauthRequest) (BulkResult, error)
 	PreauthRemove(ctx context.Context, id string) error
 	SetMUD(ctx context.Context, id string, r MUDRequest) (Device, error)
+	// SetMUDByMAC is SetMUD for the device with the MAC address mac, as
+	// a DHCP server knows it.
+	SetMUDByMAC(ctx context.Context, mac string, r MUDRequest) (Device, error)
 	ApproveMUD(ctx context.Context, id string) (Device, error)
 	BRSKI(ctx context.Context) (BRSKIStatus, error)
 }
@@ -102,6 +94,25 @@ type Device struct {
 	Warnings    []string    `json:"warnings"`
 	Credential  *Credential `json:"credential,omitempty"`
 	Quarantined bool        `json:"quarantined"`
+	// Firewall is what the firewall holds for the device, in the reply
+	// for one device; absent while the firewall does not know it (no
+	// firewall, or no MAC address yet).
+	Firewall *FirewallStatus `json:"firewall,omitempty"`
+}
+
+// FirewallStatus is what the firewall holds for one device, and what its
+// policy judged since it was put in: packets it accepted (those opening
+// flows, and bridged traffic; established flows are not looked at again)
+// and packets it dropped. DHCP, DNS and neighbour discovery to the router,
+// allowed for every device, are not counted.
+type FirewallStatus struct {
+	// Confined: the device's segment, quarantine and MUD policy are in
+	// force as its standing says.
+	Confined        bool   `json:"confined"`
+	AcceptedPackets uint64 `json:"accepted_packets"`
+	AcceptedBytes   uint64 `json:"accepted_bytes"`
+	DroppedPackets  uint64 `json:"dropped_packets"`
+	DroppedBytes    uint64 `json:"dropped_bytes"`
 }
 
 // MUDStatus is where a device's MUD policy stands.
@@ -146,7 +157,14 @@ type OnboardRequest struct {
 	Name       string `json:"name"`
 	Segment    string `json:"segment"`
 	Ifname     string `json:"ifname"`
+	// Via says who the request comes from when it does not come over the
+	// socket, whose callers are all the householder: ViaPhone for the
+	// phone pages, which may add new devices only.
+	Via string `json:"-"`
 }
+
+// ViaPhone marks an OnboardRequest from a phone link.
+const ViaPhone = "phone"
 
 // Progress is where one onboarding request stands.
 type Progress struct {
@@ -239,6 +257,13 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		}
 		return s.SetMUD(r.Context(), r.PathValue("id"), m)
 	}))
+	mux.HandleFunc("POST /v1/macs/{mac}/mud", h.wrap(func(r *http.Request) (any, error) {
+		var m MUDRequest
+		if err := decode(r, &m); err != nil {
+			return nil, err
+		}
+		return s.SetMUDByMAC(r.Context(), r.PathValue("mac"), m)
+	}))
 	mux.HandleFunc("POST /v1/devices/{id}/mud/approve", h.wrap(func(r *http.Request) (any, error) {
 		return s.ApproveMUD(r.Context(), r.PathValue("id"))
 	}))
@@ -306,7 +331,7 @@ func preauthBulk(ctx context.Context, s Service, es []PreauthRequest) (BulkResul
 	var bad []BulkError
 	for i, e := range es {
 		if err := CheckName(e.Name); err != nil {
-			bad = append(bad, BulkError{Index: i, Error: strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")})
+			bad = append(bad, BulkError{Index: i, Error: err.Error()})
 			continue
 		}
 		good = append(good, e)
@@ -344,10 +369,14 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 		v, err := fn(r)
 		if err != nil {
 			status := statusOf(err)
+			msg := err.Error()
+			if k := fault.KindOf(err); k != fault.Internal {
+				msg = k.String() + ": " + msg
+			}
 			if status == http.StatusInternalServerError {
 				h.log.Error("API call failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
-			writeJSON(w, status, map[string]string{"error": err.Error()})
+			writeJSON(w, status, map[string]string{"error": msg})
 			return
 		}
 		writeJSON(w, ok, v)
@@ -355,16 +384,19 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 }
 
 func statusOf(err error) int {
-	switch {
-	case errors.Is(err, ErrNotFound):
+	switch fault.KindOf(err) {
+	case fault.NotFound:
 		return http.StatusNotFound
-	case errors.Is(err, ErrInvalid):
+	case fault.Invalid:
 		return http.StatusBadRequest
-	case errors.Is(err, ErrConflict):
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.Conflict:
 		return http.StatusConflict
-	case errors.Is(err, ErrUnavailable):
+	case fault.Unavailable:
 		return http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
@@ -376,7 +408,7 @@ func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: the request body is not valid JSON for this call: %v", ErrInvalid, err)
+		return fault.New(fault.Invalid, "the request body is not valid JSON for this call: %v", err)
 	}
 	return nil
 }

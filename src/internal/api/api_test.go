@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 // service is a Service whose answers the tests set; fine for the API's own
@@ -35,7 +35,7 @@ func (s *service) Devices(context.Context) ([]api.Device, error) {
 func (s *service) Device(_ context.Context, id string) (api.Device, error) {
 	d, ok := s.devices[id]
 	if !ok {
-		return api.Device{}, fmt.Errorf("%w: no device %q", api.ErrNotFound, id)
+		return api.Device{}, fault.New(fault.NotFound, "no device %q", id)
 	}
 	return d, nil
 }
@@ -43,13 +43,13 @@ func (s *service) Device(_ context.Context, id string) (api.Device, error) {
 func (s *service) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress, error) {
 	s.got = r
 	if !strings.HasPrefix(r.URI, "DPP:") {
-		return api.Progress{}, fmt.Errorf("%w: the QR code is not a Wi-Fi Easy Connect code", api.ErrInvalid)
+		return api.Progress{}, fault.New(fault.Invalid, "the QR code is not a Wi-Fi Easy Connect code")
 	}
 	return api.Progress{ID: "o-1", DeviceID: "d-1", State: "queued"}, nil
 }
 
 func (s *service) Remove(context.Context, string) error {
-	return fmt.Errorf("%w: hostapd is restarting", api.ErrUnavailable)
+	return fault.New(fault.Unavailable, "hostapd is restarting")
 }
 
 func (s *service) Status(context.Context) (api.Status, error) {

@@ -1,9 +1,8 @@
 package api
 
 import (
-	"fmt"
-
 	"github.com/trustjoin/trustjoin/src/internal/devname"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 )
 
@@ -17,7 +16,7 @@ func CheckName(name string) error {
 		return nil
 	}
 	if err := devname.Check(name); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fault.New(fault.Invalid, "%v", err)
 	}
 	return nil
 }
@@ -32,10 +31,10 @@ func (o OnboardRequest) Check() error {
 		return nil
 	}
 	if err := hostapd.CheckPKEXCode(o.Code); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fault.New(fault.Invalid, "%v", err)
 	}
 	if err := hostapd.CheckPKEXIdentifier(o.Identifier); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fault.New(fault.Invalid, "%v", err)
 	}
 	return nil
 }

@@ -2,9 +2,10 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 // PhoneSession is a one-time link for the householder's phone: the router
@@ -33,7 +34,7 @@ type PhoneService interface {
 }
 
 // errNoPhone explains how to turn the phone pages on.
-var errNoPhone = fmt.Errorf("%w: the phone pages are off; in /etc/config/trustjoin set option enabled '1' and a LAN address (list listen '192.168.1.1:8099') in the web section, then reload trustjoin", ErrUnavailable)
+var errNoPhone = fault.New(fault.Unavailable, "the phone pages are off; in /etc/config/trustjoin set option enabled '1' and a LAN address (list listen '192.168.1.1:8099') in the web section, then reload trustjoin")
 
 func (h *handler) phoneRoutes(mux *http.ServeMux) {
 	p, ok := h.s.(PhoneService)

@@ -3,13 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/behaviour"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 )
@@ -89,7 +89,7 @@ type WatchService interface {
 	HandleUnknown(ctx context.Context, mac string, r HandleRequest) (HandledDevice, error)
 }
 
-var errNoWatch = fmt.Errorf("%w: devices are not watched (trustjoin is disabled: main.enabled '0')", ErrUnavailable)
+var errNoWatch = fault.New(fault.Unavailable, "devices are not watched (trustjoin is disabled: main.enabled '0')")
 
 func (h *handler) watchRoutes(mux *http.ServeMux) {
 	ws, ok := h.s.(WatchService)
@@ -107,7 +107,7 @@ func (h *handler) watchRoutes(mux *http.ServeMux) {
 		if s := r.URL.Query().Get("since"); s != "" {
 			n, err := strconv.ParseUint(s, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%w: since must be an event number, not %q", ErrInvalid, s)
+				return nil, fault.New(fault.Invalid, "since must be an event number, not %q", s)
 			}
 			since = n
 		}

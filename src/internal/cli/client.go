@@ -179,6 +179,14 @@ func printDevice(w io.Writer, d api.Device) {
 	if d.Quarantined {
 		fmt.Fprintln(w, "  QUARANTINED: reaches only DHCP and DNS")
 	}
+	if f := d.Firewall; f != nil {
+		state := "confined as its standing says"
+		if !f.Confined {
+			state = "NOT confined as its standing says yet"
+		}
+		fmt.Fprintf(w, "  firewall: %s; accepted %d packets (%d bytes), dropped %d packets (%d bytes)\n",
+			state, f.AcceptedPackets, f.AcceptedBytes, f.DroppedPackets, f.DroppedBytes)
+	}
 	for _, warn := range d.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", esc(warn))
 	}
@@ -271,7 +279,7 @@ func runOnboard(ctx context.Context, env Env) int {
 	// Refused here already, as the daemon would: hostapd must get the
 	// code and nothing more, and names end up in tables and terminals.
 	if err := req.Check(); err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin onboard: %s\n", esc(invalid(err)))
+		fmt.Fprintf(env.Stderr, "trustjoin onboard: %s\n", esc(err.Error()))
 		return 2
 	}
 	c, err := f.client()
@@ -370,7 +378,7 @@ func runPreauth(ctx context.Context, env Env) int {
 			return 2
 		}
 		if err := api.CheckName(*name); err != nil {
-			fmt.Fprintf(env.Stderr, "trustjoin preauth add: %s\n", esc(invalid(err)))
+			fmt.Fprintf(env.Stderr, "trustjoin preauth add: %s\n", esc(err.Error()))
 			return 2
 		}
 		var e api.PreauthEntry

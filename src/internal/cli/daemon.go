@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/firewall"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
@@ -121,26 +122,31 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		return nil, err
 	}
 	engine := dpp.New(dpp.Options{
-		Log:            log,
-		Registry:       reg,
-		StateDir:       cfg.Main.StateDir,
-		Conf:           "sta-" + string(cfg.Onboarding.AKM),
-		Timeout:        cfg.Onboarding.Timeout,
-		DefaultSegment: cfg.Onboarding.DefaultSegment,
-		PKEXAttempts:   cfg.Onboarding.PKEXAttempts,
-		PKEXWindow:     cfg.Onboarding.PKEXWindow,
-		VLAN: func(name string) (int, bool) {
-			s, ok := cfg.SegmentByName(name)
-			return s.VLAN, ok
-		},
+		Log:          log,
+		StateDir:     cfg.Main.StateDir,
+		Conf:         "sta-" + string(cfg.Onboarding.AKM),
+		Timeout:      cfg.Onboarding.Timeout,
+		PKEXAttempts: cfg.Onboarding.PKEXAttempts,
+		PKEXWindow:   cfg.Onboarding.PKEXWindow,
 	})
-	var aps []config.Wifi
+	o := device.Options{Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Radio: engine}
+	var (
+		aps []config.Wifi
+		fw  *firewall.Enforcer
+	)
 	if !cfg.Main.Enabled {
 		log.Warn("disabled in the configuration (main.enabled '0'): onboarding and enforcement are off")
 	} else {
 		aps = accessPoints(log, cfg)
+		// Access points sharing a PSK file share its lock.
+		files := map[string]*credential.PSKFile{}
 		for _, w := range aps {
-			engine.AddBSS(w.Ifname, nil, credential.Open(w.PSKFile))
+			psk := files[w.PSKFile]
+			if psk == nil {
+				psk = credential.Open(w.PSKFile)
+				files[w.PSKFile] = psk
+			}
+			engine.AddBSS(w.Ifname, nil, psk)
 			m := &hostapd.Monitor{
 				Iface: w.Ifname, CtrlDir: cfg.Main.HostapdCtrlDir, LocalDir: cfg.Main.RunDir, Log: log,
 				OnEvent:      engine.HandleEvent,
@@ -150,39 +156,36 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 				return engine.Attach(ctx, w.Ifname, c)
 			}
 			engine.SetCtrl(w.Ifname, m)
+			o.AccessPoints = append(o.AccessPoints, credential.AccessPoint{Ifname: w.Ifname, File: psk, Ctrl: m})
 			// hostapd may start after trustjoin: its monitor is not waited
 			// for before reporting ready, it connects when hostapd is up.
 			tasks = append(tasks, daemon.Func(m.String(), m.Run))
 		}
 		tasks = append(tasks, daemon.Func("onboarding", engine.Run))
-	}
-	lc := lifecycle.New(cfg, engine, reg, status)
-	if cfg.Main.Enabled {
 		if err := plumbSegments(log, cfg); err != nil {
 			return nil, err
 		}
-		// The MUD manager hands every device's segment, quarantine and MUD
-		// policy to the firewall, even with MUD itself turned off.
-		var enforcer mudpolicy.Enforcer
-		var fw *firewall.Enforcer
+		// The device owner hands every device's segment, quarantine and
+		// MUD policy to the firewall, even with MUD itself turned off.
 		if cfg.Main.Firewall {
 			if fw, err = newFirewall(log, cfg, aps); err != nil {
 				return nil, err
 			}
-			enforcer = firewallEnforcer{fw}
+			o.Firewall = fw
 		} else {
 			log.Warn("firewall turned off (main.firewall '0'): devices keep their own credentials and VLANs, but nothing filters their traffic")
 		}
-		mgr, err := mudManager(log, cfg, reg, enforcer)
-		if err != nil {
+		if o.MUD, err = mudManager(log, cfg); err != nil {
 			return nil, err
 		}
-		lc.UseMUD(mgr)
-		tasks = append(tasks, mgr)
-		if fw != nil {
-			tasks = append(tasks, firewallTask(log, fw, mgr.Ready()))
-		}
 	}
+	devices := device.New(o)
+	engine.SetDevices(devices)
+	tasks = append(tasks, devices)
+	if fw != nil {
+		tasks = append(tasks, firewallTask(log, fw, devices.Ready()))
+	}
+	lc := lifecycle.New(devices, engine, status)
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
 		bt, err := brskiTasks(log, cfg.BRSKI, lc)
 		if err != nil {
@@ -192,11 +195,11 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	var svc api.Service = lc
 	if cfg.Web.Enabled {
-		o := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc, State: phones}
+		wo := web.Options{Log: log, Listen: cfg.Web.Listen, TokenTTL: cfg.Web.TokenTTL, Onboarder: svc, State: phones}
 		if cfg.Onboarding.LegacyPassphrase {
-			o.Legacy = engine
+			wo.Legacy = devices
 		}
-		ws, err := web.New(o)
+		ws, err := web.New(wo)
 		if err != nil {
 			return nil, err
 		}
@@ -232,8 +235,8 @@ func accessPoints(log *slog.Logger, cfg *config.Config) []config.Wifi {
 	return out
 }
 
-// mudManager wires MUD retrieval, signature checking and enforcement.
-func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry, enforcer mudpolicy.Enforcer) (*mudpolicy.Manager, error) {
+// mudManager wires MUD retrieval and signature checking.
+func mudManager(log *slog.Logger, cfg *config.Config) (*mudpolicy.Manager, error) {
 	// An unusable trust anchor (not there yet, not PEM) does not stop the
 	// daemon: signatures that need it fail to verify, which is the safe
 	// side (their files wait for approval or are refused), and an ACS may
@@ -255,21 +258,19 @@ func mudManager(log *slog.Logger, cfg *config.Config, reg *registry.Registry, en
 	} else {
 		log.Warn("no usable MUD trust anchor (mud.trust_anchor): no MUD signature can be verified", "signature_policy", cfg.MUD.SignaturePolicy)
 	}
-	// With a nil Enforcer (main.firewall '0') the manager fetches, checks
-	// and records each device's MUD status but confines no device, and
-	// says so in the log and in every enforced device's status.
+	// Without a firewall (main.firewall '0') the device owner still has
+	// each device's MUD file fetched, checked and its status recorded, but
+	// confines no device, and says so in the log and in every enforced
+	// device's status.
 	return mudpolicy.New(mudpolicy.Options{
-		Log:      log,
-		Registry: reg,
 		Source: &mud.Fetcher{
 			Client:  &http.Client{},
 			Dir:     filepath.Join(cfg.Main.StateDir, "mud"),
 			MaxSize: cfg.MUD.MaxSize,
 			Timeout: cfg.MUD.FetchTimeout,
 		},
-		Enforcer: enforcer,
-		Off:      !cfg.MUD.Enabled,
-		Policy:   cfg.MUD.SignaturePolicy,
-		Anchors:  anchors,
+		Off:     !cfg.MUD.Enabled,
+		Policy:  cfg.MUD.SignaturePolicy,
+		Anchors: anchors,
 	}), nil
 }

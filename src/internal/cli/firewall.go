@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/firewall"
-	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 )
 
 // newFirewall returns the nftables enforcer for cfg's segments, carried by
@@ -67,8 +65,9 @@ func joinConfinement(b config.BRSKI) firewall.Join {
 }
 
 // firewallTask keeps trustjoin's tables in place (restoring them after an
-// fw4 reload or flush). It starts once the MUD manager has put every device
-// back, so the tables a previous run left confine devices until then. A
+// fw4 reload or flush). It starts once the device owner has put every
+// device back, so the tables a previous run left confine devices until
+// then. A
 // kernel that refuses the tables is retried, loudly, rather than stopping
 // onboarding.
 func firewallTask(log *slog.Logger, fw *firewall.Enforcer, restored <-chan struct{}) daemon.Task {
@@ -92,22 +91,3 @@ func firewallTask(log *slog.Logger, fw *firewall.Enforcer, restored <-chan struc
 		}
 	})
 }
-
-// firewallEnforcer hands the MUD manager's device policies to the firewall.
-type firewallEnforcer struct{ fw *firewall.Enforcer }
-
-var _ mudpolicy.Enforcer = firewallEnforcer{}
-
-func (f firewallEnforcer) Apply(ctx context.Context, p mudpolicy.DevicePolicy) error {
-	d := firewall.Device{ID: p.ID, Segment: p.Segment, Quarantined: p.Quarantined, Policy: p.Policy, Manufacturer: p.Manufacturer}
-	for _, m := range p.MACs {
-		hw, err := net.ParseMAC(m)
-		if err != nil {
-			return fmt.Errorf("device %s: bad MAC address %q: %v", p.ID, m, err)
-		}
-		d.MACs = append(d.MACs, hw)
-	}
-	return f.fw.Apply(ctx, d)
-}
-
-func (f firewallEnforcer) Remove(ctx context.Context, id string) error { return f.fw.Remove(ctx, id) }

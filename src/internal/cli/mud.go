@@ -75,34 +75,9 @@ func mudDHCP(ctx context.Context, env Env, f *clientFlags) int {
 		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: MACADDR %q is not a MAC address; the MUD URL %s is not recorded\n", macArg, esc(u))
 		return 2
 	}
-	c, err := f.client()
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
-		return 1
-	}
-	lctx, cancel := context.WithTimeout(ctx, *f.timeout)
-	defer cancel()
-	var r struct {
-		Devices []api.Device `json:"devices"`
-	}
-	if err := c.Do(lctx, "GET", "/v1/devices", nil, &r); err != nil {
-		fmt.Fprintf(env.Stderr, "trustjoin: %s\n", esc(err.Error()))
-		return 1
-	}
-	id := ""
-	for _, d := range r.Devices {
-		for _, m := range d.MACs {
-			if hw, err := net.ParseMAC(m); err == nil && hw.String() == mac.String() {
-				id = d.ID
-			}
-		}
-	}
-	if id == "" {
-		fmt.Fprintf(env.Stderr, "trustjoin mud dhcp: no device with MAC address %s was onboarded; its MUD URL %s is not recorded\n", mac, esc(u))
-		return 1
-	}
+	// One call: the daemon finds the device by its MAC address.
 	var d api.Device
-	return f.call(ctx, env, "POST", "/v1/devices/"+url.PathEscape(id)+"/mud", api.MUDRequest{URL: u, Source: "dhcp"}, &d, func(w io.Writer) {
+	return f.call(ctx, env, "POST", "/v1/macs/"+url.PathEscape(mac.String())+"/mud", api.MUDRequest{URL: u, Source: "dhcp"}, &d, func(w io.Writer) {
 		fmt.Fprintf(w, "%s (%s): MUD URL %s, %s\n", esc(d.Name), mac, esc(d.MUD.URL), esc(d.MUD.Status))
 	})
 }

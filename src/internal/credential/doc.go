@@ -1,6 +1,11 @@
 // Package credential gives each device its own Wi-Fi credential: a fresh
 // random passphrase in its own line of a wpa_psk_file that trustjoin owns,
-// with the device's key id and VLAN.
+// with the device's key id and VLAN. Sync brings the lines to what the
+// device owner wants (their VLANs, which go) and has hostapd act on it at
+// once: reload, and disconnect a device whose credential went or moved.
+// A device's key ids are its id, or while a second credential is on its
+// way to it, its id and a suffix, so the old one keeps working until the
+// device connects with the new one.
 //
 // Why a file trustjoin owns: on OpenWrt, netifd rewrites
 // /var/run/hostapd-<ifname>.psk from wifi-station sections at every wifi

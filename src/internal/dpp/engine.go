@@ -14,10 +14,9 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
-	"github.com/trustjoin/trustjoin/src/internal/devname"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
-	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
 // Ctrl is how the engine drives one access point's hostapd.
@@ -25,18 +24,43 @@ type Ctrl interface {
 	Command(ctx context.Context, cmd string) (string, error)
 }
 
-// Errors the layers above map to plain-language replies.
-var (
-	ErrInvalid     = errors.New("invalid request")
-	ErrBusy        = errors.New("busy")
-	ErrUnavailable = errors.New("unavailable")
-	ErrNotFound    = errors.New("not found")
-)
+// Devices is what the engine tells about devices: the device owner
+// (package device) implements it and decides what each event means for the
+// device's standing. Calls come from hostapd's event stream and the
+// exchanges; they must not block for long.
+type Devices interface {
+	// Configured: the device of an exchange has received its credential
+	// (DPP-CONF-SENT).
+	Configured(deviceID string)
+	// Connected: a station connected on ifname with the credential keyID.
+	Connected(ifname, keyID, mac string)
+	// Disconnected: a station left ifname.
+	Disconnected(ifname, mac string)
+	// MUDURL: the device of an exchange named its MUD URL in its DPP
+	// configuration request.
+	MUDURL(deviceID, url string)
+	// Failed: the exchange giving deviceID the credential keyID ended
+	// without the device connecting with it. configured says whether the
+	// device received it (it may then connect later).
+	Failed(deviceID, keyID string, configured bool, why string)
+	// Chirps lists the pre-authorised devices to listen for, each with
+	// the key id and VLAN of its line.
+	Chirps() ([]Chirp, error)
+}
+
+// Chirp is a pre-authorised device waiting to announce itself.
+type Chirp struct {
+	DeviceID, KeyID string
+	VLAN            int
+	// URI is its bootstrapping URI.
+	URI string
+}
 
 // Options configure an Engine.
 type Options struct {
-	Log      *slog.Logger
-	Registry *registry.Registry
+	Log *slog.Logger
+	// Devices hears what happens to devices; SetDevices sets it later.
+	Devices Devices
 	// StateDir holds the configurator key (root-only).
 	StateDir string
 	// Conf is what devices are configured for: sta-psk, sta-sae or
@@ -44,10 +68,6 @@ type Options struct {
 	Conf string
 	// Timeout bounds one onboarding, from request to device connected.
 	Timeout time.Duration
-	// VLAN maps a segment name to its VLAN id.
-	VLAN func(segment string) (int, bool)
-	// DefaultSegment is where a device goes unless told otherwise.
-	DefaultSegment string
 	// PKEXAttempts wrong PKEX codes are tolerated per PKEXWindow.
 	PKEXAttempts int
 	PKEXWindow   time.Duration
@@ -86,6 +106,8 @@ type bss struct {
 	pkexBusy  bool
 	// chirp maps a pre-authorised device to its bootstrap entry in hostapd.
 	chirp map[string]string
+	// running is the exchange in progress here, nil between exchanges.
+	running *job
 }
 
 // Request is one onboarding request and its outcome.
@@ -104,7 +126,10 @@ type job struct {
 	method      string // qr or pkex
 	uri         *URI
 	code, ident string
-	device      registry.Device
+	// The device, its new credential's key id, and the line's VLAN.
+	deviceID, keyID string
+	vlan            int
+	configured      bool
 }
 
 // New returns an Engine.
@@ -117,6 +142,9 @@ func New(o Options) *Engine {
 	}
 	return &Engine{o: o, log: o.Log, bss: map[string]*bss{}, requests: map[string]*Request{}}
 }
+
+// SetDevices sets who hears about devices, before Run.
+func (e *Engine) SetDevices(d Devices) { e.o.Devices = d }
 
 // AddBSS registers an access point, its hostapd control and the PSK file
 // trustjoin owns for it.
@@ -292,11 +320,11 @@ func (e *Engine) pick(ifname string) (*bss, error) {
 	if ifname != "" {
 		b := e.bss[ifname]
 		if b == nil {
-			return nil, fmt.Errorf("%w: no access point %q", ErrInvalid, ifname)
+			return nil, fault.New(fault.Invalid, "no access point %q", ifname)
 		}
 		return b, usable(b)
 	}
-	var last error = fmt.Errorf("%w: no access point is configured (is hostapd running?)", ErrUnavailable)
+	var last error = fault.New(fault.Unavailable, "no access point is configured (is hostapd running?)")
 	for _, n := range e.order {
 		b := e.bss[n]
 		if last = usable(b); last == nil {
@@ -311,9 +339,9 @@ func usable(b *bss) error {
 	defer b.mu.Unlock()
 	switch {
 	case !b.attached:
-		return fmt.Errorf("%w: the access point %s is not up (hostapd is not running or restarting)", ErrUnavailable, b.ifname)
+		return fault.New(fault.Unavailable, "the access point %s is not up (hostapd is not running or restarting)", b.ifname)
 	case !b.dpp.Supported:
-		return fmt.Errorf("%w: the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", ErrUnavailable, b.ifname)
+		return fault.New(fault.Unavailable, "the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", b.ifname)
 	}
 	return nil
 }
@@ -350,81 +378,31 @@ func mac(ev hostapd.Event) string {
 }
 
 func (e *Engine) staConnected(ev hostapd.Event) {
-	keyID := ev.Fields["keyid"]
-	d, ok := e.o.Registry.ByKeyID(keyID)
-	if !ok {
-		return
+	if keyID := ev.Fields["keyid"]; keyID != "" {
+		e.o.Devices.Connected(ev.Iface, keyID, mac(ev))
 	}
-	m := mac(ev)
-	now := e.o.Now()
-	_, err := e.o.Registry.Update(d.ID, func(d *registry.Device) error {
-		if d.State == registry.StateNeedsReonboarding {
-			return nil
-		}
-		d.State = registry.StateConnected
-		d.LastSeen = now
-		d.Ifname = ev.Iface
-		if m != "" && !contains(d.MACs, m) {
-			d.MACs = append(d.MACs, m)
-		}
-		d.Record(now, "connected with its own credential as "+m)
-		return nil
-	})
-	if err != nil {
-		e.log.Error("failed to record a connection", "device", d.ID, "err", err)
-		return
-	}
-	e.log.Info("device connected with its own credential", "device", d.ID, "mac", m, "iface", ev.Iface)
 }
 
 func (e *Engine) staDisconnected(ev hostapd.Event) {
-	m := mac(ev)
-	for _, d := range e.o.Registry.List() {
-		if !contains(d.MACs, m) || d.State != registry.StateConnected {
-			continue
-		}
-		now := e.o.Now()
-		e.o.Registry.Update(d.ID, func(d *registry.Device) error {
-			d.State = registry.StateDisconnected
-			d.LastSeen = now
-			d.Record(now, "disconnected")
-			return nil
-		})
-	}
+	e.o.Devices.Disconnected(ev.Iface, mac(ev))
 }
 
 func (e *Engine) mudURL(b *bss, ev hostapd.Event) {
 	// hostapd 2.10 prints "DPP-MUD-URL <url>"; 2.11 the same, sometimes
-	// with fields. The exchange in progress owns it.
+	// with fields. The exchange in progress on this access point owns it.
 	url := strings.TrimSpace(strings.TrimPrefix(ev.Raw, ev.Name))
 	if len(ev.Args) > 0 {
 		url = ev.Args[0]
 	}
-	e.mu.Lock()
+	b.mu.Lock()
 	var devID string
-	for _, r := range e.requests {
-		if r.State == "running" || r.State == "configured" {
-			devID = r.DeviceID
-		}
+	if b.running != nil {
+		devID = b.running.deviceID
 	}
-	e.mu.Unlock()
-	if devID == "" || !strings.HasPrefix(url, "https://") {
-		return
+	b.mu.Unlock()
+	if devID != "" {
+		e.o.Devices.MUDURL(devID, url)
 	}
-	e.o.Registry.Update(devID, func(d *registry.Device) error {
-		d.MUDURL = url
-		d.Record(e.o.Now(), "sent its MUD URL")
-		return nil
-	})
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // Run processes every access point's queue until ctx ends.
@@ -460,7 +438,7 @@ func (e *Engine) Progress(id string) (Request, error) {
 	defer e.mu.Unlock()
 	r, ok := e.requests[id]
 	if !ok {
-		return Request{}, fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+		return Request{}, fault.New(fault.NotFound, "no onboarding request %q", id)
 	}
 	c := *r
 	c.cancel = nil
@@ -473,7 +451,7 @@ func (e *Engine) Cancel(id string) error {
 	defer e.mu.Unlock()
 	r, ok := e.requests[id]
 	if !ok {
-		return fmt.Errorf("%w: no onboarding request %q", ErrNotFound, id)
+		return fault.New(fault.NotFound, "no onboarding request %q", id)
 	}
 	if r.cancel != nil {
 		r.cancel()
@@ -490,40 +468,53 @@ func (e *Engine) update(r *Request, fn func(r *Request)) {
 	e.mu.Unlock()
 }
 
-// OnboardRequest is what to onboard.
+// OnboardRequest is one exchange to run: how the device is reached (its
+// scanned code, or a PKEX code) and the credential to give it. The device
+// owner decides which device it is and its credential's key id and VLAN.
 type OnboardRequest struct {
-	Method, URI, Code, Identifier, Name, Segment, Ifname string
+	Method string // qr or pkex
+	URI    *URI   // qr: the device's parsed code
+	// Code and Identifier (pkex), as printed on the device.
+	Code, Identifier string
+	// Ifname is the access point; empty picks the first one that can.
+	Ifname   string
+	DeviceID string
+	KeyID    string
+	VLAN     int
+	// Begin, if set, runs once the request is accepted, with the access
+	// point chosen, before the exchange is queued; an error refuses the
+	// request.
+	Begin func(ifname string) error
+}
+
+// CheckPKEX checks a PKEX code and identifier before they reach hostapd.
+// Values hostapd would read more into are refused here, before anything
+// is queued, and again where the command is built.
+func CheckPKEX(code, ident string) error {
+	if err := hostapd.CheckPKEXCode(code); err != nil {
+		return fault.New(fault.Invalid, "%v", err)
+	}
+	if err := hostapd.CheckPKEXIdentifier(ident); err != nil {
+		return fault.New(fault.Invalid, "%v", err)
+	}
+	return nil
 }
 
 // Onboard checks a request and queues it on its access point. The request
 // runs in the background; Progress follows it.
 func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
-	segment := r.Segment
-	if segment == "" {
-		segment = e.o.DefaultSegment
-	}
-	if _, ok := e.o.VLAN(segment); !ok {
-		return Request{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
-	}
-	j := &job{method: r.Method, code: r.Code, ident: r.Identifier}
+	j := &job{method: r.Method, uri: r.URI, code: r.Code, ident: r.Identifier, deviceID: r.DeviceID, keyID: r.KeyID, vlan: r.VLAN}
 	switch r.Method {
 	case "qr":
-		u, err := ParseURI(r.URI)
-		if err != nil {
-			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		if r.URI == nil {
+			return Request{}, fault.New(fault.Invalid, "no device code to onboard with")
 		}
-		j.uri = u
 	case "pkex":
-		// Values hostapd would read more into are refused here, before
-		// anything is queued, and again where the command is built.
-		if err := hostapd.CheckPKEXCode(r.Code); err != nil {
-			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
-		if err := hostapd.CheckPKEXIdentifier(r.Identifier); err != nil {
-			return Request{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		if err := CheckPKEX(r.Code, r.Identifier); err != nil {
+			return Request{}, err
 		}
 	default:
-		return Request{}, fmt.Errorf("%w: method must be qr or pkex", ErrInvalid)
+		return Request{}, fault.New(fault.Invalid, "method must be qr or pkex")
 	}
 	b, err := e.pick(r.Ifname)
 	if err != nil {
@@ -534,46 +525,18 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 			return Request{}, err
 		}
 		if !b.claimPKEX() {
-			return Request{}, fmt.Errorf("%w: a PKEX code is already waiting on %s; finish or cancel it first", ErrBusy, b.ifname)
+			return Request{}, fault.New(fault.Conflict, "a PKEX code is already waiting on %s; finish or cancel it first", b.ifname)
 		}
 	}
-
-	// The device: the same key onboarded again keeps its identity and
-	// name but gets a new credential.
-	now := e.o.Now()
-	var dev registry.Device
-	if j.uri != nil {
-		if old, ok := e.o.Registry.ByKeyHash(j.uri.KeyHash); ok {
-			dev = old
+	if r.Begin != nil {
+		if err := r.Begin(b.ifname); err != nil {
+			if r.Method == "pkex" {
+				b.releasePKEX()
+			}
+			return Request{}, err
 		}
 	}
-	if dev.ID == "" {
-		name := r.Name
-		if name == "" && j.uri != nil {
-			// What the device says about itself, made fit to show.
-			name = devname.FromDevice(j.uri.Info)
-		}
-		if name == "" {
-			name = "Device"
-		}
-		dev = registry.Device{ID: credential.RandomID("d-"), Name: e.o.Registry.UniqueName(name)}
-		if j.uri != nil {
-			dev.KeyHash = j.uri.KeyHash
-		}
-	} else if r.Name != "" {
-		dev.Name = r.Name
-	}
-	dev.Segment = segment
-	dev.Ifname = b.ifname
-	dev.KeyID = dev.ID
-	dev.State = registry.StateOnboarding
-	dev.Quarantined = false
-	dev.Record(now, "onboarding by "+r.Method+" on "+b.ifname)
-	if err := e.o.Registry.Put(dev); err != nil {
-		return Request{}, err
-	}
-	j.device = dev
-	j.req = &Request{ID: credential.RandomID("o-"), DeviceID: dev.ID, State: "queued", Step: "waiting for the access point"}
+	j.req = &Request{ID: credential.RandomID("o-"), DeviceID: r.DeviceID, State: "queued", Step: "waiting for the access point"}
 	e.mu.Lock()
 	e.requests[j.req.ID] = j.req
 	e.mu.Unlock()
@@ -584,9 +547,10 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 			b.releasePKEX()
 		}
 		e.fail(j, "too many onboardings are waiting on this access point", "wait a minute and try again")
-		return Request{}, fmt.Errorf("%w: too many onboardings are waiting on %s", ErrBusy, b.ifname)
+		e.giveUp(b, j, "too many onboardings waiting")
+		return Request{}, fault.New(fault.Conflict, "too many onboardings are waiting on %s", b.ifname)
 	}
-	e.log.Info("onboarding queued", "request", j.req.ID, "device", dev.ID, "method", r.Method, "iface", b.ifname)
+	e.log.Info("onboarding queued", "request", j.req.ID, "device", r.DeviceID, "method", r.Method, "iface", b.ifname)
 	return e.Progress(j.req.ID)
 }
 
@@ -602,7 +566,7 @@ func (b *bss) pkexAllowed(o Options) error {
 	}
 	b.pkexFails = kept
 	if o.PKEXAttempts > 0 && len(kept) >= o.PKEXAttempts {
-		return fmt.Errorf("%w: too many wrong PKEX codes on %s; wait %s and try again", ErrBusy, b.ifname, o.PKEXWindow.Round(time.Minute))
+		return fault.New(fault.Conflict, "too many wrong PKEX codes on %s; wait %s and try again", b.ifname, o.PKEXWindow.Round(time.Minute))
 	}
 	return nil
 }
@@ -634,7 +598,7 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 		if j.method == "pkex" {
 			b.releasePKEX()
 		}
-		e.giveUp(j)
+		e.giveUp(b, j, "cancelled")
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
@@ -646,7 +610,13 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 	for len(b.events) > 0 {
 		<-b.events
 	}
+	b.mu.Lock()
+	b.running = j
+	b.mu.Unlock()
 	err := e.exchange(ctx, b, j)
+	b.mu.Lock()
+	b.running = nil
+	b.mu.Unlock()
 	var oe *outcome
 	if err != nil && !errors.As(err, &oe) {
 		oe = &outcome{msg: "the onboarding failed: " + err.Error(), hint: "check that the router's Wi-Fi is up and try again"}
@@ -668,17 +638,19 @@ func (e *Engine) run(ctx context.Context, b *bss, j *job) {
 		if ctx.Err() == context.Canceled && !configured {
 			oe = &outcome{msg: "cancelled", hint: "", state: "cancelled"}
 		}
+		// The credential goes before the failure shows: whoever reads
+		// it finds the device as the failure leaves it.
+		e.giveUp(b, j, oe.msg)
 		e.fail(j, oe.msg, oe.hint)
 		if oe.state != "" {
 			e.update(j.req, func(r *Request) { r.State = oe.state })
 		}
-		e.giveUp(j)
 		b.ctrl.Command(context.Background(), "DPP_STOP_LISTEN")
 		e.armChirps(context.Background(), b, nil)
 		return
 	}
 	e.update(j.req, func(r *Request) { r.State, r.Step = "connected", "the device is connected with its own credential" })
-	e.log.Info("onboarding done", "request", j.req.ID, "device", j.device.ID)
+	e.log.Info("onboarding done", "request", j.req.ID, "device", j.deviceID)
 	e.armChirps(context.Background(), b, nil)
 }
 
@@ -697,35 +669,25 @@ func (e *Engine) fail(j *job, msg, hint string) {
 		}
 		r.Error, r.Hint, r.Step = msg, hint, ""
 	})
-	e.log.Warn("onboarding failed", "request", j.req.ID, "device", j.device.ID, "reason", msg)
+	e.log.Warn("onboarding failed", "request", j.req.ID, "device", j.deviceID, "reason", msg)
 }
 
-// giveUp withdraws the credential of a device whose onboarding failed: a
-// new device disappears, a known one needs scanning again.
-func (e *Engine) giveUp(j *job) {
-	b := e.get(j.device.Ifname)
-	if b != nil {
-		if err := b.psk.Remove(j.device.KeyID); err == nil {
+// giveUp ends an exchange that did not bring the device onto the network:
+// the credential it wrote goes again, unless the device received it and
+// may still connect with it, and the device owner hears of it.
+func (e *Engine) giveUp(b *bss, j *job, why string) {
+	if !j.configured {
+		if err := b.psk.Remove(j.keyID); err == nil {
 			reloadPSK(context.Background(), b.ctrl)
 		}
 	}
-	now := e.o.Now()
-	e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
-		if len(d.MACs) == 0 && d.LastSeen.IsZero() {
-			d.State = registry.StateRemoved
-		} else {
-			d.State = registry.StateNeedsReonboarding
-		}
-		d.Record(now, "onboarding failed")
-		return nil
-	})
+	e.o.Devices.Failed(j.deviceID, j.keyID, j.configured, why)
 }
 
 // exchange runs the hostapd commands of one onboarding and waits for its
 // outcome. The device's credential is in the PSK file before the exchange
 // starts, so it can connect the moment it is configured.
 func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
-	vlan, _ := e.o.VLAN(j.device.Segment)
 	pass, err := credential.NewPassphrase()
 	if err != nil {
 		return err
@@ -734,14 +696,7 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	ssid := b.ssid
 	b.mu.Unlock()
 	pass = e.secret(b, ssid, pass)
-	if err := b.psk.Set(j.device.KeyID, vlan, pass); err != nil {
-		return err
-	}
-	now := e.o.Now()
-	if _, err := e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
-		d.CredentialCreated = now
-		return nil
-	}); err != nil {
+	if err := b.psk.Set(j.keyID, j.vlan, pass); err != nil {
 		return err
 	}
 	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
@@ -816,17 +771,13 @@ func (e *Engine) await(ctx context.Context, b *bss, j *job) error {
 				e.update(j.req, func(r *Request) { r.Step = "the device and the router recognised each other" })
 			case "DPP-CONF-SENT":
 				configured = true
-				now := e.o.Now()
-				e.o.Registry.Update(j.device.ID, func(d *registry.Device) error {
-					d.State = registry.StateOnboarded
-					d.Record(now, "received its own credential")
-					return nil
-				})
+				j.configured = true
+				e.o.Devices.Configured(j.deviceID)
 				e.update(j.req, func(r *Request) {
 					r.State, r.Step = "configured", "the device has its credential and is connecting"
 				})
 			case "AP-STA-CONNECTED":
-				if ev.Fields["keyid"] == j.device.KeyID {
+				if ev.Fields["keyid"] == j.keyID {
 					return nil
 				}
 			case "DPP-AUTH-INIT-FAILED":

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,74 +12,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/dpp/dpptest"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+	"github.com/trustjoin/trustjoin/src/internal/mud"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
-// fakeCtrl records commands and answers like hostapd, for the engine's
-// edge cases; the real exchange runs in the lab (test/lab/scenarios/dpp.sh).
-type fakeCtrl struct {
-	mu       sync.Mutex
-	cmds     []string
-	replies  map[string]string // by verb
-	failures map[string]error
-	nextID   int
-	// configurators are the ids this hostapd knows; a restarted one knows none.
-	configurators map[string]bool
-}
-
-func newCtrl() *fakeCtrl {
-	return &fakeCtrl{replies: map[string]string{
-		"GET_CAPABILITY": "DPP=2", "GET_CONFIG": "ssid=Home\nkey_mgmt=WPA-PSK", "STATUS": "freq=2437",
-	}, failures: map[string]error{}, configurators: map[string]bool{}}
-}
-
-func (f *fakeCtrl) Command(_ context.Context, cmd string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cmds = append(f.cmds, cmd)
-	v, _, _ := strings.Cut(cmd, " ")
-	if err := f.failures[v]; err != nil {
-		return "", err
-	}
-	if r, ok := f.replies[v]; ok {
-		return r, nil
-	}
-	switch v {
-	case "DPP_CONFIGURATOR_GET_KEY":
-		if !f.configurators[strings.TrimPrefix(cmd, v+" ")] {
-			return "", hostapd.ErrFail
-		}
-		return "30770201010420aabbcc", nil
-	case "DPP_CONFIGURATOR_ADD":
-		f.nextID++
-		id := fmt.Sprint(f.nextID)
-		f.configurators[id] = true
-		return id, nil
-	case "DPP_QR_CODE", "DPP_BOOTSTRAP_GEN", "DPP_PKEX_ADD":
-		f.nextID++
-		return fmt.Sprint(f.nextID), nil
-	}
-	return "OK", nil
-}
-
-func (f *fakeCtrl) sent(prefix string) []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, c := range f.cmds {
-		if strings.HasPrefix(c, prefix) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
+// rig is an engine on fake hostapd, with the device owner it reports to.
 type rig struct {
-	e    *dpp.Engine
-	c    *fakeCtrl
+	e *dpp.Engine
+	o *device.Owner
+	c *dpptest.Ctrl
+	// more are the other access points' hostapd, by interface.
+	more map[string]*dpptest.Ctrl
 	reg  *registry.Registry
 	psk  *credential.PSKFile
 	logs *bytes.Buffer
@@ -91,7 +41,7 @@ func newRig(t *testing.T, timeout time.Duration) *rig { return newRigFor(t, time
 
 // newRigFor is a rig whose devices are configured for conf (default
 // sta-psk) on an access point whose GET_CONFIG shows ssid.
-func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string) *rig {
+func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string, more ...string) *rig {
 	dir := t.TempDir()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -99,23 +49,62 @@ func newRigFor(t *testing.T, timeout time.Duration, conf, ssid string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{c: newCtrl(), reg: reg, psk: credential.Open(filepath.Join(dir, "wlan0.psk")), logs: logs, dir: dir}
-	r.c.replies["GET_CONFIG"] = "ssid=" + ssid + "\nkey_mgmt=WPA-PSK"
+	r := &rig{c: dpptest.NewCtrl(), reg: reg, psk: credential.Open(filepath.Join(dir, "wlan0.psk")), logs: logs, dir: dir}
+	r.c.Replies["GET_CONFIG"] = "ssid=" + ssid + "\nkey_mgmt=WPA-PSK"
 	r.e = dpp.New(dpp.Options{
-		Log: log, Registry: reg, StateDir: dir, Timeout: timeout, DefaultSegment: "iot", Conf: conf,
+		Log: log, StateDir: dir, Timeout: timeout, Conf: conf,
 		PKEXAttempts: 2, PKEXWindow: time.Minute,
-		VLAN: func(s string) (int, bool) { v, ok := map[string]int{"iot": 20, "guest": 30}[s]; return v, ok },
 	})
+	o := device.Options{
+		Log: log, Registry: reg, Radio: r.e, DefaultSegment: "iot",
+		Segments:     []config.Segment{{Name: "iot", VLAN: 20}, {Name: "guest", VLAN: 30}, {Name: "quarantine", VLAN: 99, Quarantine: true}},
+		AccessPoints: []credential.AccessPoint{{Ifname: "wlan0", File: r.psk, Ctrl: r.c}},
+		// MUD URLs are recorded; their files are never fetched here.
+		MUD: mudpolicy.New(mudpolicy.Options{Source: nowhere{}}),
+	}
 	r.e.AddBSS("wlan0", r.c, r.psk)
+	r.more = map[string]*dpptest.Ctrl{}
+	for _, ifname := range more {
+		c := dpptest.NewCtrl()
+		psk := credential.Open(filepath.Join(dir, ifname+".psk"))
+		r.e.AddBSS(ifname, c, psk)
+		o.AccessPoints = append(o.AccessPoints, credential.AccessPoint{Ifname: ifname, File: psk, Ctrl: c})
+		r.more[ifname] = c
+	}
+	r.o = device.New(o)
+	r.e.SetDevices(r.o)
 	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
 		t.Fatal(err)
 	}
+	for ifname, c := range r.more {
+		if err := r.e.Attach(context.Background(), ifname, c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.e.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { r.e.Run(ctx); done <- struct{}{} }()
+	go func() { r.o.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
 	return r
 }
+
+// onboard asks the device owner, as the householder unless q says.
+func (r *rig) onboard(q device.OnboardRequest) (dpp.Request, error) {
+	return r.o.Onboard(context.Background(), q)
+}
+
+// nowhere is a MUD source that never has the file.
+type nowhere struct{}
+
+func (nowhere) Get(context.Context, string) (*mud.Result, error) {
+	return nil, errors.New("no network here")
+}
+func (nowhere) Cached(string) (*mud.Result, bool) { return nil, false }
+func (nowhere) Signature(context.Context, string) ([]byte, error) {
+	return nil, errors.New("no network here")
+}
+func (nowhere) CachedSignature(string) ([]byte, bool) { return nil, false }
 
 type lockedWriter struct {
 	mu sync.Mutex
@@ -129,7 +118,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // testURI is a device's code with a fresh key, as a real device prints it.
-func testURI(t *testing.T) string { return "DPP:C:81/6;V:2;K:" + spki(t, true, false) + ";;" }
+func testURI(t *testing.T) string { return dpptest.URI(t) }
 
 func (r *rig) wait(t *testing.T, id string, states ...string) dpp.Request {
 	t.Helper()
@@ -158,20 +147,20 @@ func ev(name string, args ...string) hostapd.Event {
 
 func TestQROnboardingSuccess(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
+	req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.wait(t, req.ID, "running")
 	// The credential is in place before the exchange starts.
-	for len(r.c.sent("DPP_AUTH_INIT")) == 0 {
+	for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	pass, ok, _ := r.psk.Lookup(req.DeviceID)
 	if !ok {
 		t.Fatal("no credential line before DPP_AUTH_INIT")
 	}
-	auth := r.c.sent("DPP_AUTH_INIT")[0]
+	auth := r.c.Sent("DPP_AUTH_INIT")[0]
 	// conf=sta-psk: the PSK hostapd needs no PBKDF2 for, in the file and
 	// over DPP.
 	if !pass.IsPSK() || !strings.Contains(auth, " "+pass.DPPParam()+" ") || !strings.Contains(auth, "ssid=486f6d65") || !strings.Contains(auth, "conf=sta-psk") {
@@ -209,16 +198,16 @@ func TestCredentialForm(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRigFor(t, 5*time.Second, tt.conf, tt.ssid)
-			req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
+			req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.wait(t, req.ID, "running")
-			for len(r.c.sent("DPP_AUTH_INIT")) == 0 {
+			for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
 				time.Sleep(5 * time.Millisecond)
 			}
 			pass, ok, _ := r.psk.Lookup(req.DeviceID)
-			auth := r.c.sent("DPP_AUTH_INIT")[0]
+			auth := r.c.Sent("DPP_AUTH_INIT")[0]
 			if !ok || pass.IsPSK() != tt.psk || !strings.Contains(auth, " "+pass.DPPParam()+" ") {
 				t.Fatalf("line is a PSK: %v, want %v; DPP_AUTH_INIT %q", pass.IsPSK(), tt.psk, auth)
 			}
@@ -245,12 +234,12 @@ func TestOnboardingFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRig(t, 300*time.Millisecond)
-			req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t)})
+			req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
 			r.wait(t, req.ID, "running")
-			for len(r.c.sent("DPP_AUTH_INIT")) == 0 {
+			for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
 				time.Sleep(5 * time.Millisecond)
 			}
 			if tt.event != "" {
@@ -270,7 +259,7 @@ func TestOnboardingFailures(t *testing.T) {
 
 func TestBadRequests(t *testing.T) {
 	r := newRig(t, time.Second)
-	for _, req := range []dpp.OnboardRequest{
+	for _, req := range []device.OnboardRequest{
 		{Method: "qr", URI: "WIFI:S:x;;"},
 		{Method: "qr", URI: testURI(t), Segment: "nowhere"},
 		{Method: "pkex", Code: "123"},
@@ -281,15 +270,15 @@ func TestBadRequests(t *testing.T) {
 		{Method: "nfc"},
 		{Method: "qr", URI: testURI(t), Ifname: "wlan7"},
 	} {
-		if _, err := r.e.Onboard(req); !errors.Is(err, dpp.ErrInvalid) {
+		if _, err := r.onboard(req); !fault.Is(err, fault.Invalid) {
 			t.Errorf("%+v: want ErrInvalid, got %v", req, err)
 		}
 	}
 	// One PKEX code per access point at a time.
-	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "first-code"}); err != nil {
+	if _, err := r.onboard(device.OnboardRequest{Method: "pkex", Code: "first-code"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "second-code"}); !errors.Is(err, dpp.ErrBusy) {
+	if _, err := r.onboard(device.OnboardRequest{Method: "pkex", Code: "second-code"}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("want ErrBusy for a second PKEX code, got %v", err)
 	}
 }
@@ -297,18 +286,18 @@ func TestBadRequests(t *testing.T) {
 func TestPKEXWrongCodesRateLimited(t *testing.T) {
 	r := newRig(t, 2*time.Second)
 	for i := 0; i < 2; i++ {
-		req, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "wrong-code"})
+		req, err := r.onboard(device.OnboardRequest{Method: "pkex", Code: "wrong-code"})
 		if err != nil {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
 		r.wait(t, req.ID, "running")
-		for len(r.c.sent("DPP_LISTEN")) <= i {
+		for len(r.c.Sent("DPP_LISTEN")) <= i {
 			time.Sleep(5 * time.Millisecond)
 		}
 		r.e.HandleEvent(ev("DPP-FAIL", "PKEX", "exchange", "failed"))
 		r.wait(t, req.ID, "failed")
 	}
-	if _, err := r.e.Onboard(dpp.OnboardRequest{Method: "pkex", Code: "third-try"}); !errors.Is(err, dpp.ErrBusy) {
+	if _, err := r.onboard(device.OnboardRequest{Method: "pkex", Code: "third-try"}); !fault.Is(err, fault.Conflict) {
 		t.Fatalf("want the third wrong code refused, got %v", err)
 	}
 	if strings.Contains(r.logs.String(), "wrong-code") {
@@ -327,15 +316,15 @@ func TestReattachRestoresConfigurator(t *testing.T) {
 	if fi, _ := os.Stat(filepath.Join(r.dir, "configurator.key")); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("configurator key mode %v", fi.Mode().Perm())
 	}
-	fresh := newCtrl()
+	fresh := dpptest.NewCtrl()
 	if err := r.e.Attach(context.Background(), "wlan0", fresh); err != nil {
 		t.Fatal(err)
 	}
-	adds := fresh.sent("DPP_CONFIGURATOR_ADD")
+	adds := fresh.Sent("DPP_CONFIGURATOR_ADD")
 	if len(adds) != 1 || adds[0] != "DPP_CONFIGURATOR_ADD key=30770201010420aabbcc" {
 		t.Fatalf("configurator not restored from its key: %q", adds)
 	}
-	if len(fresh.sent("RELOAD_WPA_PSK")) == 0 {
+	if len(fresh.Sent("RELOAD_WPA_PSK")) == 0 {
 		t.Fatal("PSK file not reloaded after reconnecting")
 	}
 }
@@ -346,95 +335,21 @@ func TestReattachSameHostapdKeepsConfigurator(t *testing.T) {
 	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
 		t.Fatal(err)
 	}
-	if adds := r.c.sent("DPP_CONFIGURATOR_ADD"); len(adds) != 1 {
+	if adds := r.c.Sent("DPP_CONFIGURATOR_ADD"); len(adds) != 1 {
 		t.Fatalf("configurator added %d times: %q", len(adds), adds)
 	}
 }
 
 func TestNoDPP(t *testing.T) {
 	r := newRig(t, time.Second)
-	noDPP := newCtrl()
-	noDPP.failures["GET_CAPABILITY"] = hostapd.ErrUnknownCommand
+	noDPP := dpptest.NewCtrl()
+	noDPP.Failures["GET_CAPABILITY"] = hostapd.ErrUnknownCommand
 	if err := r.e.Attach(context.Background(), "wlan0", noDPP); err != nil {
 		t.Fatal(err)
 	}
-	_, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t)})
-	if !errors.Is(err, dpp.ErrUnavailable) || !strings.Contains(err.Error(), "install wpad-openssl or wpad-mbedtls") {
+	_, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t)})
+	if !fault.Is(err, fault.Unavailable) || !strings.Contains(err.Error(), "install wpad-openssl or wpad-mbedtls") {
 		t.Fatalf("want a clear no-DPP error with the fix, got %v", err)
-	}
-}
-
-func TestRemoveWithdrawsCredential(t *testing.T) {
-	r := newRig(t, time.Second)
-	p, _ := credential.NewPassphrase()
-	r.psk.Set("d-1", 20, p)
-	r.reg.Put(registry.Device{ID: "d-1", KeyID: "d-1", Name: "Cam", MACs: []string{"02:00:00:00:01:00"}, State: registry.StateConnected})
-	if _, err := r.e.Remove(context.Background(), "Cam"); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := r.psk.Lookup("d-1"); ok {
-		t.Fatal("credential line still present")
-	}
-	for _, want := range []string{"RELOAD_WPA_PSK", "DEAUTHENTICATE 02:00:00:00:01:00", "PMKSA_FLUSH"} {
-		if len(r.c.sent(want)) == 0 {
-			t.Errorf("remove did not send %s", want)
-		}
-	}
-	if _, err := r.reg.Get("d-1"); !errors.Is(err, registry.ErrNotFound) {
-		t.Fatalf("removed device still listed: %v", err)
-	}
-}
-
-// An ISP pushes its devices in bulk: every URI is checked, bad ones are
-// reported by index and the good ones kept and armed for chirping.
-func TestBulkPreauthorize(t *testing.T) {
-	r := newRig(t, time.Second)
-	var entries []dpp.PreauthEntry
-	for i := 0; i < 1000; i++ {
-		uri := testURI(t)
-		if i%10 == 3 {
-			uri = strings.Replace(uri, "K:", "K:@", 1) // broken base64
-		}
-		entries = append(entries, dpp.PreauthEntry{URI: uri, Segment: "iot", AddedBy: "isp"})
-	}
-	added, errs := r.e.Preauthorize(entries)
-	if len(added) != 900 || len(errs) != 100 {
-		t.Fatalf("added %d, refused %d; want 900 and 100", len(added), len(errs))
-	}
-	for i, err := range errs {
-		if i%10 != 3 || !strings.Contains(err.Error(), "K: the public key is not valid base64") {
-			t.Fatalf("entry %d refused for %v", i, err)
-		}
-	}
-	if got := len(r.reg.Preauths()); got != 900 {
-		t.Fatalf("registry holds %d pre-authorised devices", got)
-	}
-	if got := len(r.c.sent("DPP_BOOTSTRAP_SET")); got != 900 {
-		t.Fatalf("%d devices armed for chirping, want 900", got)
-	}
-	ids, _ := r.psk.KeyIDs()
-	if len(ids) != 900 {
-		t.Fatalf("%d credential lines, want 900", len(ids))
-	}
-	// Each line a PSK, so hostapd's reloads derive nothing; DPP carries
-	// the same PSK.
-	passes, _ := r.psk.Passphrases()
-	sets := strings.Join(r.c.sent("DPP_BOOTSTRAP_SET"), "\n")
-	for id, p := range passes {
-		if !p.IsPSK() || !strings.Contains(sets, " "+p.DPPParam()+" ") {
-			t.Fatalf("%s: not armed with the PSK in its line", id)
-		}
-	}
-	if strings.Contains(sets, "pass=") {
-		t.Fatal("a pre-authorised device is armed with a passphrase")
-	}
-	// Armed again (hostapd restarted): nothing is derived or changed.
-	before, _ := os.ReadFile(r.psk.Path())
-	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
-		t.Fatal(err)
-	}
-	if after, _ := os.ReadFile(r.psk.Path()); !bytes.Equal(before, after) {
-		t.Fatal("re-arming changed the PSK file")
 	}
 }
 
@@ -442,13 +357,13 @@ func TestBulkPreauthorize(t *testing.T) {
 // another SSID keeps passphrases.
 func TestSharedPSKFileKeepsPassphrases(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	office := newCtrl()
-	office.replies["GET_CONFIG"] = "ssid=Office\nkey_mgmt=WPA-PSK"
+	office := dpptest.NewCtrl()
+	office.Replies["GET_CONFIG"] = "ssid=Office\nkey_mgmt=WPA-PSK"
 	r.e.AddBSS("wlan1", office, credential.Open(r.psk.Path()))
 	if err := r.e.Attach(context.Background(), "wlan1", office); err != nil {
 		t.Fatal(err)
 	}
-	req, err := r.e.Onboard(dpp.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera", Ifname: "wlan0"})
+	req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera", Ifname: "wlan0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,26 +373,39 @@ func TestSharedPSKFileKeepsPassphrases(t *testing.T) {
 	}
 }
 
-// A PSK device cannot be reconfigured over DPP: rotation keeps its working
-// credential and asks for a new scan, which then replaces it.
-func TestRotateAsksForRescan(t *testing.T) {
-	r := newRig(t, time.Second)
-	p, _ := credential.NewPassphrase()
-	r.psk.Set("d-1", 20, p)
-	r.reg.Put(registry.Device{ID: "d-1", KeyID: "d-1", Name: "Cam", State: registry.StateConnected})
-	d, err := r.e.Rotate(context.Background(), "d-1")
-	if err != nil || d.State != registry.StateNeedsReonboarding {
-		t.Fatalf("Rotate: %+v %v", d, err)
+// A MUD URL belongs to the device whose exchange runs on the access point
+// that reported it, whatever runs on the others at the same time.
+func TestMUDURLGoesToItsAccessPointsDevice(t *testing.T) {
+	r := newRigFor(t, 5*time.Second, "", "Home", "wlan1")
+	on := func(iface, url string) {
+		e, _ := hostapd.ParseEvent(iface, "<3>DPP-MUD-URL "+url)
+		r.e.HandleEvent(e)
 	}
-	if got, ok, _ := r.psk.Lookup("d-1"); !ok || !got.Equal(p) {
-		t.Fatal("rotation cut the device off before it was scanned again")
+	mudOf := func(id string) string {
+		d, err := r.reg.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.MUDURL
 	}
-	// A later connection must not hide that a rescan is due.
-	r.e.HandleEvent(ev("AP-STA-CONNECTED", "02:00:00:00:01:00", "keyid=d-1"))
-	if d, _ := r.reg.Get("d-1"); d.State != registry.StateNeedsReonboarding {
-		t.Fatalf("state after reconnecting: %s", d.State)
+	a, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "a", Ifname: "wlan0"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := r.e.Rotate(context.Background(), "nobody"); !errors.Is(err, registry.ErrNotFound) {
-		t.Fatalf("rotating an unknown device: %v", err)
+	r.wait(t, a.ID, "running")
+	// wlan1 runs no exchange: its MUD URL is nobody's.
+	on("wlan1", "https://mfg.example/stray.json")
+	if u := mudOf(a.DeviceID); u != "" {
+		t.Fatalf("the device onboarding on wlan0 got wlan1's MUD URL %s", u)
+	}
+	b, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "b", Ifname: "wlan1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, b.ID, "running")
+	on("wlan1", "https://mfg.example/b.json")
+	on("wlan0", "https://mfg.example/a.json")
+	if ua, ub := mudOf(a.DeviceID), mudOf(b.DeviceID); ua != "https://mfg.example/a.json" || ub != "https://mfg.example/b.json" {
+		t.Fatalf("MUD URLs: a %q, b %q", ua, ub)
 	}
 }

@@ -2,34 +2,24 @@ package dpp
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
-	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
-// Legacy is what a device without Wi-Fi Easy Connect needs to join: the
-// network's name and a passphrase of its own.
-type Legacy struct {
-	Device     registry.Device
-	SSID       string
-	Passphrase credential.Passphrase
+// Issued is a passphrase of a device's own on an access point, for a
+// device without Wi-Fi Easy Connect, and the network it opens.
+type Issued struct {
+	Ifname, SSID string
+	Passphrase   credential.Passphrase
 }
 
-// IssuePassphrase is the less safe path for a device without DPP: it gets
-// its own passphrase (its own line in the PSK file, so its own key id and
-// segment, and it can be removed alone), which the householder types or
-// scans into it. The passphrase is returned this once and kept nowhere but
-// the PSK file. The access point need not have DPP, but the passphrase
-// works only where WPA2-PSK is offered (wpa_psk_file has no SAE).
-func (e *Engine) IssuePassphrase(ctx context.Context, name, segment string) (Legacy, error) {
-	if segment == "" {
-		segment = e.o.DefaultSegment
-	}
-	vlan, ok := e.o.VLAN(segment)
-	if !ok {
-		return Legacy{}, fmt.Errorf("%w: no segment %q", ErrInvalid, segment)
-	}
+// IssuePassphrase writes a fresh passphrase as the line keyID (with its
+// VLAN) on the first access point that is up, and has hostapd read it. The
+// access point need not have DPP, but the passphrase works only where
+// WPA2-PSK is offered (wpa_psk_file has no SAE). It is returned this once
+// and kept nowhere but the PSK file.
+func (e *Engine) IssuePassphrase(ctx context.Context, keyID string, vlan int) (Issued, error) {
 	var b *bss
 	e.mu.Lock()
 	for _, n := range e.order {
@@ -44,28 +34,14 @@ func (e *Engine) IssuePassphrase(ctx context.Context, name, segment string) (Leg
 	}
 	e.mu.Unlock()
 	if b == nil {
-		return Legacy{}, fmt.Errorf("%w: no access point is up (is hostapd running?)", ErrUnavailable)
+		return Issued{}, fault.New(fault.Unavailable, "no access point is up (is hostapd running?)")
 	}
 	pass, err := credential.NewPassphrase()
 	if err != nil {
-		return Legacy{}, err
+		return Issued{}, err
 	}
-	if name == "" {
-		name = "Device"
-	}
-	now := e.o.Now()
-	d := registry.Device{
-		ID: credential.RandomID("d-"), Name: e.o.Registry.UniqueName(name), Segment: segment,
-		Ifname: b.ifname, State: registry.StateOnboarded, CredentialCreated: now,
-	}
-	d.KeyID = d.ID
-	d.Record(now, "given its own passphrase (legacy path, no Wi-Fi Easy Connect) on "+b.ifname)
-	if err := b.psk.Set(d.KeyID, vlan, pass); err != nil {
-		return Legacy{}, err
-	}
-	if err := e.o.Registry.Put(d); err != nil {
-		b.psk.Remove(d.KeyID)
-		return Legacy{}, err
+	if err := b.psk.Set(keyID, vlan, pass); err != nil {
+		return Issued{}, err
 	}
 	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
 		// hostapd re-reads the file when it comes back.
@@ -74,6 +50,5 @@ func (e *Engine) IssuePassphrase(ctx context.Context, name, segment string) (Leg
 	b.mu.Lock()
 	ssid := b.ssid
 	b.mu.Unlock()
-	e.log.Info("device given its own passphrase (legacy path)", "device", d.ID, "iface", b.ifname, "segment", segment)
-	return Legacy{Device: d, SSID: ssid, Passphrase: pass}, nil
+	return Issued{Ifname: b.ifname, SSID: ssid, Passphrase: pass}, nil
 }

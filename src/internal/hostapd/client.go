@@ -42,10 +42,10 @@ var socketSeq atomic.Uint64
 // A Client is one connection to a BSS's control socket. Commands are
 // serialised: hostapd answers one request at a time per socket.
 type Client struct {
-	iface string
-	mu    sync.Mutex
-	conn  *net.UnixConn
-	local string
+	iface, ctrlDir, localDir string
+	mu                       sync.Mutex
+	conn                     *net.UnixConn
+	local                    string
 }
 
 // Dial connects to the control socket of iface in ctrlDir (e.g.
@@ -55,7 +55,7 @@ func Dial(ctrlDir, iface, localDir string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{iface: iface, conn: conn, local: local}, nil
+	return &Client{iface: iface, ctrlDir: ctrlDir, localDir: localDir, conn: conn, local: local}, nil
 }
 
 func dial(ctrlDir, iface, localDir string) (*net.UnixConn, string, error) {
@@ -112,7 +112,18 @@ func (c *Client) Close() error {
 func (c *Client) Command(ctx context.Context, cmd string) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return request(ctx, c.conn, c.iface, cmd)
+	r, err := request(ctx, c.conn, c.iface, cmd)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// hostapd may still answer (a busy one does, seconds late), and on
+		// this socket its reply would be read as the next command's: a
+		// DPP_QR_CODE answered "OK". A fresh socket leaves it behind.
+		if conn, local, derr := dial(c.ctrlDir, c.iface, c.localDir); derr == nil {
+			c.conn.Close()
+			os.Remove(c.local)
+			c.conn, c.local = conn, local
+		}
+	}
+	return r, err
 }
 
 func verb(cmd string) string {

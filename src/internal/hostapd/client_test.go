@@ -169,6 +169,33 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// A reply that comes after its command gave up is not taken for the next
+// command's (a busy hostapd answers seconds late).
+func TestLateReplyNotTakenForTheNext(t *testing.T) {
+	f := newFake(t)
+	f.mu.Lock()
+	f.reply["DPP_BOOTSTRAP_REMOVE"], f.reply["DPP_QR_CODE"] = "OK\n", "5\n"
+	f.before = func(cmd string, _ *net.UnixAddr) {
+		if strings.HasPrefix(cmd, "DPP_BOOTSTRAP_REMOVE") {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	f.mu.Unlock()
+	c, err := hostapd.Dial(f.dir, "wlan0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Command(ctx, "DPP_BOOTSTRAP_REMOVE 4"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	if r, err := c.Command(context.Background(), "DPP_QR_CODE DPP:K:x;;"); err != nil || r != "5" {
+		t.Fatalf("DPP_QR_CODE answered %q, %v: the late reply to the command before was taken for its", r, err)
+	}
+}
+
 func TestStaleSocketsRemoved(t *testing.T) {
 	f := newFake(t)
 	local := t.TempDir()

@@ -1,5 +1,6 @@
-// Package lifecycle is the household's view of its devices: it answers the
-// local API by combining the onboarding engine, the device registry and the
-// configuration, and turns their errors into plain language. It never hands
-// out a secret.
+// Package lifecycle answers the local API: it turns the device owner's
+// devices (package device) and the onboarding engine's radios and
+// requests (package dpp) into the API's views, and passes each call to the
+// owner as the householder's, or a phone's when the phone pages pass one
+// on. It never hands out a secret.
 package lifecycle

@@ -2,65 +2,54 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
-	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
-	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/device"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
-// MUD is what the household's view needs from the MUD manager.
-type MUD interface {
-	SetURL(id, url, source string) (registry.Device, error)
-	Approve(ctx context.Context, id string) (registry.Device, error)
-}
-
-// UseMUD hands the Service the MUD manager; without one, MUD calls answer
-// that MUD is off.
-func (s *Service) UseMUD(m MUD) { s.mud = m }
-
-func mudError(err error) error {
-	for _, m := range []struct{ from, to error }{
-		{mudpolicy.ErrInvalid, api.ErrInvalid},
-		{mudpolicy.ErrConflict, api.ErrConflict},
-	} {
-		if errors.Is(err, m.from) {
-			return fmt.Errorf("%w: %s", m.to, strings.TrimPrefix(err.Error(), m.from.Error()+": "))
-		}
+// source checks where the API says a MUD URL comes from.
+func source(s string) (device.Source, error) {
+	switch s {
+	case "", "user":
+		return device.FromUser, nil
+	case "dhcp":
+		return device.FromDHCP, nil
 	}
-	return apiError(err)
+	return "", fault.New(fault.Invalid, "source %q is not user or dhcp", s)
 }
 
 // SetMUD implements api.Service.
-func (s *Service) SetMUD(_ context.Context, id string, r api.MUDRequest) (api.Device, error) {
-	if s.mud == nil {
-		return api.Device{}, fmt.Errorf("%w: MUD is disabled in the configuration (mud.enabled)", api.ErrUnavailable)
-	}
-	source := r.Source
-	switch source {
-	case "":
-		source = "user"
-	case "user", "dhcp":
-	default:
-		return api.Device{}, fmt.Errorf("%w: source %q is not user or dhcp", api.ErrInvalid, r.Source)
-	}
-	d, err := s.mud.SetURL(id, r.URL, source)
+func (s *Service) SetMUD(ctx context.Context, id string, r api.MUDRequest) (api.Device, error) {
+	src, err := source(r.Source)
 	if err != nil {
-		return api.Device{}, mudError(err)
+		return api.Device{}, err
 	}
-	return s.device(d), nil
+	d, err := s.devices.SetMUDURL(ctx, id, r.URL, src)
+	if err != nil {
+		return api.Device{}, err
+	}
+	return s.device(d, false), nil
+}
+
+// SetMUDByMAC implements api.Service.
+func (s *Service) SetMUDByMAC(ctx context.Context, mac string, r api.MUDRequest) (api.Device, error) {
+	src, err := source(r.Source)
+	if err != nil {
+		return api.Device{}, err
+	}
+	d, err := s.devices.SetMUDURLByMAC(ctx, mac, r.URL, src)
+	if err != nil {
+		return api.Device{}, err
+	}
+	return s.device(d, false), nil
 }
 
 // ApproveMUD implements api.Service.
 func (s *Service) ApproveMUD(ctx context.Context, id string) (api.Device, error) {
-	if s.mud == nil {
-		return api.Device{}, fmt.Errorf("%w: MUD is disabled in the configuration (mud.enabled)", api.ErrUnavailable)
-	}
-	d, err := s.mud.Approve(ctx, id)
+	d, err := s.devices.ApproveMUD(ctx, id, device.Householder)
 	if err != nil {
-		return api.Device{}, mudError(err)
+		return api.Device{}, err
 	}
-	return s.device(d), nil
+	return s.device(d, true), nil
 }

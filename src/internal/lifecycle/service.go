@@ -2,61 +2,39 @@ package lifecycle
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/build"
-	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
 // Service implements api.Service.
 type Service struct {
-	cfg    *config.Config
-	engine *dpp.Engine
-	reg    *registry.Registry
-	status func() daemon.Status
-	mud    MUD
-	brski  func() api.BRSKIStatus // nil while the join proxy is off
+	devices *device.Owner
+	engine  *dpp.Engine
+	status  func() daemon.Status
+	brski   func() api.BRSKIStatus // nil while the join proxy is off
 }
 
 var _ api.Service = (*Service)(nil)
 
-// New returns the Service for one configuration.
-func New(cfg *config.Config, engine *dpp.Engine, reg *registry.Registry, status func() daemon.Status) *Service {
-	return &Service{cfg: cfg, engine: engine, reg: reg, status: status}
+// New returns the Service for one configuration: devices owns the
+// devices, engine runs the onboardings and knows the radios.
+func New(devices *device.Owner, engine *dpp.Engine, status func() daemon.Status) *Service {
+	return &Service{devices: devices, engine: engine, status: status}
 }
 
-// apiError maps lower layers' errors onto the API's.
-func apiError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, registry.ErrNotFound), errors.Is(err, dpp.ErrNotFound):
-		return fmt.Errorf("%w: %v", api.ErrNotFound, trim(err))
-	case errors.Is(err, dpp.ErrInvalid):
-		return fmt.Errorf("%w: %v", api.ErrInvalid, trim(err))
-	case errors.Is(err, dpp.ErrBusy):
-		return fmt.Errorf("%w: %v", api.ErrConflict, trim(err))
-	case errors.Is(err, dpp.ErrUnavailable):
-		return fmt.Errorf("%w: %v", api.ErrUnavailable, trim(err))
+// by is who asks through the local API: the householder, unless the phone
+// pages pass a phone's request on.
+func by(via string) device.Actor {
+	if via == api.ViaPhone {
+		return device.Phone
 	}
-	return err
-}
-
-// trim drops the sentinel's own words from a wrapped message.
-func trim(err error) string {
-	msg := err.Error()
-	for _, s := range []error{registry.ErrNotFound, dpp.ErrNotFound, dpp.ErrInvalid, dpp.ErrBusy, dpp.ErrUnavailable} {
-		if p := s.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-			return msg[len(p):]
-		}
-	}
-	return msg
+	return device.Householder
 }
 
 // Status implements api.Service.
@@ -83,7 +61,7 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
-	for _, d := range s.reg.List() {
+	for _, d := range s.devices.Devices() {
 		switch d.State {
 		case registry.StateOnboarded, registry.StateConnected, registry.StateDisconnected:
 			st.Counters.Onboarded++
@@ -98,13 +76,16 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 	return st, nil
 }
 
-func (s *Service) device(d registry.Device) api.Device {
+// device is a device as people see it; with inForce, with what the
+// firewall holds for it and its counters.
+func (s *Service) device(d registry.Device, inForce bool) api.Device {
 	out := api.Device{
 		ID: d.ID, Name: d.Name, Segment: d.Segment, State: string(d.State),
 		Connected: d.State == registry.StateConnected, MACs: append([]string{}, d.MACs...),
 		Warnings: []string{}, Quarantined: d.Quarantined,
-		MUD: api.MUDStatus{URL: d.MUDURL, Status: "none"},
+		MUD: api.MUDStatus{URL: d.MUDURL},
 	}
+	out.MUD.Status, out.MUD.Detail = s.devices.MUD(d)
 	if !d.LastSeen.IsZero() {
 		t := d.LastSeen
 		out.LastSeen = &t
@@ -112,15 +93,24 @@ func (s *Service) device(d registry.Device) api.Device {
 	if d.KeyID != "" && !d.CredentialCreated.IsZero() {
 		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated}
 	}
-	switch {
-	case d.MUDURL != "" && d.MUDStatus != "":
-		out.MUD.Status, out.MUD.Detail = d.MUDStatus, d.MUDDetail
-	case d.MUDURL != "":
-		out.MUD.Status = "pending-approval"
-		out.MUD.Detail = "the device named its manufacturer's usage description; it is not enforced yet"
-	}
 	if d.State == registry.StateNeedsReonboarding {
 		out.Warnings = append(out.Warnings, "scan this device's code again to give it a fresh credential")
+	}
+	if d.Onboarding != nil && d.KeyID != "" {
+		out.Warnings = append(out.Warnings, "a new credential is on its way to this device; the one it has works until it connects with the new one")
+	}
+	if inForce {
+		f := s.devices.InForce(d.ID)
+		if f.Problem != "" {
+			out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
+		}
+		if f.Confined || f.Counters != nil {
+			out.Firewall = &api.FirewallStatus{Confined: f.Confined}
+			if c := f.Counters; c != nil {
+				out.Firewall.AcceptedPackets, out.Firewall.AcceptedBytes = c.AcceptedPackets, c.AcceptedBytes
+				out.Firewall.DroppedPackets, out.Firewall.DroppedBytes = c.DroppedPackets, c.DroppedBytes
+			}
+		}
 	}
 	return out
 }
@@ -128,8 +118,8 @@ func (s *Service) device(d registry.Device) api.Device {
 // Devices implements api.Service.
 func (s *Service) Devices(context.Context) ([]api.Device, error) {
 	var out []api.Device
-	for _, d := range s.reg.List() {
-		out = append(out, s.device(d))
+	for _, d := range s.devices.Devices() {
+		out = append(out, s.device(d, false))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -137,74 +127,59 @@ func (s *Service) Devices(context.Context) ([]api.Device, error) {
 
 // Device implements api.Service.
 func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
-	d, err := s.reg.Get(id)
+	d, err := s.devices.Device(id)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
-	return s.device(d), nil
+	return s.device(d, true), nil
 }
 
 // UpdateDevice implements api.Service.
 func (s *Service) UpdateDevice(ctx context.Context, id string, u api.DeviceUpdate) (api.Device, error) {
-	d, err := s.reg.Get(id)
+	d, err := s.devices.Device(id)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
 	if u.Name != "" && u.Name != d.Name {
-		if other, err := s.reg.Get(u.Name); err == nil && other.ID != d.ID {
-			return api.Device{}, fmt.Errorf("%w: another device is already called %q", api.ErrConflict, u.Name)
-		}
-		if d, err = s.reg.Update(d.ID, func(d *registry.Device) error { d.Name = u.Name; return nil }); err != nil {
+		if d, err = s.devices.Rename(ctx, d.ID, u.Name, device.Householder); err != nil {
 			return api.Device{}, err
 		}
 	}
 	if u.Segment != "" && u.Segment != d.Segment {
-		seg, ok := s.cfg.SegmentByName(u.Segment)
-		if !ok {
-			return api.Device{}, fmt.Errorf("%w: no segment %q", api.ErrInvalid, u.Segment)
-		}
-		if d, err = s.engine.Move(ctx, d.ID, seg.Name, seg.Quarantine); err != nil {
-			return api.Device{}, apiError(err)
+		if d, err = s.devices.Move(ctx, d.ID, u.Segment, device.Householder); err != nil {
+			return api.Device{}, err
 		}
 	}
-	return s.device(d), nil
+	return s.device(d, true), nil
 }
 
 // Quarantine implements api.Service: on moves the device to the quarantine
 // segment, off returns it to the default segment.
 func (s *Service) Quarantine(ctx context.Context, id string, on bool) (api.Device, error) {
-	target := s.cfg.Onboarding.DefaultSegment
+	quarantine := s.devices.Release
 	if on {
-		target = ""
-		for _, seg := range s.cfg.Segments {
-			if seg.Quarantine {
-				target = seg.Name
-			}
-		}
-		if target == "" {
-			return api.Device{}, fmt.Errorf("%w: no quarantine segment is configured", api.ErrUnavailable)
-		}
+		quarantine = s.devices.Quarantine
 	}
-	d, err := s.engine.Move(ctx, id, target, on)
+	d, err := quarantine(ctx, id, device.Householder)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
-	return s.device(d), nil
+	return s.device(d, true), nil
 }
 
 // Rotate implements api.Service.
 func (s *Service) Rotate(ctx context.Context, id string) (api.Device, error) {
-	d, err := s.engine.Rotate(ctx, id)
+	d, err := s.devices.Rotate(ctx, id, device.Householder)
 	if err != nil {
-		return api.Device{}, apiError(err)
+		return api.Device{}, err
 	}
-	return s.device(d), nil
+	return s.device(d, true), nil
 }
 
 // Remove implements api.Service.
 func (s *Service) Remove(ctx context.Context, id string) error {
-	_, err := s.engine.Remove(ctx, id)
-	return apiError(err)
+	_, err := s.devices.Remove(ctx, id, device.Householder)
+	return err
 }
 
 func progress(r dpp.Request) api.Progress {
@@ -212,13 +187,13 @@ func progress(r dpp.Request) api.Progress {
 }
 
 // Onboard implements api.Service.
-func (s *Service) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress, error) {
-	req, err := s.engine.Onboard(dpp.OnboardRequest{
+func (s *Service) Onboard(ctx context.Context, r api.OnboardRequest) (api.Progress, error) {
+	req, err := s.devices.Onboard(ctx, device.OnboardRequest{
 		Method: r.Method, URI: r.URI, Code: r.Code, Identifier: r.Identifier,
-		Name: r.Name, Segment: r.Segment, Ifname: r.Ifname,
+		Name: r.Name, Segment: r.Segment, Ifname: r.Ifname, By: by(r.Via),
 	})
 	if err != nil {
-		return api.Progress{}, apiError(err)
+		return api.Progress{}, err
 	}
 	return progress(req), nil
 }
@@ -227,14 +202,14 @@ func (s *Service) Onboard(_ context.Context, r api.OnboardRequest) (api.Progress
 func (s *Service) Progress(_ context.Context, id string) (api.Progress, error) {
 	r, err := s.engine.Progress(id)
 	if err != nil {
-		return api.Progress{}, apiError(err)
+		return api.Progress{}, err
 	}
 	return progress(r), nil
 }
 
 // Cancel implements api.Service.
 func (s *Service) Cancel(_ context.Context, id string) error {
-	return apiError(s.engine.Cancel(id))
+	return s.engine.Cancel(id)
 }
 
 func preauth(p registry.Preauth) api.PreauthEntry {
@@ -244,28 +219,28 @@ func preauth(p registry.Preauth) api.PreauthEntry {
 // PreauthList implements api.Service.
 func (s *Service) PreauthList(context.Context) ([]api.PreauthEntry, error) {
 	var out []api.PreauthEntry
-	for _, p := range s.reg.Preauths() {
+	for _, p := range s.devices.Preauths() {
 		out = append(out, preauth(p))
 	}
 	return out, nil
 }
 
 // PreauthAdd implements api.Service.
-func (s *Service) PreauthAdd(_ context.Context, e api.PreauthRequest) (api.PreauthEntry, error) {
-	added, errs := s.engine.Preauthorize([]dpp.PreauthEntry{{URI: e.URI, Segment: e.Segment, Name: e.Name, AddedBy: e.AddedBy}})
+func (s *Service) PreauthAdd(ctx context.Context, e api.PreauthRequest) (api.PreauthEntry, error) {
+	added, errs := s.devices.Preauthorize(ctx, []device.PreauthEntry{{URI: e.URI, Segment: e.Segment, Name: e.Name, AddedBy: e.AddedBy}})
 	if err := errs[0]; err != nil {
-		return api.PreauthEntry{}, fmt.Errorf("%w: %v", api.ErrInvalid, err)
+		return api.PreauthEntry{}, err
 	}
 	return preauth(added[0]), nil
 }
 
 // PreauthBulk implements api.Service.
-func (s *Service) PreauthBulk(_ context.Context, es []api.PreauthRequest) (api.BulkResult, error) {
-	in := make([]dpp.PreauthEntry, len(es))
+func (s *Service) PreauthBulk(ctx context.Context, es []api.PreauthRequest) (api.BulkResult, error) {
+	in := make([]device.PreauthEntry, len(es))
 	for i, e := range es {
-		in[i] = dpp.PreauthEntry{URI: e.URI, Segment: e.Segment, Name: e.Name, AddedBy: e.AddedBy}
+		in[i] = device.PreauthEntry{URI: e.URI, Segment: e.Segment, Name: e.Name, AddedBy: e.AddedBy}
 	}
-	added, errs := s.engine.Preauthorize(in)
+	added, errs := s.devices.Preauthorize(ctx, in)
 	res := api.BulkResult{Added: len(added), Errors: []api.BulkError{}}
 	for i := range es {
 		if err := errs[i]; err != nil {
@@ -276,6 +251,6 @@ func (s *Service) PreauthBulk(_ context.Context, es []api.PreauthRequest) (api.B
 }
 
 // PreauthRemove implements api.Service.
-func (s *Service) PreauthRemove(_ context.Context, id string) error {
-	return apiError(s.reg.RemovePreauth(id))
+func (s *Service) PreauthRemove(ctx context.Context, id string) error {
+	return s.devices.RemovePreauth(ctx, id)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/asn1"
 	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -19,13 +18,16 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
-// newService builds a Service on a real registry and a DPP engine with no
-// access point attached: everything that does not need a radio works.
-func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*Service, *registry.Registry) {
+// newService builds a Service on a real registry, device owner and DPP
+// engine with no access point attached: everything that does not need a
+// radio works.
+func newService(t *testing.T, cfg *config.Config, devs ...registry.Device) (*Service, *registry.Registry) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	dir := t.TempDir()
@@ -33,20 +35,18 @@ func newService(t *testing.T, cfg *config.Config, devices ...registry.Device) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range devices {
+	for _, d := range devs {
 		if err := reg.Put(d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	engine := dpp.New(dpp.Options{
-		Log: log, Registry: reg, StateDir: dir, DefaultSegment: cfg.Onboarding.DefaultSegment,
-		VLAN: func(name string) (int, bool) {
-			s, ok := cfg.SegmentByName(name)
-			return s.VLAN, ok
-		},
+	engine := dpp.New(dpp.Options{Log: log, StateDir: dir})
+	devices := device.New(device.Options{
+		Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Radio: engine,
 	})
+	engine.SetDevices(devices)
 	status := func() daemon.Status { return daemon.Status{Ready: true, Rejected: "line 3: bad option"} }
-	return New(cfg, engine, reg, status), reg
+	return New(devices, engine, status), reg
 }
 
 func defaults(t *testing.T) *config.Config {
@@ -142,37 +142,37 @@ func TestErrorsMapToAPI(t *testing.T) {
 		name string
 		cfg  *config.Config
 		call func(s *Service) error
-		want error
+		want fault.Kind
 	}{
-		{"unknown device", cfg, func(s *Service) error { _, err := s.Device(context.Background(), "nope"); return err }, api.ErrNotFound},
-		{"remove unknown", cfg, func(s *Service) error { return s.Remove(context.Background(), "nope") }, api.ErrNotFound},
+		{"unknown device", cfg, func(s *Service) error { _, err := s.Device(context.Background(), "nope"); return err }, fault.NotFound},
+		{"remove unknown", cfg, func(s *Service) error { return s.Remove(context.Background(), "nope") }, fault.NotFound},
 		{"rename onto another", cfg, func(s *Service) error {
 			_, err := s.UpdateDevice(context.Background(), "d1", api.DeviceUpdate{Name: "plug"})
 			return err
-		}, api.ErrConflict},
+		}, fault.Conflict},
 		{"move to unknown segment", cfg, func(s *Service) error {
 			_, err := s.UpdateDevice(context.Background(), "d1", api.DeviceUpdate{Segment: "garage"})
 			return err
-		}, api.ErrInvalid},
+		}, fault.Invalid},
 		{"quarantine without segment", noQuarantine, func(s *Service) error {
 			_, err := s.Quarantine(context.Background(), "d1", true)
 			return err
-		}, api.ErrUnavailable},
+		}, fault.Unavailable},
 		{"preauth bad uri", cfg, func(s *Service) error {
 			_, err := s.PreauthAdd(context.Background(), api.PreauthRequest{URI: "DPP:K:notbase64;;"})
 			return err
-		}, api.ErrInvalid},
-		{"progress unknown", cfg, func(s *Service) error { _, err := s.Progress(context.Background(), "r9"); return err }, api.ErrNotFound},
+		}, fault.Invalid},
+		{"progress unknown", cfg, func(s *Service) error { _, err := s.Progress(context.Background(), "r9"); return err }, fault.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newService(t, tt.cfg, camera, plug)
 			err := tt.call(s)
-			if !errors.Is(err, tt.want) {
+			if !fault.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
-			if strings.HasPrefix(err.Error(), tt.want.Error()+": "+tt.want.Error()) {
-				t.Errorf("sentinel repeated in %q", err)
+			if strings.HasPrefix(err.Error(), tt.want.String()+": ") {
+				t.Errorf("kind repeated in %q", err)
 			}
 		})
 	}
@@ -239,7 +239,7 @@ func TestPreauthBulkKeepsGoodEntries(t *testing.T) {
 	if err := s.PreauthRemove(ctx, list[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PreauthRemove(ctx, list[0].ID); !errors.Is(err, api.ErrNotFound) {
+	if err := s.PreauthRemove(ctx, list[0].ID); !fault.Is(err, fault.NotFound) {
 		t.Errorf("second removal: %v, want not found", err)
 	}
 }

@@ -2,503 +2,84 @@ package mudpolicy_test
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
-	"github.com/trustjoin/trustjoin/src/internal/mud/mudtest"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
-	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
-// mudFile is a valid MUD file at url, with an optional signature URL and
-// a port that tells versions apart.
-func mudFile(url, sig string, port int) []byte {
-	s := ""
-	if sig != "" {
-		s = `"mud-signature":"` + sig + `",`
-	}
-	return []byte(`{"ietf-mud:mud":{"mud-version":1,"mud-url":"` + url + `",` + s + `"last-update":"2026-01-01T00:00:00Z",
+const file = `{"ietf-mud:mud":{"mud-version":1,"mud-url":"https://mfg.example/cam.json","last-update":"2026-01-01T00:00:00Z",
 	"cache-validity":24,"is-supported":true,"systeminfo":"test camera",
 	"from-device-policy":{"access-lists":{"access-list":[{"name":"out"}]}}},
 	"ietf-access-control-list:acls":{"acl":[{"name":"out","type":"ipv4-acl-type","aces":{"ace":[
-	{"name":"a","matches":{"tcp":{"destination-port":{"port":` + fmt.Sprint(port) + `}}},"actions":{"forwarding":"accept"}}]}}]}}`)
+	{"name":"a","matches":{"tcp":{"destination-port":{"port":443}}},"actions":{"forwarding":"accept"}}]}}]}}`
+
+// source serves one file, from its cache or the network, or fails.
+type source struct {
+	res    *mud.Result
+	cached bool
+	down   bool
+	gets   int
 }
 
-// server is a real TLS server for MUD files; handlers can be switched to
-// failing.
-type server struct {
-	*httptest.Server
-	mu    sync.Mutex
-	files map[string][]byte
-	fail  bool
-}
-
-func newServer(t *testing.T) *server {
-	s := &server{files: map[string][]byte{}}
-	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		b, ok := s.files[r.URL.Path]
-		fail := s.fail
-		s.mu.Unlock()
-		switch {
-		case fail:
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-		case !ok:
-			http.NotFound(w, r)
-		default:
-			w.Write(b)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *server) set(path string, b []byte) {
-	s.mu.Lock()
-	s.files[path] = b
-	s.mu.Unlock()
-}
-
-func (s *server) down(on bool) {
-	s.mu.Lock()
-	s.fail = on
-	s.mu.Unlock()
-}
-
-// enforcer records what the manager asks of the firewall.
-type enforcer struct {
-	mu      sync.Mutex
-	applied map[string]mudpolicy.DevicePolicy
-	calls   []string
-	failing error
-}
-
-func (e *enforcer) Apply(_ context.Context, p mudpolicy.DevicePolicy) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.failing != nil {
-		return e.failing
+func (s *source) Get(context.Context, string) (*mud.Result, error) {
+	s.gets++
+	if s.down {
+		return nil, errors.New("server answered 503")
 	}
-	e.applied[p.ID] = p
-	e.calls = append(e.calls, "apply "+p.ID)
-	return nil
+	s.cached = true
+	return s.res, nil
 }
 
-func (e *enforcer) Remove(_ context.Context, id string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.applied, id)
-	e.calls = append(e.calls, "remove "+id)
-	return nil
+func (s *source) Cached(string) (*mud.Result, bool) { return s.res, s.cached }
+func (s *source) Signature(context.Context, string) ([]byte, error) {
+	return nil, errors.New("no signature")
 }
+func (s *source) CachedSignature(string) ([]byte, bool) { return nil, false }
 
-func (e *enforcer) get(id string) (mudpolicy.DevicePolicy, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	p, ok := e.applied[id]
-	return p, ok
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type harness struct {
-	t     *testing.T
-	srv   *server
-	reg   *registry.Registry
-	enf   *enforcer
-	clock *clock
-	mgr   *mudpolicy.Manager
-	dir   string
-	stop  func()
-}
-
-type setup struct {
-	policy   config.SignaturePolicy
-	anchors  *x509.CertPool
-	noEnf    bool
-	off      bool
-	dir      string
-	srv      *server
-	enforcer *enforcer
-}
-
-func start(t *testing.T, s setup) *harness {
-	t.Helper()
-	if s.dir == "" {
-		s.dir = t.TempDir()
-	}
-	if s.srv == nil {
-		s.srv = newServer(t)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg, err := registry.Open(filepath.Join(s.dir, "devices.json"), log)
+// Evaluate decides from the cache without the network, fetches only when
+// due, keeps the last good file when a refresh fails, and says when to
+// look again.
+func TestEvaluate(t *testing.T) {
+	p, err := mud.Parse([]byte(file), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: s.srv, reg: reg, enf: s.enforcer, clock: &clock{t: time.Now()}, dir: s.dir}
-	if h.enf == nil {
-		h.enf = &enforcer{applied: map[string]mudpolicy.DevicePolicy{}}
-	}
-	fetcher := &mud.Fetcher{Client: s.srv.Client(), Dir: filepath.Join(s.dir, "mud"), Timeout: 5 * time.Second, Now: h.clock.Now}
-	o := mudpolicy.Options{Log: log, Registry: reg, Source: fetcher, Policy: s.policy, Anchors: s.anchors, Now: h.clock.Now, Off: s.off}
-	if !s.noEnf {
-		o.Enforcer = h.enf
-	}
-	h.mgr = mudpolicy.New(o)
-	return h
-}
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	src := &source{res: &mud.Result{Policy: p, Raw: []byte(file), FetchedAt: now}}
+	m := mudpolicy.New(mudpolicy.Options{Source: src, Policy: config.SignatureAllow, Now: func() time.Time { return now }})
+	s := mudpolicy.Subject{ID: "d1", URL: "https://mfg.example/cam.json"}
+	ctx := context.Background()
 
-// run starts the manager and waits until it is ready.
-func (h *harness) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.mgr.Run(ctx) }()
-	var once sync.Once
-	h.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				h.t.Errorf("Run: %v", err)
-			}
-		})
+	if out := m.Evaluate(ctx, s, false); out.Status != "fetching" || out.Policy != nil || src.gets != 0 {
+		t.Fatalf("nothing cached, offline: %+v (%d fetches)", out, src.gets)
 	}
-	h.t.Cleanup(h.stop)
-	select {
-	case <-h.mgr.Ready():
-	case err := <-done:
-		h.t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(10 * time.Second):
-		h.t.Fatal("manager not ready")
+	if due, _ := m.Due(now); len(due) != 1 {
+		t.Fatalf("a file never fetched is not due: %v", due)
 	}
-}
-
-func (h *harness) addDevice(id, url string) {
-	h.t.Helper()
-	if err := h.reg.Put(registry.Device{ID: id, Name: "Camera " + id, MACs: []string{"02:00:00:00:00:0" + id[len(id)-1:]}, Segment: "iot", State: registry.StateConnected, MUDURL: url}); err != nil {
-		h.t.Fatal(err)
+	out := m.Evaluate(ctx, s, true)
+	if out.Status != "enforced" || out.Policy != p || out.PolicyDigest != mud.Digest([]byte(file)) || src.gets != 1 {
+		t.Fatalf("fetched: %+v (%d fetches)", out, src.gets)
 	}
-}
-
-// waitStatus waits until the device's MUD status is want and its detail
-// contains detail, and returns the device.
-func (h *harness) waitStatus(id, want, detail string) registry.Device {
-	h.t.Helper()
-	return h.waitStatusNot(id, want, detail, "\x00")
-}
-
-// waitStatusNot is waitStatus for a detail that also lacks not.
-func (h *harness) waitStatusNot(id, want, detail, not string) registry.Device {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d, err := h.reg.Get(id)
-		if err == nil && d.MUDStatus == want && strings.Contains(d.MUDDetail, detail) && !strings.Contains(d.MUDDetail, not) {
-			return d
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("device %s: MUD status %q (%s), want %q containing %q", id, d.MUDStatus, d.MUDDetail, want, detail)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if due, next := m.Due(now); len(due) != 0 || !next.Equal(now.Add(time.Hour)) {
+		t.Fatalf("due %v next %v right after a fetch valid for 24 h", due, next)
 	}
-}
-
-func (h *harness) waitApplied(id string, cond func(mudpolicy.DevicePolicy) bool, what string) mudpolicy.DevicePolicy {
-	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if p, ok := h.enf.get(id); ok && cond(p) {
-			return p
-		}
-		if time.Now().After(deadline) {
-			p, _ := h.enf.get(id)
-			h.t.Fatalf("device %s: firewall never got %s; it has %+v", id, what, p)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if out := m.Evaluate(ctx, s, true); src.gets != 1 || out.Policy != p {
+		t.Fatalf("fetched again before it was due: %d fetches", src.gets)
 	}
-}
-
-func hasPort(port uint16) func(mudpolicy.DevicePolicy) bool {
-	return func(p mudpolicy.DevicePolicy) bool {
-		return p.Policy != nil && len(p.Policy.FromDevice) == 1 && p.Policy.FromDevice[0].DstPorts.Lo == port
+	// A day later the server is down: the file fetched before stays.
+	now = now.Add(25 * time.Hour)
+	src.down = true
+	if out := m.Evaluate(ctx, s, true); out.Status != "enforced" || out.Policy != p || !strings.Contains(out.Detail, "still enforcing the copy fetched before") {
+		t.Fatalf("failed refresh: %+v", out)
 	}
-}
-
-func noPolicy(p mudpolicy.DevicePolicy) bool { return p.Policy == nil }
-
-// The real path: a TLS server serves a signed MUD file and its detached
-// CMS signature; the manager fetches both, verifies them against the
-// household's trust anchor and hands the policy to the firewall.
-func TestSignedFileEndToEnd(t *testing.T) {
-	now := time.Now()
-	ca := mudtest.NewCA(t, "Camera Maker CA", now.Add(-time.Hour), now.Add(72*time.Hour))
-	signer := ca.Signer(t, "mud.camera-maker.example", false, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, now.Add(-time.Hour), now.Add(72*time.Hour))
-	h := start(t, setup{policy: config.SignatureApprove, anchors: ca.Pool()})
-	url := h.srv.URL + "/cam.json"
-	file := mudFile(url, h.srv.URL+"/cam.p7s", 443)
-	h.srv.set("/cam.json", file)
-	h.srv.set("/cam.p7s", signer.Sign(t, file, true, now))
-	h.addDevice("d1", url)
-	h.run()
-
-	d := h.waitStatus("d1", "enforced", "signed by CN=mud.camera-maker.example")
-	p := h.waitApplied("d1", hasPort(443), "the signed policy")
-	if p.Segment != "iot" || len(p.MACs) != 1 || p.Manufacturer != "127.0.0.1" || p.Policy.Systeminfo != "test camera" {
-		t.Errorf("firewall got %+v", p)
-	}
-	if d.MUDDigest != mud.Digest(file) || d.MUDFetched.IsZero() {
-		t.Errorf("recorded digest %s fetched %v", d.MUDDigest, d.MUDFetched)
-	}
-
-	// A file replaced on the server without a new signature is refused at
-	// its next refresh; the file verified before stays in force.
-	h.srv.set("/cam.json", mudFile(url, h.srv.URL+"/cam.p7s", 8080))
-	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d1")
-	h.waitStatus("d1", "pending-approval", "changed after signing")
-	if p, _ := h.enf.get("d1"); !hasPort(443)(p) {
-		d, _ := h.reg.Get("d1")
-		t.Errorf("tampered refresh changed the firewall: %+v (%s: %s) %v", p.Policy, d.MUDStatus, d.MUDDetail, h.enf.calls)
-	}
-}
-
-// Unsigned files under the default policy wait for the householder, whose
-// approval is bound to the file's SHA-256.
-func TestApprovalBoundToDigest(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureApprove})
-	url := h.srv.URL + "/plug.json"
-	h.srv.set("/plug.json", mudFile(url, "", 443))
-	h.addDevice("d2", url)
-	h.run()
-
-	h.waitStatus("d2", "pending-approval", "until you approve this file")
-	h.waitApplied("d2", noPolicy, "the segment default")
-
-	d, err := h.mgr.Approve(context.Background(), "d2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.MUDStatus != "enforced" || d.MUDApproved != mud.Digest(mudFile(url, "", 443)) {
-		t.Fatalf("after approval: %s (%s), approved %s", d.MUDStatus, d.MUDDetail, d.MUDApproved)
-	}
-	h.waitApplied("d2", hasPort(443), "the approved policy")
-	if _, err := h.mgr.Approve(context.Background(), "d2"); !errors.Is(err, mudpolicy.ErrConflict) {
-		t.Errorf("approving an enforced file again: %v", err)
-	}
-
-	// The manufacturer changes the file: approval does not carry over, and
-	// the approved file stays in force meanwhile.
-	h.srv.set("/plug.json", mudFile(url, "", 8443))
-	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d2")
-	h.waitStatus("d2", "pending-approval", "the file enforced before stays in force")
-	if p, _ := h.enf.get("d2"); !hasPort(443)(p) {
-		t.Fatalf("changed file took effect without approval: %+v", p.Policy)
-	}
-	if _, err := h.mgr.Approve(context.Background(), "d2"); err != nil {
-		t.Fatal(err)
-	}
-	h.waitApplied("d2", hasPort(8443), "the newly approved policy")
-}
-
-// A refresh that fails keeps the last good file in force and says so.
-func TestRefreshFailureKeepsLastGood(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureAllow})
-	url := h.srv.URL + "/bulb.json"
-	h.srv.set("/bulb.json", mudFile(url, "", 443))
-	h.addDevice("d3", url)
-	h.run()
-	h.waitStatus("d3", "enforced", "signature policy 'allow'")
-	h.waitApplied("d3", hasPort(443), "the allowed policy")
-
-	h.srv.down(true)
-	h.clock.Add(25 * time.Hour)
-	h.mgr.Changed("d3")
-	h.waitStatus("d3", "enforced", "refreshing the file failed (failed to fetch the MUD file: server answered 503")
-	if p, _ := h.enf.get("d3"); !hasPort(443)(p) {
-		t.Fatalf("failed refresh changed the firewall: %+v", p)
-	}
-	// Back up: the next refresh clears the complaint.
-	h.srv.down(false)
-	h.clock.Add(16 * time.Minute)
-	h.mgr.Changed("d3")
-	h.waitStatusNot("d3", "enforced", "signature policy 'allow'", "failed")
-}
-
-func TestNeverFetched(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureAllow})
-	h.srv.down(true)
-	h.addDevice("d4", h.srv.URL+"/gone.json")
-	h.run()
-	h.waitStatus("d4", "fetch-failed", "server answered 503")
-	h.waitApplied("d4", noPolicy, "the segment default")
-}
-
-func TestRequireRejectsUnsigned(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureRequire})
-	url := h.srv.URL + "/tv.json"
-	h.srv.set("/tv.json", mudFile(url, h.srv.URL+"/missing.p7s", 443))
-	h.addDevice("d5", url)
-	h.run()
-	h.waitStatus("d5", "rejected", "signature (https://127.0.0.1")
-	h.waitApplied("d5", noPolicy, "the segment default")
-	if _, err := h.mgr.Approve(context.Background(), "d5"); !errors.Is(err, mudpolicy.ErrConflict) {
-		t.Errorf("approval under require: %v", err)
-	}
-}
-
-// Moves, quarantine and removal reach the firewall through the registry.
-func TestFollowsRegistryChanges(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureAllow})
-	h.addDevice("d6", "")
-	h.run()
-	p := h.waitApplied("d6", noPolicy, "the device")
-	if h.reg.Get("d6"); p.Segment != "iot" {
-		t.Fatalf("segment %q", p.Segment)
-	}
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.Segment, d.Quarantined = "quarantine", true; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	h.waitApplied("d6", func(p mudpolicy.DevicePolicy) bool { return p.Segment == "quarantine" && p.Quarantined }, "the move")
-
-	// A MUD URL arriving later (as DPP records it) is fetched and applied.
-	url := h.srv.URL + "/late.json"
-	h.srv.set("/late.json", mudFile(url, "", 9000))
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.MUDURL = url; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	h.waitApplied("d6", hasPort(9000), "the late MUD policy")
-
-	if _, err := h.reg.Update("d6", func(d *registry.Device) error { d.State = registry.StateRemoved; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := h.enf.get("d6"); !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("removed device still in the firewall")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Without a firewall the status says the policy is not enforced.
-func TestStatusOnlyWithoutEnforcer(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureAllow, noEnf: true})
-	url := h.srv.URL + "/x.json"
-	h.srv.set("/x.json", mudFile(url, "", 443))
-	h.addDevice("d7", url)
-	h.run()
-	h.waitStatus("d7", "enforced", "not enforced: this daemon has no firewall")
-}
-
-// With MUD turned off nothing is fetched, but segments and quarantine
-// still reach the firewall.
-func TestOffStillConfinesBySegment(t *testing.T) {
-	h := start(t, setup{policy: config.SignatureAllow, off: true})
-	url := h.srv.URL + "/off.json"
-	h.srv.set("/off.json", mudFile(url, "", 443))
-	h.addDevice("d9", url)
-	h.run()
-	h.waitStatus("d9", "none", "MUD is turned off")
-	p := h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Segment == "iot" }, "its segment")
-	if p.Policy != nil {
-		t.Errorf("a MUD policy was applied with MUD turned off: %+v", p.Policy)
-	}
-	if _, err := h.reg.Update("d9", func(d *registry.Device) error { d.Quarantined = true; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	h.waitApplied("d9", func(p mudpolicy.DevicePolicy) bool { return p.Quarantined }, "the quarantine")
-}
-
-// A firewall failure is reported and retried.
-func TestEnforcerFailureRetried(t *testing.T) {
-	enf := &enforcer{applied: map[string]mudpolicy.DevicePolicy{}, failing: errors.New("netlink: permission denied")}
-	h := start(t, setup{policy: config.SignatureAllow, enforcer: enf})
-	url := h.srv.URL + "/y.json"
-	h.srv.set("/y.json", mudFile(url, "", 443))
-	h.addDevice("d8", url)
-	h.run()
-	h.waitStatus("d8", "enforced", "the firewall failed to apply it and will be asked again: netlink: permission denied")
-	enf.mu.Lock()
-	enf.failing = nil
-	enf.mu.Unlock()
-	h.clock.Add(2 * time.Minute)
-	h.mgr.Changed("d8")
-	h.waitApplied("d8", hasPort(443), "the policy on retry")
-}
-
-// After a restart, enforcement is back from the cache before Ready, with
-// the manufacturer's server unreachable.
-func TestRestoreBeforeReady(t *testing.T) {
-	dir := t.TempDir()
-	h := start(t, setup{policy: config.SignatureAllow, dir: dir})
-	url := h.srv.URL + "/z.json"
-	h.srv.set("/z.json", mudFile(url, "", 443))
-	h.addDevice("d9", url)
-	h.run()
-	h.waitApplied("d9", hasPort(443), "the policy")
-	h.stop()
-
-	h.srv.down(true)
-	h2 := start(t, setup{policy: config.SignatureAllow, dir: dir, srv: h.srv})
-	h2.run()
-	if p, ok := h2.enf.get("d9"); !ok || !hasPort(443)(p) {
-		t.Fatalf("not restored before ready: %+v", p)
-	}
-}
-
-func TestSetURL(t *testing.T) {
-	h := start(t, setup{})
-	h.addDevice("d10", "")
-	for _, bad := range []string{"http://mfg.example/cam.json", "ftp://x/y", "https:///nohost", "https://user:pw@mfg.example/x", "not a url"} {
-		if _, err := h.mgr.SetURL("d10", bad, "user"); !errors.Is(err, mudpolicy.ErrInvalid) {
-			t.Errorf("%q: %v", bad, err)
-		}
-	}
-	d, err := h.mgr.SetURL("d10", "https://mfg.example/cam.json", "dhcp")
-	if err != nil || d.MUDURL != "https://mfg.example/cam.json" || d.MUDStatus != "fetching" {
-		t.Fatalf("%+v %v", d, err)
-	}
-	// DHCP may not change the manufacturer; the householder may.
-	if _, err := h.mgr.SetURL("d10", "https://evil.example/cam.json", "dhcp"); !errors.Is(err, mudpolicy.ErrConflict) {
-		t.Errorf("dhcp changing manufacturer: %v", err)
-	}
-	if d, err := h.mgr.SetURL("d10", "https://mfg.example/cam-v2.json", "dhcp"); err != nil || d.MUDURL != "https://mfg.example/cam-v2.json" {
-		t.Errorf("dhcp, same manufacturer: %v", err)
-	}
-	if _, err := h.mgr.SetURL("d10", "https://other.example/cam.json", "user"); err != nil {
-		t.Errorf("by hand: %v", err)
-	}
-	if _, err := h.mgr.SetURL("nope", "https://mfg.example/cam.json", "user"); !errors.Is(err, registry.ErrNotFound) {
-		t.Errorf("unknown device: %v", err)
+	// Turned off: nothing is enforced, nothing fetched.
+	off := mudpolicy.New(mudpolicy.Options{Source: src, Off: true})
+	if out := off.Evaluate(ctx, s, true); out.Status != "none" || out.Policy != nil || !strings.Contains(out.Detail, "turned off") {
+		t.Fatalf("MUD off: %+v", out)
 	}
 }

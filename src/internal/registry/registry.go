@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 )
 
@@ -43,21 +45,35 @@ type Device struct {
 	// passphrase itself is not here.
 	KeyID             string    `json:"key_id,omitempty"`
 	CredentialCreated time.Time `json:"credential_created,omitempty"`
-	State             State     `json:"state"`
-	Quarantined       bool      `json:"quarantined,omitempty"`
-	MUDURL            string    `json:"mud_url,omitempty"`
-	LastSeen          time.Time `json:"last_seen,omitempty"`
-	History           []Event   `json:"history,omitempty"`
+	// Onboarding is a credential being given to the device, until it
+	// connects with it; the credential it has (KeyID) keeps working until
+	// then.
+	Onboarding  *Onboarding `json:"onboarding,omitempty"`
+	State       State       `json:"state"`
+	Quarantined bool        `json:"quarantined,omitempty"`
+	MUDURL      string      `json:"mud_url,omitempty"`
+	LastSeen    time.Time   `json:"last_seen,omitempty"`
+	History     []Event     `json:"history,omitempty"`
 
-	// Kept by the MUD manager (package mudpolicy): where the device's MUD
-	// policy stands (api.MUDStatus values) and why, the SHA-256 of the
-	// file last fetched, the SHA-256 the householder approved (approval is
+	// Recorded by the device owner (package device) as package mudpolicy
+	// decides: where the device's MUD policy stands (api.MUDStatus
+	// values) and why, the SHA-256 of the file last fetched, the SHA-256 the householder approved (approval is
 	// bound to one exact file), and when the file was fetched.
 	MUDStatus   string    `json:"mud_status,omitempty"`
 	MUDDetail   string    `json:"mud_detail,omitempty"`
 	MUDDigest   string    `json:"mud_digest,omitempty"`
 	MUDApproved string    `json:"mud_approved,omitempty"`
 	MUDFetched  time.Time `json:"mud_fetched,omitempty"`
+}
+
+// Onboarding is a credential on its way to a device: the key id of its
+// line and the segment the device joins with it.
+type Onboarding struct {
+	KeyID   string    `json:"key_id"`
+	Segment string    `json:"segment"`
+	Since   time.Time `json:"since"`
+	// Configured: the device has received it (it may have no other).
+	Configured bool `json:"configured,omitempty"`
 }
 
 // Event is one entry of a device's history.
@@ -89,9 +105,6 @@ type Preauth struct {
 	AddedAt time.Time `json:"added_at"`
 }
 
-// ErrNotFound reports an unknown device or entry.
-var ErrNotFound = errors.New("not found")
-
 type file struct {
 	Version  int        `json:"version"`
 	Devices  []*Device  `json:"devices"`
@@ -100,29 +113,10 @@ type file struct {
 
 // A Registry is the set of devices, persisted to one JSON file.
 type Registry struct {
-	path     string
-	log      *slog.Logger
-	mu       sync.Mutex
-	f        file
-	onChange func(id string)
-}
-
-// OnChange sets fn to be called with a device's id after every change to
-// it is saved, whoever made it (onboarding, the API, the MUD manager). fn
-// runs under the registry's lock: it must only take note and return, never
-// call back into the Registry.
-func (r *Registry) OnChange(fn func(id string)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.onChange = fn
-}
-
-func (r *Registry) changed(ids ...string) {
-	if r.onChange != nil {
-		for _, id := range ids {
-			r.onChange(id)
-		}
-	}
+	path string
+	log  *slog.Logger
+	mu   sync.Mutex
+	f    file
 }
 
 // Open loads the registry at path. A missing file is an empty registry. A
@@ -183,6 +177,10 @@ func clone(d *Device) Device {
 	c := *d
 	c.MACs = append([]string(nil), d.MACs...)
 	c.History = append([]Event(nil), d.History...)
+	if d.Onboarding != nil {
+		o := *d.Onboarding
+		c.Onboarding = &o
+	}
 	return c
 }
 
@@ -206,7 +204,7 @@ func (r *Registry) Get(idOrName string) (Device, error) {
 	defer r.mu.Unlock()
 	d := r.find(idOrName)
 	if d == nil {
-		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, idOrName)
+		return Device{}, fault.New(fault.NotFound, "no device %q", idOrName)
 	}
 	return clone(d), nil
 }
@@ -237,16 +235,41 @@ func (r *Registry) ByKeyHash(hash string) (Device, bool) {
 	return Device{}, false
 }
 
-// ByKeyID finds the device whose credential line is keyID.
+// ByKeyID finds the device whose credential line, or whose credential on
+// its way (Onboarding), is keyID.
 func (r *Registry) ByKeyID(keyID string) (Device, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, d := range r.f.Devices {
-		if keyID != "" && d.KeyID == keyID && d.State != StateRemoved {
+		if keyID != "" && d.State != StateRemoved && (d.KeyID == keyID || d.Onboarding != nil && d.Onboarding.KeyID == keyID) {
 			return clone(d), true
 		}
 	}
 	return Device{}, false
+}
+
+// ByMAC finds the device that connected with the MAC address mac (in
+// lower case, as hostapd prints it).
+func (r *Registry) ByMAC(mac string) (Device, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range r.f.Devices {
+		if d.State != StateRemoved && slices.Contains(d.MACs, mac) {
+			return clone(d), true
+		}
+	}
+	return Device{}, false
+}
+
+// All returns every device, removed ones too, in no particular order.
+func (r *Registry) All() []Device {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Device, 0, len(r.f.Devices))
+	for _, d := range r.f.Devices {
+		out = append(out, clone(d))
+	}
+	return out
 }
 
 // Put adds or replaces a device and saves.
@@ -277,9 +300,6 @@ func (r *Registry) PutMany(ds []Device) error {
 		r.f.Devices = old
 		return err
 	}
-	for _, d := range ds {
-		r.changed(d.ID)
-	}
 	return nil
 }
 
@@ -290,7 +310,7 @@ func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 	defer r.mu.Unlock()
 	d := r.find(id)
 	if d == nil {
-		return Device{}, fmt.Errorf("%w: no device %q", ErrNotFound, id)
+		return Device{}, fault.New(fault.NotFound, "no device %q", id)
 	}
 	old, c := clone(d), clone(d)
 	if err := fn(&c); err != nil {
@@ -301,7 +321,6 @@ func (r *Registry) Update(id string, fn func(*Device) error) (Device, error) {
 		*d = old
 		return Device{}, err
 	}
-	r.changed(d.ID)
 	return clone(d), nil
 }
 
@@ -359,7 +378,7 @@ func (r *Registry) RemovePreauth(id string) error {
 			return r.savePreauths(next)
 		}
 	}
-	return fmt.Errorf("%w: no pre-authorised device %q", ErrNotFound, id)
+	return fault.New(fault.NotFound, "no pre-authorised device %q", id)
 }
 
 // savePreauths saves with next as the list, keeping the old one if the

@@ -48,7 +48,7 @@ func (a args) id() (string, error) {
 func (a args) name() (string, error) {
 	n := a.str("name")
 	if err := api.CheckName(n); err != nil {
-		return "", fmt.Errorf(`argument "name": %v`, strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+		return "", fmt.Errorf(`argument "name": %w`, err)
 	}
 	return n, nil
 }
@@ -199,7 +199,7 @@ var Methods = map[string]Method{
 			Name: a.str("name"), Segment: a.str("segment"),
 		}
 		if err := req.Check(); err != nil {
-			return nil, errors.New(strings.TrimPrefix(err.Error(), api.ErrInvalid.Error()+": "))
+			return nil, err
 		}
 		return do[api.Progress](ctx, c, "POST", "/v1/onboard", req)
 	}},

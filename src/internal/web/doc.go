@@ -3,7 +3,9 @@
 // phone that opens it first may add devices from a small mobile page, by
 // photographing or scanning the device's QR code, pasting its DPP URI or
 // typing its PKEX code, and watch the onboarding until the device is
-// connected.
+// connected. A phone link adds new devices only: the device owner
+// (package device) refuses the code of a device the household already has,
+// and the page says so.
 //
 // The pages answer only on the configured LAN addresses, never on every
 // interface, to a bounded number of connections per client and in all,
@@ -20,5 +22,5 @@
 // page also offers the less safe path for devices without DPP: a
 // passphrase of the device's own, shown once on the phone as text and as a
 // Wi-Fi QR code. It is the one secret the pages ever show, and it goes from
-// the onboarding engine to the phone without passing the local API.
+// the device owner to the phone without passing the local API.
 package web

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 )
@@ -356,7 +357,8 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return
 	}
-	p, err := s.ob.Onboard(r.Context(), api.OnboardRequest{Method: f.Method, URI: f.URI, Code: f.Code, Identifier: f.Identifier, Name: f.Name})
+	// A phone link may add new devices only (package device's rules).
+	p, err := s.ob.Onboard(r.Context(), api.OnboardRequest{Method: f.Method, URI: f.URI, Code: f.Code, Identifier: f.Identifier, Name: f.Name, Via: api.ViaPhone})
 	if err != nil {
 		s.apiError(w, se, err)
 		return
@@ -419,21 +421,20 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, view(p))
 }
 
-// apiError shows the daemon's plain-language error without the sentinel's
-// words; unexpected ones are logged and shown as a generic failure.
+// apiError shows the daemon's plain-language error with the status its
+// kind calls for; unexpected ones are logged and shown as a generic
+// failure.
 func (s *Server) apiError(w http.ResponseWriter, se *session, err error) {
-	for _, e := range []struct {
-		err    error
-		status int
-	}{{api.ErrInvalid, 400}, {api.ErrNotFound, 404}, {api.ErrConflict, 409}, {api.ErrUnavailable, 503}} {
-		if errors.Is(err, e.err) {
-			msg := strings.TrimPrefix(err.Error(), e.err.Error()+": ")
-			writeJSON(w, e.status, map[string]string{"error": capitalise(msg)})
-			return
-		}
+	status := map[fault.Kind]int{
+		fault.Invalid: http.StatusBadRequest, fault.NotFound: http.StatusNotFound, fault.Forbidden: http.StatusForbidden,
+		fault.Conflict: http.StatusConflict, fault.Unavailable: http.StatusServiceUnavailable,
+	}[fault.KindOf(err)]
+	if status == 0 {
+		s.log.Error("phone request failed", "session", se.id, "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
+		return
 	}
-	s.log.Error("phone request failed", "session", se.id, "err", err)
-	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
+	writeJSON(w, status, map[string]string{"error": capitalise(err.Error())})
 }
 
 // progressView is an onboarding's progress in plain words for the page.

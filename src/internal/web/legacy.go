@@ -4,13 +4,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/skip2/go-qrcode"
-	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/device"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 // legacyReply shows a device's passphrase, this once. It is the only
@@ -49,15 +49,16 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return
 	}
-	l, err := s.legacy.IssuePassphrase(r.Context(), f.Name, "")
-	switch {
-	case errors.Is(err, dpp.ErrInvalid):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(strings.TrimPrefix(err.Error(), dpp.ErrInvalid.Error()+": "))})
+	l, err := s.legacy.IssuePassphrase(r.Context(), f.Name, "", device.Phone)
+	switch fault.KindOf(err) {
+	case fault.Invalid:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return
-	case errors.Is(err, dpp.ErrUnavailable):
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": capitalise(strings.TrimPrefix(err.Error(), dpp.ErrUnavailable.Error()+": "))})
+	case fault.Unavailable:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": capitalise(err.Error())})
 		return
-	case err != nil:
+	}
+	if err != nil {
 		s.log.Error("failed to issue a passphrase", "session", se.id, "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
 		return

@@ -9,22 +9,22 @@ import (
 	"testing"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
-	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 	"github.com/trustjoin/trustjoin/src/internal/web"
 )
 
 type issuer struct {
 	mu     sync.Mutex
-	issued []dpp.Legacy
+	issued []device.Legacy
 }
 
-func (i *issuer) IssuePassphrase(_ context.Context, name, _ string) (dpp.Legacy, error) {
+func (i *issuer) IssuePassphrase(_ context.Context, name, _ string, _ device.Actor) (device.Legacy, error) {
 	p, err := credential.NewPassphrase()
 	if err != nil {
-		return dpp.Legacy{}, err
+		return device.Legacy{}, err
 	}
-	l := dpp.Legacy{Device: registry.Device{ID: "d-1", Name: name}, SSID: "Home", Passphrase: p}
+	l := device.Legacy{Device: registry.Device{ID: "d-1", Name: name}, SSID: "Home", Passphrase: p}
 	i.mu.Lock()
 	i.issued = append(i.issued, l)
 	i.mu.Unlock()

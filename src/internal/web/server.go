@@ -18,7 +18,8 @@ import (
 	"github.com/skip2/go-qrcode"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
-	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/device"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 )
 
 // Onboarder is what the pages need from the daemon: onboarding, nothing
@@ -65,11 +66,11 @@ func NewState(now func() time.Time) *State {
 	return &State{store: newStore(now), perIP: newLimiter(now, ipBurst, ipEvery), badIP: newLimiter(now, badBurst, badEvery)}
 }
 
-// PassphraseIssuer gives a device without DPP its own passphrase.
-// *dpp.Engine is one. The passphrase goes straight to the phone, never
-// through the local API.
+// PassphraseIssuer gives a new device without DPP its own passphrase;
+// *device.Owner is one. The pages ask as device.Phone. The passphrase
+// goes straight to the phone, never through the local API.
 type PassphraseIssuer interface {
-	IssuePassphrase(ctx context.Context, name, segment string) (dpp.Legacy, error)
+	IssuePassphrase(ctx context.Context, name, segment string, by device.Actor) (device.Legacy, error)
 }
 
 // A Server serves the phone pages. It is a daemon task and implements
@@ -246,7 +247,7 @@ func own(a netip.Addr) bool {
 func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 	addrs := s.Addrs()
 	if len(addrs) == 0 {
-		return api.PhoneSession{}, fmt.Errorf("%w: the phone pages are not listening yet (is the LAN address %s up?)", api.ErrUnavailable, s.listen[0])
+		return api.PhoneSession{}, fault.New(fault.Unavailable, "the phone pages are not listening yet (is the LAN address %s up?)", s.listen[0])
 	}
 	se, token := s.store.mint(s.ttl)
 	u := "http://" + hostPort(addrs[0]) + "/p/" + token
@@ -265,7 +266,7 @@ func (s *Server) PhoneStart(context.Context) (api.PhoneSession, error) {
 // PhoneRevoke implements api.PhoneService.
 func (s *Server) PhoneRevoke(_ context.Context, id string) error {
 	if !s.store.revoke(id) {
-		return fmt.Errorf("%w: no phone link %q (it may have expired long ago)", api.ErrNotFound, id)
+		return fault.New(fault.NotFound, "no phone link %q (it may have expired long ago)", id)
 	}
 	s.log.Info("phone link revoked", "session", id)
 	return nil

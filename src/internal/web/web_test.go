@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/web"
 )
 
@@ -374,7 +375,7 @@ func TestRevoke(t *testing.T) {
 	if got := r.ob.requests(); len(got) != 0 {
 		t.Fatalf("a revoked session onboarded: %v", got)
 	}
-	if err := r.srv.PhoneRevoke(context.Background(), "ph-nothing"); !errors.Is(err, api.ErrNotFound) {
+	if err := r.srv.PhoneRevoke(context.Background(), "ph-nothing"); !fault.Is(err, fault.NotFound) {
 		t.Fatalf("revoking an unknown link: %v", err)
 	}
 }
@@ -427,7 +428,8 @@ func TestCSRF(t *testing.T) {
 	must(t, phone.do(t, "POST", "/api/onboard", map[string]string{"method": "pkex", "code": "a1b2c3", "name": "Plug"}, with("Origin", "")), 202, `"state":"queued"`)
 	got := phone.post(t, body, csrf)
 	must(t, got, 202, "Getting ready")
-	want := []api.OnboardRequest{{Method: "pkex", Code: "a1b2c3", Name: "Plug"}, {Method: "qr", URI: uri}}
+	// Both marked as the phone's: a phone link may add new devices only.
+	want := []api.OnboardRequest{{Method: "pkex", Code: "a1b2c3", Name: "Plug", Via: api.ViaPhone}, {Method: "qr", URI: uri, Via: api.ViaPhone}}
 	if diff := cmp.Diff(want, r.ob.requests()); diff != "" {
 		t.Fatalf("onboarding requests (-want +got):\n%s", diff)
 	}
@@ -448,7 +450,7 @@ func TestOnboardErrors(t *testing.T) {
 		{"not a DPP code", map[string]string{"method": "qr", "uri": "https://example.com"}, nil, 400, "This is not a Wi-Fi Easy Connect code"},
 		{"no PKEX code", map[string]string{"method": "pkex"}, nil, 400, "Type the pairing code"},
 		{"unknown field", map[string]string{"method": "qr", "uri": uri, "segment": "lan"}, nil, 400, "did not understand"},
-		{"busy", map[string]string{"method": "qr", "uri": uri}, fmt.Errorf("%w: another device is being added on wlan0", api.ErrConflict), 409, `"Another device is being added on wlan0."`},
+		{"busy", map[string]string{"method": "qr", "uri": uri}, fault.New(fault.Conflict, "another device is being added on wlan0"), 409, `"Another device is being added on wlan0."`},
 		{"internal", map[string]string{"method": "qr", "uri": uri}, errors.New("disk on fire"), 500, "could not do that"},
 		// Parameters for hostapd smuggled inside a code, an identifier.
 		{"code with parameters", map[string]string{"method": "pkex", "code": "abcdef init=1 tcp_addr=10.99.0.2 tcp_port=80 identifier=evil"}, nil, 400, "The pairing code must be 6 to 64 letters"},

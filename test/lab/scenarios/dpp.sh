@@ -1,8 +1,9 @@
 #!/bin/bash
 # lab: radios=4 timeout=420
 # Trusted onboarding with Wi-Fi Easy Connect, end to end: devices scanned
-# by QR code get their own credential and VLAN; remove, re-onboard, PKEX,
-# a hostapd restart and a killed daemon.
+# by QR code get their own credential and VLAN; remove, re-onboard (and a
+# re-onboarding that fails, which must not take the working credential),
+# PKEX, a hostapd restart and a killed daemon.
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
@@ -90,6 +91,24 @@ tj onboard --qr "$uri1" --name camera --segment iot || fail "re-onboarding the c
 lab_wait 60 lab_sta_connected wlan1 || fail "re-onboarded camera not connected"
 new_pass=$(pass_of "$(keyid_of "$mac1")")
 [ -n "$new_pass" ] && [ "$new_pass" != "$camera_pass" ] || fail "re-onboarded camera did not get a new credential"
+
+say "the camera is scanned again while not in pairing mode: the exchange fails, its credential keeps working"
+key=$(keyid_of "$mac1")
+cam=$(tj device camera --json | jq -r .id)
+# Not in pairing mode: it neither listens nor knows its code any more.
+lab_wpa_cli wlan1 dpp_stop_listen >/dev/null
+lab_wpa_cli wlan1 dpp_bootstrap_remove '*' >/dev/null
+out=$(tj onboard --qr "$uri1" --name camera 2>&1) && fail "an exchange with a device not in pairing mode succeeded: $out"
+echo "$out" | tee -a "$LAB_OUT/cli.log" | grep -q "did not answer" || fail "unclear outcome: $out"
+grep -q "keyid=$key " "$psk" || fail "the failed exchange took the camera's working credential away"
+[ "$(pass_of "$key")" = "$new_pass" ] || fail "the failed exchange changed the camera's credential"
+[ "$(grep -c "keyid=$cam" "$psk")" = 1 ] || fail "the failed exchange left a second line for the camera behind"
+tj device camera | grep -q 'state: connected' || fail "the registry no longer says the camera is connected"
+before=$(grep -c "AP-STA-CONNECTED $mac1 keyid=$key" "$LAB_OUT/hostapd.log")
+lab_wpa_cli wlan1 disconnect >/dev/null
+lab_wpa_cli wlan1 reconnect >/dev/null
+lab_wait 60 sh -c "[ \$(grep -c 'AP-STA-CONNECTED $mac1 keyid=$key' '$LAB_OUT/hostapd.log') -gt $before ]" ||
+	fail "the camera could not connect again with its credential after the failed exchange"
 
 say "the laptop on the shared password is still connected after all the onboarding, removals and restarts"
 lab_wait 60 lab_sta_connected wlan3 || fail "household device lost its connection"

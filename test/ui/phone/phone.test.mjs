@@ -267,6 +267,28 @@ test('a device that does not answer can be stopped from the phone', async () => 
   assert.match(readFileSync(env('TJ_DAEMON_LOG'), 'utf8'), /onboarding stopped from a phone/);
 });
 
+test('a device the household has is refused, and stays in quarantine', async () => {
+  // The householder has quarantined the camera the phone added; scanning
+  // it again from a phone link must neither lift that nor give it a new
+  // credential: a phone link adds new devices only.
+  const q = cli('quarantine', 'Kitchen camera');
+  assert.equal(q.quarantined, true);
+  const before = readFileSync(join(work, 'state/psk/wlan0.psk'), 'utf8');
+  await a.page.click('#again');
+  await a.page.setInputFiles('#photo', join(work, 'device.png'));
+  await a.page.waitForFunction(() => document.getElementById('scan-status').textContent.includes('already on this network'), null, { timeout: 15000 });
+  assert.match(await a.page.locator('#scan-status').innerText(), /^Kitchen camera is already on this network; a phone link can only add new devices\./);
+  assert.equal(await a.page.locator('#scan-status').getAttribute('class'), 'status bad');
+  assert.equal(await a.page.locator('#progress').isVisible(), false);
+  await shot(a.page, '13-known-device-refused.png');
+  const d = cli('device', 'Kitchen camera');
+  assert.equal(d.quarantined, true);
+  assert.equal(d.segment, 'quarantine');
+  assert.equal(readFileSync(join(work, 'state/psk/wlan0.psk'), 'utf8'), before, 'a refused phone request changed the credentials');
+  const hostapd = readFileSync(env('TJ_HOSTAPD_LOG'), 'utf8');
+  assert.equal(hostapd.split(`DPP_QR_CODE ${deviceURI}`).length - 1, 1, 'the refused code reached hostapd');
+});
+
 test('where the page is a secure context, the live camera scans the code', async () => {
   // A router serving the pages over HTTPS, as far as Chromium can be told
   // so; its camera is a clip of the device's QR code.
