@@ -98,6 +98,15 @@ type Device struct {
 	// for one device; absent while the firewall does not know it (no
 	// firewall, or no MAC address yet).
 	Firewall *FirewallStatus `json:"firewall,omitempty"`
+	// History is what happened to the device, newest last, in the reply
+	// for one device.
+	History []HistoryEntry `json:"history,omitempty"`
+}
+
+// HistoryEntry is one change to a device, in plain words.
+type HistoryEntry struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
 }
 
 // FirewallStatus is what the firewall holds for one device, and what its
@@ -138,6 +147,9 @@ type MUDRequest struct {
 type Credential struct {
 	KeyID     string    `json:"key_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when it expires (its segment's lifetime); absent for
+	// never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // DeviceUpdate changes a device's name or segment; empty fields stay.

@@ -10,6 +10,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/watch"
 )
 
 // Service implements api.Service.
@@ -18,6 +19,10 @@ type Service struct {
 	engine  *dpp.Engine
 	status  func() daemon.Status
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
+	// watch looks after devices once onboarded; nil when trustjoin is
+	// disabled.
+	watch          *watch.Watch
+	defaultSegment string
 }
 
 var _ api.Service = (*Service)(nil)
@@ -91,7 +96,7 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 		out.LastSeen = &t
 	}
 	if d.KeyID != "" && !d.CredentialCreated.IsZero() {
-		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated}
+		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated, ExpiresAt: s.expires(d)}
 	}
 	if d.State == registry.StateNeedsReonboarding {
 		out.Warnings = append(out.Warnings, "scan this device's code again to give it a fresh credential")
@@ -100,6 +105,9 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 		out.Warnings = append(out.Warnings, "a new credential is on its way to this device; the one it has works until it connects with the new one")
 	}
 	if inForce {
+		for _, h := range d.History {
+			out.History = append(out.History, api.HistoryEntry{At: h.At, What: h.What})
+		}
 		f := s.devices.InForce(d.ID)
 		if f.Problem != "" {
 			out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
@@ -188,6 +196,9 @@ func progress(r dpp.Request) api.Progress {
 
 // Onboard implements api.Service.
 func (s *Service) Onboard(ctx context.Context, r api.OnboardRequest) (api.Progress, error) {
+	if err := s.authorized(ctx, &r); err != nil {
+		return api.Progress{}, err
+	}
 	req, err := s.devices.Onboard(ctx, device.OnboardRequest{
 		Method: r.Method, URI: r.URI, Code: r.Code, Identifier: r.Identifier,
 		Name: r.Name, Segment: r.Segment, Ifname: r.Ifname, By: by(r.Via),

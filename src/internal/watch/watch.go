@@ -455,3 +455,20 @@ func (w *Watch) hookFailed(err error) {
 			Message: fmt.Sprintf("the authorisation hook failed on its periodic check (%v); devices keep their standing until it answers", err)})
 	}
 }
+
+// Events are the security events recorded after seq, and the counts of
+// all since the daemon started.
+func (w *Watch) Events(seq uint64) ([]alert.Event, alert.Counts) {
+	return w.o.Book.Since(seq), w.o.Book.Counts()
+}
+
+// Learned is a device's learned profile, if it has one.
+func (w *Watch) Learned(id string) (mudlearn.Profile, bool) {
+	if w.o.Learner == nil {
+		return mudlearn.Profile{}, false
+	}
+	return w.o.Learner.Profile(id)
+}
+
+// Now is the Watch's clock.
+func (w *Watch) Now() time.Time { return w.o.Now() }
