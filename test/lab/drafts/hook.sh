@@ -15,14 +15,16 @@ cat > "$hooks/authorize" <<'HOOK'
 #!/bin/sh
 in=$(cat)
 echo "$in" >> /tmp/tj/hooks/asked.jsonl
+# Revocation first: the periodic check of a device it once moved must
+# be able to withdraw it.
+if [ -e /tmp/tj/hooks/revoke ] && echo "$in" | grep -q '"when":"periodic"'; then
+	echo '{"decision":"deny","reason":"attestation revoked"}'
+	exit 0
+fi
 case "$in" in
 *'"name":"rogue"'*) echo '{"decision":"deny","reason":"not on the attestation list"}' ;;
 *'"name":"tv"'*) echo '{"decision":"segment","segment":"guest","reason":"unknown maker"}' ;;
-*) if [ -e /tmp/tj/hooks/revoke ] && echo "$in" | grep -q '"when":"periodic"'; then
-	echo '{"decision":"deny","reason":"attestation revoked"}'
-   else
-	echo '{"decision":"allow"}'
-   fi ;;
+*) echo '{"decision":"allow"}' ;;
 esac
 HOOK
 chmod 700 "$hooks/authorize"
