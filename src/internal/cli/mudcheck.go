@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
@@ -41,6 +42,10 @@ type checkReport struct {
 	Confines bool        `json:"confines"`
 	Warnings []string    `json:"warnings"`
 	Entries  []entryView `json:"entries"`
+	// Ruleset is the whole nftables ruleset trustjoin would install for a
+	// device with this file, which nft -f loads (--nft).
+	Ruleset string `json:"nft_ruleset,omitempty"`
+	nft     bool
 }
 
 type entryView struct {
@@ -74,8 +79,9 @@ type ruleView struct {
 	Direction string     `json:"direction_initiated,omitempty"`
 	Peer      string     `json:"peer,omitempty"`
 	PeerValue string     `json:"peer_value,omitempty"`
-	// NFT holds the nftables rules this rule compiles to, when asked for
-	// (from rule).
+	// NFT holds the nftables rules this rule compiles to, each after the
+	// chain it is in, when asked for (--nft); none: it grants nothing
+	// on this router.
 	NFT  []string `json:"nft,omitempty"`
 	rule mud.Rule
 }
@@ -116,7 +122,7 @@ func newRuleView(policy mud.Direction, r mud.Rule) ruleView {
 	return v
 }
 
-const mudCheckUsage = "usage: trustjoin mud check FILE|URL [--json] [--config FILE]   parse a MUD file (- for standard input, or an https URL) and say what each entry becomes"
+const mudCheckUsage = "usage: trustjoin mud check FILE|URL [--json] [--nft] [--config FILE]   parse a MUD file (- for standard input, or an https URL) and say what each entry becomes"
 
 // runMUDCheck parses a MUD file the way the daemon would and says what
 // each entry becomes. It needs no daemon. Exit status: 0 accepted, 1
@@ -125,6 +131,7 @@ func runMUDCheck(ctx context.Context, env Env) int {
 	f := newFlags("mud check", env)
 	cfgPath := f.String("config", config.DefaultPath, "UCI configuration `file` whose mud.max_size and mud.fetch_timeout apply (defaults when it does not exist)")
 	asJSON := f.Bool("json", false, "print JSON for scripts")
+	nft := f.Bool("nft", false, "also show the nftables rules each entry compiles to and the ruleset trustjoin would install for the device (no kernel needed)")
 	pos, err := parseAnywhere(f, env.Args)
 	if err != nil {
 		return 2
@@ -134,7 +141,8 @@ func runMUDCheck(ctx context.Context, env Env) int {
 		return 2
 	}
 	src := pos[0]
-	limits := checkLimits(env, *cfgPath)
+	cfg := checkConfig(env, *cfgPath)
+	limits := cfg.MUD
 	rep := &checkReport{Source: src, MaxSize: limits.MaxSize, Warnings: []string{}, Entries: []entryView{}}
 
 	var raw []byte
@@ -167,6 +175,12 @@ func runMUDCheck(ctx context.Context, env Env) int {
 		return rep.print(env, *asJSON)
 	}
 	rep.fill(p)
+	if *nft {
+		if err := rep.addNFT(p, cfg.Controllers); err != nil {
+			fmt.Fprintf(env.Stderr, "trustjoin mud check: %v\n", err)
+			return 1
+		}
+	}
 	rep.Accepted = true
 	switch {
 	case len(raw) > limits.MaxSize:
@@ -179,18 +193,56 @@ func runMUDCheck(ctx context.Context, env Env) int {
 	return rep.print(env, *asJSON)
 }
 
-// checkLimits reads the limits the daemon would apply: the configuration's
-// where there is one, the defaults otherwise (on a laptop).
-func checkLimits(env Env, path string) config.MUD {
+// checkConfig reads the configuration whose limits (and, for --nft,
+// controllers) the daemon would apply: the file where there is one, the
+// defaults otherwise (on a laptop).
+func checkConfig(env Env, path string) *config.Config {
 	cfg, err := config.Load(path)
 	if err == nil {
-		return cfg.MUD
+		return cfg
 	}
 	def, _ := config.Parse("defaults", strings.NewReader(""))
 	if _, serr := os.Stat(path); !errors.Is(serr, fs.ErrNotExist) {
 		fmt.Fprintf(env.Stderr, "trustjoin mud check: %v; using the default limits\n", err)
 	}
-	return def.MUD
+	return def
+}
+
+// addNFT adds the nftables rules each rule compiles to, and the ruleset,
+// as the firewall plans them for a device with policy p (controllers
+// give controller matches their addresses).
+func (rep *checkReport) addNFT(p *mud.Policy, ctl []config.Controller) error {
+	o := firewall.RenderOptions{Controllers: ctl}
+	compiled, err := firewall.Explain(p, o)
+	if err != nil {
+		return err
+	}
+	// Explain follows the from-device policy, then the to-device one;
+	// the entries hold the same rules in the same order.
+	byPolicy := map[string][]firewall.ACERules{}
+	for _, c := range compiled {
+		k := string(mud.ToDevice)
+		if c.FromDevice {
+			k = string(mud.FromDevice)
+		}
+		byPolicy[k] = append(byPolicy[k], c)
+	}
+	for i := range rep.Entries {
+		e := &rep.Entries[i]
+		for j := range e.Rules {
+			rest := byPolicy[e.Policy]
+			if len(rest) == 0 {
+				break // named by neither policy: nothing compiled
+			}
+			for _, r := range rest[0].Rules {
+				e.Rules[j].NFT = append(e.Rules[j].NFT, r.Chain+": "+r.Rule)
+			}
+			byPolicy[e.Policy] = rest[1:]
+		}
+	}
+	rep.Ruleset, err = firewall.Render(p, o)
+	rep.nft = true
+	return err
 }
 
 // readLimited reads a file (or standard input for "-") up to one byte over
@@ -296,6 +348,9 @@ func (rep *checkReport) print(env Env, asJSON bool) int {
 			for _, n := range r.NFT {
 				fmt.Fprintf(w, "      nft: %s\n", n)
 			}
+			if rep.nft && len(r.NFT) == 0 && e.Policy != "" {
+				fmt.Fprintln(w, "      nft: no rule (nothing on this router matches it)")
+			}
 		}
 		rules += len(e.Rules)
 		if e.Ignored != "" {
@@ -315,6 +370,9 @@ func (rep *checkReport) print(env Env, asJSON bool) int {
 			count(rules, "rule", "rules"), count(ignored, "entry", "entries"), count(len(rep.Warnings), "warning", "warnings"))
 	} else {
 		fmt.Fprintf(w, "REJECTED: %s\n", rep.Error)
+	}
+	if rep.Ruleset != "" {
+		fmt.Fprintf(w, "\n%s", rep.Ruleset)
 	}
 	return status
 }

@@ -71,6 +71,27 @@ func TestMUDCheck(t *testing.T) {
 		t.Errorf("ignored entry %+v", rep.Entries[2])
 	}
 
+	// --nft: each rule's nftables rules, and the ruleset nft -f loads.
+	code, out, _ = runCheck(t, "", good, "--nft", "--config", noConfig)
+	for _, want := range []string{
+		"      nft: inet from device: meta nfproto ipv4 meta l4proto tcp ip daddr @",
+		"      nft: inet to router: meta nfproto ipv4 meta l4proto icmp icmp type 8 icmp code 0 return\n",
+		"      nft: bridge to device: meta protocol ip meta l4proto udp th dport 5683 return\n",
+		"ACCEPTED: 4 entries",
+		"\ntable inet trustjoin {\n",
+		"\ttable bridge trustjoin {"[1:],
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--nft: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	code, out, _ = runCheck(t, "", good, "--nft", "--json", "--config", noConfig)
+	rep = checkReport{}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || !strings.HasPrefix(rep.Ruleset, "# trustjoin's nftables tables") ||
+		len(rep.Entries[0].Rules[0].NFT) != 1 || len(rep.Entries[3].Rules[0].NFT) != 2 {
+		t.Errorf("--nft --json: exit %d, %v:\n%s", code, err, out)
+	}
+
 	// Over the configured mud.max_size: rejected, with what it would be.
 	small := filepath.Join(dir, "trustjoin")
 	if err := os.WriteFile(small, []byte("config mud 'mud'\n\toption max_size '1024'\n"), 0o600); err != nil {

@@ -3,11 +3,9 @@ package firewall
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -21,28 +19,6 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
-
-// corpusPolicies returns every corpus MUD file the parser accepts.
-func corpusPolicies(t testing.TB) []*mud.Policy {
-	var out []*mud.Policy
-	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if pol, err := mud.Parse(b, 0); err == nil && len(pol.FromDevice)+len(pol.ToDevice) > 0 {
-			out = append(out, pol)
-		}
-		return nil
-	})
-	if err != nil || len(out) == 0 {
-		t.Skipf("MUD corpus not beside the checkout: %v", err)
-	}
-	return out
-}
 
 func fakeMAC(i int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x10, 0, byte(i >> 16), byte(i >> 8), byte(i)}
@@ -85,19 +61,19 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 	n := 0
 	for _, d := range devs {
 		for _, r := range append(slices.Clone(d.Policy.FromDevice), d.Policy.ToDevice...) {
-			m := exprs{ether(true), cmpEq(d.MACs[0])}
+			m := []expr.Any{payload(expr.PayloadBaseLLHeader, 6, 6), cmpEq(d.MACs[0])}
 			if r.Protocol >= 0 {
-				m = append(m, l4proto(r.Protocol)...)
+				m = append(m, mkRule(verdict{}, l4proto(r.Protocol)).exprs(famINet)...)
 			}
 			if r.DstNet.IsValid() {
-				m = append(m, prefixMatch(r.DstNet, false)...)
+				m = append(m, maskedPrefix(r.DstNet)...)
 			} else if r.DstDNS != "" || r.SrcDNS != "" {
-				m = append(m, prefixMatch(netip.MustParsePrefix("10.77.200.1/32"), false)...) // osMUD resolves names to addresses
+				m = append(m, maskedPrefix(netip.MustParsePrefix("10.77.200.1/32"))...) // osMUD resolves names to addresses
 			}
 			if r.DstPorts != nil {
-				m = append(m, portMatch(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)...)
+				m = append(m, mkRule(verdict{}, port(r.DstPorts.Lo, r.DstPorts.Hi, r.DstPorts.Neq, false)).exprs(famINet)...)
 			}
-			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, verdict(expr.VerdictAccept))})
+			c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(m, accept.expr())})
 			n++
 			if n%50 == 0 { // keep batches small: v0.3.0 does not grow socket buffers
 				if err := c.Flush(); err != nil {
@@ -106,10 +82,27 @@ func linear(t testing.TB, fd int, name string, devs []Device) {
 			}
 		}
 	}
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: exprs{verdict(expr.VerdictDrop)}})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(drop).exprs(famINet)})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// maskedPrefix matches the destination address against p with a mask,
+// whatever its length, as the baseline always has.
+func maskedPrefix(p netip.Prefix) []expr.Any {
+	t := addrIn(p, false)[0]
+	if t.pfx.Bits() < t.pfx.Addr().BitLen() {
+		return addrExprs(t)
+	}
+	n := len(t.pfx.Addr().AsSlice())
+	mask := make([]byte, n)
+	for i := range mask {
+		mask[i] = 0xff
+	}
+	return []expr.Any{addrLoad(t.v, false),
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(n), Mask: mask, Xor: make([]byte, n)},
+		cmpEq(t.pfx.Addr().AsSlice())}
 }
 
 // pps floods UDP from d1 through the router to a sink for d and returns
@@ -187,7 +180,7 @@ func TestThroughput(t *testing.T) {
 	tb := c.AddTable(&nftables.Table{Name: "fw4", Family: nftables.TableFamilyINet})
 	prio := nftables.ChainPriority(0)
 	ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs(famINet)})
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +209,7 @@ func TestThroughput(t *testing.T) {
 		learnFakes(t, fd, e, n)
 		enforcers[n] = e
 		configs = append(configs, &config{name: fmt.Sprintf("trustjoin, %d devices", n),
-			tables: []*nftables.Table{e.table(nftables.TableFamilyINet), e.table(nftables.TableFamilyBridge)}})
+			tables: []*nftables.Table{e.table(famINet), e.table(famBridge)}})
 	}
 	// The floor for any table of one's own: a forward base chain before
 	// fw4's that accepts established flows and does nothing else.
@@ -228,7 +221,7 @@ func TestThroughput(t *testing.T) {
 		tb := c.AddTable(&nftables.Table{Name: "floor", Family: nftables.TableFamilyINet})
 		prio := nftables.ChainPriority(-110)
 		ch := c.AddChain(&nftables.Chain{Name: "forward", Table: tb, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: &prio})
-		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: append(ctState(expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED), verdict(expr.VerdictAccept))})
+		c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: mkRule(accept, ctState(ctEstablished|ctRelated)).exprs(famINet)})
 		if err := c.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -313,8 +306,7 @@ func learnFakes(t testing.TB, fd int, e *Enforcer, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := &nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: setIP4MAC, IsMap: true,
-		KeyType: nftables.TypeIPAddr, DataType: nftables.TypeEtherAddr, HasTimeout: true}
+	set := nfSet(e.table(famINet), learnedMap(4, 0))
 	var el []nftables.SetElement
 	for i := range n {
 		el = append(el, nftables.SetElement{Key: []byte{10, 200, byte(i >> 8), byte(i)}, Val: fakeMAC(i)})
@@ -329,7 +321,7 @@ func learnFakes(t testing.TB, fd int, e *Enforcer, n int) {
 	}
 	e.mu.Lock()
 	e.syncLocked()
-	pushed := len(e.pushed)
+	pushed := len(e.st.pushed)
 	e.mu.Unlock()
 	if pushed < n {
 		t.Fatalf("%d of %d fake devices' addresses pushed", pushed, n)

@@ -16,11 +16,7 @@ import (
 // conntrack walks the whole (all-namespace) table, milliseconds: only
 // quarantine waits for it, other changes let it run behind.
 func (e *Enforcer) flushFlowsLocked(d Device, wait bool) {
-	var macs [][]byte
-	for _, m := range d.MACs {
-		macs = append(macs, m)
-	}
-	learned := e.addrsOf(macs...)
+	learned := e.st.addrsOf(d.MACs...)
 	if wait {
 		e.flushFlows(d, learned)
 		return

@@ -39,4 +39,19 @@
 // the tables a previous run left, which keep confining devices while a
 // restarted daemon restores them. The package knows config segments and
 // MUD policies, nothing of hostapd, DPP or HTTP.
+//
+// It is built in two parts. The planner runs anywhere and touches no
+// kernel: a state (state.go) says what trustjoin's tables hold, and each
+// change (segments, the join confinement, a device's policy, quarantine,
+// removal, learned addresses, cleaning up) is planned from it as a batch
+// of operations on the tables (plan_*.go; compile.go turns MUD entries
+// into rules), with a commit that records the change. Rules are a small
+// model (model.go) which the applier turns into netlink expressions
+// (expr_linux.go) and nft.go into nft syntax, so what trustjoin installs
+// and what it shows (Render and Explain, for `trustjoin mud check`; Rules,
+// for `trustjoin mud show`) cannot differ. The Enforcer (enforcer_linux.go)
+// plans, has the kernel take each batch whole (apply_linux.go, which
+// decides nothing) and commits only then, so a refused batch leaves both
+// as they were. CheckNarrow checks the compiler against each entry, for
+// the MUD parser's property tests.
 package firewall

@@ -3,36 +3,12 @@ package firewall
 import (
 	"context"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
-
-// corpus is beside the checkout; TJ_MUD_CORPUS names it elsewhere (the
-// lab VM gets a copy inside the checkout).
-var corpus = func() string {
-	if c := os.Getenv("TJ_MUD_CORPUS"); c != "" {
-		return c
-	}
-	return "../../../../shared/mud-corpus"
-}()
-
-func loadMUD(t testing.TB, name string) *mud.Policy {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(corpus, name))
-	if err != nil {
-		t.Skipf("MUD corpus not beside the checkout: %v", err)
-	}
-	p, err := mud.Parse(b, 0)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return p
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))

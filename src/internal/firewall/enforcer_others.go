@@ -33,3 +33,6 @@ func (*Enforcer) Run(context.Context) error { return errNotLinux }
 
 // Ready is false off Linux.
 func (*Enforcer) Ready() bool { return false }
+
+// Rules fails off Linux.
+func (*Enforcer) Rules(string) (string, error) { return "", errNotLinux }

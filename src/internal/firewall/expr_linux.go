@@ -2,66 +2,179 @@ package firewall
 
 import (
 	"encoding/binary"
-	"hash/fnv"
-	"net/netip"
 
-	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
 
-// Small builders for the expressions the compiler needs; register 1 is
-// the only one used, each match loads and compares in turn.
+// The rule model as netlink expressions. Register 1 is the only one used
+// (and 2 for a learned MAC): each match loads and compares in turn.
 
-type exprs = []expr.Any
+// exprs are the rule's expressions in a table of family fam.
+func (r rule) exprs(fam family) []expr.Any {
+	var out []expr.Any
+	for _, t := range r.terms {
+		out = append(out, t.exprs(fam)...)
+	}
+	if v := r.verdict.expr(); v != nil {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (v verdict) expr() expr.Any {
+	switch v.kind {
+	case vAccept:
+		return &expr.Verdict{Kind: expr.VerdictAccept}
+	case vDrop:
+		return &expr.Verdict{Kind: expr.VerdictDrop}
+	case vReturn:
+		return &expr.Verdict{Kind: expr.VerdictReturn}
+	case vJump:
+		return &expr.Verdict{Kind: expr.VerdictJump, Chain: v.chain}
+	case vGoto:
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: v.chain}
+	}
+	return nil
+}
+
+func (t term) exprs(fam family) []expr.Any {
+	if fam != famBridge && (t.load == lEther && (t.kind == tLookup || t.kind == tVmap) || t.kind == tLearn) {
+		// A MAC outside the bridge table: only Ethernet interfaces have
+		// one, and nft prints "ether saddr" only after this check (as it
+		// adds it when it reads "ether saddr" there).
+		return append([]expr.Any{meta(expr.MetaKeyIIFTYPE), cmpEq(binary.NativeEndian.AppendUint16(nil, unix.ARPHRD_ETHER))}, t.bare()...)
+	}
+	return t.bare()
+}
+
+// bare are the term's expressions without what it depends on.
+func (t term) bare() []expr.Any {
+	switch t.kind {
+	case tNFProto:
+		p := byte(unix.NFPROTO_IPV4)
+		if t.v == 6 {
+			p = unix.NFPROTO_IPV6
+		}
+		return []expr.Any{meta(expr.MetaKeyNFPROTO), cmpEq([]byte{p})}
+	case tEtherType:
+		return []expr.Any{meta(expr.MetaKeyPROTOCOL), cmpEq(be16(uint16(t.num)))}
+	case tL4Proto:
+		return []expr.Any{meta(expr.MetaKeyL4PROTO), cmpEq([]byte{byte(t.num)})}
+	case tAddr:
+		return addrExprs(t)
+	case tPort:
+		return portExprs(t)
+	case tICMPType, tICMPCode:
+		off := uint32(0)
+		if t.kind == tICMPCode {
+			off = 1
+		}
+		ld := payload(expr.PayloadBaseTransportHeader, off, 1)
+		if t.lo == t.hi {
+			return []expr.Any{ld, cmpEq([]byte{byte(t.lo)})}
+		}
+		return []expr.Any{ld, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: []byte{byte(t.lo)}, ToData: []byte{byte(t.hi)}}}
+	case tLookup:
+		return []expr.Any{t.loadExpr(), &expr.Lookup{SourceRegister: 1, SetName: t.set, Invert: t.invert}}
+	case tVmap:
+		return []expr.Any{t.loadExpr(), &expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: t.set}}
+	case tCtState:
+		return []expr.Any{&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binary.NativeEndian.AppendUint32(nil, t.num), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
+	case tNotSynOnly:
+		// SYN without ACK is a connection opening.
+		return []expr.Any{payload(expr.PayloadBaseTransportHeader, 13, 1),
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x02}}}
+	case tFibLocal:
+		return []expr.Any{&expr.Fib{Register: 1, FlagDADDR: true, FlagIIF: true, ResultADDRTYPE: true},
+			cmpEq(binary.NativeEndian.AppendUint32(nil, unix.RTN_LOCAL))}
+	case tLearn:
+		return []expr.Any{addrLoad(t.v, true),
+			&expr.Payload{DestRegister: 2, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+			&expr.Dynset{SrcRegKey: 1, SrcRegData: 2, SetName: t.set, Operation: uint32(unix.NFT_DYNSET_OP_UPDATE)}}
+	case tCounter:
+		if t.set == "" {
+			return []expr.Any{&expr.Counter{}}
+		}
+		return []expr.Any{&expr.Objref{Type: unix.NFT_OBJECT_COUNTER, Name: t.set}}
+	}
+	panic("firewall: unknown term")
+}
+
+// loadExpr loads the key of a lookup or verdict map into register 1.
+func (t term) loadExpr() expr.Any {
+	switch t.load {
+	case lIIFName:
+		return meta(expr.MetaKeyIIFNAME)
+	case lOIFName:
+		return meta(expr.MetaKeyOIFNAME)
+	case lIBRName:
+		return meta(expr.MetaKeyBRIIIFNAME)
+	case lEther:
+		if t.src {
+			return payload(expr.PayloadBaseLLHeader, 6, 6)
+		}
+		return payload(expr.PayloadBaseLLHeader, 0, 6)
+	}
+	return addrLoad(t.v, t.src)
+}
+
+// addrExprs compares an address with a prefix: with a mask unless it is
+// a whole address.
+func addrExprs(t term) []expr.Any {
+	a := t.pfx.Addr().AsSlice()
+	ld := addrLoad(t.v, t.src)
+	if t.pfx.Bits() == t.pfx.Addr().BitLen() {
+		return []expr.Any{ld, cmpEq(a)}
+	}
+	bits := t.pfx.Bits()
+	mask := make([]byte, len(a))
+	for i := range mask {
+		switch {
+		case bits >= 8:
+			mask[i] = 0xff
+			bits -= 8
+		case bits > 0:
+			mask[i] = byte(0xff << (8 - bits))
+			bits = 0
+		}
+	}
+	return []expr.Any{ld,
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(a)), Mask: mask, Xor: make([]byte, len(a))},
+		cmpEq(a)}
+}
+
+func portExprs(t term) []expr.Any {
+	off := uint32(2)
+	if t.src {
+		off = 0
+	}
+	ld := payload(expr.PayloadBaseTransportHeader, off, 2)
+	switch {
+	case t.neq:
+		return []expr.Any{ld, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: be16(t.lo)}}
+	case t.lo == t.hi:
+		return []expr.Any{ld, cmpEq(be16(t.lo))}
+	}
+	return []expr.Any{ld, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(t.lo), ToData: be16(t.hi)}}
+}
 
 func cmpEq(data []byte) expr.Any {
 	return &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}
 }
 
-func metaLoad(k expr.MetaKey) expr.Any { return &expr.Meta{Key: k, Register: 1} }
-
-func metaEq(k expr.MetaKey, data []byte) exprs {
-	return exprs{metaLoad(k), cmpEq(data)}
-}
+func meta(k expr.MetaKey) expr.Any { return &expr.Meta{Key: k, Register: 1} }
 
 func payload(base expr.PayloadBase, off, n uint32) expr.Any {
 	return &expr.Payload{DestRegister: 1, Base: base, Offset: off, Len: n}
 }
 
-func lookup(set string) expr.Any { return &expr.Lookup{SourceRegister: 1, SetName: set} }
-
-func vmap(set string) expr.Any {
-	return &expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: set}
-}
-
-func ifname(s string) []byte {
-	b := make([]byte, 16)
-	copy(b, s)
-	return b
-}
-
-func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
-
-// nfproto matches the IP family in the inet table, the ethertype in the
-// bridge table.
-func family(fam nftables.TableFamily, v int) exprs {
-	if fam == nftables.TableFamilyBridge {
-		if v == 6 {
-			return metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_IPV6))
-		}
-		return metaEq(expr.MetaKeyPROTOCOL, be16(unix.ETH_P_IP))
-	}
-	if v == 6 {
-		return metaEq(expr.MetaKeyNFPROTO, []byte{unix.NFPROTO_IPV6})
-	}
-	return metaEq(expr.MetaKeyNFPROTO, []byte{unix.NFPROTO_IPV4})
-}
-
-func l4proto(p int) exprs { return metaEq(expr.MetaKeyL4PROTO, []byte{byte(p)}) }
-
-// addr loads the source (src) or destination address of family v.
-func addr(v int, src bool) expr.Any {
+// addrLoad loads the source (src) or destination address of version v.
+func addrLoad(v int, src bool) expr.Any {
 	if v == 6 {
 		if src {
 			return payload(expr.PayloadBaseNetworkHeader, 8, 16)
@@ -74,90 +187,4 @@ func addr(v int, src bool) expr.Any {
 	return payload(expr.PayloadBaseNetworkHeader, 16, 4)
 }
 
-func ether(src bool) expr.Any {
-	if src {
-		return payload(expr.PayloadBaseLLHeader, 6, 6)
-	}
-	return payload(expr.PayloadBaseLLHeader, 0, 6)
-}
-
-func prefixMatch(p netip.Prefix, src bool) exprs {
-	v := 4
-	if p.Addr().Is6() && !p.Addr().Is4In6() {
-		v = 6
-	}
-	a := p.Masked().Addr().AsSlice()
-	bits := p.Bits()
-	mask := make([]byte, len(a))
-	for i := range mask {
-		switch {
-		case bits >= 8:
-			mask[i] = 0xff
-			bits -= 8
-		case bits > 0:
-			mask[i] = byte(0xff << (8 - bits))
-			bits = 0
-		}
-	}
-	return exprs{addr(v, src),
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: uint32(len(a)), Mask: mask, Xor: make([]byte, len(a))},
-		cmpEq(a)}
-}
-
-// ports matches the transport source (src) or destination port.
-func portMatch(lo, hi uint16, neq, src bool) exprs {
-	off := uint32(2)
-	if src {
-		off = 0
-	}
-	ld := payload(expr.PayloadBaseTransportHeader, off, 2)
-	switch {
-	case neq:
-		return exprs{ld, &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: be16(lo)}}
-	case lo == hi:
-		return exprs{ld, cmpEq(be16(lo))}
-	default:
-		return exprs{ld, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(lo), ToData: be16(hi)}}
-	}
-}
-
-// ctState matches any of the given conntrack state bits.
-func ctState(bits uint32) exprs {
-	return exprs{&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}}
-}
-
-// notSynOnly matches TCP segments other than a connection opening (SYN
-// without ACK): the stateless form of direction-initiated.
-func notSynOnly() exprs {
-	return exprs{payload(expr.PayloadBaseTransportHeader, 13, 1),
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x02}}}
-}
-
-func counter(name string) expr.Any {
-	return &expr.Objref{Type: unix.NFT_OBJECT_COUNTER, Name: name}
-}
-
-func verdict(k expr.VerdictKind) expr.Any { return &expr.Verdict{Kind: k} }
-
-func jump(chain string) *expr.Verdict { return &expr.Verdict{Kind: expr.VerdictJump, Chain: chain} }
-
-// short names a set after a string too long or too odd for a set name.
-func short(prefix, s string) string {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return prefix + hex8(h.Sum32())
-}
-
-func hex8(v uint32) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = digits[v&0xf]
-		v >>= 4
-	}
-	return string(b)
-}
+func be16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }

@@ -3,7 +3,6 @@ package firewall
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
-	"github.com/google/nftables/expr"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -31,34 +28,6 @@ func mudFile(t *testing.T, typ, aces string) *mud.Policy {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// TestCompileGatewayAndNoACL: the gateway controller is the router (rules
-// only in the chain of what the device sends the router), and a policy
-// naming no access list leaves the segment's default (no drop at all).
-func TestCompileGatewayAndNoACL(t *testing.T) {
-	e := New(slog.New(slog.NewTextHandler(testWriter{t}, nil)), Options{})
-	st := &devState{n: 1, dev: Device{ID: "x", MACs: []net.HardwareAddr{{2, 0, 0, 0, 0, 1}}}}
-	gw := mud.Rule{Family: 4, Protocol: 1, Peer: mud.PeerController, PeerValue: mud.ControllerGateway, Accept: true}
-	inet := len(e.compile(nftables.TableFamilyINet, st, gw, sideOut))
-	router := len(e.compile(nftables.TableFamilyINet, st, gw, sideRouter))
-	br := len(e.compile(nftables.TableFamilyBridge, st, gw, sideOut))
-	if inet != 0 || router != 1 || br != 0 {
-		t.Errorf("gateway: %d forwarded, %d to the router, %d bridged rules, want 0, 1, 0", inet, router, br)
-	}
-
-	st.dev.Policy = &mud.Policy{URL: "https://maker.example/none", NamesNoACL: true}
-	for _, fam := range []nftables.TableFamily{nftables.TableFamilyINet, nftables.TableFamilyBridge} {
-		for sd, rs := range e.devChains(fam, st) {
-			for _, r := range rs {
-				for _, x := range r {
-					if v, ok := x.(*expr.Verdict); ok && v.Kind == expr.VerdictDrop {
-						t.Errorf("family %v, side %v: a policy naming no access list drops", fam, sd)
-					}
-				}
-			}
-		}
-	}
 }
 
 var pingID atomic.Int32

@@ -164,7 +164,7 @@ func TestSegmentMove(t *testing.T) {
 func waitPorts(t *testing.T, e *Enforcer, br, port string) {
 	for range 50 {
 		e.mu.Lock()
-		ok := !e.portMode || strings.Contains(strings.Join(e.ports[br], ","), port)
+		ok := !e.st.portMode || strings.Contains(strings.Join(e.st.ports[br], ","), port)
 		e.mu.Unlock()
 		if ok {
 			return
@@ -362,11 +362,11 @@ func TestNamesFollowTTL(t *testing.T) {
 	if err := e.Apply(ctx, dev(nsD1, loadMUD(t, "mudmaker/cloud-service.json"), "iot-device.example.com")); err != nil {
 		t.Fatal(err)
 	}
-	c, err := e.conn()
+	c, err := e.k.conn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	els, err := c.GetSetElements(&nftables.Set{Table: e.table(nftables.TableFamilyINet), Name: nameSet("cloud-service.example.com", 4), KeyType: nftables.TypeIPAddr})
+	els, err := c.GetSetElements(nfSet(e.table(famINet), nameSet("cloud-service.example.com", 4)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,8 +375,8 @@ func TestNamesFollowTTL(t *testing.T) {
 	}
 	// The test server's TTL is 300 s; the element lives that long plus the
 	// time it takes to ask again.
-	if to := els[0].Timeout; to < 300*time.Second || to > 300*time.Second+e.refreshSlack()+time.Second {
-		t.Errorf("element timeout %v, want the 300s TTL plus at most %v", to, e.refreshSlack())
+	if to := els[0].Timeout; to < 300*time.Second || to > 300*time.Second+e.st.slack+time.Second {
+		t.Errorf("element timeout %v, want the 300s TTL plus at most %v", to, e.st.slack)
 	}
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
 
@@ -386,7 +386,7 @@ func TestNamesFollowTTL(t *testing.T) {
 	e.refresh(ctx) // TTL not over: nothing changes
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:443", true}, {nsD1, "tcp", "10.77.9.3:443", false}})
 	e.mu.Lock()
-	dn := e.names["cloud-service.example.com"]
+	dn := e.st.names["cloud-service.example.com"]
 	dn.fetched, dn.tried = time.Now().Add(-301*time.Second), time.Now().Add(-301*time.Second)
 	e.mu.Unlock()
 	e.refresh(ctx)
@@ -411,7 +411,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 	// (nothing refers to the device's own manufacturer set).
 	nsRun(t, nsRouter, "nft", "delete", "set", "inet", "tjfw", groupSet("manufacturer", "maker.example"))
 	e.mu.Lock()
-	free, slot := len(e.free), e.devs[d.ID].slot
+	free, slot := len(e.st.free), e.st.devs[d.ID].slot
 	e.mu.Unlock()
 	d.Quarantined = true
 	if err := e.Apply(ctx, d); err == nil {
@@ -419,8 +419,8 @@ func TestApplyAllOrNothing(t *testing.T) {
 	}
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "udp", "10.77.9.2:9999", true}})
 	e.mu.Lock()
-	if e.devs[d.ID].dev.Quarantined || e.devs[d.ID].slot != slot || len(e.free) != free || len(e.garbage) != 0 {
-		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d garbage", e.devs[d.ID], len(e.free), free, len(e.garbage))
+	if e.st.devs[d.ID].dev.Quarantined || e.st.devs[d.ID].slot != slot || len(e.st.free) != free || len(e.st.garbage) != 0 {
+		t.Errorf("state changed by a failed Apply: %+v, %d free (was %d), %d garbage", e.st.devs[d.ID], len(e.st.free), free, len(e.st.garbage))
 	}
 	e.mu.Unlock()
 	after, err := e.Counters(d.ID)
@@ -497,7 +497,7 @@ func TestRestart(t *testing.T) {
 		if run > 0 {
 			// Restored segments, device not yet: the old tables still hold it.
 			checkFlows(t, want)
-			if e.tname == prev {
+			if e.st.table == prev {
 				t.Fatalf("run %d reuses the tables %s", run, prev)
 			}
 		}
@@ -510,7 +510,7 @@ func TestRestart(t *testing.T) {
 		ok := false
 		for range 50 {
 			out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "tables").CombinedOutput()
-			if strings.Count(string(out), "table") == 2 && strings.Contains(string(out), " "+e.tname+"\n") {
+			if strings.Count(string(out), "table") == 2 && strings.Contains(string(out), " "+e.st.table+"\n") {
 				ok = true
 				break
 			}
@@ -520,10 +520,10 @@ func TestRestart(t *testing.T) {
 		<-done
 		if !ok {
 			out, _ := exec.Command("ip", "netns", "exec", nsRouter, "nft", "list", "tables").CombinedOutput()
-			t.Fatalf("run %d: tables %s, want only %s", run, out, e.tname)
+			t.Fatalf("run %d: tables %s, want only %s", run, out, e.st.table)
 		}
 		checkFlows(t, want)
-		prev = e.tname
+		prev = e.st.table
 	}
 }
 
@@ -569,10 +569,10 @@ func TestChangesOnlyAdd(t *testing.T) {
 	if err := e.Apply(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	ti := e.table(nftables.TableFamilyINet)
+	ti := e.table(famINet)
 	rulesIn := func(chain string) int {
 		t.Helper()
-		c, err := e.conn()
+		c, err := e.k.conn()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -582,11 +582,11 @@ func TestChangesOnlyAdd(t *testing.T) {
 		}
 		return len(rs)
 	}
-	entryRules := func() int { return rulesIn(entryChain(e.devs[d.ID].n, sideOut)) }
+	entryRules := func() int { return rulesIn(entryChain(e.st.devs[d.ID].n, sideOut)) }
 	slotRules := func(slot int) int { return rulesIn(slotChain(slot, sideOut)) }
 	inGroup := func(url string) bool {
 		t.Helper()
-		c, err := e.conn()
+		c, err := e.k.conn()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -602,7 +602,7 @@ func TestChangesOnlyAdd(t *testing.T) {
 		e.cleanLocked()
 		e.mu.Unlock()
 	}
-	first := e.devs[d.ID].slot
+	first := e.st.devs[d.ID].slot
 	checkFlows(t, []flow{{nsD1, "tcp", "10.77.9.2:80", true}, {nsD1, "tcp", "10.77.9.2:443", false}})
 
 	d.Policy = tls
@@ -623,8 +623,8 @@ func TestChangesOnlyAdd(t *testing.T) {
 	if n := slotRules(first); n != 0 {
 		t.Errorf("the old slot keeps %d rules after cleaning", n)
 	}
-	if !slices.Contains(e.free, first) {
-		t.Errorf("the old slot %d is not free again: %v", first, e.free)
+	if !slices.Contains(e.st.free, first) {
+		t.Errorf("the old slot %d is not free again: %v", first, e.st.free)
 	}
 	if inGroup(web.URL) || !inGroup(tls.URL) {
 		t.Errorf("after cleaning: in the old group %v, in the new %v", inGroup(web.URL), inGroup(tls.URL))
@@ -657,9 +657,9 @@ func TestChangesOnlyAdd(t *testing.T) {
 	if err := e.Remove(ctx, d.ID); err != nil {
 		t.Fatal(err)
 	}
-	n := e.nextN
+	n := e.st.nextN
 	left := func() (names []string) {
-		c, err := e.conn()
+		c, err := e.k.conn()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -694,7 +694,7 @@ func TestControllers(t *testing.T) {
 		{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix(addrs[nsD3] + "/32")}, MUDURLs: []string{"https://maker.example/bulb.json"}},
 		{Name: "relay", Addresses: []netip.Prefix{netip.MustParsePrefix("10.77.9.2/32")}, Classes: []string{"https://maker.example/relay"}},
 	}
-	e.opts.Controllers = ctl
+	e.st.controllers = ctl
 	ctx := context.Background()
 	tcp := func(port uint16) *mud.Ports { return &mud.Ports{Lo: port, Hi: port} }
 	bulb := &mud.Policy{URL: "https://maker.example/bulb.json", FromDevice: []mud.Rule{
@@ -742,7 +742,7 @@ func TestLearnedAddressKept(t *testing.T) {
 	}
 	// The control: had the router not known the address yet, d2's packets
 	// would have taught it (so the check above can fail).
-	nsRun(t, nsRouter, "nft", "delete", "element", "inet", e.table(nftables.TableFamilyINet).Name, setIP4MAC, "{ "+addrs[nsD1]+" }")
+	nsRun(t, nsRouter, "nft", "delete", "element", "inet", e.table(famINet).Name, setIP4MAC, "{ "+addrs[nsD1]+" }")
 	_ = udpEchoWithin(nsD2+"@"+addrs[nsD1], "10.77.1.1:53", 2*flowTimeout)
 	if got := owner(); got != macs[nsD2].String() {
 		t.Errorf("an address nobody held, sent from by d2, is learned as %q's, want %s", got, macs[nsD2])
@@ -773,7 +773,7 @@ func learnedOwner(t *testing.T, e *Enforcer, a netip.Addr) string {
 	learnNow(e)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return net.HardwareAddr(e.synced[a]).String()
+	return net.HardwareAddr(e.st.synced[a]).String()
 }
 
 // TestEUI64AddressOwned: an IPv6 address formed from a device's MAC is

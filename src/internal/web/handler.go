@@ -17,8 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
-	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/devname"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 )
 

@@ -280,7 +280,7 @@ test('a device the household has is refused, and stays in quarantine', async () 
   assert.match(await a.page.locator('#scan-status').innerText(), /^Kitchen camera is already on this network; a phone link can only add new devices\./);
   assert.equal(await a.page.locator('#scan-status').getAttribute('class'), 'status bad');
   assert.equal(await a.page.locator('#progress').isVisible(), false);
-  await shot(a.page, '13-known-device-refused.png');
+  await shot(a.page, '14-known-device-refused.png');
   const d = cli('device', 'Kitchen camera');
   assert.equal(d.quarantined, true);
   assert.equal(d.segment, 'quarantine');
