@@ -17,6 +17,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/expiry"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -230,6 +231,7 @@ func (w *Watch) Changed(before, after registry.Device) {
 		// Released or moved: what it did before is no reason to act again.
 		w.rec.Clear(id)
 	}
+	w.mudNews(before, after)
 	if after.KeyID != "" && after.KeyID != before.KeyID {
 		// A new credential: a new lifetime, and, for a device without a
 		// MUD file in a learning segment, a learning period.
@@ -472,3 +474,21 @@ func (w *Watch) Learned(id string) (mudlearn.Profile, bool) {
 
 // Now is the Watch's clock.
 func (w *Watch) Now() time.Time { return w.o.Now() }
+
+// mudNews: a device's MUD file changed, or one it was given is not
+// enforced because its signature did not do (the owner's decision, with
+// the reason in its detail).
+func (w *Watch) mudNews(before, after registry.Device) {
+	if after.State == registry.StateRemoved || after.MUDDigest == "" {
+		return
+	}
+	if before.MUDDigest != "" && before.MUDDigest != after.MUDDigest {
+		w.o.Book.Record(alert.Event{Kind: alert.MUDChanged, Device: after.ID, Name: after.Name,
+			Message: fmt.Sprintf("%s's MUD file (%s) changed; it is %s", after.Name, after.MUDURL, after.MUDStatus)})
+	}
+	held := after.MUDStatus == string(mudpolicy.Rejected) || after.MUDStatus == string(mudpolicy.PendingApproval)
+	if held && (before.MUDStatus != after.MUDStatus || before.MUDDigest != after.MUDDigest) {
+		w.o.Book.Record(alert.Event{Kind: alert.MUDSignature, Device: after.ID, Name: after.Name,
+			Message: fmt.Sprintf("%s's MUD file (%s) is not enforced (%s): %s", after.Name, after.MUDURL, after.MUDStatus, after.MUDDetail)})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -306,5 +307,39 @@ func TestUnknownIsNews(t *testing.T) {
 	}
 	if ks := g.w.known(); len(ks) != 2 {
 		t.Fatalf("known = %+v", ks)
+	}
+}
+
+func TestMUDNews(t *testing.T) {
+	t.Parallel()
+	cam := registry.Device{ID: "d-cam", Name: "camera", MUDURL: "https://mud.example.com/cam.json", State: registry.StateConnected}
+	at := func(digest, status string) registry.Device {
+		d := cam
+		d.MUDDigest, d.MUDStatus, d.MUDDetail = digest, status, "signature does not verify"
+		return d
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after registry.Device
+		want          []string
+	}{
+		{"first file, enforced", cam, at("a", "enforced"), nil},
+		{"first file, signature failed", cam, at("a", "pending-approval"),
+			[]string{"mud-signature-failed: camera's MUD file (https://mud.example.com/cam.json) is not enforced (pending-approval): signature does not verify"}},
+		{"same file again", at("a", "enforced"), at("a", "enforced"), nil},
+		{"changed, enforced", at("a", "enforced"), at("b", "enforced"),
+			[]string{"mud-changed: camera's MUD file (https://mud.example.com/cam.json) changed; it is enforced"}},
+		{"changed, refused", at("a", "enforced"), at("b", "rejected"), []string{
+			"mud-changed: camera's MUD file (https://mud.example.com/cam.json) changed; it is rejected",
+			"mud-signature-failed: camera's MUD file (https://mud.example.com/cam.json) is not enforced (rejected): signature does not verify"}},
+		{"still waiting", at("a", "pending-approval"), at("a", "pending-approval"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, nil, "")
+			g.w.Changed(tc.before, tc.after)
+			if ev := g.events(); !slices.Equal(ev, tc.want) {
+				t.Fatalf("events = %q, want %q", ev, tc.want)
+			}
+		})
 	}
 }
