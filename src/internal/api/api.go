@@ -79,6 +79,14 @@ type Counters struct {
 	Quarantined        int `json:"quarantined"`
 	OnboardingFailures int `json:"onboarding_failures"`
 	MUDViolations      int `json:"mud_violations"`
+	// NeedsReonboarding counts devices waiting to be scanned again (a
+	// rotation asked for, a credential expired).
+	NeedsReonboarding int `json:"needs_reonboarding"`
+	// SecurityEvents counts the security events since the daemon started
+	// (an ACS may ask to be told when it changes); UnknownDevices the
+	// devices nobody onboarded, as last seen.
+	SecurityEvents uint64 `json:"security_events"`
+	UnknownDevices int    `json:"unknown_devices"`
 }
 
 // Device is one device as people see it. It holds no secret.

@@ -77,6 +77,15 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		if d.Quarantined {
 			st.Counters.Quarantined++
 		}
+		if d.State == registry.StateNeedsReonboarding {
+			st.Counters.NeedsReonboarding++
+		}
+	}
+	if s.watch != nil {
+		_, counts := s.watch.Events(^uint64(0))
+		st.Counters.SecurityEvents = counts.Total
+		us, _ := s.watch.Unknown()
+		st.Counters.UnknownDevices = len(us)
 	}
 	return st, nil
 }

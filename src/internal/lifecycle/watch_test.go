@@ -61,6 +61,10 @@ func TestOnboardAsksTheHook(t *testing.T) {
 	if len(es) != 1 || es[0].Kind != alert.HookDenied {
 		t.Errorf("events = %+v, want one hook denial", es)
 	}
+	// Counted for TR-181's Stats.SecurityEvents.
+	if st, err := s.Status(context.Background()); err != nil || st.Counters.SecurityEvents != 1 {
+		t.Errorf("status counts %d security events (%v), want 1", st.Counters.SecurityEvents, err)
+	}
 	// Allowed, it goes on to the radio (none here).
 	_, err = s.Onboard(context.Background(), api.OnboardRequest{Method: "qr", URI: dppURI(t), Name: "lamp"})
 	if fault.Is(err, fault.Forbidden) {

@@ -113,6 +113,11 @@ func Model() []Object {
 			{Name: "DevicesQuarantined", Type: "unsignedInt", Ubus: st("counters.quarantined")},
 			{Name: "OnboardingFailures", Type: "unsignedInt", Ubus: st("counters.onboarding_failures")},
 			{Name: "MUDViolations", Type: "unsignedInt", Ubus: st("counters.mud_violations")},
+			{Name: "DevicesNeedingReonboarding", Type: "unsignedInt", Ubus: st("counters.needs_reonboarding")},
+			// Changes with every security event: an ACS sets active
+			// notification on it to hear of them.
+			{Name: "SecurityEvents", Type: "unsignedInt", Ubus: st("counters.security_events")},
+			{Name: "UnknownDevices", Type: "unsignedInt", Ubus: st("counters.unknown_devices")},
 		}},
 		{Path: "Radio.{i}.", Ubus: &Ubus{Method: "status", Key: "radios"}, Params: []Param{
 			{Name: "Interface", Type: "string", Ubus: el("ifname")},
@@ -131,6 +136,8 @@ func Model() []Object {
 			{Name: "Interfaces", Type: "string", Write: true, UCI: &UCI{Option: "interface", List: true}},
 			{Name: "Bridge", Type: "string", Write: true, UCI: &UCI{Option: "bridge"}},
 			{Name: "Uplink", Type: "string", Write: true, UCI: &UCI{Option: "uplink"}},
+			{Name: "Watch", Type: "string", Write: true, Enum: []string{"off", "notify", "quarantine"}, UCI: &UCI{Option: "watch"}},
+			{Name: "Lifetime", Type: "unsignedInt", Write: true, UCI: &UCI{Option: "lifetime"}},
 		}},
 		// What MUD "controller" and "my-controller" rules reach.
 		{Path: "Controller.{i}.", UCIType: "controller", Access: true, Params: []Param{
