@@ -74,8 +74,16 @@ func TestDaemonFirewall(t *testing.T) {
 	}
 
 	// What is in force for a device, with the firewall's counters: in the
-	// CLI's view and through rpcd, as LuCI and TR-069 call it.
-	for _, d := range []map[string]any{cli("device", "Camera"), rpcdCall(t, cfgPath, "device", `{"id":"Camera"}`)} {
+	// CLI's view and through rpcd, as LuCI calls it, and in rpcd's device
+	// list, where TR-069's Device.{i}. reads them.
+	var listed map[string]any
+	list, _ := rpcdCall(t, cfgPath, "devices", `{}`)["devices"].([]any)
+	for _, e := range list {
+		if d, ok := e.(map[string]any); ok && d["name"] == "Camera" {
+			listed = d
+		}
+	}
+	for _, d := range []map[string]any{cli("device", "Camera"), rpcdCall(t, cfgPath, "device", `{"id":"Camera"}`), listed} {
 		fw, ok := d["firewall"].(map[string]any)
 		if !ok || fw["confined"] != true {
 			t.Errorf("the device's view does not say the firewall confines it: %v", d)

@@ -40,6 +40,8 @@ type Service interface {
 	SetMUDByMAC(ctx context.Context, mac string, r MUDRequest) (Device, error)
 	ApproveMUD(ctx context.Context, id string) (Device, error)
 	BRSKI(ctx context.Context) (BRSKIStatus, error)
+	// Enforced says what is enforced for a device, by id or name.
+	Enforced(ctx context.Context, id string) (Enforced, error)
 }
 
 // Status is the daemon's state as a whole.
@@ -78,7 +80,10 @@ type Counters struct {
 	Connected          int `json:"connected"`
 	Quarantined        int `json:"quarantined"`
 	OnboardingFailures int `json:"onboarding_failures"`
-	MUDViolations      int `json:"mud_violations"`
+	// MUDViolations are the packets the firewall dropped from devices
+	// their MUD policy confines (not quarantined ones), since each was
+	// put in the firewall.
+	MUDViolations int `json:"mud_violations"`
 	// NeedsReonboarding counts devices waiting to be scanned again (a
 	// rotation asked for, a credential expired).
 	NeedsReonboarding int `json:"needs_reonboarding"`
@@ -102,9 +107,8 @@ type Device struct {
 	Warnings    []string    `json:"warnings"`
 	Credential  *Credential `json:"credential,omitempty"`
 	Quarantined bool        `json:"quarantined"`
-	// Firewall is what the firewall holds for the device, in the reply
-	// for one device; absent while the firewall does not know it (no
-	// firewall, or no MAC address yet).
+	// Firewall is what the firewall holds for the device; absent while
+	// the firewall does not know it (no firewall, or no MAC address yet).
 	Firewall *FirewallStatus `json:"firewall,omitempty"`
 	// History is what happened to the device, newest last, in the reply
 	// for one device.
@@ -336,6 +340,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 	}))
 	h.phoneRoutes(mux)
 	h.watchRoutes(mux)
+	h.enforcedRoutes(mux)
 	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})

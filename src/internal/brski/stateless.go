@@ -279,8 +279,10 @@ func (s *Stateless) listen(ctx context.Context, ifname string) (net.PacketConn, 
 				return nil, 0, fmt.Errorf("failed to join ff02::fd for CoAP discovery: %w", err)
 			}
 		}
-		s.setListening(ifname, ifi.Index, pc, netip.AddrPortFrom(a.WithZone(ifname), uint16(s.cfg.Port)).String(), nil)
+		// Logged before readiness is signalled, so the log reads in the
+		// order things happened.
 		s.log.Info("brski stateless join proxy listening", "interface", ifname, "address", bind)
+		s.setListening(ifname, ifi.Index, pc, netip.AddrPortFrom(a.WithZone(ifname), uint16(s.cfg.Port)).String(), nil)
 		return pc, ifi.Index, nil
 	}
 	return nil, 0, errors.New("no IPv6 link-local address (yet)")

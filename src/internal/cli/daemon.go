@@ -194,6 +194,9 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, firewallTask(log, fw, devices.Ready()))
 	}
 	lc := lifecycle.New(devices, engine, status)
+	if fw != nil {
+		lc.SetFirewall(fw)
+	}
 	if cfg.Main.Enabled {
 		var wt []daemon.Task
 		if w, wt, err = newWatch(log, cfg, devices, fw, o.AccessPoints); err != nil {

@@ -110,21 +110,45 @@ type InForce struct {
 
 // InForce reports what enforces a device's standing, with the firewall's
 // counters.
-func (o *Owner) InForce(id string) InForce {
+func (o *Owner) InForce(id string) InForce { return o.inForceOf(id)[id] }
+
+// InForceAll is InForce for every device, by id, with one read of the
+// firewall's counters: for lists. A device absent is one nothing enforces
+// yet (the zero InForce).
+func (o *Owner) InForceAll() map[string]InForce { return o.inForceOf("") }
+
+// inForceOf is InForce of device id, or of every device for "".
+func (o *Owner) inForceOf(id string) map[string]InForce {
+	out := map[string]InForce{}
+	held := false
 	o.syncMu.Lock()
-	st := o.inForce[id]
-	var out InForce
-	if st != nil {
-		out.Confined = st.firewall != "" && st.fwErr == nil
-		if err := st.err(); err != nil {
-			out.Problem = err.Error()
+	for d, st := range o.inForce {
+		if id != "" && d != id {
+			continue
 		}
+		var f InForce
+		f.Confined = st.firewall != "" && st.fwErr == nil
+		if err := st.err(); err != nil {
+			f.Problem = err.Error()
+		}
+		held = held || st.firewall != ""
+		out[d] = f
 	}
-	held := st != nil && st.firewall != ""
 	o.syncMu.Unlock()
-	if held && o.o.Firewall != nil {
-		if c, err := o.o.Firewall.Counters(id); err == nil {
-			out.Counters = &c
+	if !held || o.o.Firewall == nil {
+		return out
+	}
+	all, err := o.o.Firewall.AllCounters()
+	if err != nil {
+		// Shown as no counters; the firewall's own task says loudly
+		// when its tables are missing.
+		o.log.Debug("failed to read the firewall's counters", "err", err)
+		return out
+	}
+	for d, c := range all {
+		if f, ok := out[d]; ok {
+			f.Counters = &c
+			out[d] = f
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/dpp/dpptest"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -291,5 +292,20 @@ func TestScannedTwice(t *testing.T) {
 	r.wait(t, second.ID, "connected")
 	if d, _ := r.reg.Get(first.DeviceID); d.KeyID != key || d.State != registry.StateConnected {
 		t.Fatalf("after the second scan: %+v", d)
+	}
+}
+
+// A device named by what its code says about itself (the URI's I: field)
+// gets a name fit to show: cut to a name's length.
+func TestNameFromTheDevicesCode(t *testing.T) {
+	r := newRig(t, time.Second)
+	uri := strings.Replace(dpptest.URI(t), "DPP:", "DPP:I:"+strings.Repeat("Cam", 30)+" ;", 1)
+	req, err := r.o.Onboard(ctx, OnboardRequest{Method: "qr", URI: uri, By: Householder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.reg.Get(req.DeviceID)
+	if want := strings.Repeat("Cam", 30)[:devname.Max]; err != nil || d.Name != want {
+		t.Fatalf("named %q (%v), want %q", d.Name, err, want)
 	}
 }

@@ -95,7 +95,9 @@ type Radio interface {
 type Firewall interface {
 	Apply(ctx context.Context, d firewall.Device) error
 	Remove(ctx context.Context, id string) error
-	Counters(id string) (firewall.Counters, error)
+	// AllCounters reads what the firewall judged for every device it
+	// holds, by id, at once.
+	AllCounters() (map[string]firewall.Counters, error)
 }
 
 // Options configure an Owner.

@@ -137,6 +137,8 @@ type fakeFirewall struct {
 	applied map[string]firewall.Device
 	calls   []string
 	failing error
+	// reads counts the counter reads.
+	reads int
 }
 
 func newFirewall() *fakeFirewall { return &fakeFirewall{applied: map[string]firewall.Device{}} }
@@ -160,16 +162,16 @@ func (f *fakeFirewall) Remove(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeFirewall) Counters(id string) (firewall.Counters, error) {
+func (f *fakeFirewall) AllCounters() (map[string]firewall.Counters, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.applied[id]; !ok {
-		return firewall.Counters{}, errNotThere
+	f.reads++
+	out := map[string]firewall.Counters{}
+	for id := range f.applied {
+		out[id] = firewall.Counters{AcceptedPackets: 7, AcceptedBytes: 700, DroppedPackets: 3, DroppedBytes: 180}
 	}
-	return firewall.Counters{AcceptedPackets: 7, AcceptedBytes: 700, DroppedPackets: 3, DroppedBytes: 180}, nil
+	return out, nil
 }
-
-var errNotThere = errors.New("no such device")
 
 func (f *fakeFirewall) get(id string) (firewall.Device, bool) {
 	f.mu.Lock()

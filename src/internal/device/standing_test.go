@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,6 +187,46 @@ func TestMoveAndQuarantineInForce(t *testing.T) {
 	}
 	if _, err := r.o.Move(ctx, "Cam", "garage", Householder); !fault.Is(err, fault.Invalid) {
 		t.Fatalf("move to an unknown segment: %v", err)
+	}
+}
+
+// A list of devices gets what is in force for each, with the firewall's
+// counters read once for them all; a device the firewall does not hold
+// has none.
+func TestInForceAll(t *testing.T) {
+	r := newRig(t, time.Second)
+	for i, name := range []string{"Cam", "Plug", "Bulb"} {
+		d := registry.Device{ID: fmt.Sprintf("d-%d", i), Name: name, Segment: "iot", State: registry.StateConnected}
+		if name != "Bulb" {
+			d.MACs = []string{fmt.Sprintf("02:00:00:00:01:%02x", i)}
+		}
+		r.reg.Put(d)
+		if _, err := r.o.Rename(ctx, d.ID, name+"!", Householder); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both devices with a MAC in the firewall", func() bool {
+		_, a := r.fw.get("d-0")
+		_, b := r.fw.get("d-1")
+		return a && b
+	})
+	r.fw.mu.Lock()
+	r.fw.reads = 0
+	r.fw.mu.Unlock()
+	all := r.o.InForceAll()
+	for _, id := range []string{"d-0", "d-1"} {
+		if f := all[id]; !f.Confined || f.Counters == nil || f.Counters.AcceptedPackets != 7 {
+			t.Errorf("%s: %+v", id, f)
+		}
+	}
+	if f := all["d-2"]; f.Confined || f.Counters != nil {
+		t.Errorf("a device without a MAC address is not in the firewall: %+v", f)
+	}
+	r.fw.mu.Lock()
+	reads := r.fw.reads
+	r.fw.mu.Unlock()
+	if reads != 1 {
+		t.Errorf("%d reads of the firewall's counters for one list, want 1", reads)
 	}
 }
 

@@ -268,21 +268,23 @@ func (k kernel) learned(table string) (map[netip.Addr]string, error) {
 	return out, nil
 }
 
-// counter reads a named counter of a table.
-func (k kernel) counter(table string, f family, name string) (packets, bytes uint64, err error) {
+// counters reads every named counter of a table, in one dump: a device's
+// counters alone would cost a dump each (GetObj lists the whole table).
+func (k kernel) counters(table string, f family) (map[string][2]uint64, error) {
 	c, err := k.conn()
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
-	objs, err := c.GetObj(&nftables.CounterObj{Table: nfTable(table, f), Name: name})
+	objs, err := c.GetObjects(nfTable(table, f))
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	out := make(map[string][2]uint64, len(objs))
 	for _, o := range objs {
-		if co, ok := o.(*nftables.CounterObj); ok && co.Name == name {
-			packets += co.Packets
-			bytes += co.Bytes
+		if co, ok := o.(*nftables.CounterObj); ok {
+			v := out[co.Name]
+			out[co.Name] = [2]uint64{v[0] + co.Packets, v[1] + co.Bytes}
 		}
 	}
-	return packets, bytes, nil
+	return out, nil
 }

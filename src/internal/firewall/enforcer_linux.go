@@ -274,42 +274,90 @@ func (e *Enforcer) Remove(ctx context.Context, id string) error {
 // Counters returns what the firewall accepted and dropped for a device,
 // in both tables together.
 func (e *Enforcer) Counters(id string) (Counters, error) {
+	all, err := e.counters(id)
+	if err != nil {
+		return Counters{}, err
+	}
+	c, ok := all[id]
+	if !ok {
+		return Counters{}, fmt.Errorf("no device %s", id)
+	}
+	return c, nil
+}
+
+// AllCounters is Counters for every device the firewall holds, by id,
+// with one read of each table.
+func (e *Enforcer) AllCounters() (map[string]Counters, error) { return e.counters("") }
+
+// counters reads the counters of device id, or of every device for "".
+func (e *Enforcer) counters(id string) (map[string]Counters, error) {
+	type names struct{ all, drop string }
+	want := map[string]names{}
+	e.mu.Lock()
+	for d, st := range e.st.devs {
+		if id == "" || d == id {
+			want[d] = names{st.allName(), st.dropName()}
+		}
+	}
+	table := e.st.table
+	e.mu.Unlock()
+	out := make(map[string]Counters, len(want))
+	if len(want) == 0 {
+		return out, nil
+	}
+	all := make(map[string]Counters, len(want))
+	for _, f := range families {
+		// One dump per table. Accepted is the total less the drops,
+		// never below zero should a packet land between their reads.
+		got, err := e.k.counters(table, f)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the firewall's counters: %v", err)
+		}
+		for d, n := range want {
+			o, a := out[d], all[d]
+			o.DroppedPackets += got[n.drop][0]
+			o.DroppedBytes += got[n.drop][1]
+			a.AcceptedPackets += got[n.all][0]
+			a.AcceptedBytes += got[n.all][1]
+			out[d], all[d] = o, a
+		}
+	}
+	for d, o := range out {
+		a := all[d]
+		o.AcceptedPackets = a.AcceptedPackets - min(a.AcceptedPackets, o.DroppedPackets)
+		o.AcceptedBytes = a.AcceptedBytes - min(a.AcceptedBytes, o.DroppedBytes)
+		out[d] = o
+	}
+	return out, nil
+}
+
+// Rules renders, in nft syntax, the chains trustjoin made for a device as
+// they are in force (its entry and slot chains in both tables) and its
+// counters with the kernel's values, as nft would list them, for
+// `trustjoin mud show`; Counters sums up what they judged.
+func (e *Enforcer) Rules(id string) (string, error) {
 	e.mu.Lock()
 	st, ok := e.st.devs[id]
 	table := e.st.table
 	e.mu.Unlock()
 	if !ok {
-		return Counters{}, fmt.Errorf("no device %s", id)
+		return "", fmt.Errorf("no device %s", id)
 	}
-	var out, all Counters
+	// Read without the lock, as Counters does: a change meanwhile keeps
+	// the device's counters (they are its own, not its slot's).
+	values := map[string][2]uint64{}
 	for _, f := range families {
-		// Dropped first: read after, the total cannot be behind it.
-		for _, n := range []string{st.dropName(), st.allName()} {
-			p, b, err := e.k.counter(table, f, n)
-			if err != nil {
-				return Counters{}, fmt.Errorf("failed to read counter %s of device %s: %v", n, id, err)
-			}
-			if n == st.allName() {
-				all.AcceptedPackets += p
-				all.AcceptedBytes += b
-			} else {
-				out.DroppedPackets += p
-				out.DroppedBytes += b
-			}
+		got, err := e.k.counters(table, f)
+		if err != nil {
+			return "", fmt.Errorf("failed to read the counters of device %s: %v", id, err)
+		}
+		for _, n := range []string{st.allName(), st.dropName()} {
+			values[f.String()+" "+n] = got[n]
 		}
 	}
-	out.AcceptedPackets = all.AcceptedPackets - min(all.AcceptedPackets, out.DroppedPackets)
-	out.AcceptedBytes = all.AcceptedBytes - min(all.AcceptedBytes, out.DroppedBytes)
-	return out, nil
-}
-
-// Rules renders, in nft syntax, the chains trustjoin made for a device as
-// they are in force (its entry and slot chains in both tables), for
-// `trustjoin mud show`; Counters has what they judged.
-func (e *Enforcer) Rules(id string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.st.renderDevice(id)
+	return e.st.renderDevice(id, values)
 }
 
 // cleanLocked deletes the garbage in one batch and frees its slots. If

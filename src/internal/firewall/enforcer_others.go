@@ -28,6 +28,9 @@ func (*Enforcer) Remove(context.Context, string) error { return errNotLinux }
 // Counters fails off Linux.
 func (*Enforcer) Counters(string) (Counters, error) { return Counters{}, errNotLinux }
 
+// AllCounters fails off Linux.
+func (*Enforcer) AllCounters() (map[string]Counters, error) { return nil, errNotLinux }
+
 // Run fails off Linux.
 func (*Enforcer) Run(context.Context) error { return errNotLinux }
 

@@ -333,11 +333,13 @@ func (o op) command(table string) string {
 type tableText struct {
 	fam      family
 	counters []string
-	sets     []*setSpec
-	elems    map[string][]elem
-	chains   []string
-	hooks    map[string]*hook
-	rules    map[string][]rule
+	// values are the counters' packets and bytes by name (none: 0).
+	values map[string][2]uint64
+	sets   []*setSpec
+	elems  map[string][]elem
+	chains []string
+	hooks  map[string]*hook
+	rules  map[string][]rule
 }
 
 // ruleset renders what the batches add, applied in order to no tables,
@@ -345,7 +347,11 @@ type tableText struct {
 // elements and chains with their rules. Only batches that add (and
 // flush what they added) can be rendered so, as a fresh install does;
 // others are refused.
-func ruleset(bs ...*batch) (string, error) {
+func ruleset(bs ...*batch) (string, error) { return countedRuleset(nil, bs...) }
+
+// countedRuleset is ruleset with the counters' values, by family and
+// name ("inet c1t"), as the kernel has them.
+func countedRuleset(values map[string][2]uint64, bs ...*batch) (string, error) {
 	var tables []*tableText
 	name := ""
 	for _, b := range bs {
@@ -361,7 +367,7 @@ func ruleset(bs ...*batch) (string, error) {
 			}
 			switch {
 			case t == nil && o.kind == opAddTable:
-				tables = append(tables, &tableText{fam: o.fam, elems: map[string][]elem{}, hooks: map[string]*hook{}, rules: map[string][]rule{}})
+				tables = append(tables, &tableText{fam: o.fam, values: map[string][2]uint64{}, elems: map[string][]elem{}, hooks: map[string]*hook{}, rules: map[string][]rule{}})
 			case t == nil:
 				return "", fmt.Errorf("%s on table %s %s before it was added", o.command(b.table), o.fam, name)
 			default:
@@ -373,6 +379,11 @@ func ruleset(bs ...*batch) (string, error) {
 	}
 	var out strings.Builder
 	for _, t := range tables {
+		for k, v := range values {
+			if f, n, _ := strings.Cut(k, " "); f == t.fam.String() {
+				t.values[n] = v
+			}
+		}
 		t.print(&out, name)
 	}
 	return out.String(), nil
@@ -417,7 +428,8 @@ func (t *tableText) apply(o op) error {
 func (t *tableText) print(out *strings.Builder, name string) {
 	fmt.Fprintf(out, "table %s %s {\n", t.fam, name)
 	for _, c := range t.counters {
-		fmt.Fprintf(out, "\tcounter %s {\n\t\tpackets 0 bytes 0\n\t}\n\n", c)
+		v := t.values[c]
+		fmt.Fprintf(out, "\tcounter %s {\n\t\tpackets %d bytes %d\n\t}\n\n", c, v[0], v[1])
 	}
 	for _, s := range t.sets {
 		head, body := s.declaration(t.elems[s.name])

@@ -244,8 +244,9 @@ func (t target) chainName() string {
 }
 
 // renderDevice renders the chains of device id as they are in force:
-// its entry chains and the slot chains they go to, in both tables.
-func (s *state) renderDevice(id string) (string, error) {
+// its entry chains and the slot chains they go to, in both tables, and
+// its counters with values (by family and name, "inet c1t"; none: 0).
+func (s *state) renderDevice(id string, values map[string][2]uint64) (string, error) {
 	st, ok := s.devs[id]
 	if !ok {
 		return "", fmt.Errorf("no device %s", id)
@@ -267,5 +268,5 @@ func (s *state) renderDevice(id string) (string, error) {
 			}
 		}
 	}
-	return ruleset(b)
+	return countedRuleset(values, b)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -197,6 +198,23 @@ func TestQuarantine(t *testing.T) {
 	}
 	if c.DroppedPackets == 0 || c.AcceptedPackets == 0 {
 		t.Errorf("counters %+v: want both accepted (DNS) and dropped packets", c)
+	}
+	// Every device's counters at once, as a device list shows them.
+	all, err := e.AllCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := all[d.ID]; len(all) != 1 || a.DroppedPackets < c.DroppedPackets || a.AcceptedPackets < c.AcceptedPackets {
+		t.Errorf("all counters %+v: want %s's, at least %+v", all, d.ID, c)
+	}
+	// What `trustjoin mud show` prints: the device's chains with its
+	// counters as the kernel has them.
+	rules, err := e.Rules(d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`counter c\d+x \{\n\t\tpackets [1-9]\d* bytes [1-9]`).MatchString(rules) {
+		t.Errorf("Rules shows no dropped packets in its counters:\n%s", rules)
 	}
 
 	d.Quarantined = false

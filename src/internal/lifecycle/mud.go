@@ -29,7 +29,7 @@ func (s *Service) SetMUD(ctx context.Context, id string, r api.MUDRequest) (api.
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, false), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // SetMUDByMAC implements api.Service.
@@ -42,7 +42,7 @@ func (s *Service) SetMUDByMAC(ctx context.Context, mac string, r api.MUDRequest)
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, false), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // ApproveMUD implements api.Service.
@@ -51,5 +51,5 @@ func (s *Service) ApproveMUD(ctx context.Context, id string) (api.Device, error)
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }

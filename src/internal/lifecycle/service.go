@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"math"
 	"sort"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
@@ -9,6 +10,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 	"github.com/trustjoin/trustjoin/src/internal/watch"
 )
@@ -19,6 +21,7 @@ type Service struct {
 	engine  *dpp.Engine
 	status  func() daemon.Status
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
+	fw      Firewall               // nil while the firewall is off
 	// watch looks after devices once onboarded; nil when trustjoin is
 	// disabled.
 	watch          *watch.Watch
@@ -66,6 +69,8 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	in := s.devices.InForceAll()
+	var violations uint64
 	for _, d := range s.devices.Devices() {
 		switch d.State {
 		case registry.StateOnboarded, registry.StateConnected, registry.StateDisconnected:
@@ -80,7 +85,13 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		if d.State == registry.StateNeedsReonboarding {
 			st.Counters.NeedsReonboarding++
 		}
+		// What the firewall dropped of a device its MUD policy confines.
+		if c := in[d.ID].Counters; c != nil && !d.Quarantined && d.MUDStatus == string(mudpolicy.Enforce) {
+			violations += c.DroppedPackets
+		}
 	}
+	// TR-181 reads it as an unsignedInt; an int is 32 bits on some routers.
+	st.Counters.MUDViolations = int(min(violations, math.MaxInt32))
 	if s.watch != nil {
 		_, counts := s.watch.Events(^uint64(0))
 		st.Counters.SecurityEvents = counts.Total
@@ -90,9 +101,9 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 	return st, nil
 }
 
-// device is a device as people see it; with inForce, with what the
-// firewall holds for it and its counters.
-func (s *Service) device(d registry.Device, inForce bool) api.Device {
+// device is a device as people see it, with what enforces its standing
+// (what the firewall holds for it and its counters).
+func (s *Service) device(d registry.Device, f device.InForce) api.Device {
 	out := api.Device{
 		ID: d.ID, Name: d.Name, Segment: d.Segment, State: string(d.State),
 		Connected: d.State == registry.StateConnected, MACs: append([]string{}, d.MACs...),
@@ -113,20 +124,14 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 	if d.Onboarding != nil && d.KeyID != "" {
 		out.Warnings = append(out.Warnings, "a new credential is on its way to this device; the one it has works until it connects with the new one")
 	}
-	if inForce {
-		for _, h := range d.History {
-			out.History = append(out.History, api.HistoryEntry{At: h.At, What: h.What})
-		}
-		f := s.devices.InForce(d.ID)
-		if f.Problem != "" {
-			out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
-		}
-		if f.Confined || f.Counters != nil {
-			out.Firewall = &api.FirewallStatus{Confined: f.Confined}
-			if c := f.Counters; c != nil {
-				out.Firewall.AcceptedPackets, out.Firewall.AcceptedBytes = c.AcceptedPackets, c.AcceptedBytes
-				out.Firewall.DroppedPackets, out.Firewall.DroppedBytes = c.DroppedPackets, c.DroppedBytes
-			}
+	if f.Problem != "" {
+		out.Warnings = append(out.Warnings, "not in force yet, trustjoin keeps trying: "+f.Problem)
+	}
+	if f.Confined || f.Counters != nil {
+		out.Firewall = &api.FirewallStatus{Confined: f.Confined}
+		if c := f.Counters; c != nil {
+			out.Firewall.AcceptedPackets, out.Firewall.AcceptedBytes = c.AcceptedPackets, c.AcceptedBytes
+			out.Firewall.DroppedPackets, out.Firewall.DroppedBytes = c.DroppedPackets, c.DroppedBytes
 		}
 	}
 	return out
@@ -135,8 +140,10 @@ func (s *Service) device(d registry.Device, inForce bool) api.Device {
 // Devices implements api.Service.
 func (s *Service) Devices(context.Context) ([]api.Device, error) {
 	var out []api.Device
+	// One read of the firewall's counters for the whole list.
+	in := s.devices.InForceAll()
 	for _, d := range s.devices.Devices() {
-		out = append(out, s.device(d, false))
+		out = append(out, s.device(d, in[d.ID]))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -148,7 +155,12 @@ func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	out := s.device(d, s.devices.InForce(d.ID))
+	// One device's view says what happened to it.
+	for _, h := range d.History {
+		out.History = append(out.History, api.HistoryEntry{At: h.At, What: h.What})
+	}
+	return out, nil
 }
 
 // UpdateDevice implements api.Service.
@@ -167,7 +179,7 @@ func (s *Service) UpdateDevice(ctx context.Context, id string, u api.DeviceUpdat
 			return api.Device{}, err
 		}
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Quarantine implements api.Service: on moves the device to the quarantine
@@ -181,7 +193,7 @@ func (s *Service) Quarantine(ctx context.Context, id string, on bool) (api.Devic
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Rotate implements api.Service.
@@ -190,7 +202,7 @@ func (s *Service) Rotate(ctx context.Context, id string) (api.Device, error) {
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, true), nil
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // Remove implements api.Service.

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/asn1"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
+	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 )
 
@@ -100,6 +103,63 @@ func TestStatusCounts(t *testing.T) {
 	if diff := cmp.Diff(want, st.Counters); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}
+}
+
+// MUD violations are what the firewall dropped of devices their MUD
+// policy confines, read from its counters; a quarantined device's drops
+// are its quarantine's, and a device without a MUD policy has none.
+func TestStatusMUDViolations(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	reg, err := registry.Open(filepath.Join(dir, "devices.json"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enforced := string(mudpolicy.Enforce)
+	for i, d := range []registry.Device{
+		{ID: "d1", Name: "camera", MUDURL: "https://mud.example.com/camera.json", MUDStatus: enforced},
+		{ID: "d2", Name: "bulb", MUDURL: "https://mud.example.com/bulb.json", MUDStatus: enforced},
+		{ID: "d3", Name: "plug"},
+		{ID: "d4", Name: "tv", MUDURL: "https://mud.example.com/tv.json", MUDStatus: enforced, Quarantined: true, Segment: "quarantine"},
+	} {
+		d.State, d.MACs = registry.StateConnected, []string{fmt.Sprintf("02:00:00:00:01:%02x", i)}
+		if d.Segment == "" {
+			d.Segment = "iot"
+		}
+		if err := reg.Put(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := defaults(t)
+	fw := dropping{"d1": 5, "d2": 7, "d3": 11, "d4": 13}
+	devices := device.New(device.Options{Log: log, Registry: reg, Segments: cfg.Segments, DefaultSegment: cfg.Onboarding.DefaultSegment, Firewall: fw})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { devices.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-devices.Ready()
+	s := New(devices, dpp.New(dpp.Options{Log: log, StateDir: dir}), nil)
+	st, err := s.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counters.MUDViolations != 12 {
+		t.Errorf("MUD violations %d, want 12 (camera's 5 and bulb's 7)", st.Counters.MUDViolations)
+	}
+}
+
+// dropping is a firewall that holds every device it is given and reports
+// the drops of each.
+type dropping map[string]uint64
+
+func (dropping) Apply(context.Context, firewall.Device) error { return nil }
+func (dropping) Remove(context.Context, string) error         { return nil }
+func (f dropping) AllCounters() (map[string]firewall.Counters, error) {
+	out := map[string]firewall.Counters{}
+	for id, n := range f {
+		out[id] = firewall.Counters{DroppedPackets: n, AcceptedPackets: 1}
+	}
+	return out, nil
 }
 
 func TestDeviceView(t *testing.T) {

@@ -42,7 +42,7 @@ type Call struct {
 // Param is one leaf parameter.
 type Param struct {
 	Name  string
-	Type  string // string, boolean, unsignedInt, dateTime
+	Type  string // string, boolean, unsignedInt, unsignedLong, dateTime
 	Write bool
 	Enum  []string
 	UCI   *UCI
@@ -158,6 +158,13 @@ func Model() []Object {
 			{Name: "Quarantined", Type: "boolean", Write: true, Ubus: el("quarantined"), Set: &Call{Method: "quarantine", Arg: "quarantined"}},
 			{Name: "MUDURL", Type: "string", Ubus: el("mud.url")},
 			{Name: "MUDStatus", Type: "string", Ubus: el("mud.status")},
+			// What the firewall holds for the device and judged since it
+			// was put in; empty while the firewall does not know it.
+			{Name: "FirewallConfined", Type: "boolean", Ubus: el("firewall.confined")},
+			{Name: "AcceptedPackets", Type: "unsignedLong", Ubus: el("firewall.accepted_packets")},
+			{Name: "AcceptedBytes", Type: "unsignedLong", Ubus: el("firewall.accepted_bytes")},
+			{Name: "DroppedPackets", Type: "unsignedLong", Ubus: el("firewall.dropped_packets")},
+			{Name: "DroppedBytes", Type: "unsignedLong", Ubus: el("firewall.dropped_bytes")},
 		}},
 		{Path: "PreAuthorized.{i}.", Ubus: &Ubus{Method: "preauth_list", Key: "entries"}, Key: "id", Access: true,
 			Add: &Call{Method: "preauth_add", Arg: "uri", Command: "PreAuthorize", Fixed: map[string]string{"added_by": "acs"}}, Delete: &Call{Method: "preauth_remove"}, Params: []Param{

@@ -166,7 +166,7 @@ func TestUbusMappings(t *testing.T) {
 	now := time.Now()
 	replies := map[string]any{
 		"status":       api.Status{Radios: []api.Radio{{}}, Config: api.ConfigStatus{RejectedAt: &now}},
-		"devices":      map[string]any{"devices": []api.Device{{LastSeen: &now}}},
+		"devices":      map[string]any{"devices": []api.Device{{LastSeen: &now, Firewall: &api.FirewallStatus{}}}},
 		"preauth_list": map[string]any{"entries": []api.PreauthEntry{{}}},
 	}
 	for _, o := range tr069.Model() {
@@ -345,7 +345,7 @@ func TestBBFDMShape(t *testing.T) {
 	if len(doc) != 2 || doc["json_plugin_version"] != float64(2) {
 		t.Fatalf("top-level keys: %d", len(doc))
 	}
-	paramTypes := map[string]bool{"string": true, "unsignedInt": true, "boolean": true, "dateTime": true, "int": true}
+	paramTypes := map[string]bool{"string": true, "unsignedInt": true, "unsignedLong": true, "boolean": true, "dateTime": true, "int": true}
 	mapTypes := map[string]bool{"uci": true, "ubus": true, "json": true, "uci_sec": true}
 	require := func(path string, n map[string]any, fields ...string) {
 		for _, f := range fields {
