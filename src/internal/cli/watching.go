@@ -16,6 +16,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/firewall"
+	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 	"github.com/trustjoin/trustjoin/src/internal/watch"
@@ -90,8 +91,23 @@ func newWatch(log *slog.Logger, cfg *config.Config, devices *device.Owner, fw *f
 	}
 	hook := &authorize.Hook{Path: cfg.Authorize.Hook, Timeout: cfg.Authorize.Timeout, OnFailure: onFailure,
 		Segment: func(name string) bool { _, ok := cfg.SegmentByName(name); return ok }}
+	// Where to look for unknown devices: the access points themselves
+	// (the household's network, its shared password) and each segment's
+	// interfaces and bridge.
+	look := map[string]string{}
+	var names []string
+	for _, ap := range aps {
+		look[ap.Ifname] = ""
+		names = append(names, ap.Ifname)
+	}
+	for _, s := range cfg.Segments {
+		for _, i := range config.SegmentInterfaces(s, names) {
+			look[i] = s.Name
+		}
+	}
 	o := watch.Options{
 		Log: log, Config: cfg, Owner: watchOwner{devices}, Book: book, Learner: learner, Hook: hook,
+		Inventory:   inventory.Options{Watch: look},
 		HandledFile: filepath.Join(cfg.Main.StateDir, "unknown-handled.json"),
 	}
 	if fw != nil {
