@@ -75,6 +75,11 @@ type Unknown struct {
 type Station struct {
 	MAC   net.HardwareAddr
 	Iface string
+	// AP is the access point whose per-station interface Iface is, if
+	// known. A station on the shared password gets such an interface too
+	// (per_sta_vif), which hostapd bridges into no segment: it is on its
+	// access point's network.
+	AP string
 }
 
 // Neighbour is a neighbour-table (ARP, NDP) entry with a link-layer
@@ -181,7 +186,11 @@ func Classify(s Snapshot, known []Known, watch map[string]string) []Unknown {
 	stations := map[string]bool{}
 	for _, st := range s.Stations {
 		stations[string(st.MAC)] = true
-		note(st.MAC, st.Iface, "nl80211", true)
+		iface := st.Iface
+		if _, ok := segmentOf(iface); !ok && st.AP != "" {
+			iface = st.AP
+		}
+		note(st.MAC, iface, "nl80211", true)
 	}
 	for _, f := range s.FDB {
 		if links[f.Port].Wireless || stations[string(f.MAC)] {

@@ -68,6 +68,15 @@ func TestClassify(t *testing.T) {
 				Addresses: []string{"192.168.1.99", "fe80::99"}, Hostname: "android-1"}},
 		},
 		{
+			name: "station on the shared password, on a per-station interface bridged nowhere",
+			snap: Snapshot{Stations: []Station{{MAC: mac("02:00:00:00:00:98"), Iface: "tj0v4099", AP: "wlan0"}}},
+			want: []Unknown{{MAC: "02:00:00:00:00:98", Kind: SharedPassword, Iface: "wlan0", SeenBy: []string{"nl80211"}}},
+		},
+		{
+			name: "a device of the household on its per-station interface, in its segment",
+			snap: Snapshot{Stations: []Station{{MAC: mac("02:00:00:00:00:01"), Iface: "tj0v4096", AP: "wlan0"}}},
+		},
+		{
 			name: "station in a segment's VLAN that no device is",
 			snap: Snapshot{Stations: []Station{{MAC: mac("02:00:00:00:00:77"), Iface: "tj0v4097"}}},
 			want: []Unknown{{MAC: "02:00:00:00:00:77", Kind: Unrecognised, Iface: "tj0v4097", Segment: "iot", SeenBy: []string{"nl80211"}}},

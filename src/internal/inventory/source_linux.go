@@ -142,6 +142,13 @@ func stations(byIndex map[int]Link) ([]Station, map[int]bool, error) {
 		return nil, nil, fmt.Errorf("failed to list Wi-Fi interfaces: %v", err)
 	}
 	wireless := map[int]bool{}
+	// The access point of each radio, for its per-station interfaces.
+	aps := map[int][]string{}
+	for _, ifi := range ifis {
+		if ifi.Type == wifi.InterfaceTypeAP {
+			aps[ifi.PHY] = append(aps[ifi.PHY], ifi.Name)
+		}
+	}
 	var out []Station
 	for _, ifi := range ifis {
 		wireless[ifi.Index] = true
@@ -159,8 +166,12 @@ func stations(byIndex map[int]Link) ([]Station, map[int]bool, error) {
 		if l, ok := byIndex[ifi.Index]; ok {
 			name = l.Name
 		}
+		var ap string
+		if ifi.Type == wifi.InterfaceTypeAPVLAN && len(aps[ifi.PHY]) == 1 {
+			ap = aps[ifi.PHY][0]
+		}
 		for _, st := range sts {
-			out = append(out, Station{MAC: st.HardwareAddr, Iface: name})
+			out = append(out, Station{MAC: st.HardwareAddr, Iface: name, AP: ap})
 		}
 	}
 	return out, wireless, nil
