@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab: radios=2 timeout=360
+# lab: radios=3 timeout=360
 # Credential lifetimes (NIST SP 1800-36 S4.C7, S5.C3): a visitor's device
 # onboarded into segment guest, whose credentials last a minute here, is
 # warned of, then its credential is withdrawn exactly as `trustjoin

@@ -11,8 +11,10 @@ set -u
 lab_router "config watch 'watch'" "	option scan_interval '1'"
 
 say "a phone on wlan1 joins with the shared password"
-lab_start_sta wlan1
-mac=$(lab_mac wlan1)
+# Each device is a host of its own (a network namespace): the router's own
+# interfaces are never listed.
+lab_start_sta wlan1 phone
+mac=$(lab_mac wlan1 phone)
 lab_connect_psk wlan1 "$LAB_HOUSEHOLD_PASS"
 lab_wait 60 lab_sta_connected wlan1 || fail "the phone did not connect with the shared password"
 
@@ -32,7 +34,7 @@ grep -q "security event: $mac is on Wi-Fi (wlan0) with the shared password" "$LA
 	fail "the security event is not in the log"
 
 say "onboarded properly (its QR code), it gets a credential of its own and leaves the list"
-uri=$(lab_dpp_qr wlan1)
+uri=$(lab_dpp_qr wlan1 phone)
 tj onboard --qr "$uri" --name phone --segment guest || fail "onboarding the phone failed"
 own_key() { [ -n "$(keyid_of "$mac")" ]; }
 lab_wait 60 own_key || fail "the phone did not connect with a credential of its own"
@@ -42,8 +44,8 @@ lab_wait 30 gone || { tj unknown; fail "the onboarded phone is still listed as u
 tj unknown | tee -a "$LAB_OUT/cli.log"
 
 say "another device on the shared password is blocked: cut off, and refused"
-lab_start_sta wlan2
-mac2=$(lab_mac wlan2)
+lab_start_sta wlan2 other
+mac2=$(lab_mac wlan2 other)
 lab_connect_psk wlan2 "$LAB_HOUSEHOLD_PASS"
 lab_wait 60 lab_sta_connected wlan2 || fail "the second device did not connect"
 listed2() { tj unknown --json | grep -q "\"$mac2\""; }
