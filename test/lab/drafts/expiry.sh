@@ -44,8 +44,10 @@ lab_wait 30 grep -q "AP-STA-POSSIBLE-PSK-MISMATCH $mac" "$LAB_OUT/hostapd.log" |
 lab_sta_connected wlan1 && fail "the phone connected with its expired credential"
 
 say "scanned again, it is back in one step, with a fresh credential"
+# Its own code again (the same bootstrapping key, so the same device), the
+# phone listening for the router.
 lab_wpa_cli wlan1 remove_network all >/dev/null
-uri=$(lab_dpp_qr wlan1)
+lab_wpa_cli wlan1 dpp_listen 2437 >/dev/null
 tj onboard --qr "$uri" --segment guest || fail "onboarding again failed"
 fresh() { k=$(keyid_of "$mac"); [ -n "$k" ] && [ "$k" != "$key" ]; }
 lab_wait 60 fresh || fail "the phone did not connect with a fresh credential"
