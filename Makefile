@@ -7,7 +7,7 @@ export CGO_ENABLED := 0
 VERSION := $(shell scripts/build/version.sh 2>/dev/null || echo 0.0.0)
 LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(VERSION)
 
-.PHONY: all build cross ipk size test test-go test-openwrt test-fuzz test-lab test-ui demo bench lint fmt deps clean help
+.PHONY: all build cross ipk size test test-go test-openwrt test-tr069 test-fuzz test-lab test-ui demo bench lint fmt deps clean help
 
 all: build ## build the binary for this machine (.build/trustjoin)
 
@@ -31,6 +31,9 @@ test-go: ## Go tests: unit, nftables/netns (as root), packages, black-box
 
 test-openwrt: ## (part of test-go) opkg install/upgrade/remove, procd, rpcd and ujail on OpenWrt's real userland (scripts/openwrt)
 	$(GO) test -count=1 -timeout 20m ./test/openwrt/
+
+test-tr069: ## (part of test-go) the TR-069 files under the real bbfdm and easycwmp (CWMP, USP, faults), on OpenWrt's userland
+	$(GO) test -count=1 -timeout 20m ./test/tr069/
 
 test-fuzz: ## every fuzz target on FUZZTIME inputs each (default 5000x)
 	scripts/fuzz.sh

@@ -11,8 +11,12 @@ apt-get install -y -q --no-install-recommends \
 	nftables iproute2 conntrack \
 	binutils file ca-certificates openssl bc python3 \
 	chromium \
-	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev
-# (the last line builds OpenWrt's userland for test/openwrt: scripts/openwrt/build.sh)
+	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev \
+	autoconf automake libcurl4-openssl-dev libssl-dev patch
+# (the last two lines build OpenWrt's userland for test/openwrt and the
+# TR-069 agents for test/tr069: scripts/openwrt/build.sh; autotools for
+# easycwmp and microxml, libcurl and OpenSSL headers for both; patch for
+# the OpenWrt patches a recipe applies, owrt_patches)
 # Peers of the BRSKI join proxy that are not trustjoin's code: registrar
 # announcements built with Python's cbor2 and dnspython, libcoap's CoAP
 # client and DTLS server as constrained pledge and registrar.

@@ -27,6 +27,8 @@ fi
 GOTOOLCHAIN=local go test -count 1 -run '^TestIdlePledgeMemory$' -v ./src/internal/brski/ |
 	grep -E '_test.go:[0-9]+:|^FAIL' | sed -E 's/^\s+\S+_test.go:[0-9]+: //' || true
 echo
+scripts/bench/tr069.sh
+echo
 echo "== Onboarding in the lab: trustjoin vs the same steps with hostapd_cli (goal: ratio under 1.05)"
 command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
 scripts/lab/run.sh --out .build/lab/bench test/lab/bench/onboard.sh

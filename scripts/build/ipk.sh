@@ -19,7 +19,7 @@ out=${IPK_OUT:-$repo/.build/ipk}
 mtime=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || echo 0)}
 maintainer="trustjoin engineers <trustjoin@lists.invalid>"
 # TR-106 vendor prefix of Device.X_<VENDOR>_TrustJoin. (see vendor.sh).
-vendor=${VENDOR:-TRUSTJOIN}
+vendor=${VENDOR-}
 "$repo/scripts/build/vendor.sh" "$vendor" # fail before building
 bin=${IPK_BIN:-$repo/.build/bin}
 archs=${IPK_ARCHS:-$(echo "$TARGETS" | awk 'NF {print $1}')}

@@ -194,6 +194,13 @@ func TestDaemonLifecycle(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	logs.waitFor(t, `new configuration rejected`, 1)
 	logs.waitFor(t, `option \"bogus\" (line 5): unknown option`, 1)
+	// The CLI still reaches the daemon (through the last good
+	// configuration's socket) and says why.
+	out, err := exec.Command(binary, "status", "--json", "--config", cfgPath, "--last-good", filepath.Join(dir, "last-good.uci")).CombinedOutput()
+	var st struct{ Config struct{ Rejected string } }
+	if err != nil || json.Unmarshal(out, &st) != nil || !strings.Contains(st.Config.Rejected, `unknown option`) {
+		t.Fatalf("trustjoin status with a refused configuration: %v\n%s", err, out)
+	}
 
 	// A good, changed one is applied.
 	writeConfig(t, cfgPath, good+"\toption log_level 'debug'\n")
@@ -210,13 +217,23 @@ func TestDaemonLifecycle(t *testing.T) {
 	}
 }
 
-// rpcdCall runs "trustjoin rpcd call METHOD" as rpcd does and decodes the
-// one JSON object it must print.
+// rpcdCall runs "trustjoin rpcd call METHOD" as rpcd does for LuCI, whose
+// calls through uhttpd carry ubus_rpc_session, and decodes the one JSON
+// object it must print then, a failure's {"error"} too. (Callers on the bus
+// get a failure as an error status: src/internal/rpcd, test/tr069.)
 func rpcdCall(t *testing.T, cfgPath, method, args string) map[string]any {
 	t.Helper()
+	in := map[string]any{}
+	if args != "" {
+		if err := json.Unmarshal([]byte(args), &in); err != nil {
+			t.Fatalf("rpcd call %s: arguments %s: %v", method, args, err)
+		}
+	}
+	in["ubus_rpc_session"] = strings.Repeat("0", 32)
+	b, _ := json.Marshal(in)
 	cmd := exec.Command(binary, "rpcd", "call", method)
 	cmd.Env = append(os.Environ(), "TRUSTJOIN_CONFIG="+cfgPath)
-	cmd.Stdin = strings.NewReader(args)
+	cmd.Stdin = strings.NewReader(string(b))
 	out, _ := cmd.Output()
 	var reply map[string]any
 	if err := json.Unmarshal(out, &reply); err != nil {

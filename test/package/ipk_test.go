@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	ipkDir = dir
 	cmd := exec.Command("../../scripts/build/ipk.sh")
-	cmd.Env = append(os.Environ(), "IPK_OUT="+dir, "VERSION=1.2.3-r4")
+	cmd.Env = append(os.Environ(), "IPK_OUT="+dir, "VERSION=1.2.3-r4", "VENDOR=00D09E")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "scripts/build/ipk.sh failed:", err)
@@ -231,8 +231,9 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 		// Also what makes OpenWrt's dnsmasq run its DHCP script at all.
 		"./etc/hotplug.d/dhcp/50-trustjoin-mud": 0o755,
 		// The TR-069 data model for bbfdm (icwmp, USP agents) and easycwmp.
-		"./usr/share/bbfdm/plugins/X_TRUSTJOIN_TrustJoin.json": 0o644,
-		"./usr/share/easycwmp/functions/trustjoin":             0o644,
+		// (named after the ISP: VENDOR, TR-106).
+		"./usr/share/bbfdm/plugins/X_00D09E_TrustJoin.json": 0o644,
+		"./usr/share/easycwmp/functions/trustjoin":          0o644,
 	}
 	for name, mode := range modes {
 		m, ok := p.data[name]
@@ -310,6 +311,7 @@ func checkLuCIPackage(t *testing.T, p *ipk) {
 		"./www/luci-static/resources/view/trustjoin/status.js",
 		"./www/luci-static/resources/view/status/include/75_trustjoin.js",
 		"./www/luci-static/resources/trustjoin/jsQR.js",
+		"./www/luci-static/resources/trustjoin/rpc.js",
 		"./usr/share/luci/menu.d/luci-app-trustjoin.json",
 		"./usr/share/rpcd/acl.d/luci-app-trustjoin.json",
 	} {

@@ -46,11 +46,26 @@ type Service interface {
 
 // Status is the daemon's state as a whole.
 type Status struct {
-	Version  string       `json:"version"`
-	Ready    bool         `json:"ready"`
-	Config   ConfigStatus `json:"config"`
-	Radios   []Radio      `json:"radios"`
-	Counters Counters     `json:"counters"`
+	Version string       `json:"version"`
+	Ready   bool         `json:"ready"`
+	Config  ConfigStatus `json:"config"`
+	Radios  []Radio      `json:"radios"`
+	// Hostapd says what is wrong with the installed hostapd as a whole
+	// (the radios say what each access point's hostapd lacks).
+	Hostapd  HostapdStatus `json:"hostapd"`
+	Counters Counters      `json:"counters"`
+}
+
+// HostapdStatus is what the router's package database tells of its
+// hostapd: a basic or mini variant (OpenWrt's default wpad-basic-*) has no
+// dynamic VLANs, so onboarded devices would not reach their segments.
+// Everything is empty when nothing is wrong.
+type HostapdStatus struct {
+	// Package is the installed package that lacks what trustjoin needs.
+	Package string `json:"package"`
+	// Problem and Fix, in plain language: what is wrong and what to do.
+	Problem string `json:"problem"`
+	Fix     string `json:"fix"`
 }
 
 // ConfigStatus says which configuration is in force and whether the last
@@ -217,6 +232,13 @@ type PreauthEntry struct {
 	URIHash string    `json:"uri_hash"`
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
+	// Status is pending (waiting for the device to announce itself) or
+	// onboarded (DeviceID names the device it became).
+	Status   string `json:"status"`
+	DeviceID string `json:"device_id,omitempty"`
+	// Section is the configuration's preauth section the entry comes
+	// from; empty for one added by hand or over ubus.
+	Section string `json:"section,omitempty"`
 }
 
 // BulkResult reports a bulk pre-authorisation: good entries are kept, bad

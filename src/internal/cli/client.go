@@ -29,21 +29,23 @@ func init() {
 
 // clientFlags are the options every API-calling command takes.
 type clientFlags struct {
-	fs      *flag.FlagSet
-	config  *string
-	socket  *string
-	json    *bool
-	timeout *time.Duration
+	fs       *flag.FlagSet
+	config   *string
+	lastGood *string
+	socket   *string
+	json     *bool
+	timeout  *time.Duration
 }
 
 func newClientFlags(name string, env Env) *clientFlags {
 	fs := newFlags(name, env)
 	return &clientFlags{
-		fs:      fs,
-		config:  fs.String("config", config.DefaultPath, "UCI configuration `file` (to find the API socket)"),
-		socket:  fs.String("socket", "", "API socket `path` (overrides the configuration)"),
-		json:    fs.Bool("json", false, "print JSON for scripts"),
-		timeout: fs.Duration("timeout", 15*time.Second, "give up after this long"),
+		fs:       fs,
+		config:   fs.String("config", config.DefaultPath, "UCI configuration `file` (to find the API socket)"),
+		lastGood: fs.String("last-good", defaultLastGood, "the daemon's last valid configuration `file` (its socket, when the configuration was refused)"),
+		socket:   fs.String("socket", "", "API socket `path` (overrides the configuration)"),
+		json:     fs.Bool("json", false, "print JSON for scripts"),
+		timeout:  fs.Duration("timeout", 15*time.Second, "give up after this long"),
 	}
 }
 
@@ -56,6 +58,12 @@ func (f *clientFlags) client() (*api.Client, error) {
 		return nil, fmt.Errorf("%w: %s is root's: run this as root", api.ErrPermission, *f.config)
 	}
 	if err != nil {
+		// A configuration the daemon refused leaves it running on the last
+		// good one, whose socket is named there: status must still reach
+		// it, to say why (as the rpcd plugin does).
+		if lg, lgErr := config.Load(*f.lastGood); lgErr == nil {
+			return api.NewClient(lg.Main.APISocket), nil
+		}
 		return nil, err
 	}
 	return api.NewClient(cfg.Main.APISocket), nil
@@ -117,8 +125,8 @@ func runStatus(ctx context.Context, env Env) int {
 				fmt.Fprintf(w, "  problem: %s\n  fix: %s\n", esc(r.Problem), esc(r.Fix))
 			}
 		}
-		if pkg := basicHostapd(); pkg != "" {
-			fmt.Fprintf(w, "hostapd: %s has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments\n  fix: install a full hostapd variant: opkg remove %s && opkg install %s\n", pkg, pkg, fullVariant(pkg))
+		if h := s.Hostapd; h.Problem != "" {
+			fmt.Fprintf(w, "hostapd: %s\n  fix: %s\n", esc(h.Problem), esc(h.Fix))
 		}
 		c := s.Counters
 		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined; %d failed onboardings\n",

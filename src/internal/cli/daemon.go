@@ -189,6 +189,18 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	devices := device.New(o)
 	engine.SetDevices(devices)
+	// Before any task runs: a bad entry rejects the configuration (and the
+	// one before, set up again, puts its own entries back).
+	if len(cfg.Incomplete) > 0 {
+		log.Info("sections without any option skipped (being added)", "sections", cfg.Incomplete)
+	}
+	preauths := make([]device.PreauthEntry, len(cfg.Preauths))
+	for i, p := range cfg.Preauths {
+		preauths[i] = device.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
+	}
+	if err := devices.SyncPreauths(context.Background(), preauths); err != nil {
+		return nil, err
+	}
 	tasks = append(tasks, devices)
 	if fw != nil {
 		tasks = append(tasks, firewallTask(log, fw, devices.Ready()))

@@ -46,7 +46,10 @@ func runRPCD(ctx context.Context, env Env) int {
 			break
 		}
 	}
-	if !rpcd.Call(ctx, api.NewClient(socket), env.Args[1], env.Stdin, env.Stdout) {
+	// rpcd ignores the exit status and stderr (see rpcd.Call); both are for
+	// a person running the plugin by hand.
+	if err := rpcd.Call(ctx, api.NewClient(socket), env.Args[1], env.Stdin, env.Stdout); err != nil {
+		fmt.Fprintf(env.Stderr, "trustjoin rpcd call %s: %v\n", env.Args[1], err)
 		return 1
 	}
 	return 0

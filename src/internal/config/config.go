@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/devname"
 )
 
 // DefaultPath is where OpenWrt keeps trustjoin's configuration.
@@ -38,7 +40,30 @@ type Config struct {
 	// and "authorize").
 	Watch     Watch
 	Authorize Authorize
+	// Preauths are devices pre-authorised in the configuration (sections
+	// "preauth": an ISP's list, written over TR-069), in file order.
+	Preauths []Preauth
+	// Incomplete names the segment, controller and preauth sections
+	// skipped for having no option at all: ones being added (TR-069's
+	// AddObject comes before the SetParameterValues that fills them in).
+	Incomplete []string
 }
+
+// Preauth is a device pre-authorised by its DPP bootstrapping URI (section
+// "preauth"). The URI's shape is checked here; its key, when the daemon
+// applies the entry.
+type Preauth struct {
+	// Section names the entry: it is the entry's key across reloads.
+	Section string
+	URI     string
+	// Segment is where the device goes; empty, the onboarding default.
+	Segment string
+	Name    string
+}
+
+// MaxPreauthURI bounds a pre-authorised device's URI: TR-069 agents carry
+// no more (bbfdm copies values into 1024 bytes).
+const MaxPreauthURI = 1023
 
 // Main holds daemon-wide settings (section "config trustjoin 'main'").
 type Main struct {
@@ -339,6 +364,10 @@ func Parse(file string, r io.Reader) (*Config, error) {
 	for i := range sections {
 		s := &sections[i]
 		d := &decoder{file: file, s: s}
+		if len(s.Options) == 0 && !s.Anonymous && (s.Type == "segment" || s.Type == "controller" || s.Type == "preauth") {
+			c.Incomplete = append(c.Incomplete, s.Name)
+			continue
+		}
 		single := func() {
 			if seen[s.Type] {
 				d.failf("", "only one %q section is allowed", s.Type)
@@ -377,8 +406,10 @@ func Parse(file string, r io.Reader) (*Config, error) {
 		case "authorize":
 			single()
 			c.Authorize = d.authorize(c.Authorize)
+		case "preauth":
+			c.Preauths = append(c.Preauths, d.preauth())
 		default:
-			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski, web, controller, watch or authorize)", s.Type)
+			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski, web, controller, preauth, watch or authorize)", s.Type)
 		}
 		d.rejectUnknown()
 		if d.err != nil {
@@ -546,6 +577,16 @@ func (c *Config) validate(lines map[string]int) error {
 			return fmt.Errorf("wifi %s: interface %q is already wifi %s's", at(w.Name), w.Ifname, at(other))
 		}
 		ifnames[w.Ifname] = w.Name
+	}
+	for _, p := range c.Preauths {
+		if p.Segment == "" {
+			continue
+		}
+		if seg, ok := c.SegmentByName(p.Segment); !ok {
+			return fmt.Errorf("preauth %q, option 'segment': no segment named %q", p.Section, p.Segment)
+		} else if seg.Quarantine {
+			return fmt.Errorf("preauth %q, option 'segment': %q is the quarantine segment", p.Section, seg.Name)
+		}
 	}
 	if c.BRSKI.Enabled && len(c.BRSKI.Interfaces) == 0 {
 		return errors.New("brski, option 'interface': the join proxy is enabled but listens on no interface")
@@ -918,6 +959,26 @@ func (d *decoder) controller() Controller {
 		d.failf("", "controller %q: give a class, a mud_url or both, or it matches nothing", c.Name)
 	}
 	return c
+}
+
+func (d *decoder) preauth() Preauth {
+	p := Preauth{Section: d.named()}
+	p.URI = strings.TrimSpace(d.str("uri", ""))
+	switch {
+	case p.URI == "":
+		d.failf("uri", "a pre-authorised device needs its DPP URI (DPP:...;;)")
+	case len(p.URI) > MaxPreauthURI:
+		d.failf("uri", "the URI is %d bytes long, more than %d", len(p.URI), MaxPreauthURI)
+	case !strings.HasPrefix(p.URI, "DPP:"):
+		d.failf("uri", "not a DPP URI: it must start with DPP:")
+	}
+	p.Segment = d.str("segment", "")
+	if p.Name = d.str("name", ""); p.Name != "" {
+		if err := devname.Check(p.Name); err != nil {
+			d.failf("name", "%v", err)
+		}
+	}
+	return p
 }
 
 func (d *decoder) web(w Web) Web {

@@ -337,6 +337,62 @@ config wifi 'ap'
 			},
 		},
 		{
+			name: "pre-authorised devices",
+			in: "config preauth 'preauth_1'\n\toption uri 'DPP:K:abc;;'\n\toption segment 'guest'\n\toption name 'Camera'\n" +
+				"config preauth 'cam2'\n\toption uri ' DPP:V:2;K:def;; '\n",
+			check: func(t *testing.T, c *config.Config) {
+				want := []config.Preauth{{Section: "preauth_1", URI: "DPP:K:abc;;", Segment: "guest", Name: "Camera"}, {Section: "cam2", URI: "DPP:V:2;K:def;;"}}
+				if diff := cmp.Diff(want, c.Preauths); diff != "" {
+					t.Errorf("preauths (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "pre-authorised device without a URI",
+			in:   "config preauth 'p'\n\toption segment 'guest'\n",
+			err:  `section "p" (preauth, line 1), option "uri": a pre-authorised device needs its DPP URI`,
+		},
+		{
+			name: "pre-authorised device: not a DPP URI",
+			in:   "config preauth 'p'\n\toption uri 'WIFI:S:home;;'\n",
+			err:  `option "uri" (line 2): not a DPP URI`,
+		},
+		{
+			name: "pre-authorised device: URI longer than TR-069 agents carry",
+			in:   "config preauth 'p'\n\toption uri 'DPP:I:" + strings.Repeat("x", 1020) + ";K:abc;;'\n",
+			err:  `more than 1023`,
+		},
+		{
+			name: "pre-authorised device in no segment",
+			in:   "config preauth 'p'\n\toption uri 'DPP:K:abc;;'\n\toption segment 'cameras'\n",
+			err:  `preauth "p", option 'segment': no segment named "cameras"`,
+		},
+		{
+			name: "pre-authorised device in quarantine",
+			in:   "config preauth 'p'\n\toption uri 'DPP:K:abc;;'\n\toption segment 'quarantine'\n",
+			err:  `preauth "p", option 'segment': "quarantine" is the quarantine segment`,
+		},
+		{
+			name: "pre-authorised device: a name with a control character",
+			in:   "config preauth 'p'\n\toption uri 'DPP:K:abc;;'\n\toption name 'a\x01b'\n",
+			err:  `option "name"`,
+		},
+		{
+			// An ACS's AddObject commits an empty section before the
+			// SetParameterValues that fills it in: skipped, not refused,
+			// and it does not replace the built-in segments.
+			name: "sections being added",
+			in:   "config segment 'segment_5'\nconfig controller 'controller_1'\nconfig preauth 'preauth_1'\n",
+			check: func(t *testing.T, c *config.Config) {
+				if diff := cmp.Diff([]string{"segment_5", "controller_1", "preauth_1"}, c.Incomplete); diff != "" {
+					t.Errorf("incomplete (-want +got):\n%s", diff)
+				}
+				if len(c.Segments) != 4 || len(c.Controllers) != 0 || len(c.Preauths) != 0 {
+					t.Errorf("segments %v, controllers %v, preauths %v", c.Segments, c.Controllers, c.Preauths)
+				}
+			},
+		},
+		{
 			name: "controller without an address",
 			in:   "config controller 'hub'\n\tlist class 'https://maker.example/relay'\n",
 			err:  `section "hub" (controller, line 1), option "address": a controller needs at least one address`,

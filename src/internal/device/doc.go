@@ -52,7 +52,8 @@
 //     in the device's history.
 //   - SetMUDURL and SetMUDURLByMAC (a DHCP server's view: by the MAC the
 //     device connected with), with the URL's Source; ApproveMUD.
-//   - Preauthorize and RemovePreauth: devices that onboard when they chirp.
+//   - Preauthorize and RemovePreauth: devices that onboard when they chirp;
+//     SyncPreauths makes those the configuration lists the registry's.
 //
 // What the radio reports implements dpp.Devices: Configured, Connected,
 // Disconnected, Failed, MUDURL and Chirps; these are the device's own

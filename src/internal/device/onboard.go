@@ -251,6 +251,8 @@ func (o *Owner) event(kind Kind, id string, fn edit) {
 // PreauthEntry is one device to pre-authorise.
 type PreauthEntry struct {
 	URI, Segment, Name, AddedBy string
+	// Section is the configuration's preauth section it comes from.
+	Section string
 }
 
 // Preauthorize records devices by their bootstrapping URIs so they onboard
@@ -299,9 +301,83 @@ func (o *Owner) Preauthorize(ctx context.Context, entries []PreauthEntry) (added
 	return added, errs
 }
 
-// RemovePreauth deletes a pre-authorisation by id or key hash.
+// RemovePreauth deletes a pre-authorisation by id or key hash. An entry of
+// the configuration is the configuration's to remove: the next load would
+// bring it back.
 func (o *Owner) RemovePreauth(_ context.Context, id string) error {
+	for _, p := range o.o.Registry.Preauths() {
+		if (p.ID == id || p.KeyHash == id) && p.Section != "" {
+			return fault.New(fault.Invalid, "pre-authorised in the configuration (preauth %q): remove it there", p.Section)
+		}
+	}
 	return o.o.Registry.RemovePreauth(id)
+}
+
+// SyncPreauths makes the registry hold the pre-authorisations the
+// configuration lists (entries with a Section) and no other from it: new
+// and changed ones are added, ones whose section is gone removed; those
+// added by hand or over ubus stay. Every entry is checked first: a bad one
+// is an error naming its section, and nothing changes. In sync, nothing is
+// written.
+func (o *Owner) SyncPreauths(ctx context.Context, entries []PreauthEntry) error {
+	desired := map[string]registry.Preauth{}
+	bySection := map[string]string{}
+	var order []string
+	for _, en := range entries {
+		u, err := dpp.ParseURI(en.URI)
+		if err != nil {
+			return fmt.Errorf("preauth %q, option 'uri': %v", en.Section, err)
+		}
+		seg := en.Segment
+		if seg == "" {
+			seg = o.o.DefaultSegment
+		}
+		if _, ok := o.segment(seg); !ok {
+			return fmt.Errorf("preauth %q: no segment %q", en.Section, seg)
+		}
+		if other, ok := bySection[u.KeyHash]; ok {
+			return fmt.Errorf("preauth %q: the same device (public key) as preauth %q", en.Section, other)
+		}
+		bySection[u.KeyHash] = en.Section
+		desired[en.Section] = registry.Preauth{Name: en.Name, URI: u.Raw, KeyHash: u.KeyHash, Segment: seg, AddedBy: "config", Section: en.Section}
+		order = append(order, en.Section)
+	}
+	current := map[string]registry.Preauth{}
+	for _, p := range o.o.Registry.Preauths() {
+		if p.Section != "" {
+			current[p.Section] = p
+		}
+	}
+	now := o.o.Now()
+	var add []registry.Preauth
+	for _, sec := range order {
+		d := desired[sec]
+		if c, ok := current[sec]; ok && c.URI == d.URI && c.Segment == d.Segment && c.Name == d.Name {
+			continue
+		}
+		d.ID, d.AddedAt = credential.RandomID("p-"), now
+		add = append(add, d)
+	}
+	// Gone, or now another device: one with the same key is replaced.
+	stale := func(p registry.Preauth) bool {
+		d, ok := desired[p.Section]
+		return p.Section != "" && (!ok || d.KeyHash != p.KeyHash)
+	}
+	dropping := false
+	for _, p := range current {
+		dropping = dropping || stale(p)
+	}
+	if len(add) == 0 && !dropping {
+		return nil
+	}
+	if err := o.o.Registry.ReplacePreauths(stale, add); err != nil {
+		return err
+	}
+	o.log.Info("pre-authorised devices of the configuration applied", "added", len(add), "entries", len(order))
+	if len(add) > 0 && o.o.Radio != nil {
+		o.o.Radio.Arm(ctx)
+	}
+	return nil
 }
 
 // Chirps implements dpp.Devices: every pre-authorised device not yet

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/google/go-cmp/cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -337,5 +338,72 @@ func TestChangesAnnouncedOnlyWhenSaved(t *testing.T) {
 	}
 	if d, _ := r.reg.Get("d-1"); d.Quarantined || d.Segment != "guest" {
 		t.Fatalf("device after a failed save: %+v", d)
+	}
+}
+
+// The configuration's pre-authorised devices (sections "preauth") become
+// the registry's, follow the file as it changes, and leave alone the ones
+// added by hand; a bad entry changes nothing, and only the
+// configuration removes its own.
+func TestSyncPreauths(t *testing.T) {
+	r := newRig(t, time.Second)
+	byHand, errs := r.o.Preauthorize(ctx, []PreauthEntry{{URI: dpptest.URI(t), AddedBy: "user"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cam, plug, bulb := dpptest.URI(t), dpptest.URI(t), dpptest.URI(t)
+	state := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range r.reg.Preauths() {
+			out[p.Section+"/"+p.AddedBy] = p.Segment + " " + p.Name
+		}
+		return out
+	}
+	sync := func(es ...PreauthEntry) {
+		t.Helper()
+		if err := r.o.SyncPreauths(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(PreauthEntry{Section: "preauth_1", URI: cam, Name: "Camera"}, PreauthEntry{Section: "preauth_2", URI: plug, Segment: "guest"})
+	want := map[string]string{"/user": "iot ", "preauth_1/config": "iot Camera", "preauth_2/config": "guest "}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Fatalf("after the first sync (-want +got):\n%s", diff)
+	}
+	before := r.reg.Preauths()
+	sync(PreauthEntry{Section: "preauth_1", URI: cam, Name: "Camera"}, PreauthEntry{Section: "preauth_2", URI: plug, Segment: "guest"})
+	if diff := cmp.Diff(before, r.reg.Preauths()); diff != "" {
+		t.Fatalf("in sync, yet the entries changed (-before +after):\n%s", diff)
+	}
+	// preauth_1 gone, preauth_2 another segment, preauth_3 new.
+	sync(PreauthEntry{Section: "preauth_2", URI: plug, Segment: "iot"}, PreauthEntry{Section: "preauth_3", URI: bulb})
+	want = map[string]string{"/user": "iot ", "preauth_2/config": "iot ", "preauth_3/config": "iot "}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Fatalf("after the file changed (-want +got):\n%s", diff)
+	}
+	// A bad key, two sections for one device, no such segment: refused
+	// whole, with the section named; nothing changes.
+	before = r.reg.Preauths()
+	for _, tt := range []struct {
+		es   []PreauthEntry
+		want string
+	}{
+		{[]PreauthEntry{{Section: "preauth_4", URI: dpptest.URI(t)}, {Section: "preauth_5", URI: strings.Replace(bulb, "K:", "K:@", 1)}}, `preauth "preauth_5", option 'uri': K:`},
+		{[]PreauthEntry{{Section: "a", URI: cam}, {Section: "b", URI: cam}}, `preauth "b": the same device (public key) as preauth "a"`},
+		{[]PreauthEntry{{Section: "a", URI: cam, Segment: "nowhere"}}, `preauth "a": no segment "nowhere"`},
+	} {
+		if err := r.o.SyncPreauths(ctx, tt.es); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error containing %q", tt.es, err, tt.want)
+		}
+	}
+	if diff := cmp.Diff(before, r.reg.Preauths()); diff != "" {
+		t.Fatalf("a refused sync changed the entries (-before +after):\n%s", diff)
+	}
+	if err := r.o.RemovePreauth(ctx, r.reg.Preauths()[1].ID); !fault.Is(err, fault.Invalid) {
+		t.Errorf("an entry of the configuration removed by hand: %v", err)
+	}
+	sync()
+	if diff := cmp.Diff(map[string]string{"/user": "iot "}, state()); diff != "" || r.reg.Preauths()[0].ID != byHand[0].ID {
+		t.Fatalf("with no section left (-want +got):\n%s", diff)
 	}
 }

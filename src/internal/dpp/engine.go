@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -244,7 +245,40 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 	b.configurator = id
 	b.mu.Unlock()
 	e.log.Info("access point ready for onboarding", "iface", ifname, "ssid", b.ssid, "freq", freq, "dpp_version", caps.Version)
+	e.connectedMeanwhile(ctx, b, c)
 	return e.armChirps(ctx, b, c)
+}
+
+// connectedMeanwhile looks among hostapd's stations for the device of the
+// exchange in progress, connected with its new credential. A hostapd too
+// busy to answer PING (deriving a PSK file's passphrases) is reconnected
+// to, and the AP-STA-CONNECTED it sent meanwhile went to the listener the
+// reconnection replaced: without this, a device that connected would be
+// reported failed (seen in the lab under load).
+func (e *Engine) connectedMeanwhile(ctx context.Context, b *bss, c Ctrl) {
+	b.mu.Lock()
+	j := b.running
+	b.mu.Unlock()
+	if j == nil || j.keyID == "" {
+		return
+	}
+	r, err := c.Command(ctx, "STA-FIRST")
+	for i := 0; err == nil && i < 1024; i++ {
+		first, rest, _ := strings.Cut(r, "\n")
+		hw, perr := net.ParseMAC(strings.TrimSpace(first))
+		if perr != nil {
+			return // no more stations
+		}
+		st := hostapd.ParseKV(rest)
+		if st["keyid"] == j.keyID && strings.Contains(st["flags"], "[AUTHORIZED]") {
+			e.log.Info("the device connected while hostapd was not heard", "iface", b.ifname, "device", j.deviceID)
+			mac := hw.String()
+			e.HandleEvent(hostapd.Event{Iface: b.ifname, Level: 3, Name: "AP-STA-CONNECTED", Args: []string{mac},
+				Fields: map[string]string{"keyid": j.keyID}, Raw: "AP-STA-CONNECTED " + mac + " keyid=" + j.keyID})
+			return
+		}
+		r, err = c.Command(ctx, "STA-NEXT "+hw.String())
+	}
 }
 
 func capabilities(ctx context.Context, c Ctrl) (hostapd.DPPSupport, error) {

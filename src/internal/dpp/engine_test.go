@@ -329,6 +329,40 @@ func TestReattachRestoresConfigurator(t *testing.T) {
 	}
 }
 
+// A device that connects while trustjoin reconnects to a busy hostapd
+// (its AP-STA-CONNECTED sent to the listener the reconnection replaced)
+// is found among hostapd's stations and onboarded, not reported failed.
+func TestConnectedWhileReconnecting(t *testing.T) {
+	r := newRig(t, 5*time.Second)
+	req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, req.ID, "running")
+	for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.e.HandleEvent(ev("DPP-AUTH-SUCCESS", "init=1"))
+	r.e.HandleEvent(ev("DPP-CONF-SENT"))
+	r.wait(t, req.ID, "configured")
+	d, _ := r.reg.Get(req.DeviceID)
+	keyID := d.Onboarding.KeyID
+	// Another station first, then the device, as STA-FIRST/STA-NEXT list
+	// them; the list ends with an empty reply.
+	r.c.SetReply("STA-FIRST", "02:00:00:00:09:00\nflags=[AUTH][ASSOC][AUTHORIZED]\nkeyid=d-other")
+	r.c.SetReply("STA-NEXT", "02:00:00:00:01:00\nflags=[AUTH][ASSOC][AUTHORIZED]\naid=3\nkeyid="+keyID)
+	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, req.ID, "connected")
+	if d, _ := r.reg.Get(req.DeviceID); d.State != registry.StateConnected || len(d.MACs) != 1 || d.MACs[0] != "02:00:00:00:01:00" {
+		t.Fatalf("device %+v", d)
+	}
+	if n := r.c.Sent("STA-NEXT 02:00:00:00:09:00"); len(n) != 1 {
+		t.Fatalf("stations not walked: %q", r.c.Sent("STA-"))
+	}
+}
+
 // A reconnection to a hostapd that kept its state reuses its configurator.
 func TestReattachSameHostapdKeepsConfigurator(t *testing.T) {
 	r := newRig(t, time.Second)

@@ -22,6 +22,7 @@ type Service struct {
 	status  func() daemon.Status
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
 	fw      Firewall               // nil while the firewall is off
+	pkgs    hostapdPackages
 	// watch looks after devices once onboarded; nil when trustjoin is
 	// disabled.
 	watch          *watch.Watch
@@ -69,6 +70,7 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		}
 		st.Radios = append(st.Radios, ar)
 	}
+	st.Hostapd = s.pkgs.status()
 	in := s.devices.InForceAll()
 	var violations uint64
 	for _, d := range s.devices.Devices() {
@@ -245,14 +247,26 @@ func (s *Service) Cancel(_ context.Context, id string) error {
 }
 
 func preauth(p registry.Preauth) api.PreauthEntry {
-	return api.PreauthEntry{ID: p.ID, Name: p.Name, Segment: p.Segment, URIHash: p.KeyHash, AddedBy: p.AddedBy, AddedAt: p.AddedAt}
+	return api.PreauthEntry{ID: p.ID, Name: p.Name, Segment: p.Segment, URIHash: p.KeyHash, AddedBy: p.AddedBy, AddedAt: p.AddedAt,
+		Status: "pending", Section: p.Section}
 }
 
 // PreauthList implements api.Service.
 func (s *Service) PreauthList(context.Context) ([]api.PreauthEntry, error) {
 	var out []api.PreauthEntry
+	// Onboarded as the engine counts it (it arms only the others).
+	onboarded := map[string]string{}
+	for _, d := range s.devices.Devices() {
+		if d.KeyHash != "" && (d.State == registry.StateConnected || d.State == registry.StateOnboarded || d.State == registry.StateDisconnected) {
+			onboarded[d.KeyHash] = d.ID
+		}
+	}
 	for _, p := range s.devices.Preauths() {
-		out = append(out, preauth(p))
+		e := preauth(p)
+		if id, ok := onboarded[p.KeyHash]; ok {
+			e.Status, e.DeviceID = "onboarded", id
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }

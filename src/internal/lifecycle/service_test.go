@@ -303,3 +303,32 @@ func TestPreauthBulkKeepsGoodEntries(t *testing.T) {
 		t.Errorf("second removal: %v, want not found", err)
 	}
 }
+
+// Pre-authorised devices of the configuration show where they come from
+// and whether their device has joined, and are the configuration's to
+// remove.
+func TestPreauthFromConfig(t *testing.T) {
+	uri := dppURI(t)
+	u, err := dpp.ParseURI(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, reg := newService(t, defaults(t))
+	ctx := context.Background()
+	if err := s.devices.SyncPreauths(ctx, []device.PreauthEntry{{URI: uri, Section: "preauth_1", Name: "Camera"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.PreauthList(ctx)
+	if err != nil || len(list) != 1 || list[0].Section != "preauth_1" || list[0].Status != "pending" || list[0].DeviceID != "" || list[0].AddedBy != "config" {
+		t.Fatalf("list: %+v, %v", list, err)
+	}
+	if err := s.PreauthRemove(ctx, list[0].ID); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), `preauth "preauth_1"`) {
+		t.Errorf("removing an entry of the configuration: %v", err)
+	}
+	if err := reg.Put(registry.Device{ID: "d-cam", Name: "Camera", KeyHash: u.KeyHash, State: registry.StateConnected}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := s.PreauthList(ctx); list[0].Status != "onboarded" || list[0].DeviceID != "d-cam" {
+		t.Errorf("after the device joined: %+v", list[0])
+	}
+}

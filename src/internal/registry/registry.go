@@ -103,6 +103,9 @@ type Preauth struct {
 	Segment string    `json:"segment"`
 	AddedBy string    `json:"added_by"`
 	AddedAt time.Time `json:"added_at"`
+	// Section is the configuration's preauth section the entry comes
+	// from; empty for one added by hand or over ubus.
+	Section string `json:"section,omitempty"`
 }
 
 type file struct {
@@ -379,6 +382,33 @@ func (r *Registry) RemovePreauth(id string) error {
 		}
 	}
 	return fault.New(fault.NotFound, "no pre-authorised device %q", id)
+}
+
+// ReplacePreauths removes the entries drop selects and adds add (replacing
+// any with the same key hash), with one save.
+func (r *Registry) ReplacePreauths(drop func(Preauth) bool, add []Preauth) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var next []*Preauth
+	for _, p := range r.f.Preauths {
+		if !drop(*p) {
+			next = append(next, p)
+		}
+	}
+	index := map[string]int{}
+	for i, p := range next {
+		index[p.KeyHash] = i
+	}
+	for _, p := range add {
+		p := p
+		if i, ok := index[p.KeyHash]; ok {
+			next[i] = &p
+			continue
+		}
+		index[p.KeyHash] = len(next)
+		next = append(next, &p)
+	}
+	return r.savePreauths(next)
 }
 
 // savePreauths saves with next as the list, keeping the old one if the

@@ -1,6 +1,7 @@
 package rpcd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,10 +36,10 @@ func (a args) id() (string, error) {
 	id := a.str("id")
 	switch id {
 	case "":
-		return "", errors.New(`argument "id" is required`)
+		return "", refusef(`argument "id" is required`)
 	case ".", "..":
 		// A path step, not a name: the API would read it as the list.
-		return "", fmt.Errorf(`argument "id": %q names nothing`, id)
+		return "", refusef(`argument "id": %q names nothing`, id)
 	}
 	return url.PathEscape(id), nil
 }
@@ -48,7 +49,7 @@ func (a args) id() (string, error) {
 func (a args) name() (string, error) {
 	n := a.str("name")
 	if err := api.CheckName(n); err != nil {
-		return "", fmt.Errorf(`argument "name": %w`, err)
+		return "", refusef(`argument "name": %v`, err)
 	}
 	return n, nil
 }
@@ -64,14 +65,14 @@ func (a args) ref(ctx context.Context, c *api.Client, list func(context.Context,
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(inst)))
 	if err != nil || n < 1 {
-		return "", fmt.Errorf(`argument "instance" must be a positive number, not %v`, inst)
+		return "", refusef(`argument "instance" must be a positive number, not %v`, inst)
 	}
 	ids, err := list(ctx, c)
 	if err != nil {
 		return "", err
 	}
 	if n > len(ids) {
-		return "", fmt.Errorf("no instance %d: there are %d", n, len(ids))
+		return "", refusef("no instance %d: there are %d", n, len(ids))
 	}
 	return url.PathEscape(ids[n-1]), nil
 }
@@ -182,7 +183,7 @@ var Methods = map[string]Method{
 			return nil, err
 		}
 		if name == "" {
-			return nil, errors.New(`argument "name" is required`)
+			return nil, refusef(`argument "name" is required`)
 		}
 		return do[api.Device](ctx, c, "PATCH", "/v1/devices/"+id, api.DeviceUpdate{Name: name})
 	}},
@@ -199,7 +200,7 @@ var Methods = map[string]Method{
 			Name: a.str("name"), Segment: a.str("segment"),
 		}
 		if err := req.Check(); err != nil {
-			return nil, err
+			return nil, refusef("%v", err)
 		}
 		return do[api.Progress](ctx, c, "POST", "/v1/onboard", req)
 	}},
@@ -237,14 +238,14 @@ var Methods = map[string]Method{
 		case nil:
 		case float64:
 			if v < 0 || v != float64(uint64(v)) {
-				return nil, fmt.Errorf(`argument "since" must be an event number, not %v`, v)
+				return nil, refusef(`argument "since" must be an event number, not %v`, v)
 			}
 			since = strconv.FormatUint(uint64(v), 10)
 		default:
 			// TR-069 agents pass strings.
 			n, err := strconv.ParseUint(strings.TrimSpace(fmt.Sprint(v)), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf(`argument "since" must be an event number, not %v`, v)
+				return nil, refusef(`argument "since" must be an event number, not %v`, v)
 			}
 			since = strconv.FormatUint(n, 10)
 		}
@@ -254,7 +255,7 @@ var Methods = map[string]Method{
 	"unknown_handle": {Args: map[string]any{"mac": "", "action": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		mac := a.str("mac")
 		if mac == "" {
-			return nil, errors.New(`argument "mac" is required`)
+			return nil, refusef(`argument "mac" is required`)
 		}
 		return do[api.HandledDevice](ctx, c, "POST", "/v1/unknown/"+url.PathEscape(mac), api.HandleRequest{Action: a.str("action")})
 	}},
@@ -284,13 +285,32 @@ var Methods = map[string]Method{
 			by = "user"
 		}
 		if !addedByRE.MatchString(by) {
-			return nil, fmt.Errorf(`argument "added_by" must be a short lower-case word, not %q`, by)
+			return nil, refusef(`argument "added_by" must be a short lower-case word, not %q`, by)
 		}
 		name, err := a.name()
 		if err != nil {
 			return nil, err
 		}
 		return do[api.PreauthEntry](ctx, c, "POST", "/v1/preauth", api.PreauthRequest{URI: a.str("uri"), Segment: a.str("segment"), Name: name, AddedBy: by})
+	}},
+	// preauth_get is the entry of one preauth section of the
+	// configuration (TR-069's PreAuthorized.{i}.), status "none" while
+	// the daemon has none for it.
+	"preauth_get": {Args: map[string]any{"section": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		sec := a.str("section")
+		if sec == "" {
+			return nil, refusef(`argument "section" is required`)
+		}
+		var r preauthReply
+		if err := c.Do(ctx, "GET", "/v1/preauth", nil, &r); err != nil {
+			return nil, err
+		}
+		for _, e := range r.Entries {
+			if e.Section == sec {
+				return e, nil
+			}
+		}
+		return api.PreauthEntry{Status: "none", Section: sec}, nil
 	}},
 	"preauth_remove": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		id, err := a.ref(ctx, c, preauthIDs)
@@ -325,33 +345,75 @@ func List(w io.Writer) error {
 // Timeout bounds one call, far below rpcd's 120 s.
 const Timeout = 15 * time.Second
 
-// Call runs method with the JSON arguments read from in and writes one JSON
-// object to out: the reply, or {"error": "..."}. It reports whether the
-// call succeeded.
-func Call(ctx context.Context, c *api.Client, method string, in io.Reader, out io.Writer) bool {
-	reply, err := call(ctx, c, method, in)
-	if err != nil {
-		json.NewEncoder(out).Encode(map[string]string{"error": err.Error()})
-		return false
-	}
-	json.NewEncoder(out).Encode(reply)
-	return true
+// A Refusal is a call the daemon or the plugin turned down for what it
+// asked (a bad value, an unknown device): the caller's fault, not the
+// router's. Other errors (the daemon down or failing) are internal.
+type Refusal struct{ Err error }
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+func refusef(format string, a ...any) error { return &Refusal{fmt.Errorf(format, a...)} }
+
+// Refused reports whether err is a refusal (a Refusal or a 4xx answer of
+// the API) rather than an internal failure.
+func Refused(err error) bool {
+	var r *Refusal
+	var ae *api.Error
+	return errors.As(err, &r) || (errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500)
 }
 
-func call(ctx context.Context, c *api.Client, method string, in io.Reader) (any, error) {
-	m, ok := Methods[method]
-	if !ok {
-		return nil, fmt.Errorf("unknown method %q", method)
+// Call runs method with the JSON arguments read from in and writes to out
+// what rpcd makes the ubus reply of; it returns the call's error.
+//
+// rpcd answers an exec plugin's call with status 0 and the plugin's output
+// when that is one JSON object, and otherwise with an error status and no
+// data at all (rpcd plugin.c, rpc_plugin_call_finish_cb): output that is
+// JSON but not an object gives UBUS_STATUS_INVALID_ARGUMENT, no output
+// UBUS_STATUS_NO_DATA; the exit status is ignored. So a failed call prints
+//
+//   - for a caller on the bus (TR-069 agents, scripts): the message as a
+//     JSON string when the call was refused, and nothing when it failed
+//     inside the router, so that bbfdm and easycwmp see an error status and
+//     report a fault (9007, 9002) instead of a success;
+//   - for a caller through uhttpd's /ubus (LuCI: its calls carry
+//     "ubus_rpc_session"), {"error": "..."}: a status carries no message,
+//     and the householder must read why.
+func Call(ctx context.Context, c *api.Client, method string, in io.Reader, out io.Writer) error {
+	a, err := readArgs(in)
+	var reply any
+	if err == nil {
+		reply, err = call(ctx, c, method, a)
 	}
+	switch {
+	case err == nil:
+		json.NewEncoder(out).Encode(reply)
+	case a.str("ubus_rpc_session") != "":
+		json.NewEncoder(out).Encode(map[string]string{"error": err.Error()})
+	case Refused(err):
+		json.NewEncoder(out).Encode(err.Error())
+	}
+	return err
+}
+
+func readArgs(in io.Reader) (args, error) {
 	a := args{}
 	b, err := io.ReadAll(io.LimitReader(in, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("failed to read the arguments: %v", err)
+		return a, fmt.Errorf("failed to read the arguments: %v", err)
 	}
-	if len(b) > 0 {
+	if len(bytes.TrimSpace(b)) > 0 {
 		if err := json.Unmarshal(b, &a); err != nil {
-			return nil, fmt.Errorf("the arguments are not a JSON object: %v", err)
+			return args{}, refusef("the arguments are not a JSON object: %v", err)
 		}
+	}
+	return a, nil
+}
+
+func call(ctx context.Context, c *api.Client, method string, a args) (any, error) {
+	m, ok := Methods[method]
+	if !ok {
+		return nil, refusef("unknown method %q", method)
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()

@@ -20,7 +20,8 @@ func TestWatchMethods(t *testing.T) {
 		}
 	}))
 	for _, in := range []string{`{"since":41}`, `{"since":"41"}`} {
-		reply, ok := call(t, c, "events", in)
+		status, reply, _ := call(t, c, "events", in)
+		ok := status == statusOK
 		evs, _ := reply["events"].([]any)
 		if !ok || len(evs) != 1 || strings.Contains(strings.Join(got, " "), "since=0") {
 			t.Fatalf("events %s: %v %v, asked %q", in, reply, ok, got)
@@ -30,8 +31,8 @@ func TestWatchMethods(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`{"since":-1}`, `{"since":1.5}`, `{"since":"yesterday"}`} {
-		if reply, ok := call(t, c, "events", bad); ok || !strings.Contains(reply["error"].(string), `argument "since" must be an event number`) {
-			t.Errorf("events %s: %v, want refused", bad, reply)
+		if status, _, out := call(t, c, "events", bad); status != statusInvalidArgument || !strings.Contains(out, `argument \"since\" must be an event number`) {
+			t.Errorf("events %s: status %d, %s, want refused", bad, status, out)
 		}
 	}
 	got = nil

@@ -2,10 +2,16 @@ package tr069_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/rpcd"
 	"github.com/trustjoin/trustjoin/src/internal/tr069"
 )
@@ -21,7 +28,7 @@ const shipped = "../../../files/etc/config/trustjoin"
 
 // The plugin in files/ is what the generator makes: it cannot drift.
 func TestShippedPluginIsGenerated(t *testing.T) {
-	want, err := tr069.BBFDM("TRUSTJOIN")
+	want, err := tr069.BBFDM(tr069.Template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +48,11 @@ func TestShippedPluginIsGenerated(t *testing.T) {
 	}
 }
 
+// TR-106: an OUI or a domain the vendor owns; trustjoin has neither, so
+// the placeholder the files are generated for is not a vendor.
 func TestVendor(t *testing.T) {
-	for v, ok := range map[string]bool{"00D09E": true, "EXAMPLE-COM": true, "ISP_NET": true, "example.com": false, "": false, "X Y": false} {
+	for v, ok := range map[string]bool{"00D09E": true, "EXAMPLE-COM": true, "ISP_NET": true, "ISP-EXAMPLE_NET": true,
+		"TRUSTJOIN": false, "example.com": false, "": false, "X Y": false, "00d09e": false, "EXAMPLE-": false} {
 		if _, err := tr069.Root(v); (err == nil) != ok {
 			t.Errorf("vendor %q: err %v", v, err)
 		}
@@ -72,21 +82,297 @@ func TestNames(t *testing.T) {
 					t.Errorf("%s%s counts %q, which is not a table named so", o.Path, p.Name, p.Count)
 				}
 			}
-			if p.Write && p.UCI == nil && p.Set == nil && p.AddArg == "" {
+			if p.Write && p.UCI == nil && p.Set == nil && !p.Alias {
 				t.Errorf("%s%s is writable but says nowhere how", o.Path, p.Name)
 			}
 		}
+		for _, k := range o.UniqueKeys {
+			if !seen[o.Path+k] {
+				t.Errorf("%s: unique key %s is not one of its parameters", o.Path, k)
+			}
+		}
+		if strings.HasSuffix(o.Path, "{i}.") && len(o.UniqueKeys) == 0 {
+			t.Errorf("%s: a table without a unique key", o.Path)
+		}
 	}
-	// Every table has its NumberOfEntries (TR-106).
+	// Every table has its NumberOfEntries (TR-106), and one an ACS adds
+	// to, an Alias.
 	for _, o := range tr069.Model() {
 		if strings.HasSuffix(o.Path, "{i}.") && !seen[strings.TrimSuffix(o.Path, ".{i}.")+"NumberOfEntries"] {
 			t.Errorf("%s has no NumberOfEntries parameter", o.Path)
 		}
+		if o.Access && !seen[o.Path+"Alias"] {
+			t.Errorf("%s takes AddObject but has no Alias", o.Path)
+		}
+		if o.Access && o.UCIType == "" {
+			t.Errorf("%s takes AddObject but is not UCI-backed (bbfdm adds only UCI sections)", o.Path)
+		}
 	}
 }
 
+// Every writable parameter says what a value must be, so the agents
+// refuse a bad one up front; every typed one reads as a value of its type
+// when unset, never "".
+func TestConstraintsAndDefaults(t *testing.T) {
+	for _, o := range tr069.Model() {
+		for _, p := range o.Params {
+			where := o.Path + p.Name
+			for _, pat := range []string{p.Pattern} {
+				if pat == "" {
+					continue
+				}
+				if _, err := regexp.CompilePOSIX(pat); err != nil || !strings.HasPrefix(pat, "^") || !strings.HasSuffix(pat, "$") {
+					t.Errorf("%s: pattern %q is not an anchored POSIX extended expression: %v", where, pat, err)
+				}
+			}
+			if p.Write {
+				switch p.Type {
+				case "unsignedInt":
+					if p.Range == nil {
+						t.Errorf("%s: writable unsignedInt without a range", where)
+					}
+				case "string":
+					if len(p.Enum) == 0 && (p.Pattern == "" || p.MaxLen == 0) {
+						t.Errorf("%s: writable string without an enumeration, or a pattern and a size", where)
+					}
+				}
+			}
+			switch p.Type {
+			case "boolean":
+				if _, err := strconv.ParseBool(p.Default); err != nil {
+					t.Errorf("%s: boolean without a boolean default (%q)", where, p.Default)
+				}
+			case "unsignedInt":
+				if _, err := strconv.ParseUint(p.Default, 10, 32); err != nil {
+					t.Errorf("%s: unsignedInt without a number as default (%q)", where, p.Default)
+				}
+			case "dateTime":
+				if _, err := time.Parse(time.RFC3339, p.Default); err != nil {
+					t.Errorf("%s: dateTime without a time as default (%q)", where, p.Default)
+				}
+			}
+			if len(p.Enum) > 0 && p.Default != "" && !contains(p.Enum, p.Default) {
+				t.Errorf("%s: default %q is not one of %v", where, p.Default, p.Enum)
+			}
+		}
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// accepts reports whether p's declared constraints take v, as the agents
+// check them (bbfdm's dm_validate_value; a list element by element).
+func accepts(p tr069.Param, v string) bool {
+	vals := []string{v}
+	if p.List() {
+		vals = nil
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				vals = append(vals, e)
+			}
+		}
+	}
+	for _, v := range vals {
+		switch {
+		case p.Type == "boolean":
+			if !contains([]string{"0", "1", "true", "false"}, v) {
+				return false
+			}
+		case p.Range != nil:
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || uint32(n) < p.Range.Min || uint32(n) > p.Range.Max {
+				return false
+			}
+		case len(p.Enum) > 0:
+			if !contains(p.Enum, v) {
+				return false
+			}
+		default:
+			if (p.MaxLen > 0 && len(v) > p.MaxLen) || (p.Pattern != "" && !regexp.MustCompilePOSIX(p.Pattern).MatchString(v)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// What the agents accept, trustjoin accepts, and what trustjoin refuses
+// for its own sake, the agents refuse up front: for sample values of every
+// UCI-backed writable parameter, written into the shipped configuration.
+func TestConstraintsAgreeWithConfig(t *testing.T) {
+	samples := sampleValues(t)
+	base, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range tr069.Model() {
+		for _, p := range o.Params {
+			if !p.Write || p.UCI == nil {
+				continue
+			}
+			vals, ok := samples[p.Name]
+			if !ok {
+				t.Errorf("%s%s: no sample values in this test", o.Path, p.Name)
+				continue
+			}
+			for _, v := range vals {
+				err := parseWith(t, string(base), o, p, v)
+				switch agent := accepts(p, v); {
+				case agent && err != nil && references[o.Path+p.Name]:
+					// Another section's business: see references.
+				case agent && err != nil:
+					t.Errorf("%s%s = %q: the agents accept it, trustjoin refuses it: %v", o.Path, p.Name, v, err)
+				case !agent && err == nil && !loose[p.Name+"="+v]:
+					t.Errorf("%s%s = %q: trustjoin takes it, yet the agents refuse it", o.Path, p.Name, v)
+				}
+			}
+		}
+	}
+}
+
+// sampleValues are good and bad values of every UCI-backed writable
+// parameter, by name.
+func sampleValues(t *testing.T) map[string][]string {
+	uri := dppURI(t)
+	return map[string][]string{
+		"Enable":           {"1", "0", "true", "yes", "2", ""},
+		"DefaultSegment":   {"guest", "trusted", "cams", "a b", "", strings.Repeat("x", 33)},
+		"AKM":              {"psk", "sae", "psk-sae", "wep", ""},
+		"Timeout":          {"10", "3600", "9", "3601", "-1", "x", ""},
+		"PKEXAttempts":     {"1", "100", "0", "101"},
+		"PKEXWindow":       {"10", "86400", "9", "86401"},
+		"LegacyPassphrase": {"1", "0", "maybe"},
+		"Name":             {"cams", "segment_9", "has space", "dash-ed", strings.Repeat("n", 33), ""},
+		"VLAN":             {"1", "4094", "0", "4095", "5000", "x"},
+		"Internet":         {"1", "0", "x"},
+		"Isolate":          {"1", "0", "x"},
+		"Quarantine":       {"0", "x"},
+		"Reach":            {"iot", "iot,guest", "", "nowhere", "a b"},
+		"Interfaces":       {"br-iot", "br-iot,eth0.20", "", "a/b", "too-long-ifname-x", "a:b"},
+		"Bridge":           {"br-cams", "", "a/b", "too-long-ifname-x"},
+		"Uplink":           {"", "x/y"},
+		"Watch":            {"off", "notify", "quarantine", "never"},
+		"Addresses":        {"192.168.1.20", "192.168.1.20,fd00::20", "203.0.113.0/24", "hub.lan", "1.2.3.4/99"},
+		"Classes":          {"https://maker.example/hub", "urn:x:y", "nocolon"},
+		"MUDURLs":          {"https://maker.example/b.json", "http://maker.example/b.json"},
+		"URI":              {uri, "WIFI:S:home;;", "DPP:V:2;;", strings.Replace(uri, ";;", ";I:"+strings.Repeat("s", 1100)+";;", 1)},
+		"Segment":          {"guest", "", "nowhere", "a b"},
+		"DHCPLeases":       {"/tmp/dhcp.leases", "", "dhcp.leases"},
+		"SignaturePolicy":  {"require", "approve", "allow", "never"},
+		"TrustAnchors":     {"/etc/trustjoin/ca.pem", "/a.pem,/b.pem", "ca.pem"},
+		"MaxSize":          {"1024", "1048576", "1023", "1048577"},
+		"FetchTimeout":     {"1", "300", "0", "301"},
+		"RegistrarHost":    {"registrar.isp.example", "", "192.0.2.1"},
+		"RegistrarPort":    {"1", "65535", "0", "65536"},
+		"Port":             {"1", "65535", "0", "65536"},
+	}
+}
+
+// loose are values the agents refuse although trustjoin would take them:
+// spellings of booleans TR-069 does not have, and names the model keeps
+// to what UCI allows ("-" is not in a UCI name) and 32 bytes.
+var loose = map[string]bool{
+	"Enable=yes": true, "Name=dash-ed": true, "Name=" + strings.Repeat("n", 33): true,
+}
+
+// references are parameters whose values name other sections, or whose
+// meaning depends on another option: no agent can check those against the
+// configuration; trustjoin refuses the configuration when it loads it, and
+// the ACS reads why in ConfigRejected.
+var references = map[string]bool{
+	"Onboarding.DefaultSegment": true, "Segment.{i}.Reach": true, "PreAuthorized.{i}.Segment": true, "BRSKI.Enable": true,
+}
+
+// parseWith writes value v of p into cfg and parses the result: for a
+// table, into a valid section of its own (and, referring to other
+// sections, with "guest" and "iot" there as shipped).
+func parseWith(t *testing.T, cfg string, o tr069.Object, p tr069.Param, v string) error {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	line := func(opt string) string {
+		if p.UCI.List {
+			var b strings.Builder
+			for _, e := range strings.Split(v, ",") {
+				if e != "" {
+					fmt.Fprintf(&b, "\tlist %s %s\n", opt, q(strings.TrimSpace(e)))
+				}
+			}
+			return b.String()
+		}
+		return fmt.Sprintf("\toption %s %s\n", opt, q(v))
+	}
+	var sec string
+	switch {
+	case p.UCI.Section != "":
+		cfg = setOption(dropOption(cfg, p.UCI.Section, p.UCI.Option), p.UCI.Section, line(p.UCI.Option))
+	case p.UCI.Option == "@Name":
+		if v == "" || strings.ContainsAny(v, " '") {
+			return fmt.Errorf("not a section name") // UCI itself takes no such name
+		}
+		sec = fmt.Sprintf("\nconfig %s %s\n%s", o.UCIType, q(v), probeBody[o.UCIType])
+	default:
+		body := probeBody[o.UCIType]
+		body = regexp.MustCompile(`(?m)^\t(option|list) `+p.UCI.Option+` .*\n`).ReplaceAllString(body, "")
+		sec = fmt.Sprintf("\nconfig %s 'probe'\n%s%s", o.UCIType, body, line(p.UCI.Option))
+	}
+	c, err := config.Parse("probe", strings.NewReader(cfg+sec))
+	if err != nil {
+		return err
+	}
+	// What the daemon checks when it applies the configuration.
+	for _, pa := range c.Preauths {
+		if _, err := dpp.ParseURI(pa.URI); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setOption puts lines at the end of the named section of cfg.
+func setOption(cfg, section, lines string) string {
+	var out []string
+	in := false
+	for _, l := range strings.Split(cfg, "\n") {
+		if strings.HasPrefix(l, "config ") {
+			if in {
+				out = append(out, strings.TrimSuffix(lines, "\n"))
+			}
+			in = strings.HasSuffix(l, "'"+section+"'")
+		}
+		out = append(out, l)
+	}
+	if in {
+		out = append(out, strings.TrimSuffix(lines, "\n"))
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// dropOption removes option opt from the named section of cfg (the probe
+// appends a section of the same name with the value).
+func dropOption(cfg, section, opt string) string {
+	var out []string
+	in := false
+	for _, l := range strings.Split(cfg, "\n") {
+		if strings.HasPrefix(l, "config ") {
+			in = strings.HasSuffix(l, "'"+section+"'")
+		}
+		if in && (strings.HasPrefix(l, "\toption "+opt+" ") || strings.HasPrefix(l, "\tlist "+opt+" ")) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
 // Every UCI mapping is an option trustjoin's strict parser knows, and set
-// in the shipped config (lists may be empty there).
+// in the shipped config (lists may be empty there; table types may have no
+// section there).
 func TestUCIMappings(t *testing.T) {
 	b, err := os.ReadFile(shipped)
 	if err != nil {
@@ -111,7 +397,7 @@ func TestUCIMappings(t *testing.T) {
 			if !knownOption(typ, name, p.UCI.Option, p.UCI.List) {
 				t.Errorf("%s maps to %s.%s, which trustjoin's config does not know", where, typ, p.UCI.Option)
 			}
-			if !p.UCI.List && !present(sections, typ, p.UCI.Section, p.UCI.Option) {
+			if !p.UCI.List && p.UCI.Section != "" && !present(sections, typ, p.UCI.Section, p.UCI.Option) {
 				t.Errorf("%s maps to %s %s.%s, which the shipped config does not set", where, typ, p.UCI.Section, p.UCI.Option)
 			}
 		}
@@ -123,7 +409,15 @@ func TestUCIMappings(t *testing.T) {
 var probeBody = map[string]string{
 	"segment":    "\toption vlan '21'\n",
 	"controller": "\tlist address '192.0.2.1'\n\tlist class 'https://maker.example/hub'\n",
+	"preauth":    "\toption uri '" + probeURI + "'\n",
 }
+
+// probeURI is a valid DPP URI, for sections that need one.
+var probeURI = func() string {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return "DPP:K:" + base64.StdEncoding.EncodeToString(der) + ";;"
+}()
 
 // knownOption reports whether trustjoin's config knows option opt of a
 // section of type typ (named name, or a probe's own): a file setting it
@@ -138,16 +432,17 @@ func knownOption(typ, name, opt string, list bool) bool {
 	}
 	// The onboarding default names segment iot: it must exist.
 	probe := "config segment 'iot'\n\toption vlan '20'\n"
-	probe += fmt.Sprintf("config %s '%s'\n%s\t%s %s 'x'\n", typ, name, probeBody[typ], kw, opt)
+	body := regexp.MustCompile(`(?m)^\t(option|list) `+opt+` .*\n`).ReplaceAllString(probeBody[typ], "")
+	probe += fmt.Sprintf("config %s '%s'\n%s\t%s %s 'x'\n", typ, name, body, kw, opt)
 	_, err := config.Parse("probe", strings.NewReader(probe))
 	return err == nil || !strings.Contains(err.Error(), "unknown")
 }
 
 // present reports whether the shipped config sets opt in the named
-// section or, for a multi-instance object, in some section of its type.
+// section.
 func present(ss []config.Section, typ, name, opt string) bool {
 	for _, s := range ss {
-		if s.Type != typ || (name != "" && s.Name != name) {
+		if s.Type != typ || s.Name != name {
 			continue
 		}
 		for _, o := range s.Options {
@@ -159,46 +454,27 @@ func present(ss []config.Section, typ, name, opt string) bool {
 	return false
 }
 
-// Every ubus mapping names a method of the rpcd plugin and a field its
-// reply really has; every write, add and delete names a method taking the
-// arguments the generated plugins pass.
+// Every ubus mapping names a method of the rpcd plugin, taking the
+// arguments passed, and a field its reply really has.
 func TestUbusMappings(t *testing.T) {
 	now := time.Now()
 	replies := map[string]any{
-		"status":       api.Status{Radios: []api.Radio{{}}, Config: api.ConfigStatus{RejectedAt: &now}},
-		"devices":      map[string]any{"devices": []api.Device{{LastSeen: &now, Firewall: &api.FirewallStatus{}}}},
-		"preauth_list": map[string]any{"entries": []api.PreauthEntry{{}}},
+		"status":      api.Status{Radios: []api.Radio{{}}, Config: api.ConfigStatus{RejectedAt: &now}},
+		"devices":     map[string]any{"devices": []api.Device{{LastSeen: &now, Firewall: &api.FirewallStatus{}}}},
+		"preauth_get": api.PreauthEntry{DeviceID: "d-1"},
 	}
 	for _, o := range tr069.Model() {
 		var arrayKey string
 		if o.Ubus != nil {
 			arrayKey = o.Ubus.Key
 			reply := checkMethod(t, o.Path, o.Ubus.Method, replies)
-			if o.Key != "" && reply != nil && !hasPath(t, reply, arrayKey+".0."+o.Key) {
+			if o.Key == "" || (reply != nil && !hasPath(t, reply, arrayKey+".0."+o.Key)) {
 				t.Errorf("%s: instances are keyed by %q, which %s's elements lack", o.Path, o.Key, o.Ubus.Method)
-			}
-		}
-		if o.Access && o.UCIType == "" && (o.Add == nil || o.Delete == nil || o.Key == "") {
-			t.Errorf("%s: ubus-backed and access, but no Add, Delete or Key", o.Path)
-		}
-		if o.Delete != nil {
-			checkArgs(t, o.Path+" delete", o.Delete.Method, "id", "instance")
-		}
-		if o.Add != nil {
-			for k := range o.Add.Fixed {
-				checkArgs(t, o.Path+" add", o.Add.Method, k)
 			}
 		}
 		for _, p := range o.Params {
 			if p.Set != nil {
 				checkArgs(t, o.Path+p.Name, p.Set.Method, "id", "instance", p.Set.Arg)
-			}
-			if p.AddArg != "" {
-				if o.Add == nil {
-					t.Errorf("%s%s has an AddArg but its object no Add", o.Path, p.Name)
-				} else {
-					checkArgs(t, o.Path+p.Name, o.Add.Method, p.AddArg)
-				}
 			}
 			if p.Count != "" {
 				if tbl, _ := tr069.Find(p.Count); tbl.Ubus != nil {
@@ -207,6 +483,9 @@ func TestUbusMappings(t *testing.T) {
 			}
 			if p.Ubus == nil {
 				continue
+			}
+			if p.Ubus.Arg != "" {
+				checkArgs(t, o.Path+p.Name, p.Ubus.Method, p.Ubus.Arg)
 			}
 			method, key := p.Ubus.Method, p.Ubus.Key
 			if o.Ubus != nil {
@@ -269,11 +548,8 @@ func hasPath(t *testing.T, v any, path string) bool {
 	return true
 }
 
-// Every ubus call in the generated plugin, reads, writes and USP commands
-// alike, names a method trustjoin offers with arguments it takes; writes
-// of device parameters pass the instance and the value.
-func TestBBFDMUbusCalls(t *testing.T) {
-	b, err := tr069.BBFDM("TRUSTJOIN")
+func pluginDoc(t *testing.T) map[string]any {
+	b, err := tr069.BBFDM(tr069.Template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +557,14 @@ func TestBBFDMUbusCalls(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
+	return doc
+}
+
+// Every ubus call in the generated plugin names a method trustjoin offers
+// with arguments it takes; writes of device parameters pass the instance
+// and the value; calls about a pre-authorised device pass its section.
+func TestBBFDMUbusCalls(t *testing.T) {
+	doc := pluginDoc(t)
 	calls := 0
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
@@ -318,10 +602,65 @@ func TestBBFDMUbusCalls(t *testing.T) {
 	if diff := cmp.Diff(map[string]any{"instance": "{i}", "segment": "@Value"}, set["ubus"].(map[string]any)["args"]); set["rpc"] != "set" || diff != "" {
 		t.Errorf("Device.{i}.Segment set mapping %v (-want +got):\n%s", set, diff)
 	}
-	cmd := root["PreAuthorize()"].(map[string]any)
-	args := cmd["mapping"].([]any)[0].(map[string]any)["ubus"].(map[string]any)["args"]
-	if diff := cmp.Diff(map[string]any{"uri": "@Input.URI", "segment": "@Input.Segment", "name": "@Input.Name", "added_by": "acs"}, args); diff != "" {
-		t.Errorf("PreAuthorize() args (-want +got):\n%s", diff)
+	status := root["Device.X_TRUSTJOIN_TrustJoin.PreAuthorized.{i}."].(map[string]any)["Status"].(map[string]any)
+	args := status["mapping"].([]any)[0].(map[string]any)["ubus"].(map[string]any)["args"]
+	if diff := cmp.Diff(map[string]any{"section": "@Name"}, args); diff != "" {
+		t.Errorf("PreAuthorized.{i}.Status args (-want +got):\n%s", diff)
+	}
+}
+
+// List options are mapped as lists (bbfdm's "list": read joined by commas,
+// written as one list entry per element), never as "key", which bbfdm
+// reads and writes as one string option; the URI is written through UCI
+// (no 255-byte cut) and never read back; Aliases live in bbfdm's dmmap;
+// the constraints are where bbfdm's dm_validate_value reads them.
+func TestBBFDMMappings(t *testing.T) {
+	root := pluginDoc(t)["Device.X_TRUSTJOIN_TrustJoin."].(map[string]any)
+	tbl := func(name string) map[string]any {
+		return root["Device.X_TRUSTJOIN_TrustJoin."+name].(map[string]any)
+	}
+	mapping := func(leaf any) []any { return leaf.(map[string]any)["mapping"].([]any) }
+	for _, o := range tr069.Model() {
+		for _, p := range o.Params {
+			if !p.List() {
+				continue
+			}
+			node := root
+			if o.Path != "" {
+				node = tbl(o.Path)
+			}
+			leaf := node[p.Name].(map[string]any)
+			m := mapping(leaf)[0].(map[string]any)
+			if _, ok := m["key"]; ok || (m["list"] == nil && m["uci"].(map[string]any)["list"] == nil) {
+				t.Errorf("%s%s: list option mapped as %v", o.Path, p.Name, m)
+			}
+			if l, ok := leaf["list"].(map[string]any); !ok || l["datatype"] != "string" || l["pattern"] == nil {
+				t.Errorf("%s%s: no list constraints: %v", o.Path, p.Name, leaf["list"])
+			}
+		}
+	}
+	uri := tbl("PreAuthorized.{i}.")["URI"].(map[string]any)
+	if diff := cmp.Diff([]any{map[string]any{"rpc": "get"}, map[string]any{"rpc": "set", "data": "@Parent", "type": "uci_sec", "key": "uri"}}, uri["mapping"]); diff != "" {
+		t.Errorf("URI mapping (-want +got):\n%s", diff)
+	}
+	if r := uri["range"].([]any)[0].(map[string]any); r["max"] != float64(tr069.MaxURI) {
+		t.Errorf("URI range %v", r)
+	}
+	alias := tbl("Segment.{i}.")["Alias"].(map[string]any)
+	if diff := cmp.Diff([]any{map[string]any{"data": "@Parent", "type": "dmmap_sec", "key": "alias"}}, alias["mapping"]); diff != "" || alias["write"] != true {
+		t.Errorf("Alias mapping (-want +got):\n%s", diff)
+	}
+	vlan := tbl("Segment.{i}.")["VLAN"].(map[string]any)
+	if diff := cmp.Diff([]any{map[string]any{"min": float64(1), "max": float64(4094)}}, vlan["range"]); diff != "" {
+		t.Errorf("VLAN range (-want +got):\n%s", diff)
+	}
+	if q := tbl("Segment.{i}.")["Quarantine"].(map[string]any); q["default"] != "0" {
+		t.Errorf("Quarantine default %v", q["default"])
+	}
+	for _, name := range []string{"Segment.{i}.", "Controller.{i}.", "PreAuthorized.{i}."} {
+		if o := tbl(name); o["access"] != true {
+			t.Errorf("%s: access %v", name, o["access"])
+		}
 	}
 }
 
@@ -329,9 +668,10 @@ func TestBBFDMUbusCalls(t *testing.T) {
 // (tools/validate_json_plugin.py) accepts: json_plugin_version first (the
 // loader applies it to the keys after it), one top object under Device.,
 // sub-objects nested in their parents under their full paths, and on every
-// node the fields the validator requires.
+// node the fields the validator requires. No commands: bbfdm ignores the
+// status of a command's call, so a refused one would read as done.
 func TestBBFDMShape(t *testing.T) {
-	b, err := tr069.BBFDM("TRUSTJOIN")
+	b, err := tr069.BBFDM(tr069.Template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +686,7 @@ func TestBBFDMShape(t *testing.T) {
 		t.Fatalf("top-level keys: %d", len(doc))
 	}
 	paramTypes := map[string]bool{"string": true, "unsignedInt": true, "unsignedLong": true, "boolean": true, "dateTime": true, "int": true}
-	mapTypes := map[string]bool{"uci": true, "ubus": true, "json": true, "uci_sec": true}
+	mapTypes := map[string]bool{"uci": true, "ubus": true, "json": true, "uci_sec": true, "dmmap_sec": true}
 	require := func(path string, n map[string]any, fields ...string) {
 		for _, f := range fields {
 			if _, ok := n[f]; !ok {
@@ -381,14 +721,15 @@ func TestBBFDMShape(t *testing.T) {
 				}
 				walk(k, c)
 			case strings.HasSuffix(k, "()"):
-				require(path+k, c, "type", "version", "async", "protocols", "mapping")
+				t.Errorf("%s%s: a command", path, k)
 			default:
 				require(path+k, c, "type", "version", "read", "write", "protocols", "mapping")
 				if !paramTypes[fmt.Sprint(c["type"])] {
 					t.Errorf("%s%s: type %v", path, k, c["type"])
 				}
 				for _, m := range c["mapping"].([]any) {
-					if mt, _ := m.(map[string]any)["type"].(string); !mapTypes[mt] {
+					m := m.(map[string]any)
+					if mt, _ := m["type"].(string); !mapTypes[mt] && !(m["rpc"] == "get" && len(m) == 1) {
 						t.Errorf("%s%s: mapping type %q", path, k, mt)
 					}
 				}
@@ -404,3 +745,42 @@ func TestBBFDMShape(t *testing.T) {
 		t.Errorf("%d objects in the plugin, %d in the model", objects, len(tr069.Model()))
 	}
 }
+
+// The DPP pattern the agents check takes real URIs, with every field DPP
+// defines and longer than bbfdm's 255-byte ubus arguments.
+func TestURIPattern(t *testing.T) {
+	var p tr069.Param
+	o, _ := tr069.Find("PreAuthorized.{i}.")
+	for _, q := range o.Params {
+		if q.Name == "URI" {
+			p = q
+		}
+	}
+	long := "DPP:C:81/1,81/6,81/11,115/36,115/40,115/44,115/48;M:0a1b2c3d4e5f;I:Acme Camera 4K model XR-2000 serial SN-0123456789;V:3;H:192.0.2.7:8908;B:abc;K:" +
+		keyB64(t) + ";;"
+	if len(long) <= 255 {
+		t.Fatalf("test URI is only %d bytes", len(long))
+	}
+	for _, u := range []string{dppURI(t), long} {
+		if _, err := dpp.ParseURI(u); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if !accepts(p, u) {
+			t.Errorf("the agents would refuse %s", u)
+		}
+	}
+}
+
+func keyB64(t *testing.T) string {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(der)
+}
+
+func dppURI(t *testing.T) string { return "DPP:V:2;K:" + keyB64(t) + ";;" }

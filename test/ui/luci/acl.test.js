@@ -23,17 +23,23 @@ function views() {
 	return v;
 }
 
+// Views declare their calls through the app's trustjoin.rpc class
+// (tjrpc.declare('method', [ params ])), which turns the plugin's failure
+// answers into rejections; none calls rpc.declare itself.
+const declareRE = /tjrpc\.declare\('([^']+)'(?:,\s*\[([^\]]*)\])?\)/g;
+
 function declared() {
 	const out = new Map();
 	for (const { file, src } of views()) {
-		const re = /rpc\.declare\(\{\s*object:\s*'([^']+)',\s*method:\s*'([^']+)'/g;
-		let m, n = 0;
-		while ((m = re.exec(src)) != null) {
-			assert.equal(m[1], 'trustjoin', `${file} declares a call to ubus object ${m[1]}`);
-			out.set(m[2], file);
+		assert.doesNotMatch(src, /rpc\.declare\(\{/, `${file} declares a call without trustjoin.rpc`);
+		let n = 0;
+		for (const m of src.matchAll(declareRE)) {
+			out.set(m[1], file);
 			n++;
 		}
-		assert.equal(n, (src.match(/rpc\.declare\(/g) || []).length, `${file}: every rpc.declare is read by this test`);
+		assert.equal(n, (src.match(/\.declare\(/g) || []).length, `${file}: every declare is read by this test`);
+		if (n > 0)
+			assert.match(src, /^'require trustjoin\.rpc as tjrpc';$/m, `${file} uses tjrpc without requiring it`);
 	}
 	return out;
 }
@@ -102,7 +108,7 @@ test('every method the ACL grants exists in `trustjoin rpcd list`, and the rever
 		assert.ok(m in list, `the ACL grants ${m}, which trustjoin does not offer`);
 	// Each view passes the arguments rpcd knows for the method.
 	for (const { file, src } of views()) {
-		for (const m of src.matchAll(/method:\s*'([^']+)'(?:,\s*params:\s*\[([^\]]*)\])?/g)) {
+		for (const m of src.matchAll(declareRE)) {
 			if (!(m[1] in list))
 				continue;
 			const params = (m[2] || '').split(',').map((s) => s.trim().replace(/'/g, '')).filter(Boolean);

@@ -37,6 +37,8 @@ async function open(name, { backend, uci = defaultUCI(), setup } = {}) {
 	const w = dom.window;
 	w.eval(standin);
 	w.__luciUCI = uci;
+	// The app's own classes ('require trustjoin.rpc'), from luci-app/htdocs.
+	w.__luciFetch = (url) => fs.readFileSync(path.join(root, 'luci-app/htdocs', url), 'utf8');
 	w.__luciBackend = (object, method, params) => {
 		if (object !== 'trustjoin')
 			return { __ubus: 4 };

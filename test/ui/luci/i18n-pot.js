@@ -19,9 +19,14 @@ function strings() {
 			seen.set(s, []);
 		seen.get(s).push(where);
 	};
-	for (const { file, src } of viewFiles())
+	// The views, then the app's own classes (trustjoin/*.js, but the
+	// vendored jsQR).
+	const classDir = path.join(app, 'htdocs/luci-static/resources/trustjoin');
+	const classes = fs.readdirSync(classDir).filter((f) => f.endsWith('.js') && f !== 'jsQR.js').sort()
+		.map((f) => ({ where: `htdocs/luci-static/resources/trustjoin/${f}`, src: fs.readFileSync(path.join(classDir, f), 'utf8') }));
+	for (const { where, src } of viewFiles().map(({ file, src }) => ({ where: `htdocs/luci-static/resources/view/${file}`, src })).concat(classes))
 		for (const m of src.matchAll(/_\('((?:[^'\\]|\\.)*)'\)/g))
-			add(m[1].replace(/\\'/g, "'"), `htdocs/luci-static/resources/view/${file}`);
+			add(m[1].replace(/\\'/g, "'"), where);
 	for (const v of Object.values(JSON.parse(fs.readFileSync(menu, 'utf8'))))
 		add(v.title, 'root/usr/share/luci/menu.d/luci-app-trustjoin.json');
 	return seen;

@@ -15,6 +15,7 @@ const replies = {
 			{ ifname: 'phy0-ap0', ssid: 'Home', freq: 2412, dpp: true, dpp_version: 2, problem: '', fix: '' },
 			{ ifname: 'phy1-ap0', ssid: 'Home-5G', freq: 5180, dpp: false, dpp_version: 0, problem: 'no DPP', fix: '' }
 		],
+		hostapd: { package: 'wpad-basic-mbedtls', problem: 'wpad-basic-mbedtls has no dynamic VLANs', fix: 'install a full hostapd variant' },
 		counters: { onboarded: 7, connected: 5, quarantined: 1, onboarding_failures: 2, mud_violations: 13 }
 	},
 	devices: {

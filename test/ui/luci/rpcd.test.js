@@ -66,24 +66,31 @@ test.after(() => {
 	fs.rmSync(dir, { recursive: true, force: true });
 });
 
-// rpcd answers one ubus call as rpcd and the exec plugin would.
+// rpcd answers one ubus call as rpcd and the exec plugin would
+// (plugin.c, rpc_plugin_call_finish_cb): the plugin's output when it is
+// one JSON object, otherwise an error status and nothing: JSON that is
+// not an object is UBUS_STATUS_INVALID_ARGUMENT (2), no output
+// UBUS_STATUS_NO_DATA (5). The call carries a session, as uhttpd's do.
 function rpcd(method, params) {
 	if (!granted.has(method))
 		return { __ubus: 6 };
 	if (!(method in methods))
 		return { __ubus: 3 };
 	const args = Object.assign({}, JSON.parse(JSON.stringify(params)), { ubus_rpc_session: '0'.repeat(32) });
-	return new Promise((resolve, reject) => {
+	return new Promise((resolve) => {
 		const p = execFile(bin, [ 'rpcd', 'call', method ], { env: Object.assign({}, process.env, { TRUSTJOIN_CONFIG: cfg }), timeout: 30000 }, (err, stdout) => {
+			if (stdout.trim() == '')
+				return resolve({ __ubus: 5 });
+			let reply;
 			try {
-				const reply = JSON.parse(stdout);
-				if (reply === null || typeof reply != 'object' || Array.isArray(reply))
-					throw new Error('not a JSON object');
-				resolve(reply);
+				reply = JSON.parse(stdout);
 			}
 			catch (e) {
-				reject(new Error(`trustjoin rpcd call ${method}: ${e.message} (${err || 'exit 0'}): ${stdout}`));
+				return resolve({ __ubus: 2 });
 			}
+			if (reply === null)
+				return resolve({ __ubus: 5 });
+			resolve((typeof reply != 'object' || Array.isArray(reply)) ? { __ubus: 2 } : reply);
 		});
 		p.stdin.end(JSON.stringify(args));
 	});

@@ -51,6 +51,23 @@ test('DPP missing without a fix from the daemon still says what to install', asy
 	t.close();
 });
 
+test('a hostapd without VLANs is said with the daemon\'s fix; nothing when there is no problem', async () => {
+	let t = await openStatus(status({ hostapd: { package: 'wpad-basic-mbedtls',
+		problem: 'wpad-basic-mbedtls has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments',
+		fix: 'install a full hostapd variant: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls' } }));
+	const h = t.document.querySelector('#trustjoin-hostapd');
+	assert.ok(h, 'the warning is shown');
+	assert.match(h.textContent, /wpad-basic-mbedtls has no dynamic VLANs/);
+	assert.match(h.querySelector('.trustjoin-fix').textContent, /opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls/);
+	t.close();
+
+	for (const hostapd of [ { package: '', problem: '', fix: '' }, undefined ]) {
+		t = await openStatus(status({ hostapd }));
+		assert.equal(t.document.querySelector('#trustjoin-hostapd'), null);
+		t.close();
+	}
+});
+
 test('no access point at all is explained', async () => {
 	const t = await openStatus(status({ radios: [] }));
 	assert.match(t.document.querySelector('#trustjoin-radios').textContent, /No access point found/);
@@ -131,6 +148,11 @@ test('Status → Overview box: counts, and a pointer to what needs doing', async
 	ok.radios[1].dpp = true;
 	t = await open('status/include/75_trustjoin', { backend: (m) => m === 'status' ? ok : { __ubus: 3 } });
 	assert.equal(t.document.querySelector('#view .alert-message'), null, 'nothing to do: no warning');
+	t.close();
+
+	const basic = Object.assign({}, ok, { hostapd: { package: 'wpad-basic-mbedtls', problem: 'no VLANs', fix: 'install wpad-mbedtls' } });
+	t = await open('status/include/75_trustjoin', { backend: (m) => m === 'status' ? basic : { __ubus: 3 } });
+	assert.match(t.document.querySelector('#view .alert-message').textContent, /cannot put devices in their segments \(no VLANs\)\. What to do/);
 	t.close();
 
 	t = await open('status/include/75_trustjoin', { backend: () => ({ error: 'trustjoin is not running' }) });

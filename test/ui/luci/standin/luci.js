@@ -359,28 +359,53 @@
 
 	var modules = { baseclass: baseclass, view: view, rpc: rpc, ui: ui, poll: poll, dom: dom, uci: uci, form: form };
 
-	// loadView runs a view's source as luci.js does: its 'require x' lines
-	// name the modules passed in, and it returns the class, instantiated here.
-	rec.loadView = function(source) {
-		var names = [], args = [], re = /^\s*'require\s+([a-zA-Z0-9_.]+)(?:\s+as\s+([a-zA-Z_]\w*))?'\s*;?/mg, m;
+	// compile runs a class file's source as luci.js does: its 'require x'
+	// lines name the modules passed in (the stand-in's own, or the app's
+	// classes under luci-static/resources, loaded once and instantiated as
+	// luci.js does), and it returns the class.
+	var classes = {};
+	var fetchSource = function(url) {
+		return (window.__luciFetch || function(u) {
+			return fetch(u).then(function(r) { if (!r.ok) throw new Error('HTTP ' + r.status + ' for ' + u); return r.text(); });
+		})(url);
+	};
+	var requireClass = function(name) {
+		if (modules[name])
+			return Promise.resolve(modules[name]);
+		if (!/^trustjoin\./.test(name))
+			return Promise.reject(new Error('the stand-in has no module ' + name));
+		if (!classes[name])
+			classes[name] = Promise.resolve(fetchSource(L.resource(name.replace(/\./g, '/') + '.js')))
+				.then(compile).then(function(Cls) { return new Cls() });
+		return classes[name];
+	};
+	var compile = function(source) {
+		var names = [], deps = [], re = /^\s*'require\s+([a-zA-Z0-9_.]+)(?:\s+as\s+([a-zA-Z_]\w*))?'\s*;?/mg, m;
 		var head = source.split('\n').filter(function(l) { return /^\s*'(use strict|require [^']+)'\s*;?\s*$/.test(l) }).join('\n');
 		while ((m = re.exec(head)) != null) {
-			if (!modules[m[1]])
-				throw new Error('the stand-in has no module ' + m[1]);
-			names.push(m[2] || m[1]);
-			args.push(modules[m[1]]);
+			names.push(m[2] || m[1].replace(/[^a-zA-Z0-9_]/g, '_'));
+			deps.push(requireClass(m[1]));
 		}
-		var Cls = Function.apply(null, names.concat([ source ])).apply(null, args);
-		var instance = new Cls();
-		// A view renders itself; another module (a Status → Overview
-		// include) is loaded and rendered by its page, as here.
-		if (!instance.ready)
-			instance.ready = Promise.resolve(instance.load()).then(function(data) {
-				return Promise.resolve(instance.render(data)).then(function(node) {
-					dom.content(document.getElementById('view'), node);
-					return node;
+		return Promise.all(deps).then(function(args) {
+			return Function.apply(null, names.concat([ source ])).apply(null, args);
+		});
+	};
+
+	// loadView runs a view's source as luci.js does and instantiates the
+	// class it returns.
+	rec.loadView = function(source) {
+		return compile(source).then(function(Cls) {
+			var instance = new Cls();
+			// A view renders itself; another module (a Status → Overview
+			// include) is loaded and rendered by its page, as here.
+			if (!instance.ready)
+				instance.ready = Promise.resolve(instance.load()).then(function(data) {
+					return Promise.resolve(instance.render(data)).then(function(node) {
+						dom.content(document.getElementById('view'), node);
+						return node;
+					});
 				});
-			});
-		return instance.ready.then(function(node) { return { view: instance, node: node } });
+			return instance.ready.then(function(node) { return { view: instance, node: node } });
+		});
 	};
 })(window, document);

@@ -1,6 +1,6 @@
 'use strict';
 'require view';
-'require rpc';
+'require trustjoin.rpc as tjrpc';
 'require uci';
 'require ui';
 'require poll';
@@ -16,24 +16,14 @@
 // the browser's BarcodeDetector where it has one, else with the vendored
 // jsQR (trustjoin/jsQR.js, Apache-2.0), loaded only when needed.
 
-var callOnboard = rpc.declare({ object: 'trustjoin', method: 'onboard', params: [ 'method', 'uri', 'code', 'identifier', 'name', 'segment' ], reject: true });
-var callProgress = rpc.declare({ object: 'trustjoin', method: 'progress', params: [ 'id' ], reject: true });
-var callCancel = rpc.declare({ object: 'trustjoin', method: 'cancel', params: [ 'id' ], reject: true });
-var callPreauthList = rpc.declare({ object: 'trustjoin', method: 'preauth_list', reject: true });
-var callPreauthAdd = rpc.declare({ object: 'trustjoin', method: 'preauth_add', params: [ 'uri', 'segment', 'name' ], reject: true });
-var callPreauthRemove = rpc.declare({ object: 'trustjoin', method: 'preauth_remove', params: [ 'id' ], reject: true });
-var callPhoneStart = rpc.declare({ object: 'trustjoin', method: 'phone_start', reject: true });
-var callPhoneRevoke = rpc.declare({ object: 'trustjoin', method: 'phone_revoke', params: [ 'id' ], reject: true });
-
-// checked turns the plugin's failure reply, an object with nothing but
-// "error", into a rejection. (A failed onboarding's progress also carries
-// "error", beside its state: that is an answer, not a failed call.)
-function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
-	    Object.keys(reply).length == 1)
-		throw new Error(reply.error || _('Unknown error'));
-	return reply;
-}
+var callOnboard = tjrpc.declare('onboard', [ 'method', 'uri', 'code', 'identifier', 'name', 'segment' ]);
+var callProgress = tjrpc.declare('progress', [ 'id' ]);
+var callCancel = tjrpc.declare('cancel', [ 'id' ]);
+var callPreauthList = tjrpc.declare('preauth_list');
+var callPreauthAdd = tjrpc.declare('preauth_add', [ 'uri', 'segment', 'name' ]);
+var callPreauthRemove = tjrpc.declare('preauth_remove', [ 'id' ]);
+var callPhoneStart = tjrpc.declare('phone_start');
+var callPhoneRevoke = tjrpc.declare('phone_revoke', [ 'id' ]);
 
 function errText(err) {
 	return (err && err.message) ? err.message : String(err);
@@ -63,7 +53,7 @@ return view.extend({
 	load: function() {
 		return Promise.all([
 			L.resolveDefault(uci.load('trustjoin'), null),
-			L.resolveDefault(callPreauthList().then(checked), { entries: [] })
+			L.resolveDefault(callPreauthList(), { entries: [] })
 		]);
 	},
 
@@ -124,7 +114,7 @@ return view.extend({
 	start: function(call) {
 		this.stopCamera();
 		this.stopPolling();
-		return call.then(checked).then(L.bind(function(p) {
+		return call.then(L.bind(function(p) {
 			this.request = p;
 			this.pollErrors = 0;
 			this.showProgress(p);
@@ -143,7 +133,7 @@ return view.extend({
 		if (!this.request)
 			return Promise.resolve();
 		var req = this.request;
-		return callProgress(req.id).then(checked).then(L.bind(function(p) {
+		return callProgress(req.id).then(L.bind(function(p) {
 			this.pollErrors = 0;
 			if (this.request === req)
 				this.showProgress(p);
@@ -217,7 +207,7 @@ return view.extend({
 			return;
 		var id = this.request.id;
 		this.stopPolling();
-		return callCancel(id).then(checked).then(L.bind(function() {
+		return callCancel(id).then(L.bind(function() {
 			this.showResult({ state: 'cancelled' });
 		}, this)).catch(L.bind(function(err) {
 			this.notify(_('Could not stop: %s').format(errText(err)));
@@ -359,13 +349,13 @@ return view.extend({
 	// --- phone ---------------------------------------------------------
 
 	handlePhone: function() {
-		return callPhoneStart().then(checked).then(L.bind(function(r) {
+		return callPhoneStart().then(L.bind(function(r) {
 			var id = r.id;
 			// Only an image made by the router itself is shown.
 			var qr = /^data:image\/(?:png|gif|svg\+xml);base64,[A-Za-z0-9+\/=]+$/.test(r.qr || '') ? r.qr : null;
 			var stop = L.bind(function() {
 				ui.hideModal();
-				return callPhoneRevoke(id).then(checked).catch(L.bind(function(err) {
+				return callPhoneRevoke(id).catch(L.bind(function(err) {
 					this.notify(_('Could not switch off the phone link: %s').format(errText(err)));
 				}, this));
 			}, this);
@@ -395,7 +385,7 @@ return view.extend({
 			return Promise.resolve(false);
 		}
 		var t = this.target();
-		return callPreauthAdd(uri, t.segment, t.name).then(checked).then(L.bind(function() {
+		return callPreauthAdd(uri, t.segment, t.name).then(L.bind(function() {
 			this.uriInput.value = '';
 			return this.refreshPreauth();
 		}, this)).catch(L.bind(function(err) {
@@ -413,7 +403,7 @@ return view.extend({
 					'class': 'btn cbi-button cbi-button-negative',
 					'data-action': 'confirm',
 					'click': ui.createHandlerFn(this, function() {
-						return callPreauthRemove(e.id).then(checked).then(L.bind(function() {
+						return callPreauthRemove(e.id).then(L.bind(function() {
 							ui.hideModal();
 							return this.refreshPreauth();
 						}, this)).catch(L.bind(function(err) {
@@ -427,7 +417,7 @@ return view.extend({
 	},
 
 	refreshPreauth: function() {
-		return callPreauthList().then(checked).then(L.bind(function(r) {
+		return callPreauthList().then(L.bind(function(r) {
 			this.renderPreauth((r && r.entries) || []);
 		}, this)).catch(L.bind(function(err) {
 			this.notify(_('Could not load the remembered devices: %s').format(errText(err)));

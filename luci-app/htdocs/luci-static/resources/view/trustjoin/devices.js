@@ -1,6 +1,6 @@
 'use strict';
 'require view';
-'require rpc';
+'require trustjoin.rpc as tjrpc';
 'require uci';
 'require ui';
 'require poll';
@@ -12,26 +12,16 @@
 // name in its DPP URI. ui.showModal puts its title in as HTML, so names
 // go into titles through %h.
 
-var callDevices = rpc.declare({ object: 'trustjoin', method: 'devices', reject: true });
-var callDevice = rpc.declare({ object: 'trustjoin', method: 'device', params: [ 'id' ], reject: true });
-var callRename = rpc.declare({ object: 'trustjoin', method: 'rename', params: [ 'id', 'name' ], reject: true });
-var callMove = rpc.declare({ object: 'trustjoin', method: 'move', params: [ 'id', 'segment' ], reject: true });
-var callQuarantine = rpc.declare({ object: 'trustjoin', method: 'quarantine', params: [ 'id' ], reject: true });
-var callRelease = rpc.declare({ object: 'trustjoin', method: 'release', params: [ 'id' ], reject: true });
-var callRotate = rpc.declare({ object: 'trustjoin', method: 'rotate', params: [ 'id' ], reject: true });
-var callRemove = rpc.declare({ object: 'trustjoin', method: 'remove', params: [ 'id' ], reject: true });
-var callMudSet = rpc.declare({ object: 'trustjoin', method: 'mud_set', params: [ 'id', 'url' ], reject: true });
-var callMudApprove = rpc.declare({ object: 'trustjoin', method: 'mud_approve', params: [ 'id' ], reject: true });
-
-// checked turns the plugin's failure reply, an object with nothing but
-// "error", into a rejection. (A failed onboarding's progress also carries
-// "error", beside its state: that is an answer, not a failed call.)
-function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
-	    Object.keys(reply).length == 1)
-		throw new Error(reply.error || _('Unknown error'));
-	return reply;
-}
+var callDevices = tjrpc.declare('devices');
+var callDevice = tjrpc.declare('device', [ 'id' ]);
+var callRename = tjrpc.declare('rename', [ 'id', 'name' ]);
+var callMove = tjrpc.declare('move', [ 'id', 'segment' ]);
+var callQuarantine = tjrpc.declare('quarantine', [ 'id' ]);
+var callRelease = tjrpc.declare('release', [ 'id' ]);
+var callRotate = tjrpc.declare('rotate', [ 'id' ]);
+var callRemove = tjrpc.declare('remove', [ 'id' ]);
+var callMudSet = tjrpc.declare('mud_set', [ 'id', 'url' ]);
+var callMudApprove = tjrpc.declare('mud_approve', [ 'id' ]);
 
 function mudText(mud) {
 	switch ((mud && mud.status) || 'none') {
@@ -95,7 +85,7 @@ function displayName(d) {
 return view.extend({
 	load: function() {
 		return Promise.all([
-			callDevices().then(checked),
+			callDevices(),
 			L.resolveDefault(uci.load('trustjoin'), null)
 		]);
 	},
@@ -114,7 +104,7 @@ return view.extend({
 
 	// act runs one action, closes the dialog and shows the table again.
 	act: function(what, fn) {
-		return Promise.resolve().then(fn).then(checked).then(L.bind(function() {
+		return Promise.resolve().then(fn).then(L.bind(function() {
 			ui.hideModal();
 			return this.refresh();
 		}, this)).catch(L.bind(function(err) {
@@ -238,7 +228,7 @@ return view.extend({
 	handleDetails: function(d, ev) {
 		if (ev && ev.preventDefault)
 			ev.preventDefault();
-		return callDevice(d.id).then(checked).then(L.bind(function(full) {
+		return callDevice(d.id).then(L.bind(function(full) {
 			var rows = [
 				[ _('Name'), displayName(full) ],
 				[ _('Segment'), full.segment ],
@@ -317,7 +307,7 @@ return view.extend({
 	},
 
 	refresh: function() {
-		return callDevices().then(checked).then(L.bind(function(r) {
+		return callDevices().then(L.bind(function(r) {
 			dom.content(this.errorBox, []);
 			this.renderRows((r && r.devices) || []);
 		}, this)).catch(L.bind(function(err) {

@@ -1,6 +1,6 @@
 'use strict';
 'require view';
-'require rpc';
+'require trustjoin.rpc as tjrpc';
 'require poll';
 'require dom';
 
@@ -12,17 +12,7 @@
 // (scripts/build/ipk.sh) stamps it, so it matches the daemon it ships with.
 var APP_VERSION = '0.0.0-devel';
 
-var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
-
-// checked turns the plugin's failure reply, an object with nothing but
-// "error", into a rejection. (A failed onboarding's progress also carries
-// "error", beside its state: that is an answer, not a failed call.)
-function checked(reply) {
-	if (reply != null && typeof(reply) == 'object' && typeof(reply.error) == 'string' &&
-	    Object.keys(reply).length == 1)
-		throw new Error(reply.error || _('Unknown error'));
-	return reply;
-}
+var callStatus = tjrpc.declare('status');
 
 // DPP_FIX is said when the daemon names no fix of its own.
 var DPP_FIX = _('Install a full hostapd with Wi-Fi Easy Connect, for example: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls (or wpad-openssl), then restart Wi-Fi. OpenWrt 25.12 and later include it in the full variants.');
@@ -46,7 +36,7 @@ return view.extend({
 	appVersion: APP_VERSION,
 
 	load: function() {
-		return callStatus().then(checked).catch(function(err) { return { failed: err } });
+		return callStatus().catch(function(err) { return { failed: err } });
 	},
 
 	renderVersion: function(st) {
@@ -111,6 +101,18 @@ return view.extend({
 		}))) ];
 	},
 
+	// renderHostapd: what is wrong with the installed hostapd as a whole
+	// (a basic variant: no VLANs), with the daemon's fix.
+	renderHostapd: function(st) {
+		var h = st.hostapd || {};
+		if (!h.problem)
+			return [];
+		return [ E('div', { 'class': 'alert-message warning', 'id': 'trustjoin-hostapd' }, [
+			E('p', [ h.problem ]),
+			h.fix ? E('p', { 'class': 'trustjoin-fix' }, [ h.fix ]) : ''
+		]) ];
+	},
+
 	renderCounters: function(st) {
 		var c = st.counters || {};
 		var rows = [
@@ -141,13 +143,13 @@ return view.extend({
 			st.ready ? '' : E('div', { 'class': 'alert-message notice' }, [ _('trustjoin is starting…') ]),
 			sect(_('Versions'), this.renderVersion(st)),
 			sect(_('Configuration'), this.renderConfig(st)),
-			sect(_('Access points'), this.renderRadios(st)),
+			sect(_('Access points'), this.renderHostapd(st).concat(this.renderRadios(st))),
 			sect(_('Counters'), this.renderCounters(st))
 		];
 	},
 
 	refresh: function() {
-		return callStatus().then(checked).catch(function(err) { return { failed: err } }).then(L.bind(function(st) {
+		return callStatus().catch(function(err) { return { failed: err } }).then(L.bind(function(st) {
 			dom.content(this.body, this.renderBody(st));
 		}, this));
 	},

@@ -1,23 +1,29 @@
 'use strict';
 'require baseclass';
-'require rpc';
+'require trustjoin.rpc as tjrpc';
 
 // A box on Status → Overview: how many devices, and whether something
-// needs the householder (no Wi-Fi Easy Connect, a refused configuration,
-// quarantined devices, the service not answering), linking to the page
-// that says what to do.
+// needs the householder (no Wi-Fi Easy Connect, a hostapd without VLANs, a
+// refused configuration, quarantined devices, the service not answering),
+// linking to the page that says what to do.
 
-var callStatus = rpc.declare({ object: 'trustjoin', method: 'status', reject: true });
+var callStatus = tjrpc.declare('status');
 
 return baseclass.extend({
 	title: _('Trusted devices'),
 
 	load: function() {
 		return callStatus().then(function(st) {
-			if (st == null || typeof(st) != 'object' || (typeof(st.error) == 'string' && Object.keys(st).length == 1))
-				throw new Error((st && st.error) || _('Unknown error'));
+			if (st == null || typeof(st) != 'object')
+				throw new Error(_('Unknown error'));
 			return st;
-		}).catch(function(err) { return { failed: err } });
+		}).catch(function(err) {
+			// A user without trustjoin's ACL gets no box: a rejected load
+			// makes Status → Overview leave it hidden (luci-mod-status).
+			if (err && err.name == 'RPCError' && /failed with error -32002\b/.test(err.message))
+				throw err;
+			return { failed: err };
+		});
 	},
 
 	render: function(st) {
@@ -34,6 +40,8 @@ return baseclass.extend({
 		var notes = [];
 		if (radios.length == 0 || ready < radios.length)
 			notes.push(_('Wi-Fi Easy Connect works on %d of %d access points.').format(ready, radios.length));
+		if (st.hostapd && st.hostapd.problem)
+			notes.push(_('The installed hostapd cannot put devices in their segments (no VLANs).'));
 		if (st.config && st.config.rejected)
 			notes.push(_('Your last configuration change was refused.'));
 

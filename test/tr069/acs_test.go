@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A CWMP (TR-069) exchange with the standard library only: SOAP 1.1
@@ -17,7 +18,7 @@ import (
 
 const (
 	soapNS = "http://schemas.xmlsoap.org/soap/envelope/"
-	cwmpNS = "urn:dslforum-org:cwmp-1-0"
+	cwmpNS = "urn:dslforum-org:cwmp-1-2"
 )
 
 type paramValue struct {
@@ -46,35 +47,36 @@ type body struct {
 		} `xml:"DeviceId"`
 		Events []string     `xml:"Event>EventStruct>EventCode"`
 		Params []paramValue `xml:"ParameterList>ParameterValueStruct"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 Inform"`
+	} `xml:"Inform"`
+	GetRPCMethods  *struct{} `xml:"GetRPCMethods"`
 	InformResponse *struct {
 		MaxEnvelopes int
-	} `xml:"urn:dslforum-org:cwmp-1-0 InformResponse"`
+	} `xml:"InformResponse"`
 	GetParameterValues *struct {
 		Names []string `xml:"ParameterNames>string"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 GetParameterValues"`
+	} `xml:"GetParameterValues"`
 	GetParameterValuesResponse *struct {
 		Params []paramValue `xml:"ParameterList>ParameterValueStruct"`
-	} `xml:"urn:dslforum-org:cwmp-1-0 GetParameterValuesResponse"`
+	} `xml:"GetParameterValuesResponse"`
 	SetParameterValues *struct {
 		Params       []paramValue `xml:"ParameterList>ParameterValueStruct"`
 		ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 SetParameterValues"`
+	} `xml:"SetParameterValues"`
 	SetParameterValuesResponse *struct {
 		Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 SetParameterValuesResponse"`
+	} `xml:"SetParameterValuesResponse"`
 	AddObject *struct {
 		ObjectName, ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 AddObject"`
+	} `xml:"AddObject"`
 	AddObjectResponse *struct {
 		InstanceNumber, Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 AddObjectResponse"`
+	} `xml:"AddObjectResponse"`
 	DeleteObject *struct {
 		ObjectName, ParameterKey string
-	} `xml:"urn:dslforum-org:cwmp-1-0 DeleteObject"`
+	} `xml:"DeleteObject"`
 	DeleteObjectResponse *struct {
 		Status int
-	} `xml:"urn:dslforum-org:cwmp-1-0 DeleteObjectResponse"`
+	} `xml:"DeleteObjectResponse"`
 	Fault *struct {
 		FaultCode string    `xml:"faultcode"`
 		Detail    cwmpFault `xml:"detail>Fault"`
@@ -152,9 +154,12 @@ type acs struct {
 	mu      sync.Mutex
 	queue   []string
 	replies []*envelope
-	informs int
+	informs []*envelope
 	n       int
+	ended   chan struct{}
 }
+
+func newACS(t *testing.T) *acs { return &acs{t: t, ended: make(chan struct{}, 16)} }
 
 func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -176,15 +181,25 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if e.Body.Inform != nil {
-			a.informs++
+			a.informs = append(a.informs, e)
 			w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
 			w.Write(soap(e.ID, "<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>"))
+			return
+		}
+		if e.Body.GetRPCMethods != nil {
+			// The CPE asks what the ACS offers (easycwmpd does on start).
+			w.Header().Set("Content-Type", `text/xml; charset="utf-8"`)
+			w.Write(soap(e.ID, `<cwmp:GetRPCMethodsResponse><MethodList soap-enc:arrayType="xsd:string[1]"><string>Inform</string></MethodList></cwmp:GetRPCMethodsResponse>`))
 			return
 		}
 		a.replies = append(a.replies, e)
 	}
 	if len(a.queue) == 0 {
 		w.WriteHeader(http.StatusNoContent) // the session ends
+		select {
+		case a.ended <- struct{}{}:
+		default:
+		}
 		return
 	}
 	rpc := a.queue[0]
@@ -194,15 +209,23 @@ func (a *acs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(soap(fmt.Sprintf("acs-%d", a.n), rpc))
 }
 
-// session queues rpcs, lets the CPE run one session and returns its
-// replies in order.
-func (a *acs) session(t *testing.T, c *cpe, url string, rpcs ...string) []*envelope {
+// session queues rpcs, has the CPE open a session (start) and returns the
+// replies, in order, once it has ended.
+func (a *acs) session(t *testing.T, start func() error, rpcs ...string) []*envelope {
 	t.Helper()
 	a.mu.Lock()
 	a.queue, a.replies = rpcs, nil
+	for len(a.ended) > 0 {
+		<-a.ended
+	}
 	a.mu.Unlock()
-	if err := c.session(url); err != nil {
-		t.Fatalf("CWMP session: %v", err)
+	if err := start(); err != nil {
+		t.Fatalf("opening a CWMP session: %v", err)
+	}
+	select {
+	case <-a.ended:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the CWMP session did not end")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
