@@ -8,6 +8,8 @@ echo "== Go micro-benchmarks"
 GOTOOLCHAIN=local go test -run '^$' -bench . -skip '^(BenchmarkThroughput|BenchmarkPlanApply)$' -benchtime 2000x ./src/... | grep -E '^(Benchmark|ok|PASS)' || true
 echo
 scripts/bench/firewall.sh
+echo
+scripts/bench/watch.sh
 echo "== BRSKI join proxy: relayed vs direct throughput (goal: at least 0.90), memory per idle pledge; constrained relay vs direct"
 GOTOOLCHAIN=local go test -run '^$' -bench '^BenchmarkThroughput$' -benchtime 3000x -count 5 ./src/internal/brski/ |
 	awk '/Throughput\/direct/ {d += $(NF-1); nd++} /Throughput\/relayed/ {r += $(NF-1); nr++}

@@ -99,6 +99,14 @@ type Counters struct {
 	// their MUD policy confines (not quarantined ones), since each was
 	// put in the firewall.
 	MUDViolations int `json:"mud_violations"`
+	// NeedsReonboarding counts devices waiting to be scanned again (a
+	// rotation asked for, a credential expired).
+	NeedsReonboarding int `json:"needs_reonboarding"`
+	// SecurityEvents counts the security events since the daemon started
+	// (an ACS may ask to be told when it changes); UnknownDevices the
+	// devices nobody onboarded, as last seen.
+	SecurityEvents uint64 `json:"security_events"`
+	UnknownDevices int    `json:"unknown_devices"`
 }
 
 // Device is one device as people see it. It holds no secret.
@@ -117,6 +125,15 @@ type Device struct {
 	// Firewall is what the firewall holds for the device; absent while
 	// the firewall does not know it (no firewall, or no MAC address yet).
 	Firewall *FirewallStatus `json:"firewall,omitempty"`
+	// History is what happened to the device, newest last, in the reply
+	// for one device.
+	History []HistoryEntry `json:"history,omitempty"`
+}
+
+// HistoryEntry is one change to a device, in plain words.
+type HistoryEntry struct {
+	At   time.Time `json:"at"`
+	What string    `json:"what"`
 }
 
 // FirewallStatus is what the firewall holds for one device, and what its
@@ -157,6 +174,9 @@ type MUDRequest struct {
 type Credential struct {
 	KeyID     string    `json:"key_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when it expires (its segment's lifetime); absent for
+	// never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // DeviceUpdate changes a device's name or segment; empty fields stay.
@@ -341,6 +361,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
 	h.phoneRoutes(mux)
+	h.watchRoutes(mux)
 	h.enforcedRoutes(mux)
 	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -180,6 +180,9 @@ func printDevice(w io.Writer, d api.Device) {
 	}
 	if d.Credential != nil {
 		fmt.Fprintf(w, "  credential: key id %s, created %s\n", esc(d.Credential.KeyID), d.Credential.CreatedAt.Local().Format(time.RFC3339))
+		if t := d.Credential.ExpiresAt; t != nil {
+			fmt.Fprintf(w, "  credential expires: %s\n", t.Local().Format(time.RFC3339))
+		}
 	}
 	if d.MUD.URL != "" {
 		fmt.Fprintf(w, "  MUD: %s (%s) %s\n", esc(d.MUD.URL), esc(d.MUD.Status), esc(d.MUD.Detail))
@@ -197,6 +200,14 @@ func printDevice(w io.Writer, d api.Device) {
 	}
 	for _, warn := range d.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", esc(warn))
+	}
+	// The latest changes, which say why it stands where it does.
+	h := d.History
+	if len(h) > 5 {
+		h = h[len(h)-5:]
+	}
+	for _, e := range h {
+		fmt.Fprintf(w, "  %s: %s\n", e.At.Local().Format(time.RFC3339), esc(e.What))
 	}
 }
 

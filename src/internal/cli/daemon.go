@@ -22,6 +22,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/watch"
 	"github.com/trustjoin/trustjoin/src/internal/web"
 
 	"github.com/trustjoin/trustjoin/src/internal/build"
@@ -188,6 +189,13 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			return nil, err
 		}
 	}
+	// The Watch hears of every change to a device once it is saved.
+	var w *watch.Watch
+	o.Observe = func(c device.Change) {
+		if w != nil {
+			w.Changed(c.Before, c.After)
+		}
+	}
 	devices := device.New(o)
 	engine.SetDevices(devices)
 	// Before any task runs: a bad entry rejects the configuration (and the
@@ -210,6 +218,14 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	if fw != nil {
 		lc.SetFirewall(fw)
 	}
+	if cfg.Main.Enabled {
+		var wt []daemon.Task
+		if w, wt, err = newWatch(log, cfg, devices, fw, o.AccessPoints); err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, wt...)
+		lc.SetWatch(w, cfg.Onboarding.DefaultSegment)
+	}
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
 		bt, err := brskiTasks(log, cfg.BRSKI, lc)
 		if err != nil {
@@ -229,6 +245,8 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		}
 		tasks = append(tasks, ws)
 		svc = web.WithPhone(svc, ws)
+		// The phone pages' wrapper passes api.Service on, not the watch.
+		svc = withPhoneWatch{withWatch{svc, lc}, svc.(api.PhoneService)}
 	}
 	tasks = append(tasks, api.NewSocketServer(log, cfg.Main.APISocket, api.NewHandler(log, svc)))
 	return tasks, nil

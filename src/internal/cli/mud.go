@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands["mud"] = command{summary: "MUD policies: set DEVICE URL | approve DEVICE | dhcp | check FILE|URL | show DEVICE", run: runMUD}
+	commands["mud"] = command{summary: "MUD policies: set DEVICE URL | approve DEVICE | dhcp | check FILE|URL | show DEVICE | learn DEVICE", run: runMUD}
 }
 
 // getenv reads the environment dnsmasq hands its DHCP script.
@@ -24,7 +24,8 @@ func runMUD(ctx context.Context, env Env) int {
        trustjoin mud approve DEVICE    let the device's current MUD file be enforced although its signature is not verified
        trustjoin mud dhcp              record the MUD URL a DHCP client sent (from dnsmasq's MACADDR and DNSMASQ_MUD_URL)
        trustjoin mud check FILE|URL    say what a MUD file becomes, without a daemon (--json, --nft)
-       trustjoin mud show DEVICE       what is enforced for a device: its policy, its nftables rules and their counters`)
+       trustjoin mud show DEVICE       what is enforced for a device: its policy, its nftables rules and their counters
+       trustjoin mud learn DEVICE      the profile learned from a device without a MUD file, as a MUD file (--explain: in words; --approve: enforce it)`)
 		return 2
 	}
 	if env.Args[0] == "check" {
@@ -32,6 +33,9 @@ func runMUD(ctx context.Context, env Env) int {
 	}
 	if env.Args[0] == "show" {
 		return runMUDShow(ctx, Env{Args: env.Args[1:], Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr})
+	}
+	if env.Args[0] == "learn" {
+		return runMUDLearn(ctx, Env{Args: env.Args[1:], Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr})
 	}
 	sub := env.Args[0]
 	env.Args = env.Args[1:]
@@ -43,7 +47,7 @@ func runMUD(ctx context.Context, env Env) int {
 	want := map[string]int{"set": 2, "approve": 1, "dhcp": 0}
 	n, ok := want[sub]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "trustjoin mud: unknown command %q (want set, approve, dhcp, check or show)\n", sub)
+		fmt.Fprintf(env.Stderr, "trustjoin mud: unknown command %q (want set, approve, dhcp, check, show or learn)\n", sub)
 		return 2
 	}
 	if len(pos) != n {

@@ -36,6 +36,10 @@ type Config struct {
 	// Controllers are the controllers the administrator names for MUD's
 	// "controller" and "my-controller" matches (sections "controller").
 	Controllers []Controller
+	// Watch and Authorize: what happens after onboarding (sections "watch"
+	// and "authorize").
+	Watch     Watch
+	Authorize Authorize
 	// Preauths are devices pre-authorised in the configuration (sections
 	// "preauth": an ISP's list, written over TR-069), in file order.
 	Preauths []Preauth
@@ -143,10 +147,66 @@ type Segment struct {
 	// always carries the segment for the firewall, on top of Interfaces
 	// or hostapd's naming.
 	Bridge string
+	// Watch is what happens when a device of the segment keeps trying
+	// what its MUD file or segment forbids (option 'watch'); empty means
+	// notify. WatchThreshold distinct forbidden destinations within
+	// WatchWindow count as "keeps trying"; zero means the defaults. See
+	// Segment.WatchPolicy.
+	Watch          WatchMode
+	WatchThreshold int
+	WatchWindow    time.Duration
+	// Lifetime is how long a device's credential lasts in this segment
+	// (option 'lifetime'); zero is for ever.
+	Lifetime time.Duration
+	// Learn is how long the destinations of a device without a MUD file
+	// are learned after onboarding, to propose a profile (option
+	// 'learn'); zero is not at all.
+	Learn time.Duration
 	// Uplink is a wired trunk (option 'uplink'): the VLAN interface
 	// <Uplink>.<VLAN> is made and put into Bridge, so the segment reaches
 	// wired devices and switches tagged. Needs Bridge.
 	Uplink string
+}
+
+// WatchMode is a segment's watch policy.
+type WatchMode string
+
+// The watch policies.
+const (
+	WatchOff        WatchMode = "off"
+	WatchNotify     WatchMode = "notify"
+	WatchQuarantine WatchMode = "quarantine"
+)
+
+// Watch defaults: 10 distinct forbidden destinations within 10 minutes.
+// A device whose MUD file lacks one name it uses retries that one name
+// (one destination, whatever addresses the name has); a device scanning
+// its neighbours or the internet (Mirai's telnet sweep) passes ten in
+// seconds. MaxWatchThreshold is what the per-device history holds.
+const (
+	DefaultWatchThreshold = 10
+	DefaultWatchWindow    = 10 * time.Minute
+	MaxWatchThreshold     = 16
+)
+
+// WatchPolicy returns the segment's watch policy with defaults filled in.
+// A quarantine segment is never watched: its devices are already
+// confined.
+func (s Segment) WatchPolicy() (mode WatchMode, threshold int, window time.Duration) {
+	mode, threshold, window = s.Watch, s.WatchThreshold, s.WatchWindow
+	if mode == "" {
+		mode = WatchNotify
+	}
+	if s.Quarantine {
+		mode = WatchOff
+	}
+	if threshold == 0 {
+		threshold = DefaultWatchThreshold
+	}
+	if window == 0 {
+		window = DefaultWatchWindow
+	}
+	return mode, threshold, window
 }
 
 // UplinkVLAN names the VLAN interface carrying s on its uplink, or is
@@ -244,6 +304,35 @@ type Web struct {
 	TokenTTL time.Duration
 }
 
+// Watch holds how devices are watched after onboarding (section
+// "watch").
+type Watch struct {
+	// Unknown turns on looking for devices the household did not onboard,
+	// every ScanInterval.
+	Unknown      bool
+	ScanInterval time.Duration
+	// LogGroup is the first of the two NFLOG groups the firewall logs
+	// devices' dropped packets and connections (LogGroup) and DNS answers
+	// (LogGroup+1) to; trustjoin reads both.
+	LogGroup int
+	// ExpiryWarning is how long before a credential expires the household
+	// is warned.
+	ExpiryWarning time.Duration
+}
+
+// Authorize holds the authorisation hook's settings (section
+// "authorize"). The hook itself is optional: without the program, every
+// device is allowed.
+type Authorize struct {
+	Hook    string
+	Timeout time.Duration
+	// FailOpen: when the hook fails before a credential is given, allow
+	// (fail open) rather than refuse (fail closed, the default).
+	FailOpen bool
+	// Interval is how often every device is checked again; zero: never.
+	Interval time.Duration
+}
+
 // SegmentByName returns the named segment.
 func (c *Config) SegmentByName(name string) (Segment, bool) {
 	for _, s := range c.Segments {
@@ -311,10 +400,16 @@ func Parse(file string, r io.Reader) (*Config, error) {
 			c.Web = d.web(c.Web)
 		case "controller":
 			c.Controllers = append(c.Controllers, d.controller())
+		case "watch":
+			single()
+			c.Watch = d.watch(c.Watch)
+		case "authorize":
+			single()
+			c.Authorize = d.authorize(c.Authorize)
 		case "preauth":
 			c.Preauths = append(c.Preauths, d.preauth())
 		default:
-			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski, web, controller or preauth)", s.Type)
+			d.failf("", "unknown section type %q (want trustjoin, onboarding, wifi, segment, mud, brski, web, controller, preauth, watch or authorize)", s.Type)
 		}
 		d.rejectUnknown()
 		if d.err != nil {
@@ -355,10 +450,13 @@ func defaults() *Config {
 			PKEXWindow:     10 * time.Minute,
 		},
 		Segments: []Segment{
-			{Name: "trusted", VLAN: 10, Internet: true, Reach: []string{"iot", "guest"}},
-			{Name: "iot", VLAN: 20, Internet: true, Isolate: true},
-			{Name: "guest", VLAN: 30, Internet: true, Isolate: true},
-			{Name: "quarantine", VLAN: 99, Isolate: true, Quarantine: true},
+			{Name: "trusted", VLAN: 10, Internet: true, Reach: []string{"iot", "guest"}, Watch: WatchNotify},
+			// IoT devices do few, predictable things: one that keeps trying
+			// what it may not is quarantined; those without a MUD file are
+			// learned for three days.
+			{Name: "iot", VLAN: 20, Internet: true, Isolate: true, Watch: WatchQuarantine, Learn: 72 * time.Hour},
+			{Name: "guest", VLAN: 30, Internet: true, Isolate: true, Watch: WatchNotify},
+			{Name: "quarantine", VLAN: 99, Isolate: true, Quarantine: true, Watch: WatchOff},
 		},
 		MUD: MUD{
 			Enabled:         true,
@@ -377,6 +475,17 @@ func defaults() *Config {
 		},
 		Web: Web{
 			TokenTTL: 10 * time.Minute,
+		},
+		Watch: Watch{
+			Unknown:       true,
+			ScanInterval:  30 * time.Second,
+			LogGroup:      1170,
+			ExpiryWarning: 24 * time.Hour,
+		},
+		Authorize: Authorize{
+			Hook:     "/etc/trustjoin/hooks/authorize",
+			Timeout:  10 * time.Second,
+			Interval: time.Hour,
 		},
 	}
 }
@@ -452,6 +561,9 @@ func (c *Config) validate(lines map[string]int) error {
 		}
 		if s.Quarantine && (s.Internet || len(s.Reach) > 0) {
 			return fmt.Errorf("segment %q: a quarantine segment cannot have internet or reach", s.Name)
+		}
+		if s.Quarantine && s.Watch == WatchQuarantine {
+			return fmt.Errorf("segment %q, option 'watch': the quarantine segment cannot quarantine its devices again (use off or notify)", s.Name)
 		}
 	}
 	if seg, ok := c.SegmentByName(c.Onboarding.DefaultSegment); !ok {
@@ -725,7 +837,55 @@ func (d *decoder) segment() Segment {
 			d.failf("uplink", "the VLAN interface name %q would be longer than 15 characters: use a shorter uplink name", s.UplinkVLAN())
 		}
 	}
+	d.watchOptions(&s)
 	return s
+}
+
+// durationOrNever reads whole seconds where 0 (or nothing) is "not at
+// all" and anything else must be within lo..hi.
+func (d *decoder) durationOrNever(name string, def time.Duration, lo, hi int) time.Duration {
+	o, ok := d.lookup(name, false)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(o.Values[0])
+	if err != nil || n != 0 && (n < lo || n > hi) {
+		d.failf(name, "invalid value %q (want 0 for never, or a whole number of seconds from %d to %d)", o.Values[0], lo, hi)
+		return def
+	}
+	return time.Duration(n) * time.Second
+}
+
+func (d *decoder) watchOptions(s *Segment) {
+	if _, ok := d.lookup("watch", false); ok {
+		s.Watch = WatchMode(d.oneOf("watch", "", string(WatchOff), string(WatchNotify), string(WatchQuarantine)))
+	}
+	if _, ok := d.lookup("watch_threshold", false); ok {
+		s.WatchThreshold = d.integer("watch_threshold", 0, 1, MaxWatchThreshold)
+	}
+	if _, ok := d.lookup("watch_window", false); ok {
+		s.WatchWindow = d.seconds("watch_window", 0, 10, 86400)
+	}
+	// A credential lasts at least a minute (a visitor's few minutes; the
+	// lab), at most ten years.
+	s.Lifetime = d.durationOrNever("lifetime", 0, 60, 10*365*86400)
+	s.Learn = d.durationOrNever("learn", 0, 60, 30*86400)
+}
+
+func (d *decoder) watch(w Watch) Watch {
+	w.Unknown = d.boolean("unknown", w.Unknown)
+	w.ScanInterval = d.seconds("scan_interval", w.ScanInterval, 1, 3600)
+	w.LogGroup = d.integer("log_group", w.LogGroup, 1, 65534)
+	w.ExpiryWarning = d.durationOrNever("expiry_warning", w.ExpiryWarning, 60, 30*86400)
+	return w
+}
+
+func (d *decoder) authorize(a Authorize) Authorize {
+	a.Hook = d.path("hook", a.Hook)
+	a.Timeout = d.seconds("timeout", a.Timeout, 1, 120)
+	a.FailOpen = d.oneOf("on_failure", map[bool]string{false: "deny", true: "allow"}[a.FailOpen], "deny", "allow") == "allow"
+	a.Interval = d.durationOrNever("interval", a.Interval, 60, 7*86400)
+	return a
 }
 
 func validIfname(s string) bool {

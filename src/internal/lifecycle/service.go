@@ -12,6 +12,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/watch"
 )
 
 // Service implements api.Service.
@@ -22,6 +23,10 @@ type Service struct {
 	brski   func() api.BRSKIStatus // nil while the join proxy is off
 	fw      Firewall               // nil while the firewall is off
 	pkgs    hostapdPackages
+	// watch looks after devices once onboarded; nil when trustjoin is
+	// disabled.
+	watch          *watch.Watch
+	defaultSegment string
 }
 
 var _ api.Service = (*Service)(nil)
@@ -79,6 +84,9 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		if d.Quarantined {
 			st.Counters.Quarantined++
 		}
+		if d.State == registry.StateNeedsReonboarding {
+			st.Counters.NeedsReonboarding++
+		}
 		// What the firewall dropped of a device its MUD policy confines.
 		if c := in[d.ID].Counters; c != nil && !d.Quarantined && d.MUDStatus == string(mudpolicy.Enforce) {
 			violations += c.DroppedPackets
@@ -86,6 +94,12 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 	}
 	// TR-181 reads it as an unsignedInt; an int is 32 bits on some routers.
 	st.Counters.MUDViolations = int(min(violations, math.MaxInt32))
+	if s.watch != nil {
+		_, counts := s.watch.Events(^uint64(0))
+		st.Counters.SecurityEvents = counts.Total
+		us, _ := s.watch.Unknown()
+		st.Counters.UnknownDevices = len(us)
+	}
 	return st, nil
 }
 
@@ -104,7 +118,7 @@ func (s *Service) device(d registry.Device, f device.InForce) api.Device {
 		out.LastSeen = &t
 	}
 	if d.KeyID != "" && !d.CredentialCreated.IsZero() {
-		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated}
+		out.Credential = &api.Credential{KeyID: d.KeyID, CreatedAt: d.CredentialCreated, ExpiresAt: s.expires(d)}
 	}
 	if d.State == registry.StateNeedsReonboarding {
 		out.Warnings = append(out.Warnings, "scan this device's code again to give it a fresh credential")
@@ -143,7 +157,12 @@ func (s *Service) Device(_ context.Context, id string) (api.Device, error) {
 	if err != nil {
 		return api.Device{}, err
 	}
-	return s.device(d, s.devices.InForce(d.ID)), nil
+	out := s.device(d, s.devices.InForce(d.ID))
+	// One device's view says what happened to it.
+	for _, h := range d.History {
+		out.History = append(out.History, api.HistoryEntry{At: h.At, What: h.What})
+	}
+	return out, nil
 }
 
 // UpdateDevice implements api.Service.
@@ -200,6 +219,9 @@ func progress(r dpp.Request) api.Progress {
 
 // Onboard implements api.Service.
 func (s *Service) Onboard(ctx context.Context, r api.OnboardRequest) (api.Progress, error) {
+	if err := s.authorized(ctx, &r); err != nil {
+		return api.Progress{}, err
+	}
 	req, err := s.devices.Onboard(ctx, device.OnboardRequest{
 		Method: r.Method, URI: r.URI, Code: r.Code, Identifier: r.Identifier,
 		Name: r.Name, Segment: r.Segment, Ifname: r.Ifname, By: by(r.Via),

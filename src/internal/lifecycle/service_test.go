@@ -99,7 +99,7 @@ func TestStatusCounts(t *testing.T) {
 	if !st.Ready || st.Config.Rejected != "line 3: bad option" {
 		t.Errorf("daemon status not passed through: ready %v, rejected %q", st.Ready, st.Config.Rejected)
 	}
-	want := api.Counters{Onboarded: 1, Connected: 1, Quarantined: 1}
+	want := api.Counters{Onboarded: 1, Connected: 1, Quarantined: 1, NeedsReonboarding: 1}
 	if diff := cmp.Diff(want, st.Counters); diff != "" {
 		t.Errorf("counters (-want +got):\n%s", diff)
 	}

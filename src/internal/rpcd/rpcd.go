@@ -225,6 +225,42 @@ var Methods = map[string]Method{
 		return do[api.Device](ctx, c, "POST", "/v1/devices/"+id+"/mud", api.MUDRequest{URL: a.str("url"), Source: "user"})
 	}},
 	"mud_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/mud/approve")},
+	// Watching after onboarding: unknown devices, security events (since
+	// an event number, for LuCI's polling and TR-069), a device's
+	// behaviour and learned profile.
+	"unknown": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
+		return do[api.UnknownList](ctx, c, "GET", "/v1/unknown", nil)
+	}},
+	"events": {Args: map[string]any{"since": 0}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		since := "0"
+		switch v := a["since"].(type) {
+		case nil:
+		case float64:
+			if v < 0 || v != float64(uint64(v)) {
+				return nil, refusef(`argument "since" must be an event number, not %v`, v)
+			}
+			since = strconv.FormatUint(uint64(v), 10)
+		default:
+			// TR-069 agents pass strings.
+			n, err := strconv.ParseUint(strings.TrimSpace(fmt.Sprint(v)), 10, 64)
+			if err != nil {
+				return nil, refusef(`argument "since" must be an event number, not %v`, v)
+			}
+			since = strconv.FormatUint(n, 10)
+		}
+		return do[api.EventList](ctx, c, "GET", "/v1/events?since="+since, nil)
+	}},
+	// action "block", "guest", or "" to undo.
+	"unknown_handle": {Args: map[string]any{"mac": "", "action": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		mac := a.str("mac")
+		if mac == "" {
+			return nil, refusef(`argument "mac" is required`)
+		}
+		return do[api.HandledDevice](ctx, c, "POST", "/v1/unknown/"+url.PathEscape(mac), api.HandleRequest{Action: a.str("action")})
+	}},
+	"behaviour":         {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Behaviour]("GET", "/behaviour")},
+	"mud_learn":         {Args: map[string]any{"id": ""}, call: byID[api.Learned]("GET", "/learned")},
+	"mud_learn_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/learned/approve")},
 	// phone_start returns the one-time link for the householder's phone
 	// and its QR code; the link is the one secret a reply may carry.
 	"phone_start": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {

@@ -148,6 +148,11 @@ func Model() []Object {
 			{Name: "DevicesQuarantined", Type: "unsignedInt", Default: "0", Ubus: st("counters.quarantined")},
 			{Name: "OnboardingFailures", Type: "unsignedInt", Default: "0", Ubus: st("counters.onboarding_failures")},
 			{Name: "MUDViolations", Type: "unsignedInt", Default: "0", Ubus: st("counters.mud_violations")},
+			{Name: "DevicesNeedingReonboarding", Type: "unsignedInt", Default: "0", Ubus: st("counters.needs_reonboarding")},
+			// Changes with every security event: an ACS sets active
+			// notification on it to hear of them.
+			{Name: "SecurityEvents", Type: "unsignedInt", Default: "0", Ubus: st("counters.security_events")},
+			{Name: "UnknownDevices", Type: "unsignedInt", Default: "0", Ubus: st("counters.unknown_devices")},
 		}},
 		{Path: "Radio.{i}.", Ubus: &Ubus{Method: "status", Key: "radios"}, Key: "ifname", UniqueKeys: []string{"Interface"}, Params: []Param{
 			{Name: "Interface", Type: "string", Ubus: el("ifname")},
@@ -171,6 +176,7 @@ func Model() []Object {
 			{Name: "Interfaces", Type: "string", Write: true, MaxLen: 15, Pattern: ifnamePattern, UCI: ownList("interface")},
 			{Name: "Bridge", Type: "string", Write: true, MaxLen: 15, Pattern: optional(ifnamePattern), UCI: own("bridge")},
 			{Name: "Uplink", Type: "string", Write: true, MaxLen: 15, Pattern: optional(ifnamePattern), UCI: own("uplink")},
+			{Name: "Watch", Type: "string", Write: true, Enum: []string{"off", "notify", "quarantine"}, Default: "notify", UCI: own("watch")},
 		}},
 		// What MUD "controller" and "my-controller" rules reach.
 		{Path: "Controller.{i}.", UCIType: "controller", Access: true, UniqueKeys: []string{"Name"}, Params: []Param{

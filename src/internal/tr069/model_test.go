@@ -258,6 +258,7 @@ func sampleValues(t *testing.T) map[string][]string {
 		"Interfaces":       {"br-iot", "br-iot,eth0.20", "", "a/b", "too-long-ifname-x", "a:b"},
 		"Bridge":           {"br-cams", "", "a/b", "too-long-ifname-x"},
 		"Uplink":           {"", "x/y"},
+		"Watch":            {"off", "notify", "quarantine", "never"},
 		"Addresses":        {"192.168.1.20", "192.168.1.20,fd00::20", "203.0.113.0/24", "hub.lan", "1.2.3.4/99"},
 		"Classes":          {"https://maker.example/hub", "urn:x:y", "nocolon"},
 		"MUDURLs":          {"https://maker.example/b.json", "http://maker.example/b.json"},

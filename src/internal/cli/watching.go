@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/trustjoin/trustjoin/src/internal/alert"
+	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/authorize"
+	"github.com/trustjoin/trustjoin/src/internal/config"
+	"github.com/trustjoin/trustjoin/src/internal/credential"
+	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/device"
+	"github.com/trustjoin/trustjoin/src/internal/firewall"
+	"github.com/trustjoin/trustjoin/src/internal/inventory"
+	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
+	"github.com/trustjoin/trustjoin/src/internal/registry"
+	"github.com/trustjoin/trustjoin/src/internal/watch"
+)
+
+// watchOwner is the device owner as package watch asks for it: every
+// change it makes is trustjoin's own (device.System). The reason goes with
+// the security event the Watch records.
+type watchOwner struct{ d *device.Owner }
+
+func (w watchOwner) Devices() []registry.Device { return w.d.Devices() }
+
+func (w watchOwner) Quarantine(ctx context.Context, id, _ string) error {
+	_, err := w.d.Quarantine(ctx, id, device.System)
+	return err
+}
+
+func (w watchOwner) Move(ctx context.Context, id, segment, _ string) error {
+	_, err := w.d.Move(ctx, id, segment, device.System)
+	return err
+}
+
+func (w watchOwner) Expire(ctx context.Context, id, why string) error {
+	_, err := w.d.Expire(ctx, id, why)
+	return err
+}
+
+func (w watchOwner) Remove(ctx context.Context, id, _ string) error {
+	_, err := w.d.Remove(ctx, id, device.System)
+	return err
+}
+
+// radios refuses a station on every access point through hostapd's deny
+// list (adding a station to it also disconnects it).
+type radios []credential.AccessPoint
+
+func (r radios) do(ctx context.Context, cmd string) error {
+	var errs []error
+	for _, ap := range r {
+		out, err := ap.Ctrl.Command(ctx, cmd)
+		if err == nil && strings.TrimSpace(out) != "OK" {
+			err = fmt.Errorf("hostapd answered %q", strings.TrimSpace(out))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ap.Ifname, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// The MAC address was parsed and printed by package watch: one token.
+func (r radios) Deny(ctx context.Context, mac string) error {
+	return r.do(ctx, "DENY_ACL ADD_MAC "+mac)
+}
+
+func (r radios) Undeny(ctx context.Context, mac string) error {
+	return r.do(ctx, "DENY_ACL DEL_MAC "+mac)
+}
+
+// newWatch wires what looks after devices once onboarded. restored is
+// closed once the device owner has restored every device's confinement:
+// the unknown devices the household acted on are confined again after.
+func newWatch(log *slog.Logger, cfg *config.Config, devices *device.Owner, fw *firewall.Enforcer, aps []credential.AccessPoint) (*watch.Watch, []daemon.Task, error) {
+	book := alert.New(alert.Options{Log: log, Sinks: []alert.Sink{&alert.Ubus{}}})
+	learner, err := mudlearn.Open(mudlearn.Options{Log: log, Dir: filepath.Join(cfg.Main.StateDir, "learned")})
+	if err != nil {
+		return nil, nil, err
+	}
+	onFailure := authorize.Deny
+	if cfg.Authorize.FailOpen {
+		onFailure = authorize.Allow
+	}
+	hook := &authorize.Hook{Path: cfg.Authorize.Hook, Timeout: cfg.Authorize.Timeout, OnFailure: onFailure,
+		Segment: func(name string) bool { _, ok := cfg.SegmentByName(name); return ok }}
+	// Where to look for unknown devices: the access points themselves
+	// (the household's network, its shared password) and each segment's
+	// interfaces and bridge.
+	look := map[string]string{}
+	var names []string
+	for _, ap := range aps {
+		look[ap.Ifname] = ""
+		names = append(names, ap.Ifname)
+	}
+	for _, s := range cfg.Segments {
+		for _, i := range config.SegmentInterfaces(s, names) {
+			look[i] = s.Name
+		}
+	}
+	o := watch.Options{
+		Log: log, Config: cfg, Owner: watchOwner{devices}, Book: book, Learner: learner, Hook: hook,
+		Inventory:   inventory.Options{Watch: look},
+		HandledFile: filepath.Join(cfg.Main.StateDir, "unknown-handled.json"),
+	}
+	if fw != nil {
+		o.Firewall = fw
+	}
+	if len(aps) > 0 {
+		o.Radios = radios(aps)
+	}
+	w := watch.New(o)
+	var tasks []daemon.Task
+	for _, t := range w.Tasks() {
+		tasks = append(tasks, t)
+	}
+	tasks = append(tasks, daemon.Func("unknown devices acted on", func(ctx context.Context) error {
+		select {
+		case <-devices.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+		if err := w.RestoreHandled(ctx); err != nil {
+			log.Error("failed to block or confine again the unknown devices the household acted on", "err", err)
+		}
+		<-ctx.Done()
+		return nil
+	}))
+	return w, tasks, nil
+}
+
+// withWatch and withPhoneWatch give a wrapped service back the watch
+// calls its wrapper does not pass on.
+type withWatch struct {
+	api.Service
+	api.WatchService
+}
+
+type withPhoneWatch struct {
+	withWatch
+	api.PhoneService
+}

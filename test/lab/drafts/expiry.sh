@@ -1,0 +1,54 @@
+#!/bin/bash
+# lab: radios=3 timeout=360
+# Credential lifetimes (NIST SP 1800-36 S4.C7, S5.C3): a visitor's device
+# onboarded into segment guest, whose credentials last a minute here, is
+# warned of, then its credential is withdrawn exactly as `trustjoin
+# remove` does: it can no longer connect. The device stays known as
+# expired, and scanning it again lets it back in one step.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+lab_router \
+	"config segment 'iot'" "	option vlan '20'" "	option internet '1'" \
+	"config segment 'guest'" "	option vlan '30'" "	option internet '1'" "	option lifetime '60'" \
+	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
+
+say "a visitor's phone is onboarded into guest"
+lab_start_sta wlan1
+mac=$(lab_mac wlan1)
+uri=$(lab_dpp_qr wlan1)
+tj onboard --qr "$uri" --name visitor --segment guest || fail "onboarding failed"
+lab_wait 60 lab_sta_connected wlan1 || fail "the visitor's phone did not connect"
+key=$(keyid_of "$mac")
+[ -n "$key" ] || fail "no key id of its own"
+grep -q "keyid=$key " "$psk" || fail "its line is not in the PSK file"
+tj device visitor | tee -a "$LAB_OUT/cli.log" | grep -q "credential expires: " || fail "the device does not say when its credential expires"
+
+say "the household is warned at once (the warning period is longer than the lifetime)"
+lab_wait 10 sh -c "'$TJ_BIN' events --config /tmp/tj.uci | grep -q 'credential-expiring: visitor'" ||
+	fail "no warning before expiry"
+
+say "at expiry the credential is withdrawn: its line goes and the phone is cut off"
+expired() { tj events | grep -q "credential-expired: visitor's credential expired (its lifetime of 1m is over) and was withdrawn"; }
+lab_wait 120 expired || { tj events; fail "the credential did not expire"; }
+grep -q "keyid=$key " "$psk" && fail "the expired credential's line is still in the PSK file"
+lab_wait 20 grep -q "AP-STA-DISCONNECTED $mac" "$LAB_OUT/hostapd.log" || fail "the phone was not disconnected"
+tj device visitor | tee -a "$LAB_OUT/cli.log"
+tj device visitor --json | grep -q '"state": "needs-reonboarding"' || fail "the registry does not keep the device as needing a new scan"
+tj device visitor | grep -q "credential expired" || fail "its history does not say its credential expired"
+
+say "it cannot reconnect with the old credential"
+lab_wpa_cli wlan1 reconnect >/dev/null
+lab_wait 30 grep -q "AP-STA-POSSIBLE-PSK-MISMATCH $mac" "$LAB_OUT/hostapd.log" ||
+	fail "hostapd did not refuse the expired credential"
+lab_sta_connected wlan1 && fail "the phone connected with its expired credential"
+
+say "scanned again, it is back in one step, with a fresh credential"
+# Its own code again (the same bootstrapping key, so the same device), the
+# phone listening for the router.
+lab_wpa_cli wlan1 remove_network all >/dev/null
+lab_wpa_cli wlan1 dpp_listen 2437 >/dev/null
+tj onboard --qr "$uri" --segment guest || fail "onboarding again failed"
+fresh() { k=$(keyid_of "$mac"); [ -n "$k" ] && [ "$k" != "$key" ]; }
+lab_wait 60 fresh || fail "the phone did not connect with a fresh credential"
+tj device visitor | tee -a "$LAB_OUT/cli.log" | grep -q "state: connected" || fail "the device is not the same, connected again"

@@ -1,0 +1,77 @@
+#!/bin/bash
+# lab: radios=2 timeout=420
+# Learn, then lock: a camera without a MUD file is onboarded into segment
+# iot, which learns such devices (a minute here). What it uses while
+# learned, TCP to 203.0.113.10 port 8080, is offered as a profile in MUD
+# form; approved, it is enforced like a maker's MUD file: 8080 still
+# works, 9090, which the segment allowed, no longer does.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+say "the internet: 203.0.113.10 behind the router's wan0, TCP servers on 8080 and 9090"
+ip netns add inet
+ip link add wan0 type veth peer name eth0 netns inet
+ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
+ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up && ip -n inet link set lo up
+ip -n inet route add default via 203.0.113.1
+sysctl -qw net.ipv4.ip_forward=1
+ip netns exec inet python3 -c '
+import socketserver, threading
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(b"open-%d\n" % self.server.server_address[1])
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+for p in (8080, 9090):
+    s = socketserver.ThreadingTCPServer(("0.0.0.0", p), H)
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+threading.Event().wait()
+' >> "$LAB_OUT/internet.log" 2>&1 &
+
+reach() {
+	ip netns exec cam timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
+print(s.recv(64).decode().strip())' "$1" 2>/dev/null
+}
+
+lab_router \
+	"config segment 'iot'" "	option vlan '20'" "	option internet '1'" "	option isolate '1'" "	option learn '60'" \
+	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
+
+say "a camera without a MUD file is onboarded into iot and learned"
+lab_start_sta wlan1 cam
+uri=$(lab_dpp_qr wlan1 cam)
+tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
+lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
+lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20"
+ip addr add 192.168.20.1/24 dev brvlan20
+ip -n cam addr add 192.168.20.10/24 dev wlan1
+ip -n cam route add default via 192.168.20.1
+tj mud learn camera --explain | tee -a "$LAB_OUT/cli.log" | grep -q "being learned" || fail "the camera is not being learned"
+
+say "while learned it uses 203.0.113.10:8080 (the segment allows the internet)"
+reaches_8080() { [ "$(reach 8080)" = open-8080 ]; }
+lab_wait 20 reaches_8080 || fail "the camera cannot reach 8080 while learned"
+for i in 1 2 3; do reach 8080 >/dev/null; done
+seen() { tj mud learn camera --explain | grep -q "connects to 203.0.113.10 on TCP port 8080"; }
+lab_wait 20 seen || { tj mud learn camera --explain; fail "the profile does not show what the camera used"; }
+
+say "the learning period ends; the profile is offered in MUD form and in plain words"
+done_learning() { ! tj mud learn camera --explain | grep -q "being learned"; }
+lab_wait 90 done_learning || fail "the learning period did not end"
+tj mud learn camera --explain | tee -a "$LAB_OUT/cli.log"
+tj mud learn camera > "$LAB_OUT/learned.json" || fail "no profile in MUD form"
+"$TJ_BIN" mud check "$LAB_OUT/learned.json" | tee -a "$LAB_OUT/cli.log" | grep -q "^ACCEPTED" || fail "trustjoin's own MUD checker does not accept the profile"
+grep -q '"destination-ipv4-network": "203.0.113.10/32"' "$LAB_OUT/learned.json" || fail "the profile lacks the destination"
+
+say "before approval the segment's default holds: 9090 works"
+[ "$(reach 9090)" = open-9090 ] || fail "9090 was blocked before the profile was approved"
+
+say "approved, it is enforced like a maker's MUD file"
+tj mud learn camera --approve | tee -a "$LAB_OUT/cli.log" || fail "approving the profile failed"
+enforced() { tj device camera --json | grep -q '"status": "enforced"'; }
+lab_wait 30 enforced || { tj device camera; fail "the learned profile is not enforced"; }
+lab_wait 20 reaches_8080 || fail "the camera no longer reaches what it was learned using"
+got=$(reach 9090)
+[ -z "$got" ] || fail "the camera still reaches 9090, which it never used (got '$got')"
+say "locked to what it was learned using"

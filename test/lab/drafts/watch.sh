@@ -1,0 +1,70 @@
+#!/bin/bash
+# lab: radios=2 timeout=420
+# Behavioural analysis and re-segmentation (NIST SP 1800-36 S4.C5–C6): a
+# camera in segment iot, which may not reach the internet here, keeps
+# retrying one forbidden host, which is not reason enough to act; then it
+# starts scanning forbidden hosts, and trustjoin quarantines it
+# automatically within the configured window, with the reason recorded,
+# shown and told; one command releases it.
+. "$LAB_SRC/test/lab/lib.sh"
+set -u
+
+say "the internet: 203.0.113.0/24 behind the router's wan0"
+ip netns add inet
+ip link add wan0 type veth peer name eth0 netns inet
+ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
+ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up
+ip -n inet route add default via 203.0.113.1
+sysctl -qw net.ipv4.ip_forward=1
+
+lab_router \
+	"config segment 'iot'" "	option vlan '20'" "	option internet '0'" "	option isolate '1'" \
+	"	option watch 'quarantine'" "	option watch_threshold '5'" "	option watch_window '60'" \
+	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
+
+say "the camera (its own network namespace) is onboarded into iot"
+lab_start_sta wlan1 cam
+uri=$(lab_dpp_qr wlan1 cam)
+tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
+lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
+lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 for the camera's VLAN"
+ip addr add 192.168.20.1/24 dev brvlan20
+ip -n cam addr add 192.168.20.10/24 dev wlan1
+ip -n cam route add default via 192.168.20.1
+
+# try HOST PORT: one TCP connection attempt from the camera.
+try() { ip netns exec cam timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+quarantined() { tj device camera --json | grep -q '"quarantined": true'; }
+
+say "it retries one forbidden host twenty times: that is not reason enough"
+for i in $(seq 20); do try 203.0.113.10 443; done
+sleep 3
+quarantined && fail "one forbidden destination retried quarantined the camera"
+tj device camera --json > "$LAB_OUT/camera-before.json"
+grep -q '203.0.113.10' "$LAB_OUT/camera-before.json" || fail "the camera's history does not show what it tried"
+
+say "it starts scanning: five forbidden hosts on the telnet port, within the minute"
+start=$(date +%s)
+for h in 20 21 22 23 24 25; do try 203.0.113.$h 23; done
+lab_wait 30 quarantined || { tj device camera; fail "the scanning camera was not quarantined"; }
+took=$(( $(date +%s) - start ))
+[ "$took" -le 60 ] || fail "quarantined after ${took}s, outside the 60 s window"
+echo "quarantined ${took}s after it started scanning"
+lab_wait 60 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
+
+say "the reason is recorded, shown and told"
+tj device camera | tee -a "$LAB_OUT/cli.log" | grep -q "quarantined automatically: tried [0-9]* forbidden destinations within 1m0s: 203.0.113.2[0-5]:23/tcp" ||
+	fail "the device's history does not give the reason"
+tj events | tee -a "$LAB_OUT/cli.log" | grep -q "auto-quarantine: camera was quarantined automatically" || fail "no security event"
+grep -q 'security event: camera was quarantined automatically' "$LAB_OUT/trustjoin.log" || fail "the event is not in the log"
+
+say "one command releases it"
+tj release camera | tee -a "$LAB_OUT/cli.log" || fail "release failed"
+back_in_20() { [ "$(grep -c 'Assigned VLAN ID 20 from' "$LAB_OUT/hostapd.log")" -ge 2 ]; }
+lab_wait 40 back_in_20 || fail "the released camera did not come back to VLAN 20"
+quarantined && fail "still quarantined after release"
+lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
+say "released, its earlier tries are not held against it"
+sleep 5
+quarantined && fail "quarantined again for what it did before the release"
+true
