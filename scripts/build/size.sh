@@ -5,13 +5,16 @@
 # already built from this tree (test/package does), it measures those; the
 # budget is checked on the binary inside the package.
 #
-# The budget, set at the start for a 16 MB-flash router: the mipsel_24kc
-# daemon within 1 MB of the ~8.1 MB floor (at most 9.1 MB) and its .ipk at
-# most 3.2 MB, measured with the Go toolchain this runs (GOTOOLCHAIN=local).
+# The budget, for a 16 MB-flash router: set at the start at 9.1 MB for the
+# mipsel_24kc daemon (within 1 MB of the ~8.1 MB floor) and 3.2 MB for its
+# .ipk, raised once to 9.9 and 3.4 MB when the device owner, the firewall
+# planner and the watch after onboarding (issues 18, 19) added 0.73 MB of
+# trustjoin's own code (README, Size). Measured with the Go toolchain this
+# runs (GOTOOLCHAIN=local).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-max_binary=9100000
-max_ipk=3200000
+max_binary=9900000
+max_ipk=3400000
 
 if [ -z "${IPK_OUT:-}" ]; then
 	"$repo/scripts/build/ipk.sh" >/dev/null
