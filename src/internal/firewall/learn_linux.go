@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/dnsmasq"
 )
 
 // syncLocked mirrors newly learned and expired addresses (plan_learn.go),
@@ -67,5 +69,9 @@ func (e *Enforcer) leases() map[netip.Addr]string {
 		}
 		e.leaseFile.mod, e.leaseFile.size, e.leaseFile.data = fi.ModTime(), fi.Size(), b
 	}
-	return parseLeases(bytes.NewReader(e.leaseFile.data), time.Now())
+	out := map[netip.Addr]string{}
+	for _, l := range dnsmasq.ParseLeases(bytes.NewReader(e.leaseFile.data), time.Now()) {
+		out[l.Addr] = string(l.MAC)
+	}
+	return out
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/dnsmasq"
 )
 
 // Kind says how an unknown device is on the network.
@@ -109,11 +111,7 @@ type Link struct {
 }
 
 // Lease is a DHCP lease of dnsmasq's.
-type Lease struct {
-	MAC      net.HardwareAddr
-	Addr     netip.Addr
-	Hostname string
-}
+type Lease = dnsmasq.Lease
 
 // Snapshot is what the router sees at one moment.
 type Snapshot struct {

@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -206,26 +205,6 @@ func TestNewsOnceADay(t *testing.T) {
 	// Listed at scans 2, 5 and 8; news at 2 and, a day later, 8.
 	if news != 2 {
 		t.Fatalf("%d news, want 2 (once a day)", news)
-	}
-}
-
-func TestParseLeases(t *testing.T) {
-	t.Parallel()
-	now := time.Unix(1_800_000_000, 0)
-	file := `1800003600 02:00:00:00:00:99 192.168.1.99 android-1 01:02:00:00:00:00:99
-1799999999 02:00:00:00:00:98 192.168.1.98 expired *
-0 02:00:00:00:00:97 192.168.1.97 * *
-garbage
-duid 00:01:00:01:2c:2e:3a:5f:02:00:00:00:00:01
-1800003600 1234 fd00::99 host6 00:01
-`
-	got := parseLeases(strings.NewReader(file), now)
-	want := []Lease{
-		{MAC: mac("02:00:00:00:00:99"), Addr: ip("192.168.1.99"), Hostname: "android-1"},
-		{MAC: mac("02:00:00:00:00:97"), Addr: ip("192.168.1.97"), Hostname: "*"},
-	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b interface{ String() string }) bool { return a.String() == b.String() })); diff != "" {
-		t.Fatalf("parseLeases (-want +got):\n%s", diff)
 	}
 }
 

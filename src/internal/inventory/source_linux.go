@@ -10,6 +10,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/dnsmasq"
+
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/wifi"
 	"golang.org/x/sys/unix"
@@ -75,7 +77,7 @@ func (s SystemSource) Snapshot(ctx context.Context) (Snapshot, error) {
 		case err != nil:
 			return snap, fmt.Errorf("failed to read leases: %v", err)
 		default:
-			snap.Leases = parseLeases(f, time.Now())
+			snap.Leases = dnsmasq.ParseLeases(f, time.Now())
 			f.Close()
 		}
 	}
