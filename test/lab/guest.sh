@@ -7,7 +7,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp TMPDIR=/tmp
 . "$LAB_OUT/.lab-env"
 # The unpacked Debian kernel (its modules) comes on a share of its own.
-export LAB_SCENARIO LAB_RADIOS LAB_KVER LAB_KROOT=/tmp/lab/kernel TJ_BIN=$LAB_OUT/bin/trustjoin LAB_TJ_BIN
+export LAB_SCENARIO LAB_RADIOS LAB_KVER LAB_KROOT=/tmp/lab/kernel TJ_BIN=$LAB_OUT/bin/trustjoin LAB_TJ_BIN \
+	LAB_OWRT_ROOT LAB_RELEASE LAB_HOSTAPD
 mkdir -p /run/hostapd /var/run/wpa_supplicant 2>/dev/null
 
 mods() {

@@ -84,8 +84,9 @@ print(s.recv(64).decode().strip())' "$1" 2>/dev/null
 }
 
 say "the router: trustjoin trusts the maker's CA for MUD signatures and requires them"
-export SSL_CERT_FILE=$mud/ca.pem
-lab_router "config mud 'mud'" "	option signature_policy 'require'" "	list trust_anchor '$mud/ca.pem'"
+# The maker's server certificate chains to the lab CA: the router's CA
+# bundle (OpenWrt's ca-bundle path) holds it.
+lab_router --file "$mud/ca.pem" /etc/ssl/certs/ca-certificates.crt "config mud 'mud'" "	option signature_policy 'require'" "	list trust_anchor '$mud/ca.pem'"
 
 say "the camera (its own network namespace) is onboarded by its QR code into segment iot, naming its MUD file"
 lab_start_sta wlan1 cam
