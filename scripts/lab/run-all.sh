@@ -5,7 +5,8 @@
 #
 #   scripts/lab/run-all.sh [SCENARIO...]
 #
-# Environment: as scripts/lab/run.sh (TJ_BIN, TRUSTJOIN_LAB_CACHE, LAB_TIMEOUT).
+# Environment: as scripts/lab/run.sh (TJ_BIN, TJ_IPK, TRUSTJOIN_LAB_CACHE,
+# LAB_TIMEOUT, LAB_RELEASE, LAB_HOSTAPD).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -30,6 +31,14 @@ if [ -z "${TJ_BIN:-}" ]; then
 		{ echo "lab: FAILED: could not build trustjoin (go build ./src/cmd/trustjoin)" >&2; exit 1; }
 fi
 export TJ_BIN
+# One package for all scenarios' routers too (run.sh would build it for each).
+if [ -z "${TJ_IPK:-}" ]; then
+	rm -rf "$repo/.build/lab/ipk"
+	(cd "$repo" && IPK_ARCHS=x86_64 IPK_OUT="$repo/.build/lab/ipk" IPK_BIN="$repo/.build/lab/ipk/bin" scripts/build/ipk.sh >/dev/null) ||
+		{ echo "lab: FAILED: could not build trustjoin's .ipk (scripts/build/ipk.sh)" >&2; exit 1; }
+	TJ_IPK=$(ls "$repo"/.build/lab/ipk/trustjoin_*_x86_64.ipk | head -1)
+fi
+export TJ_IPK
 
 start=$(date +%s)
 passed=0 failed=() results=()

@@ -107,7 +107,8 @@ mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
 exec 9>"$cache/.lock"
 flock 9
 kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
-# fetch_kernel PKG: download and unpack into the cache. apt's sandbox user
+# fetch_kernel PKG: download and unpack into the cache (the kernel, the
+# regulatory database). apt's sandbox user
 # cannot write to root's cache: apt warns and goes on as root; only a
 # failure matters.
 fetch_kernel() {
@@ -141,6 +142,16 @@ if ! ls "$cache/$kpkg"/boot/vmlinuz-* >/dev/null 2>&1; then
 	fi
 fi
 kroot=$cache/$kpkg
+# The regulatory database, as OpenWrt ships it (wireless-regdb): without it
+# the kernel cannot apply the country the householder set (OpenWrt writes
+# country_code), waits 3 s for a CRDA that is not there, and hostapd sits 5 s
+# in COUNTRY_UPDATE at every start. Debian's copy, signed with the key its
+# kernel trusts.
+regdb=$cache/wireless-regdb/lib/firmware
+if [ ! -f "$regdb/regulatory.db-debian" ]; then
+	fetch_kernel wireless-regdb || { apt-get update -q >/dev/null && fetch_kernel wireless-regdb; } ||
+		die "apt-get download wireless-regdb failed"
+fi
 vmlinuz=$(ls "$kroot"/boot/vmlinuz-* | head -1)
 kver=${vmlinuz##*/vmlinuz-}
 [ -f "$kroot/lib/modules/$kver/modules.dep" ] || depmod -b "$kroot" "$kver" || die "depmod for $kver failed"
@@ -148,13 +159,16 @@ kver=${vmlinuz##*/vmlinuz-}
 	die "kernel $kver has no mac80211_hwsim module ($kroot)"
 
 # The tiny initramfs: busybox plus what mounting the 9p shares needs.
-inithash=$(cat "$repo/scripts/lab/init" "$0" | sha256sum | cut -c1-12)
+inithash=$(cat "$repo/scripts/lab/init" "$0" "$regdb/regulatory.db-debian" | sha256sum | cut -c1-12)
 initrd=$cache/initrd-$kver-$inithash.gz
 if [ ! -f "$initrd" ]; then
 	w=$(mktemp -d)
 	mkdir -p "$w"/{bin,dev,proc,sys,host,lib/modules/$kver/kernel}
 	cp /bin/busybox "$w/bin/busybox"
-	for d in drivers/virtio net/9p fs/9p fs/netfs fs/fscache; do
+	# The kernel loads firmware from its own root, the initramfs.
+	install -D -m 0644 "$regdb/regulatory.db-debian" "$w/lib/firmware/regulatory.db"
+	install -D -m 0644 "$regdb/regulatory.db.p7s-debian" "$w/lib/firmware/regulatory.db.p7s"
+	for d in drivers/virtio drivers/char/hw_random net/9p fs/9p fs/netfs fs/fscache; do
 		[ -d "$kroot/lib/modules/$kver/kernel/$d" ] || continue
 		mkdir -p "$w/lib/modules/$kver/kernel/$d"
 		cp -r "$kroot/lib/modules/$kver/kernel/$d/." "$w/lib/modules/$kver/kernel/$d/"
@@ -213,7 +227,12 @@ fi
 	printf 'LAB_ARGS=(%s)\n' "$(printf '%q ' "$@")"
 } > "$out/.lab-env"
 
+# virtio-rng: the host's randomness for the guest kernel, whose own pool
+# takes a minute or more to fill under emulation; until it has, getrandom()
+# blocks, and with it every program that makes a key (trustjoin's first
+# start, OpenSSL in hostapd).
 qemu=(qemu-system-x86_64 -m 1024 -smp 2 -nographic -no-reboot -nic none
+	-device virtio-rng-pci
 	-kernel "$vmlinuz" -initrd "$initrd"
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 tj.interactive=$interactive"
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap

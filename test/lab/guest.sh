@@ -55,6 +55,12 @@ if [ $rc = 0 ]; then
 else
 	cat "$LAB_OUT/setup.log"
 fi
+# The kernel's messages (regulatory domain, hwsim, bridges), which the
+# console shows only from errors up, and the regulatory domain at the end.
+dmesg > "$LAB_OUT/dmesg.log" 2>&1
+# What the kernel loaded (on demand too): what a scenario needed.
+lsmod > "$LAB_OUT/lsmod.log" 2>&1
+iw reg get > "$LAB_OUT/iw-reg.log" 2>&1
 echo "$rc" > "$LAB_OUT/exit-code"
 sync
 exit $rc

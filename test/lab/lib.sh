@@ -6,18 +6,31 @@ LAB_SSID=${LAB_SSID:-trustjoin-lab}
 # The household's shared password, for devices onboarded the old way.
 LAB_HOUSEHOLD_PASS=${LAB_HOUSEHOLD_PASS:-household-shared-secret}
 
-say() { echo "== $*"; }
+# say: a step of the scenario, with the seconds since it started (where
+# the time goes).
+say() { echo "== [${SECONDS}s] $*"; }
 . "$LAB_SRC/test/lab/openwrt.sh"
+# Every command the scenario runs, with the time it started, in trace.log
+# (where a slow run spent its time; lab_wait's polls are left out).
+exec 7>>"$LAB_OUT/trace.log"
+BASH_XTRACEFD=7
+PS4='+ $EPOCHREALTIME ${BASH_SOURCE[0]##*/}:$LINENO '
+set -x
 fail() { echo "FAIL: $*"; exit 1; }
 
 # lab_wait SECONDS CMD...: run CMD every 0.2 s until it succeeds.
 lab_wait() {
-	local t=$1; shift
+	local t=$1 x=${-//[^x]/}; shift
+	set +x
 	local end=$(( $(date +%s) + t ))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		"$@" >/dev/null 2>&1 && return 0
+		if "$@" >/dev/null 2>&1; then
+			[ -n "$x" ] && set -x
+			return 0
+		fi
 		sleep 0.2
 	done
+	[ -n "$x" ] && set -x
 	return 1
 }
 

@@ -55,7 +55,8 @@ tj device tv | tee -a "$LAB_OUT/cli.log" | grep -q "segment: guest" || fail "the
 
 say "asked again periodically, a hook that now denies withdraws the credential"
 touch "$hooks/revoke"
-lab_wait 90 sh -c "'$TJ_BIN' events --config /tmp/tj.uci | grep -q 'hook-denied: the authorisation hook denied tv on its periodic check: attestation revoked'" ||
+revoked() { tj events | grep -q 'hook-denied: the authorisation hook denied tv on its periodic check: attestation revoked'; }
+lab_wait 90 revoked ||
 	{ tj events; fail "the periodic check did not withdraw the tv's credential"; }
 lab_wait 20 grep -q "AP-STA-DISCONNECTED $mac2" "$LAB_OUT/hostapd.log" || fail "the tv was not disconnected"
 tj device tv 2>&1 | tee -a "$LAB_OUT/cli.log"
