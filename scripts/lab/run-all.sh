@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Runs every lab scenario (test/lab/scenarios/*.sh), or the ones named, each
-# in a VM boot of its own, prints a summary and fails if any failed. Used by
-# `make test`. No Go needed beyond building trustjoin once (or TJ_BIN set).
+# Runs the lab scenarios, each in a VM boot of its own, prints a summary and
+# fails if any failed. Used by `make test`. No Go needed beyond building
+# trustjoin once (or TJ_BIN set).
 #
-#   scripts/lab/run-all.sh [SCENARIO...]
+#   scripts/lab/run-all.sh [SCENARIO[@RELEASE/HOSTAPD]...]
+#
+# Without arguments: every scenario in test/lab/scenarios on OpenWrt main's
+# wifi scripts with OpenWrt's hostapd, then the ones listed in $extra below
+# on the other builds (Debian's hostapd 2.10 behind the stand-in, the
+# 24.10 and 23.05 wifi scripts). A name alone runs on LAB_RELEASE and
+# LAB_HOSTAPD (default main/openwrt); NAME@RELEASE/HOSTAPD on those.
+# Results of NAME go to .build/lab/NAME, of NAME@R/H to .build/lab/NAME@R-H.
 #
 # Environment: as scripts/lab/run.sh (TJ_BIN, TJ_IPK, TRUSTJOIN_LAB_CACHE,
 # LAB_TIMEOUT, LAB_RELEASE, LAB_HOSTAPD).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+# What runs on the other builds besides main/openwrt, every scenario: the
+# chain from the wireless configuration to a device in its VLAN
+# (foundation) on each, and the onboarding end to end (dpp) on Debian's
+# hostapd 2.10. README, "The simulated Wi-Fi lab", says why not more.
+extra=(foundation@main/debian dpp@main/debian foundation@24.10/openwrt foundation@23.05/openwrt)
 
 names=()
 if [ $# -gt 0 ]; then
@@ -20,6 +33,7 @@ else
 		[ "$name" = demo ] && continue
 		names+=("$name")
 	done
+	names+=("${extra[@]}")
 fi
 [ ${#names[@]} -gt 0 ] || { echo "lab: no scenarios in test/lab/scenarios" >&2; exit 1; }
 
@@ -44,10 +58,19 @@ start=$(date +%s)
 passed=0 failed=() results=()
 for name in "${names[@]}"; do
 	t0=$(date +%s)
-	if "$repo/scripts/lab/run.sh" "$name"; then
+	args=() out=${name%%@*}
+	case "$name" in
+	*@*/*)
+		build=${name#*@}
+		args=(--release "${build%/*}" --hostapd "${build#*/}" --out "$repo/.build/lab/$out@${build%/*}-${build#*/}")
+		out=$out@${build%/*}-${build#*/}
+		;;
+	*@*) echo "lab: $name: give the build as NAME@RELEASE/HOSTAPD" >&2; exit 2 ;;
+	esac
+	if "$repo/scripts/lab/run.sh" "${args[@]}" "${name%%@*}"; then
 		passed=$((passed + 1)); results+=("ok   $name ($(( $(date +%s) - t0 ))s)")
 	else
-		failed+=("$name"); results+=("FAIL $name ($(( $(date +%s) - t0 ))s, logs in .build/lab/$name)")
+		failed+=("$name"); results+=("FAIL $name ($(( $(date +%s) - t0 ))s, logs in .build/lab/$out)")
 	fi
 done
 echo "---- lab scenarios ----"
