@@ -13,8 +13,9 @@ lab_start_sta wlan1
 code="plug-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 tj onboard --pkex "$code" --id plug1 --name plug --segment iot > "$LAB_OUT/pkex-onboard.log" 2>&1 &
 onboard=$!
-lab_wait 10 grep -q 'DPP_PKEX_ADD\|waiting for the device' "$LAB_OUT/pkex-onboard.log" || true
-sleep 1
+# The device starts once hostapd has the code and listens (the CLI says so).
+lab_wait 30 grep -q 'waiting for the device' "$LAB_OUT/pkex-onboard.log" ||
+	{ cat "$LAB_OUT/pkex-onboard.log"; fail "the router never waited for the plug with its code"; }
 own=$(lab_wpa_cli wlan1 dpp_bootstrap_gen type=pkex | tail -1)
 lab_wpa_cli wlan1 dpp_pkex_add own="$own" identifier=plug1 init=1 role=enrollee code="$code" >/dev/null
 wait $onboard || { cat "$LAB_OUT/pkex-onboard.log"; fail "PKEX onboarding failed"; }
@@ -28,11 +29,13 @@ say "a wrong PKEX code does not onboard the device"
 lab_start_sta wlan2
 tj onboard --pkex "right-code-123" --name wrong --timeout 25s > "$LAB_OUT/pkex-wrong.log" 2>&1 &
 onboard=$!
-sleep 1
+lab_wait 30 grep -q 'waiting for the device' "$LAB_OUT/pkex-wrong.log" ||
+	{ cat "$LAB_OUT/pkex-wrong.log"; fail "the router never waited for the device with its code"; }
 own=$(lab_wpa_cli wlan2 dpp_bootstrap_gen type=pkex | tail -1)
 lab_wpa_cli wlan2 dpp_pkex_add own="$own" init=1 role=enrollee code="wrong-code-456" >/dev/null
 wait $onboard && fail "a wrong PKEX code onboarded a device"
 cat "$LAB_OUT/pkex-wrong.log"
+grep -q 'the code did not match' "$LAB_OUT/pkex-wrong.log" || fail "the wrong code was not reported as such"
 lab_sta_connected wlan2 && fail "device with the wrong code is connected"
 lab_wpa_cli wlan2 dpp_pkex_remove "*" >/dev/null 2>&1 || true
 
