@@ -156,6 +156,9 @@ lab_router() {
 	owrt_tj_wait_ready "$before"
 	owrt_network
 	owrt_ap_up "$LAB_AP"
+	# What OpenWrt's scripts wrote, for the record (it holds the shared
+	# password: the results folder is the test's, not the router's).
+	cp /tmp/run/hostapd-phy0.conf "$LAB_OUT/hostapd-phy0.conf" 2>/dev/null
 	[ "$wait" = 1 ] || return 0
 	lab_wait 60 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" ||
 		{ tail -n 20 "$LAB_OUT/trustjoin.log"; fail "trustjoin did not attach to hostapd"; }
