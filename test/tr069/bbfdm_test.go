@@ -193,6 +193,10 @@ func TestBBFDM(t *testing.T) {
 		"Segment.2.Quarantine": "0", "ConfigRejected": "", "ConfigRejectedAt": "0001-01-01T00:00:00Z",
 		"Device.1.LastSeen": "0001-01-01T00:00:00Z", "DeviceNumberOfEntries": "2", "PreAuthorizedNumberOfEntries": "0",
 		"Onboarding.AKM": "psk", "Segment.1.Alias": "cpe-1",
+		// Watching: a lifetime of 0 (for ever), a device's behaviour (no
+		// firewall here: nothing seen), its credential's expiry (none).
+		"Segment.2.Lifetime": "0", "Segment.3.Lifetime": "0", "Device.1.Stats.Dropped": "0", "Device.2.Stats.Opened": "0",
+		"Device.1.Stats.DroppedDestinations": "", "Device.1.CredentialExpires": "0001-01-01T00:00:00Z",
 	}
 	for k, v := range want {
 		if g := got[p(k)]; g.Data != v && !(v == "1" && g.Data == "true") {
@@ -203,6 +207,11 @@ func TestBBFDM(t *testing.T) {
 		if r.Data == "" && r.Type != "xsd:string" {
 			t.Errorf("%s (%s) reads empty", path, r.Type)
 		}
+	}
+	// The unknown devices: as many as the daemon lists (none here: this
+	// router has no radio and no segment interface to look at).
+	if _, u := b.ubus("trustjoin", "unknown", map[string]any{}); got[p("UnknownNumberOfEntries")].Data != fmt.Sprint(len(list(u["unknown"]))) {
+		t.Errorf("UnknownNumberOfEntries %+v, the daemon lists %v", got[p("UnknownNumberOfEntries")], u)
 	}
 
 	// Devices are numbered by position (bbfdm's JSON engine knows no other
@@ -224,6 +233,8 @@ func TestBBFDM(t *testing.T) {
 	for _, kv := range [][2]string{
 		{"Segment.2.VLAN", "5000"}, {"Onboarding.AKM", "wep"}, {"Onboarding.Timeout", "5"}, {"Segment.2.Name", "a b"},
 		{"Segment.2.Name", strings.Repeat("n", 33)}, {"Segment.1.Reach", "iot,no such"}, {"MUD.MaxSize", "10"}, {"Segment.2.Bridge", "a/b"},
+		// A lifetime is 0 or at least a minute, at most ten years.
+		{"Segment.2.Lifetime", "59"}, {"Segment.2.Lifetime", "9"}, {"Segment.2.Lifetime", "315360001"}, {"Segment.2.Lifetime", "-1"},
 	} {
 		if f, msg := b.set(p(kv[0]), kv[1]); f != 9007 {
 			t.Errorf("%s = %q: fault %d %s, want 9007", kv[0], kv[1], f, msg)
@@ -232,6 +243,9 @@ func TestBBFDM(t *testing.T) {
 	b.commit(false)
 	if v := b.value(p("Segment.2.VLAN")); v != "20" {
 		t.Fatalf("a refused value was applied: VLAN %s", v)
+	}
+	if v := b.value(p("Segment.2.Lifetime")); v != "0" {
+		t.Fatalf("a refused value was applied: Lifetime %s", v)
 	}
 
 	// A write trustjoin itself refuses (no such segment) reaches the ACS
@@ -245,11 +259,24 @@ func TestBBFDM(t *testing.T) {
 	}
 	b.mustSet(p("Device.2.Quarantined"), "0")
 
-	// Lists are lists in UCI, and the daemon takes them.
-	b.mustSet(p("Segment.1.Reach"), "iot")
+	// Lists are lists in UCI, and the daemon takes them; so a guest's
+	// credential lifetime of a day.
+	b.mustSet(p("Segment.1.Reach"), "iot", p("Segment.3.Lifetime"), "86400")
 	b.commit(true)
 	if cfg := b.read("etc/config/trustjoin"); !strings.Contains(cfg, "list reach 'iot'") || strings.Contains(cfg, "option reach") {
 		t.Errorf("Reach written as:\n%s", cfg)
+	}
+	if v := strings.TrimSpace(b.sh("uci get trustjoin.guest.lifetime")); v != "86400" {
+		t.Errorf("Lifetime written as %q", v)
+	}
+	if v := b.value(p("Segment.3.Lifetime")); v != "86400" {
+		t.Errorf("Lifetime reads %s", v)
+	}
+	// 0 is for ever, below the range yet taken.
+	b.mustSet(p("Segment.3.Lifetime"), "0")
+	b.commit(true)
+	if v := strings.TrimSpace(b.sh("uci get trustjoin.guest.lifetime")); v != "0" {
+		t.Errorf("Lifetime 0 written as %q", v)
 	}
 	if v := b.value(p("ConfigRejected")); v != "" {
 		t.Fatalf("rejected: %s", v)
@@ -351,4 +378,9 @@ func TestBBFDM(t *testing.T) {
 	if cfg := b.read("etc/config/trustjoin"); strings.Contains(cfg, "'preauth_"+pb+"'") {
 		t.Errorf("USP Delete left the section:\n%s", cfg)
 	}
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
