@@ -481,7 +481,7 @@ return view.extend({
 			E('td', { 'class': 'td', 'data-title': _('State') }, [
 				state,
 				d.credential && d.credential.expires_at && d.state != 'needs-reonboarding'
-					? E('div', { 'class': 'cbi-value-description', 'data-expires': d.credential.expires_at }, [ _('Access until %s').format(when(d.credential.expires_at)) ])
+					? E('div', { 'style': 'font-size:90%', 'data-expires': d.credential.expires_at }, [ _('Access until %s').format(when(d.credential.expires_at)) ])
 					: ''
 			]),
 			E('td', { 'class': 'td', 'data-title': _('Connection') }, [ seenText(d) ]),
