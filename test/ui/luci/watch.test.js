@@ -125,3 +125,11 @@ test('A part of the details that fails says so; the rest is shown', async () => 
 	assert.equal(t.modal().querySelector('[data-action="learn-approve"]'), null);
 	t.close();
 });
+
+test('The Overview box points to Devices for devices nobody added or waiting for a new scan', async () => {
+	const t = await open('status/include/75_trustjoin', { backend: backend() });
+	const notes = Array.from(t.document.querySelectorAll('[data-devices-note]'));
+	assert.deepEqual(notes.map((n) => n.textContent), [ 'Devices on your network nobody added: 1. What to do', 'Devices waiting to be scanned again: 1. What to do' ]);
+	assert.match(notes[0].querySelector('a').getAttribute('href'), /admin\/network\/trustjoin\/devices$/);
+	t.close();
+});
