@@ -208,6 +208,14 @@ func TestBBFDM(t *testing.T) {
 			t.Errorf("%s (%s) reads empty", path, r.Type)
 		}
 	}
+	// A device's behaviour is asked of rpcd by the instance's number,
+	// which it answers (empty here: nothing feeds it), not with a fault
+	// that would read as the default.
+	for _, inst := range []string{"1", "2"} {
+		if st, reply := b.ubus("trustjoin", "behaviour", map[string]any{"instance": inst}); st != 0 || reply["dropped_to"] == nil {
+			t.Errorf("behaviour of instance %s: status %d, %v", inst, st, reply)
+		}
+	}
 	// The unknown devices: as many as the daemon lists (none here: this
 	// router has no radio and no segment interface to look at).
 	if _, u := b.ubus("trustjoin", "unknown", map[string]any{}); got[p("UnknownNumberOfEntries")].Data != fmt.Sprint(len(list(u["unknown"]))) {

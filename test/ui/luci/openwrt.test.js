@@ -130,6 +130,14 @@ async function daemon() {
 	return JSON.parse(await r.sh('trustjoin status --json'));
 }
 
+// daemonPid is the daemon's process as procd runs it (pidof would also
+// list the rpcd plugin, the same binary, while a page's poll runs it).
+async function daemonPid() {
+	const pid = (await r.sh(`ubus call service list '{"name":"trustjoin"}' | jsonfilter -e '@.trustjoin.instances.*.pid'`)).trim();
+	assert.match(pid, /^\d+$/, 'procd runs one trustjoin daemon');
+	return pid;
+}
+
 async function devices() {
 	return JSON.parse(await r.sh('trustjoin devices --json')).devices;
 }
@@ -356,7 +364,11 @@ test('After onboarding: the events on Status; a device nobody added moved to gue
 	assert.deepEqual(s.errors, []);
 	await s.ctx.close();
 	await r.ip('link', 'del', 'wlan0');
+	const pid = await daemonPid();
 	await r.sh(`trustjoin remove ${d.id} >/dev/null; uci set trustjoin.iot.lifetime=0 && uci commit trustjoin && /etc/init.d/trustjoin reload`);
+	// The reload restarts the daemon's tasks, its API among them.
+	await until('the daemon has the lifetime back in force', async () => ((await inForce()).match(/config segment 'iot'[^]*?option lifetime '(\d+)'/) || [])[1] === '0' && (await daemon()).ready);
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
 });
 
 // The daemon's configuration in force: what it last accepted.
@@ -370,7 +382,7 @@ async function saveApply(s) {
 }
 
 test('Segments & policy: Save & Apply reaches the running daemon; a configuration it refuses is said on Status, and the corrected one applies', { skip }, async () => {
-	const pid = (await r.sh('pidof trustjoin')).trim();
+	const pid = await daemonPid();
 	const before = await daemon();
 	assert.doesNotMatch(await inForce(), /signature_policy 'require'/);
 	const s = await login('root');
@@ -381,7 +393,7 @@ test('Segments & policy: Save & Apply reaches the running daemon; a configuratio
 	const after = await daemon();
 	assert.ok(new Date(after.config.loaded_at) > new Date(before.config.loaded_at), 'loaded again');
 	assert.equal(after.config.rejected, '');
-	assert.equal((await r.sh('pidof trustjoin')).trim(), pid, 'reloaded, not restarted');
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
 
 	// Two segments on one VLAN: LuCI lets it through, the daemon refuses
 	// it and keeps what was in force.
@@ -403,7 +415,7 @@ test('Segments & policy: Save & Apply reaches the running daemon; a configuratio
 	await until('the corrected one is in force', async () => /config segment 'iot'\s+option vlan '21'/.test(await inForce()));
 	await view(s, 'network/trustjoin/status', '#trustjoin-config');
 	assert.match(await s.p.locator('#trustjoin-config').innerText(), /Configuration in force since/);
-	assert.equal((await r.sh('pidof trustjoin')).trim(), pid, 'reloaded, not restarted');
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
 	assert.deepEqual(s.errors, []);
 	await s.ctx.close();
 });
