@@ -133,3 +133,16 @@ test('The Overview box points to Devices for devices nobody added or waiting for
 	assert.match(notes[0].querySelector('a').getAttribute('href'), /admin\/network\/trustjoin\/devices$/);
 	t.close();
 });
+
+test('A device whose credential expired or was replaced says it needs a new scan', async () => {
+	const old = Object.assign({}, cam, { id: 'd3', name: 'Doorbell', state: 'needs-reonboarding', quarantined: false, connected: false,
+		credential: { key_id: 'k-3', created_at: '2026-11-29T08:00:00Z', expires_at: '2026-11-30T08:00:00Z' } });
+	const t = await open('devices', { backend: backend({ devices: () => ({ devices: [ old ] }), device: () => old }) });
+	const row = t.document.querySelector('tr[data-device="d3"]');
+	assert.match(row.textContent, /Needs a new scan/);
+	assert.equal(row.querySelector('[data-expires]'), null, 'no "access until" for access that is over');
+	await t.click(row.querySelector('a'));
+	assert.match(t.modal().textContent, /Access expires\s*Expired or replaced: scan the device’s code again/);
+	assert.equal(t.modal().querySelector('#trustjoin-quarantine'), null);
+	t.close();
+});
