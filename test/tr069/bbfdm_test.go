@@ -184,6 +184,7 @@ func TestBBFDM(t *testing.T) {
 	t.Parallel()
 	b := startBBFDM(t, "24.10")
 	p := func(s string) string { return root + s }
+	b.stranger("tjtrb0", "02:00:00:00:00:77")
 
 	// Reads: settings from UCI, status from ubus, typed values where unset
 	// (Quarantine, ConfigRejectedAt, a device never seen), lists joined.
@@ -197,6 +198,9 @@ func TestBBFDM(t *testing.T) {
 		// firewall here: nothing seen), its credential's expiry (none).
 		"Segment.2.Lifetime": "0", "Segment.3.Lifetime": "0", "Device.1.Stats.Dropped": "0", "Device.2.Stats.Opened": "0",
 		"Device.1.Stats.DroppedDestinations": "", "Device.1.CredentialExpires": "0001-01-01T00:00:00Z",
+		// A device nobody added, plugged into the guest segment.
+		"UnknownNumberOfEntries": "1", "Unknown.1.MACAddress": "02:00:00:00:00:77", "Unknown.1.Kind": "wired",
+		"Unknown.1.Segment": "guest", "Unknown.1.Interface": "tjtrb0", "Unknown.1.Addresses": "192.0.2.77", "Unknown.1.Handled": "",
 	}
 	for k, v := range want {
 		if g := got[p(k)]; g.Data != v && !(v == "1" && g.Data == "true") {
@@ -216,10 +220,9 @@ func TestBBFDM(t *testing.T) {
 			t.Errorf("behaviour of instance %s: status %d, %v", inst, st, reply)
 		}
 	}
-	// The unknown devices: as many as the daemon lists (none here: this
-	// router has no radio and no segment interface to look at).
-	if _, u := b.ubus("trustjoin", "unknown", map[string]any{}); got[p("UnknownNumberOfEntries")].Data != fmt.Sprint(len(list(u["unknown"]))) {
-		t.Errorf("UnknownNumberOfEntries %+v, the daemon lists %v", got[p("UnknownNumberOfEntries")], u)
+	// The unknown devices are read-only.
+	if f, msg := b.set(p("Unknown.1.Kind"), "wired"); f != 9008 {
+		t.Errorf("a write of an unknown device: fault %d %s, want 9008", f, msg)
 	}
 
 	// Devices are numbered by position (bbfdm's JSON engine knows no other
