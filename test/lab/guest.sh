@@ -27,6 +27,10 @@ setup() {
 	printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe -d %s "$@"\n' "$LAB_KROOT" > /tmp/lab-modprobe &&
 		chmod +x /tmp/lab-modprobe &&
 		echo /host/tmp/lab-modprobe > /proc/sys/kernel/modprobe || { echo "guest: module autoloading not set up"; return 1; }
+	# nftables as trustjoin's firewall needs it at its first start, loaded in
+	# one go: on demand the kernel runs the wrapper above once per module
+	# (lsmod.log of a run lists them), seconds each under emulation.
+	mods nfnetlink nf_tables nf_conntrack nft_ct nft_meta_bridge nft_objref || return 1
 	modprobe -d "$LAB_KROOT" mac80211_hwsim radios="$LAB_RADIOS" || { echo "guest: mac80211_hwsim failed"; return 1; }
 	ip link set lo up
 	for i in $(seq 1 50); do
