@@ -38,7 +38,10 @@ lab_wait() {
 # its control sockets, as the Debian side sees them (the router's /var/run
 # is /tmp/run).
 LAB_AP=${LAB_AP:-tj-ap0}
-lab_hostapd_cli() { hostapd_cli -p "$LAB_CTRL" -i "$LAB_AP" "$@"; }
+# hostapd answers on the client's socket as user network (OpenWrt's wpad
+# under ujail): hostapd_cli's socket must be writable by it, or every reply
+# is lost and the command times out (hostapd_cli still exits 0).
+lab_hostapd_cli() { (umask 0; hostapd_cli -p "$LAB_CTRL" -i "$LAB_AP" "$@"); }
 lab_wpa_cli() { local i=$1; shift; wpa_cli -p /var/run/wpa_supplicant -i "$i" "$@"; }
 
 # lab_freq CHANNEL: 2.4 GHz centre frequency.

@@ -149,10 +149,12 @@ owrt_network() {
 	owrt_wait 60 ubus list network.wireless || fail "netifd does not serve network.wireless"
 }
 
-# owrt_ap_up IFNAME: the access point IFNAME answers on its control socket.
+# owrt_ap_up IFNAME: the access point IFNAME answers PING on its control
+# socket (hostapd_cli exits 0 without an answer too; see lab_hostapd_cli).
+owrt_ap_pong() { [ "$(LAB_AP=$1 lab_hostapd_cli ping)" = PONG ]; }
 owrt_ap_up() {
 	local ifc=$1
-	lab_wait 90 hostapd_cli -p "$LAB_CTRL" -i "$ifc" ping ||
+	lab_wait 90 owrt_ap_pong "$ifc" ||
 		{ tail -n 30 "$LAB_OUT/netifd.log" "$LAB_OUT/hostapd.log" 2>/dev/null; fail "access point $ifc did not come up"; }
 }
 
