@@ -96,8 +96,6 @@ owrt_boot() {
 	owrt_wait 60 ubus list || fail "ubusd does not answer"
 	owrt procd -S > "$LAB_OUT/procd-stderr.log" 2>&1 &
 	owrt_wait 60 ubus list service || fail "procd does not serve ubus"
-	# As /etc/init.d/boot does: the checksums later reload_config compares.
-	owrt /sbin/reload_config
 	[ "${LAB_HOSTAPD_DEBUG:-}" = 1 ] && echo 1 > /tmp/lab-hostapd-debug
 	owrt /etc/init.d/wpad start
 	owrt_wait 60 ubus list hostapd || fail "no hostapd on ubus (wpad.init)"
@@ -145,6 +143,11 @@ UCI
 # with the release's scripts (which write hostapd's configuration and hand
 # it to hostapd over ubus).
 owrt_network() {
+	# As /etc/init.d/boot does before the network starts: the checksums a
+	# later reload_config compares. It compares only the files it saw, so
+	# this comes after /etc/config/wireless exists (done at boot, the
+	# wireless changes of trustjoin's install never reached netifd).
+	owrt /sbin/reload_config
 	owrt /etc/init.d/network start
 	owrt_wait 60 ubus list network.wireless || fail "netifd does not serve network.wireless"
 }
