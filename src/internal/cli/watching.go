@@ -32,8 +32,8 @@ type watchOwner struct{ d *device.Owner }
 
 func (w watchOwner) Devices() []registry.Device { return w.d.Devices() }
 
-func (w watchOwner) Quarantine(ctx context.Context, id, _ string) error {
-	_, err := w.d.Quarantine(ctx, id, device.System)
+func (w watchOwner) Quarantine(ctx context.Context, id, why string) error {
+	_, err := w.d.QuarantineBecause(ctx, id, why, device.System)
 	return err
 }
 

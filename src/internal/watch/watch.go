@@ -317,7 +317,7 @@ func (w *Watch) tripped(t behaviour.Trip) {
 		return
 	}
 	w.act(func(ctx context.Context) {
-		if err := w.o.Owner.Quarantine(ctx, d.ID, "quarantined automatically: "+reason); err != nil {
+		if err := w.o.Owner.Quarantine(ctx, d.ID, "automatically: "+reason); err != nil {
 			w.log.Error("failed to quarantine a device that keeps trying what it may not", "device", d.ID, "err", err)
 			w.o.Book.Record(alert.Event{Kind: alert.Behaviour, Device: d.ID, Name: d.Name,
 				Message: fmt.Sprintf("%s keeps trying what it may not (%s), and quarantining it failed: %v", d.Name, reason, err)})
