@@ -270,6 +270,10 @@ func (e *Enforcer) LogConnections(ctx context.Context, ids []string) error {
 	}
 	e.st.learning = want
 	if !e.installed || e.st.logGroup == 0 {
+		// Installing the tables plans each device from its state.
+		for _, st := range e.st.devs {
+			st.learn = want[st.dev.ID]
+		}
 		return nil
 	}
 	var errs []error
