@@ -65,7 +65,9 @@ grep -q 'security event: camera was quarantined automatically' "$LAB_OUT/trustjo
 say "one command releases it"
 tj release camera | tee -a "$LAB_OUT/cli.log" || fail "release failed"
 back_in_20() { [ "$(grep -c 'Assigned VLAN ID 20 from' "$LAB_OUT/hostapd.log")" -ge 2 ]; }
-lab_wait 40 back_in_20 || fail "the released camera did not come back to VLAN 20"
+# A deauthentication the loaded simulated radio drops is noticed by the
+# station only some 30 s later (seen: 32 s), hence the bound.
+lab_wait 90 back_in_20 || fail "the released camera did not come back to VLAN 20"
 quarantined && fail "still quarantined after release"
 lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
 say "released, its earlier tries are not held against it"
