@@ -71,8 +71,10 @@ lab_wait 90 back_in_20 || fail "the released camera did not come back to VLAN 20
 quarantined && fail "still quarantined after release"
 lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
 say "released, its earlier tries are not held against it"
-try 203.0.113.30 23
-lab_wait 20 tried 203.0.113.30 || { tj device camera; fail "the camera's try after the release is not in its history"; }
+# Tried until its history shows it: the camera's first packets after
+# reconnecting may go before its interface is in the bridge again.
+try_again() { try 203.0.113.30 23; tried 203.0.113.30; }
+lab_wait 30 try_again || { tj device camera; fail "the camera's try after the release is not in its history"; }
 tj device camera --json | tee -a "$LAB_OUT/cli.log" | grep -q '"address": "203.0.113.2[0-5]"' && fail "its history still holds what it tried before the release"
 quarantined && fail "quarantined again for what it did before the release"
 true
