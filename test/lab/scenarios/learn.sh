@@ -34,9 +34,9 @@ s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
 print(s.recv(64).decode().strip())' "$1" 2>/dev/null
 }
 
-# tj_mud ARGS: trustjoin mud with its subcommand first (tj puts --config
-# before it).
-tj_mud() { "$TJ_BIN" mud "$@" --config /tmp/tj.uci; }
+# tj_mud ARGS: trustjoin mud on the router (its configuration is the
+# router's /etc/config/trustjoin).
+tj_mud() { tj mud "$@"; }
 
 lab_router \
 	"config segment 'iot'" "	option vlan '20'" "	option internet '1'" "	option isolate '1'" "	option learn '60'" \
