@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/device"
@@ -79,8 +80,12 @@ func runDaemon(ctx context.Context, env Env) int {
 	// Phone links and sessions outlive reloads: saving a setting must not
 	// cut off a phone in the middle of adding a device.
 	phones := web.NewState(nil)
+	// Security events too: their numbers go on across reloads, so a
+	// reader asking for those after the last it saw (an ACS, LuCI) misses
+	// none.
+	book := newBook(log)
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones)
+		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones, book)
 		if b, ok := raw[cfg]; ok && err == nil {
 			if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
 				log.Warn("failed to keep a copy of the good configuration", "err", err)
@@ -109,7 +114,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State, book *alert.Book) ([]daemon.Task, error) {
 	// The state folder holds secrets: root's alone when trustjoin makes it
 	// (the package makes it 0710 root:network, so that OpenWrt's hostapd,
 	// user network, reaches the PSK and VLAN files; that stays as it is).
@@ -220,7 +225,7 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	if cfg.Main.Enabled {
 		var wt []daemon.Task
-		if w, wt, err = newWatch(log, cfg, devices, fw, o.AccessPoints); err != nil {
+		if w, wt, err = newWatch(log, cfg, book, devices, fw, o.AccessPoints); err != nil {
 			return nil, err
 		}
 		tasks = append(tasks, wt...)
