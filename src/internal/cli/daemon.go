@@ -13,6 +13,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/authorize"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
@@ -201,19 +202,18 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			w.Changed(c.Before, c.After)
 		}
 	}
+	// The authorisation hook is asked before a pre-authorised device is
+	// listened for and before a device is given a passphrase of its own.
+	o.Authorize = func(ctx context.Context, a device.Authorization) (string, error) {
+		if w == nil {
+			return a.Segment, nil
+		}
+		return w.Admit(ctx, authorize.Device{Name: a.Name, Segment: a.Segment, DPPKeyHash: a.KeyHash, Via: a.Via})
+	}
 	devices := device.New(o)
 	engine.SetDevices(devices)
-	// Before any task runs: a bad entry rejects the configuration (and the
-	// one before, set up again, puts its own entries back).
 	if len(cfg.Incomplete) > 0 {
 		log.Info("sections without any option skipped (being added)", "sections", cfg.Incomplete)
-	}
-	preauths := make([]device.PreauthEntry, len(cfg.Preauths))
-	for i, p := range cfg.Preauths {
-		preauths[i] = device.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
-	}
-	if err := devices.SyncPreauths(context.Background(), preauths); err != nil {
-		return nil, err
 	}
 	tasks = append(tasks, devices)
 	if fw != nil {
@@ -231,8 +231,18 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, wt...)
 		lc.SetWatch(w, cfg.Onboarding.DefaultSegment)
 	}
+	// Before any task runs, once the hook can be asked: a bad entry
+	// rejects the configuration (and the one before, set up again, puts
+	// its own entries back).
+	preauths := make([]device.PreauthEntry, len(cfg.Preauths))
+	for i, p := range cfg.Preauths {
+		preauths[i] = device.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
+	}
+	if err := devices.SyncPreauths(context.Background(), preauths); err != nil {
+		return nil, err
+	}
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
-		bt, err := brskiTasks(log, cfg.BRSKI, lc)
+		bt, err := brskiTasks(log, cfg.BRSKI, lc, w)
 		if err != nil {
 			return nil, err
 		}

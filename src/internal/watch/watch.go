@@ -15,6 +15,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/expiry"
+	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
@@ -415,6 +416,27 @@ func (w *Watch) Authorize(ctx context.Context, d authorize.Device) authorize.Dec
 			Message: fmt.Sprintf("the authorisation hook put %s in segment %s, not %s%s", name, dec.Segment, d.Segment, because(dec.Reason))})
 	}
 	return dec
+}
+
+// Admit asks the hook before a device is given a credential, as
+// Authorize, and answers the segment it goes to (d.Segment, or the one the
+// hook chose) or why it may not have one.
+func (w *Watch) Admit(ctx context.Context, d authorize.Device) (string, error) {
+	dec := w.Authorize(ctx, d)
+	switch dec.Verdict {
+	case authorize.Deny:
+		if dec.Failed != nil {
+			return "", fault.New(fault.Forbidden, "the authorisation hook failed (%v), and trustjoin is set to refuse a device then (authorize.on_failure 'deny')", dec.Failed)
+		}
+		msg := "the authorisation hook refused this device a credential"
+		if dec.Reason != "" {
+			msg += ": " + dec.Reason
+		}
+		return "", fault.New(fault.Forbidden, "%s", msg)
+	case authorize.Move:
+		return dec.Segment, nil
+	}
+	return d.Segment, nil
 }
 
 func because(reason string) string {
