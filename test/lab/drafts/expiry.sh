@@ -38,6 +38,9 @@ tj device visitor --json | grep -q '"state": "needs-reonboarding"' || fail "the 
 tj device visitor | grep -q "credential expired" || fail "its history does not say its credential expired"
 
 say "it cannot reconnect with the old credential"
+# Its retries since may have had wpa_supplicant set the network aside for a
+# while (CTRL-EVENT-SSID-TEMP-DISABLED): enabled again, it tries at once.
+lab_wpa_cli wlan1 enable_network all >/dev/null
 lab_wpa_cli wlan1 reconnect >/dev/null
 lab_wait 30 grep -q "AP-STA-POSSIBLE-PSK-MISMATCH $mac" "$LAB_OUT/hostapd.log" ||
 	fail "hostapd did not refuse the expired credential"
