@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,5 +51,42 @@ func TestSecurityEventsNumberedAcrossReloads(t *testing.T) {
 		if len(evs) != 1 || evs[0].Seq != uint64(gen+1) || evs[0].Kind != alert.HookFailed || counts.Total != uint64(gen+1) {
 			t.Fatalf("configuration %d: events after %d = %+v (counts %+v), want the one just recorded, number %d", gen+1, gen, evs, counts, gen+1)
 		}
+	}
+}
+
+// "trustjoin unknown --config FILE block MAC" (flags before the action, as
+// scripts write it) blocks; it listed the unknown devices instead.
+func TestUnknownActionAfterFlags(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Method + " " + r.URL.Path
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"mac":"02:00:00:00:02:00","action":"block","at":"2026-12-05T15:00:00Z"}`)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"--socket", sock, "block", "02:00:00:00:02:00"},
+		{"block", "02:00:00:00:02:00", "--socket", sock},
+	} {
+		var out, errs strings.Builder
+		if code := runUnknown(context.Background(), Env{Args: args, Stdout: &out, Stderr: &errs}); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errs.String())
+		}
+		if r := <-got; r != "POST /v1/unknown/02:00:00:00:02:00" {
+			t.Fatalf("%q asked the daemon %s, want the block", args, r)
+		}
+		if !strings.Contains(out.String(), "02:00:00:00:02:00: ") {
+			t.Fatalf("%q printed %q", args, out.String())
+		}
+	}
+	var errs strings.Builder
+	if code := runUnknown(context.Background(), Env{Args: []string{"--socket", sock, "block"}, Stdout: io.Discard, Stderr: &errs}); code != 2 {
+		t.Fatalf("an action without its MAC: exit %d (%s)", code, errs.String())
 	}
 }
