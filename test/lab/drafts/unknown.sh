@@ -71,6 +71,9 @@ lab_sta_connected wlan2 && fail "the blocked device connected again"
 tj unknown | tee -a "$LAB_OUT/cli.log" | grep -q "$mac2: blocked since" || fail "the list does not show the block"
 say "the block lifted, it connects again"
 tj unknown clear "$mac2" | tee -a "$LAB_OUT/cli.log" || fail "lifting the block failed"
+# Refused again and again, wpa_supplicant has set the network aside for a
+# while (CTRL-EVENT-SSID-TEMP-DISABLED): enabled again, it tries at once.
+lab_wpa_cli wlan2 enable_network all >/dev/null
 lab_wpa_cli wlan2 reconnect >/dev/null
 lab_wait 60 lab_sta_connected wlan2 || fail "the device did not connect once the block was lifted"
 say "the list holds only what nobody onboarded"
