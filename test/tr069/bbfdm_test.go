@@ -184,6 +184,7 @@ func TestBBFDM(t *testing.T) {
 	t.Parallel()
 	b := startBBFDM(t, "24.10")
 	p := func(s string) string { return root + s }
+	b.stranger("tjtrb0", "02:00:00:00:00:77")
 
 	// Reads: settings from UCI, status from ubus, typed values where unset
 	// (Quarantine, ConfigRejectedAt, a device never seen), lists joined.
@@ -193,6 +194,13 @@ func TestBBFDM(t *testing.T) {
 		"Segment.2.Quarantine": "0", "ConfigRejected": "", "ConfigRejectedAt": "0001-01-01T00:00:00Z",
 		"Device.1.LastSeen": "0001-01-01T00:00:00Z", "DeviceNumberOfEntries": "2", "PreAuthorizedNumberOfEntries": "0",
 		"Onboarding.AKM": "psk", "Segment.1.Alias": "cpe-1",
+		// Watching: a lifetime of 0 (for ever), a device's behaviour (no
+		// firewall here: nothing seen), its credential's expiry (none).
+		"Segment.2.Lifetime": "0", "Segment.3.Lifetime": "0", "Device.1.Stats.Dropped": "0", "Device.2.Stats.Opened": "0",
+		"Device.1.Stats.DroppedDestinations": "", "Device.1.CredentialExpires": "0001-01-01T00:00:00Z",
+		// A device nobody added, plugged into the guest segment.
+		"UnknownNumberOfEntries": "1", "Unknown.1.MACAddress": "02:00:00:00:00:77", "Unknown.1.Kind": "wired",
+		"Unknown.1.Segment": "guest", "Unknown.1.Interface": "tjtrb0", "Unknown.1.Addresses": "192.0.2.77", "Unknown.1.Handled": "",
 	}
 	for k, v := range want {
 		if g := got[p(k)]; g.Data != v && !(v == "1" && g.Data == "true") {
@@ -203,6 +211,18 @@ func TestBBFDM(t *testing.T) {
 		if r.Data == "" && r.Type != "xsd:string" {
 			t.Errorf("%s (%s) reads empty", path, r.Type)
 		}
+	}
+	// A device's behaviour is asked of rpcd by the instance's number,
+	// which it answers (empty here: nothing feeds it), not with a fault
+	// that would read as the default.
+	for _, inst := range []string{"1", "2"} {
+		if st, reply := b.ubus("trustjoin", "behaviour", map[string]any{"instance": inst}); st != 0 || reply["dropped_to"] == nil {
+			t.Errorf("behaviour of instance %s: status %d, %v", inst, st, reply)
+		}
+	}
+	// The unknown devices are read-only.
+	if f, msg := b.set(p("Unknown.1.Kind"), "wired"); f != 9008 {
+		t.Errorf("a write of an unknown device: fault %d %s, want 9008", f, msg)
 	}
 
 	// Devices are numbered by position (bbfdm's JSON engine knows no other
@@ -224,6 +244,8 @@ func TestBBFDM(t *testing.T) {
 	for _, kv := range [][2]string{
 		{"Segment.2.VLAN", "5000"}, {"Onboarding.AKM", "wep"}, {"Onboarding.Timeout", "5"}, {"Segment.2.Name", "a b"},
 		{"Segment.2.Name", strings.Repeat("n", 33)}, {"Segment.1.Reach", "iot,no such"}, {"MUD.MaxSize", "10"}, {"Segment.2.Bridge", "a/b"},
+		// A lifetime is 0 or at least a minute, at most ten years.
+		{"Segment.2.Lifetime", "59"}, {"Segment.2.Lifetime", "9"}, {"Segment.2.Lifetime", "315360001"}, {"Segment.2.Lifetime", "-1"},
 	} {
 		if f, msg := b.set(p(kv[0]), kv[1]); f != 9007 {
 			t.Errorf("%s = %q: fault %d %s, want 9007", kv[0], kv[1], f, msg)
@@ -232,6 +254,9 @@ func TestBBFDM(t *testing.T) {
 	b.commit(false)
 	if v := b.value(p("Segment.2.VLAN")); v != "20" {
 		t.Fatalf("a refused value was applied: VLAN %s", v)
+	}
+	if v := b.value(p("Segment.2.Lifetime")); v != "0" {
+		t.Fatalf("a refused value was applied: Lifetime %s", v)
 	}
 
 	// A write trustjoin itself refuses (no such segment) reaches the ACS
@@ -245,11 +270,24 @@ func TestBBFDM(t *testing.T) {
 	}
 	b.mustSet(p("Device.2.Quarantined"), "0")
 
-	// Lists are lists in UCI, and the daemon takes them.
-	b.mustSet(p("Segment.1.Reach"), "iot")
+	// Lists are lists in UCI, and the daemon takes them; so a guest's
+	// credential lifetime of a day.
+	b.mustSet(p("Segment.1.Reach"), "iot", p("Segment.3.Lifetime"), "86400")
 	b.commit(true)
 	if cfg := b.read("etc/config/trustjoin"); !strings.Contains(cfg, "list reach 'iot'") || strings.Contains(cfg, "option reach") {
 		t.Errorf("Reach written as:\n%s", cfg)
+	}
+	if v := strings.TrimSpace(b.sh("uci get trustjoin.guest.lifetime")); v != "86400" {
+		t.Errorf("Lifetime written as %q", v)
+	}
+	if v := b.value(p("Segment.3.Lifetime")); v != "86400" {
+		t.Errorf("Lifetime reads %s", v)
+	}
+	// 0 is for ever, below the range yet taken.
+	b.mustSet(p("Segment.3.Lifetime"), "0")
+	b.commit(true)
+	if v := strings.TrimSpace(b.sh("uci get trustjoin.guest.lifetime")); v != "0" {
+		t.Errorf("Lifetime 0 written as %q", v)
 	}
 	if v := b.value(p("ConfigRejected")); v != "" {
 		t.Fatalf("rejected: %s", v)
@@ -351,4 +389,9 @@ func TestBBFDM(t *testing.T) {
 	if cfg := b.read("etc/config/trustjoin"); strings.Contains(cfg, "'preauth_"+pb+"'") {
 		t.Errorf("USP Delete left the section:\n%s", cfg)
 	}
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

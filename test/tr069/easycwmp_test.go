@@ -118,6 +118,7 @@ func TestEasyCWMP(t *testing.T) {
 	t.Parallel()
 	e := startEasyCWMP(t, "24.10", nil)
 	p := func(s string) string { return root + s }
+	e.stranger("tjtre0", "02:00:00:00:00:78")
 
 	// Reads: typed values where unset, lists joined by commas, instance
 	// numbers from the map.
@@ -127,6 +128,10 @@ func TestEasyCWMP(t *testing.T) {
 		"Enable": "1", "Ready": "true", "SegmentNumberOfEntries": "4", "Segment.2.Name": "iot", "Segment.1.Reach": "iot,guest",
 		"Segment.2.Quarantine": "0", "ConfigRejectedAt": "0001-01-01T00:00:00Z", "Device.1.LastSeen": "0001-01-01T00:00:00Z",
 		"DeviceNumberOfEntries": "2", "PreAuthorizedNumberOfEntries": "0", "Segment.1.Alias": "cpe-1",
+		"Segment.2.Lifetime": "0", "Device.1.Stats.Dropped": "0", "Device.2.Stats.Inbound": "0", "Device.1.Stats.OpenedDestinations": "",
+		"Device.2.CredentialExpires": "0001-01-01T00:00:00Z",
+		"UnknownNumberOfEntries": "1", "Unknown.1.MACAddress": "02:00:00:00:00:78", "Unknown.1.Kind": "wired",
+		"Unknown.1.Segment": "guest", "Unknown.1.Interface": "tjtre0", "Unknown.1.Addresses": "192.0.2.77",
 	} {
 		if got[p(k)] != v {
 			t.Errorf("%s = %q, want %q", k, got[p(k)], v)
@@ -144,7 +149,10 @@ func TestEasyCWMP(t *testing.T) {
 	r = e.session(
 		spv(p("Segment.2.VLAN"), "5000", p("Onboarding.AKM"), "wep", p("Segment.2.Name"), "$(touch /tmp/pwned)", p("Onboarding.Timeout"), "90"),
 		spv(p("Device.1.Segment"), "nosuch"),
-		getParameterValues(p("Segment.2.VLAN"), p("Onboarding.Timeout")),
+		// A lifetime under a minute refuses the whole request.
+		spv(p("Segment.2.Lifetime"), "59", p("Onboarding.Timeout"), "90"),
+		spv(p("Device.1.Stats.Dropped"), "0", p("Unknown.1.Kind"), "wired"),
+		getParameterValues(p("Segment.2.VLAN"), p("Onboarding.Timeout"), p("Segment.2.Lifetime")),
 	)
 	if diff := faults(r[0]); diff[p("Segment.2.VLAN")] != 9007 || diff[p("Onboarding.AKM")] != 9007 || diff[p("Segment.2.Name")] != 9007 || len(diff) != 3 {
 		t.Errorf("bad values: faults %v", diff)
@@ -152,8 +160,14 @@ func TestEasyCWMP(t *testing.T) {
 	if f := faults(r[1]); f[p("Device.1.Segment")] != 9007 {
 		t.Errorf("move to a segment that does not exist: faults %v (%+v)", f, r[1].Body)
 	}
-	if v := values(t, r[2]); v[p("Segment.2.VLAN")] != "20" || v[p("Onboarding.Timeout")] != "120" {
+	if v := values(t, r[4]); v[p("Segment.2.VLAN")] != "20" || v[p("Onboarding.Timeout")] != "120" || v[p("Segment.2.Lifetime")] != "0" {
 		t.Errorf("after refused writes: %v", v)
+	}
+	if f := faults(r[2]); f[p("Segment.2.Lifetime")] != 9007 || len(f) != 1 {
+		t.Errorf("a lifetime under a minute: faults %v", f)
+	}
+	if f := faults(r[3]); f[p("Device.1.Stats.Dropped")] != 9008 || f[p("Unknown.1.Kind")] != 9008 {
+		t.Errorf("a write of a device's behaviour: faults %v (%+v)", f, r[4].Body)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "tmp/pwned")); err == nil {
 		t.Fatal("a value was run as a command")
@@ -163,13 +177,14 @@ func TestEasyCWMP(t *testing.T) {
 	// (OpenWrt 24.10), easycwmp commits through ubus and procd reloads
 	// trustjoin on its trigger.
 	ready := e.log.count("msg=ready")
-	r = e.session(spv(p("Onboarding.Timeout"), "90", p("Segment.1.Reach"), "iot", p("Device."+ids["d-cam"]+".Quarantined"), "1"))
+	r = e.session(spv(p("Onboarding.Timeout"), "90", p("Segment.1.Reach"), "iot", p("Device."+ids["d-cam"]+".Quarantined"), "1", p("Segment.3.Lifetime"), "86400", p("Segment.2.Lifetime"), "0"))
 	if r[0].Body.SetParameterValuesResponse == nil {
 		t.Fatalf("SetParameterValues: faults %v %+v", faults(r[0]), r[0].Body.Fault)
 	}
 	e.log.waitFor(t, "msg=ready", ready+1)
 	cfg := e.read("etc/config/trustjoin")
-	if !strings.Contains(cfg, "option timeout '90'") || !strings.Contains(cfg, "list reach 'iot'") || strings.Contains(cfg, "list reach 'guest'") {
+	if !strings.Contains(cfg, "option timeout '90'") || !strings.Contains(cfg, "list reach 'iot'") || strings.Contains(cfg, "list reach 'guest'") ||
+		strings.TrimSpace(e.sh("uci get trustjoin.guest.lifetime")) != "86400" {
 		t.Errorf("config after the push:\n%s", cfg)
 	}
 

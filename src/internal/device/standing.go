@@ -48,6 +48,12 @@ func (o *Owner) Move(ctx context.Context, id, segment string, by Actor) (registr
 		kind = Released
 	}
 	return o.change(ctx, kind, by, d.ID, func(d *registry.Device) (string, error) {
+		switch {
+		case !seg.Quarantine:
+			d.QuarantinedFrom = ""
+		case !d.Quarantined:
+			d.QuarantinedFrom = d.Segment
+		}
 		d.Segment, d.Quarantined = seg.Name, seg.Quarantine
 		if d.Onboarding != nil {
 			d.Onboarding.Segment = seg.Name
@@ -69,9 +75,22 @@ func (o *Owner) Quarantine(ctx context.Context, id string, by Actor) (registry.D
 	return o.Move(ctx, id, q, by)
 }
 
-// Release returns a quarantined device to the default segment.
+// Release returns a quarantined device to the segment it was quarantined
+// from (a guest device stays a guest), or to the default segment if the
+// configuration no longer has that one.
 func (o *Owner) Release(ctx context.Context, id string, by Actor) (registry.Device, error) {
-	return o.Move(ctx, id, o.o.DefaultSegment, by)
+	d, err := o.o.Registry.Get(id)
+	if err != nil {
+		return registry.Device{}, err
+	}
+	if !d.Quarantined {
+		return d, nil // nothing to lift; a phone link moves nothing this way
+	}
+	to := o.o.DefaultSegment
+	if s, ok := o.segment(d.QuarantinedFrom); ok && !s.Quarantine {
+		to = s.Name
+	}
+	return o.Move(ctx, d.ID, to, by)
 }
 
 // Remove withdraws a device's credential so it can no longer connect: its

@@ -262,6 +262,38 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// Release undoes a quarantine: the device goes back to the segment it was
+// quarantined from, not to the default one.
+func TestReleaseReturnsHome(t *testing.T) {
+	tests := []struct {
+		name, from, want string
+	}{
+		{"a guest stays a guest", "guest", "guest"},
+		{"the default segment", "iot", "iot"},
+		{"a segment since removed", "lab", "iot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, time.Second)
+			r.reg.Put(registry.Device{ID: "d-1", Name: "Cam", Segment: tt.from, State: registry.StateConnected})
+			for range 2 { // quarantined twice: still remembers where from
+				d, err := r.o.Quarantine(ctx, "Cam", System)
+				if err != nil || !d.Quarantined || d.QuarantinedFrom != tt.from {
+					t.Fatalf("Quarantine: %+v %v", d, err)
+				}
+			}
+			d, err := r.o.Release(ctx, "Cam", Householder)
+			if err != nil || d.Quarantined || d.Segment != tt.want || d.QuarantinedFrom != "" {
+				t.Fatalf("Release: segment %q quarantined %v from %q, %v; want segment %q", d.Segment, d.Quarantined, d.QuarantinedFrom, err, tt.want)
+			}
+			// Releasing a device that is not quarantined moves nothing.
+			if d, err := r.o.Release(ctx, "Cam", Phone); err != nil || d.Segment != tt.want {
+				t.Fatalf("second Release: %+v %v", d, err)
+			}
+		})
+	}
+}
+
 // Expiry withdraws the credential and cuts the device off; it keeps its
 // place in the household.
 func TestExpire(t *testing.T) {

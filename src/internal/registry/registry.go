@@ -51,9 +51,13 @@ type Device struct {
 	Onboarding  *Onboarding `json:"onboarding,omitempty"`
 	State       State       `json:"state"`
 	Quarantined bool        `json:"quarantined,omitempty"`
-	MUDURL      string      `json:"mud_url,omitempty"`
-	LastSeen    time.Time   `json:"last_seen,omitempty"`
-	History     []Event     `json:"history,omitempty"`
+	// QuarantinedFrom is the segment a quarantined device was in: release
+	// takes it back there, and its credential keeps that segment's
+	// lifetime meanwhile.
+	QuarantinedFrom string    `json:"quarantined_from,omitempty"`
+	MUDURL          string    `json:"mud_url,omitempty"`
+	LastSeen        time.Time `json:"last_seen,omitempty"`
+	History         []Event   `json:"history,omitempty"`
 
 	// Recorded by the device owner (package device) as package mudpolicy
 	// decides: where the device's MUD policy stands (api.MUDStatus

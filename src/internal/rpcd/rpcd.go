@@ -142,6 +142,45 @@ type preauthReply struct {
 	Entries []api.PreauthEntry `json:"entries"`
 }
 
+// behaviourReply is a device's behaviour with its latest destinations
+// also as lists in plain words, newest first (what TR-181 carries as
+// Device.{i}.Stats.DroppedDestinations, OpenedDestinations: a
+// parameter's value is a string, and bbfdm reads an array as its length).
+type behaviourReply struct {
+	api.Behaviour
+	DroppedTo string `json:"dropped_to"`
+	OpenedTo  string `json:"opened_to"`
+}
+
+// maxListed bounds the destinations of each list: TR-181 strings are
+// read whole, and the latest few are what a person looks at.
+const maxListed = 16
+
+func summarise(b api.Behaviour) behaviourReply {
+	var dropped, opened []string
+	for _, e := range b.Entries {
+		switch {
+		case e.Verdict == "dropped" && len(dropped) < maxListed:
+			dropped = append(dropped, e.Destination())
+		case e.Verdict == "opened" && len(opened) < maxListed:
+			opened = append(opened, e.Destination())
+		}
+	}
+	return behaviourReply{Behaviour: b, DroppedTo: strings.Join(dropped, ","), OpenedTo: strings.Join(opened, ",")}
+}
+
+// unknownReply is the unknown devices with each one's addresses also as
+// one comma-separated string (TR-181's Unknown.{i}.Addresses).
+type unknownReply struct {
+	api.UnknownList
+	Unknown []unknownDevice `json:"unknown"`
+}
+
+type unknownDevice struct {
+	api.UnknownDevice
+	AddressList string `json:"address_list"`
+}
+
 type removedReply struct {
 	Removed   string `json:"removed,omitempty"`
 	Cancelled string `json:"cancelled,omitempty"`
@@ -229,7 +268,15 @@ var Methods = map[string]Method{
 	// an event number, for LuCI's polling and TR-069), a device's
 	// behaviour and learned profile.
 	"unknown": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {
-		return do[api.UnknownList](ctx, c, "GET", "/v1/unknown", nil)
+		var r api.UnknownList
+		if err := c.Do(ctx, "GET", "/v1/unknown", nil, &r); err != nil {
+			return nil, err
+		}
+		out := unknownReply{UnknownList: r, Unknown: make([]unknownDevice, len(r.Unknown))}
+		for i, u := range r.Unknown {
+			out.Unknown[i] = unknownDevice{UnknownDevice: u, AddressList: strings.Join(u.Addresses, ",")}
+		}
+		return out, nil
 	}},
 	"events": {Args: map[string]any{"since": 0}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
 		since := "0"
@@ -258,9 +305,18 @@ var Methods = map[string]Method{
 		}
 		return do[api.HandledDevice](ctx, c, "POST", "/v1/unknown/"+url.PathEscape(mac), api.HandleRequest{Action: a.str("action")})
 	}},
-	"behaviour":         {Args: map[string]any{"id": "", "instance": ""}, call: byID[api.Behaviour]("GET", "/behaviour")},
+	"behaviour": {Args: map[string]any{"id": "", "instance": ""}, call: func(ctx context.Context, c *api.Client, a args) (any, error) {
+		r, err := byID[api.Behaviour]("GET", "/behaviour")(ctx, c, a)
+		if err != nil {
+			return nil, err
+		}
+		return summarise(r.(api.Behaviour)), nil
+	}},
 	"mud_learn":         {Args: map[string]any{"id": ""}, call: byID[api.Learned]("GET", "/learned")},
 	"mud_learn_approve": {Args: map[string]any{"id": ""}, call: byID[api.Device]("POST", "/learned/approve")},
+	// mud_show is what the firewall enforces for a device (`trustjoin mud
+	// show`): its rules in nft syntax and their counters.
+	"mud_show": {Args: map[string]any{"id": ""}, call: byID[api.Enforced]("GET", "/enforced")},
 	// phone_start returns the one-time link for the householder's phone
 	// and its QR code; the link is the one secret a reply may carry.
 	"phone_start": {Args: map[string]any{}, call: func(ctx context.Context, c *api.Client, _ args) (any, error) {

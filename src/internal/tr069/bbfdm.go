@@ -104,6 +104,13 @@ func constraints(p Param) map[string]any {
 		c["enumerations"] = p.Enum
 	}
 	switch {
+	case p.Range != nil && p.Never:
+		// bbfdm takes a value that is within a range with both ends,
+		// else goes on to the next; a range with one end it checks and
+		// stops. So {max 0} last lets 0 through besides the range, and
+		// nothing else. ({min 0, max 0} would not: bbfdm reads equal ends
+		// as a length.)
+		c["range"] = []any{map[string]any{"min": p.Range.Min, "max": p.Range.Max}, map[string]any{"max": 0}}
 	case p.Range != nil:
 		c["range"] = []any{map[string]any{"min": p.Range.Min, "max": p.Range.Max}}
 	case p.MaxLen > 0:
@@ -165,6 +172,12 @@ func leafMapping(o Object, p Param) map[string]any {
 	case o.Ubus != nil:
 		return map[string]any{"data": "@Parent", "type": "json", "key": p.Ubus.Key}
 	case p.Ubus.Arg != "":
+		if t, _ := Table(o.Path); t.Ubus != nil {
+			// A call about the instance of a ubus-backed table, which
+			// bbfdm names by its number only.
+			return map[string]any{"type": "ubus", "ubus": map[string]any{"object": "trustjoin", "method": p.Ubus.Method,
+				"args": map[string]any{"instance": "{i}"}, "key": p.Ubus.Key}}
+		}
 		// A call about the instance's own section (@Name).
 		return map[string]any{"type": "ubus", "ubus": map[string]any{"object": "trustjoin", "method": p.Ubus.Method,
 			"args": map[string]any{p.Ubus.Arg: "@Name"}, "key": p.Ubus.Key}}

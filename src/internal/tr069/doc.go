@@ -7,7 +7,9 @@
 // Settings an ACS may write, and the ISP's list of pre-authorised devices,
 // map to the UCI file /etc/config/trustjoin; status, counters and devices
 // to the ubus object "trustjoin" (the rpcd plugin), whose move and
-// quarantine methods are the writes under Device.{i}.. Every writable
+// quarantine methods are the writes under Device.{i}.; an object inside a
+// table (Device.{i}.Stats.) reads calls about its instance (behaviour).
+// The unknown devices are a read-only table (Unknown.{i}.). Every writable
 // parameter declares what a value must be (ranges, enumerations, sizes,
 // patterns), so the agents refuse a bad one with fault 9007 before
 // anything is applied; what only trustjoin can judge (a segment named

@@ -44,7 +44,13 @@ func EasyCWMP(vendor string) ([]byte, error) {
 
 	var tables []Object
 	w("\nentry_execute_method_trustjoin() {\n\tcase \"$1\" in \"\"|\"Device.\"|\"$TJ_ROOT\"*)\n")
+	// Objects inside a table (Device.{i}.Stats.) are its entries'.
+	within := map[string][]Object{}
 	for _, o := range Model() {
+		if t, ok := Table(o.Path); ok && t.Path != o.Path {
+			within[t.Path] = append(within[t.Path], o)
+			continue
+		}
 		if strings.HasSuffix(o.Path, "{i}.") {
 			tables = append(tables, o)
 			tbl := strings.TrimSuffix(o.Path, "{i}.")
@@ -96,6 +102,17 @@ func EasyCWMP(vendor string) ([]byte, error) {
 			}
 			w("\t%s\n", line)
 		}
+		for _, sub := range within[o.Path] {
+			rel := strings.TrimPrefix(sub.Path, o.Path)
+			w("\tcommon_execute_method_obj \"${p}%s\" \"0\"\n", rel)
+			for _, p := range sub.Params {
+				line, err := easycwmpParam(sub, p, "${p}"+rel)
+				if err != nil {
+					return nil, err
+				}
+				w("\t%s\n", line)
+			}
+		}
 		w("}\n")
 	}
 	return []byte(b.String()), nil
@@ -115,6 +132,8 @@ func easycwmpCheck(p Param) (string, error) {
 	switch {
 	case p.Type == "boolean":
 		return "tj_check_bool", nil
+	case p.Type == "unsignedInt" && p.Range != nil && p.Never:
+		return fmt.Sprintf("tj_check_uint_never %d %d", p.Range.Min, p.Range.Max), nil
 	case p.Type == "unsignedInt" && p.Range != nil:
 		return fmt.Sprintf("tj_check_uint %d %d", p.Range.Min, p.Range.Max), nil
 	case p.Type == "unsignedInt":
@@ -249,6 +268,11 @@ tj_check_bool() {
 tj_check_uint() {
 	case "$3" in ''|*[!0-9]*) return 1 ;; esac
 	[ ${#3} -le 10 ] && [ "$3" -ge "$1" ] && [ "$3" -le "$2" ]
+}
+
+# tj_check_uint_never MIN MAX VALUE: 0 (never), or within the range.
+tj_check_uint_never() {
+	[ "$3" = 0 ] || tj_check_uint "$@"
 }
 
 tj_check_enum() {

@@ -79,7 +79,8 @@ func TestEasyCWMPMappings(t *testing.T) {
 			checkShellCalls(t, path, m[4], sections, uciType[prefix], true)
 		}
 		for _, m := range objLine.FindAllStringSubmatch(fn, -1) {
-			path := strings.Replace(pathVars.Replace(m[1]), "$p", prefix, 1)
+			path := pathVars.Replace(m[1])
+			path = strings.Replace(strings.Replace(path, "${p}", prefix, 1), "$p", prefix, 1)
 			objects[path] = m[2]
 		}
 	}

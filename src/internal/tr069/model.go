@@ -22,8 +22,10 @@ type Ubus struct {
 	// Key is a path into the reply ("counters.connected"); under a
 	// ubus-backed table, into the instance's element.
 	Key string
-	// Arg, under a UCI-backed table, is the argument that names the
-	// instance's section (the call is about that instance).
+	// Arg, under a table, is the argument that names the instance (the
+	// call is about that instance): its section under a UCI-backed table,
+	// its key under a ubus-backed one (bbfdm passes its number as
+	// "instance" instead).
 	Arg string
 }
 
@@ -47,8 +49,10 @@ type Param struct {
 	// one up front (fault 9007) rather than trustjoin after the commit:
 	// Enum for a fixed set, Range for numbers, MaxLen and Pattern (POSIX
 	// extended, anchored) for strings; for lists, each element.
-	Enum    []string
-	Range   *Range
+	Enum  []string
+	Range *Range
+	// Never allows 0 besides Range (a lifetime: 0 for never).
+	Never   bool
 	MaxLen  int
 	Pattern string
 	// Default is read when the option or field is absent: what trustjoin
@@ -117,6 +121,7 @@ func Model() []Object {
 	st := func(key string) *Ubus { return &Ubus{Method: "status", Key: key} }
 	el := func(key string) *Ubus { return &Ubus{Key: key} }
 	pa := func(key string) *Ubus { return &Ubus{Method: "preauth_get", Key: key, Arg: "section"} }
+	about := func(method, key string) *Ubus { return &Ubus{Method: method, Key: key, Arg: "id"} }
 	rng := func(lo, hi uint32) *Range { return &Range{lo, hi} }
 	alias := Param{Name: "Alias", Type: "string", Write: true, MaxLen: 64, Pattern: aliasPattern, Alias: true}
 	name := Param{Name: "Name", Type: "string", Write: true, MaxLen: 32, Pattern: namePattern, UCI: own("@Name")}
@@ -133,6 +138,7 @@ func Model() []Object {
 			{Name: "ControllerNumberOfEntries", Type: "unsignedInt", Default: "0", Count: "Controller.{i}."},
 			{Name: "DeviceNumberOfEntries", Type: "unsignedInt", Default: "0", Count: "Device.{i}."},
 			{Name: "PreAuthorizedNumberOfEntries", Type: "unsignedInt", Default: "0", Count: "PreAuthorized.{i}."},
+			{Name: "UnknownNumberOfEntries", Type: "unsignedInt", Default: "0", Count: "Unknown.{i}."},
 		}},
 		{Path: "Onboarding.", Params: []Param{
 			{Name: "DefaultSegment", Type: "string", Write: true, MaxLen: 32, Pattern: namePattern, Default: "iot", UCI: u("onboarding", "default_segment")},
@@ -177,6 +183,10 @@ func Model() []Object {
 			{Name: "Bridge", Type: "string", Write: true, MaxLen: 15, Pattern: optional(ifnamePattern), UCI: own("bridge")},
 			{Name: "Uplink", Type: "string", Write: true, MaxLen: 15, Pattern: optional(ifnamePattern), UCI: own("uplink")},
 			{Name: "Watch", Type: "string", Write: true, Enum: []string{"off", "notify", "quarantine"}, Default: "notify", UCI: own("watch")},
+			// How long a credential given in the segment lasts, in
+			// seconds: 0 for ever, else a minute to ten years (as the
+			// daemon takes option lifetime).
+			{Name: "Lifetime", Type: "unsignedInt", Write: true, Range: rng(60, 10*365*86400), Never: true, Default: "0", UCI: own("lifetime")},
 		}},
 		// What MUD "controller" and "my-controller" rules reach.
 		{Path: "Controller.{i}.", UCIType: "controller", Access: true, UniqueKeys: []string{"Name"}, Params: []Param{
@@ -206,6 +216,21 @@ func Model() []Object {
 			{Name: "AcceptedBytes", Type: "unsignedLong", Default: "0", Ubus: el("firewall.accepted_bytes")},
 			{Name: "DroppedPackets", Type: "unsignedLong", Default: "0", Ubus: el("firewall.dropped_packets")},
 			{Name: "DroppedBytes", Type: "unsignedLong", Default: "0", Ubus: el("firewall.dropped_bytes")},
+			// When its credential expires (its segment's lifetime); the
+			// Unknown Time for never.
+			{Name: "CredentialExpires", Type: "dateTime", Default: UnknownTime, Ubus: el("credential.expires_at")},
+		}},
+		// What the device did lately, as its firewall saw it (kept in
+		// RAM since the daemon started): packets its policy dropped,
+		// connections it opened and others opened to it, and the latest
+		// destinations of each (name or address:port/protocol, newest
+		// first, at most 16).
+		{Path: "Device.{i}.Stats.", Params: []Param{
+			{Name: "Dropped", Type: "unsignedLong", Default: "0", Ubus: about("behaviour", "dropped")},
+			{Name: "Opened", Type: "unsignedLong", Default: "0", Ubus: about("behaviour", "opened")},
+			{Name: "Inbound", Type: "unsignedLong", Default: "0", Ubus: about("behaviour", "inbound")},
+			{Name: "DroppedDestinations", Type: "string", Ubus: about("behaviour", "dropped_to")},
+			{Name: "OpenedDestinations", Type: "string", Ubus: about("behaviour", "opened_to")},
 		}},
 		// Pre-authorised devices the ISP lists (section "preauth"): each
 		// onboards with no touch when it announces itself. The URI goes
@@ -230,6 +255,26 @@ func Model() []Object {
 			{Name: "DeviceID", Type: "string", Ubus: pa("device_id")},
 			{Name: "AddedAt", Type: "dateTime", Default: UnknownTime, Ubus: pa("added_at")},
 		}},
+		// Devices on the network the household did not onboard (on the
+		// shared password, wired, or on a segment not their own), as last
+		// seen; read-only: the household acts on them in LuCI or with
+		// trustjoin unknown.
+		{Path: "Unknown.{i}.", Ubus: &Ubus{Method: "unknown", Key: "unknown"}, Key: "mac", UniqueKeys: []string{"MACAddress"}, Params: []Param{
+			{Name: "MACAddress", Type: "string", Ubus: el("mac")},
+			{Name: "Kind", Type: "string", Ubus: el("kind")},
+			{Name: "Interface", Type: "string", Ubus: el("iface")},
+			{Name: "Segment", Type: "string", Ubus: el("segment")},
+			// For a device on a segment not its own: which, and where
+			// it belongs.
+			{Name: "DeviceID", Type: "string", Ubus: el("device")},
+			{Name: "ExpectedSegment", Type: "string", Ubus: el("expected_segment")},
+			{Name: "Hostname", Type: "string", Ubus: el("hostname")},
+			{Name: "Addresses", Type: "string", Ubus: el("address_list")},
+			{Name: "FirstSeen", Type: "dateTime", Default: UnknownTime, Ubus: el("first_seen")},
+			{Name: "LastSeen", Type: "dateTime", Default: UnknownTime, Ubus: el("last_seen")},
+			// block or guest once the household acted on it.
+			{Name: "Handled", Type: "string", Ubus: el("handled")},
+		}},
 		{Path: "Firewall.", Params: []Param{
 			{Name: "Enable", Type: "boolean", Write: true, Default: "1", UCI: u("main", "firewall")},
 			{Name: "DHCPLeases", Type: "string", Write: true, MaxLen: 256, Pattern: `^(/[^,]*)?$`, UCI: u("main", "dhcp_leases")},
@@ -248,6 +293,16 @@ func Model() []Object {
 			{Name: "Port", Type: "unsignedInt", Write: true, Range: rng(1, 65535), Default: "8443", UCI: u("brski", "port")},
 		}},
 	}
+}
+
+// Table is the multi-instance object path is in ("Device.{i}." for
+// "Device.{i}.Stats."), or false.
+func Table(path string) (Object, bool) {
+	i := strings.LastIndex(path, "{i}.")
+	if i < 0 {
+		return Object{}, false
+	}
+	return Find(path[:i+len("{i}.")])
 }
 
 // optional lets an anchored pattern match the empty string too.

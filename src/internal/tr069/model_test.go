@@ -2,6 +2,7 @@ package tr069_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,7 +10,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +23,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/rpcd"
@@ -185,6 +191,7 @@ func accepts(p tr069.Param, v string) bool {
 			if !contains([]string{"0", "1", "true", "false"}, v) {
 				return false
 			}
+		case p.Range != nil && p.Never && v == "0":
 		case p.Range != nil:
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil || uint32(n) < p.Range.Min || uint32(n) > p.Range.Max {
@@ -259,6 +266,7 @@ func sampleValues(t *testing.T) map[string][]string {
 		"Bridge":           {"br-cams", "", "a/b", "too-long-ifname-x"},
 		"Uplink":           {"", "x/y"},
 		"Watch":            {"off", "notify", "quarantine", "never"},
+		"Lifetime":         {"0", "60", "86400", "315360000", "59", "1", "9", "315360001", "-1", "x", ""},
 		"Addresses":        {"192.168.1.20", "192.168.1.20,fd00::20", "203.0.113.0/24", "hub.lan", "1.2.3.4/99"},
 		"Classes":          {"https://maker.example/hub", "urn:x:y", "nocolon"},
 		"MUDURLs":          {"https://maker.example/b.json", "http://maker.example/b.json"},
@@ -460,8 +468,29 @@ func TestUbusMappings(t *testing.T) {
 	now := time.Now()
 	replies := map[string]any{
 		"status":      api.Status{Radios: []api.Radio{{}}, Config: api.ConfigStatus{RejectedAt: &now}},
-		"devices":     map[string]any{"devices": []api.Device{{LastSeen: &now, Firewall: &api.FirewallStatus{}}}},
+		"devices":     map[string]any{"devices": []api.Device{{LastSeen: &now, Firewall: &api.FirewallStatus{}, Credential: &api.Credential{ExpiresAt: &now}}}},
 		"preauth_get": api.PreauthEntry{DeviceID: "d-1"},
+	}
+	// The watch calls' replies are the plugin's own (lists also as
+	// strings): asked of it, over a stand-in API.
+	c := serveJSON(t, map[string]any{
+		"/v1/devices/d-1/behaviour": api.Behaviour{Dropped: 1, Opened: 1, Inbound: 1, Entries: []behaviour.Entry{
+			{Flow: behaviour.Flow{Verdict: behaviour.Dropped, Proto: 6, Addr: netip.MustParseAddr("192.0.2.1"), Port: 23}},
+			{Flow: behaviour.Flow{Verdict: behaviour.Opened, Proto: 6, Addr: netip.MustParseAddr("192.0.2.2"), Port: 443}}}},
+		"/v1/unknown": api.UnknownList{Unknown: []api.UnknownDevice{{MAC: "02:00:00:00:00:01", Kind: "wrong-segment", Iface: "wlan0",
+			Segment: "guest", Device: "d-1", Name: "Cam", Expected: "iot", Addresses: []string{"192.168.1.9"}, Hostname: "cam",
+			FirstSeen: now, LastSeen: now, Handled: "guest"}}},
+	})
+	for method, in := range map[string]string{"behaviour": `{"id":"d-1"}`, "unknown": `{}`} {
+		var out bytes.Buffer
+		if err := rpcd.Call(context.Background(), c, method, strings.NewReader(in), &out); err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		var v any
+		if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+			t.Fatal(err)
+		}
+		replies[method] = v
 	}
 	for _, o := range tr069.Model() {
 		var arrayKey string
@@ -784,3 +813,24 @@ func keyB64(t *testing.T) string {
 }
 
 func dppURI(t *testing.T) string { return "DPP:V:2;K:" + keyB64(t) + ";;" }
+
+// serveJSON answers GET paths with the values, as the daemon's API.
+func serveJSON(t *testing.T, replies map[string]any) *api.Client {
+	path := filepath.Join(t.TempDir(), "api.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, ok := replies[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(v)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return api.NewClient(path)
+}

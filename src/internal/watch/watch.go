@@ -321,7 +321,12 @@ func (w *Watch) UnknownOff() bool { return w.inv == nil }
 
 // Lifetime is how long a device's credential lasts: its segment's.
 func (w *Watch) Lifetime(d registry.Device) time.Duration {
-	s, ok := w.o.Config.SegmentByName(d.Segment)
+	seg := d.Segment
+	if d.Quarantined && d.QuarantinedFrom != "" {
+		// Quarantine does not lengthen a credential's life.
+		seg = d.QuarantinedFrom
+	}
+	s, ok := w.o.Config.SegmentByName(seg)
 	if !ok {
 		return 0
 	}

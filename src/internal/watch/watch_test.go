@@ -208,6 +208,12 @@ func TestExpiry(t *testing.T) {
 	if got := g.w.Expires(g.o.Devices()[0]); !got.IsZero() {
 		t.Fatalf("iot has no lifetime, Expires = %v", got)
 	}
+	// Quarantine does not lengthen a credential's life.
+	q := tv
+	q.Segment, q.Quarantined, q.QuarantinedFrom = "quarantine", true, tv.Segment
+	if got := g.w.Expires(q); !got.Equal(g.now.Add(24 * time.Hour)) {
+		t.Fatalf("quarantined from %s: Expires = %v", tv.Segment, got)
+	}
 	g.now = g.now.Add(23 * time.Hour)
 	g.w.exp.Check()
 	g.now = g.now.Add(time.Hour)

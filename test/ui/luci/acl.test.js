@@ -15,7 +15,7 @@ const aclFile = path.join(app, 'root/usr/share/rpcd/acl.d/luci-app-trustjoin.jso
 const menuFile = path.join(app, 'root/usr/share/luci/menu.d/luci-app-trustjoin.json');
 
 // Methods that change nothing; everything else needs the write right.
-const READ = new Set([ 'status', 'devices', 'device', 'progress', 'preauth_list' ]);
+const READ = new Set([ 'status', 'devices', 'device', 'progress', 'preauth_list', 'events', 'unknown', 'behaviour', 'mud_learn', 'mud_show' ]);
 
 function views() {
 	const v = viewFiles();

@@ -26,7 +26,15 @@ const replies = {
 	},
 	preauth_list: { entries: [ { id: 'p1', name: 'Garage sensor', segment: 'iot', uri_hash: 'ff', added_by: 'user', added_at: '2026-11-29T09:00:00Z' } ] },
 	onboard: { id: 'r1', state: 'queued' },
-	progress: { id: 'r1', state: 'failed', error: 'The device did not answer.', hint: 'Bring it closer.' }
+	progress: { id: 'r1', state: 'failed', error: 'The device did not answer.', hint: 'Bring it closer.' },
+	events: { events: [ { seq: 1, at: '2026-11-30T09:00:00Z', kind: 'auto-quarantine', device: 'd2', message: 'd2 was quarantined automatically' } ], counts: { total: 1 } },
+	unknown: { unknown: [ { mac: '02:00:00:00:00:77', kind: 'shared-password', iface: 'wlan0', addresses: [ '192.168.1.77' ], last_seen: '2026-11-30T10:00:00Z' },
+		{ mac: '02:00:00:00:00:88', kind: 'wired', iface: 'lan1', segment: 'iot', last_seen: '2026-11-30T10:00:00Z' } ],
+	handled: [ { mac: '02:00:00:00:00:99', action: 'block', at: '2026-11-30T10:00:00Z' } ] },
+	behaviour: { dropped: 3, opened: 1, entries: [ { verdict: 'dropped', proto: 6, address: '203.0.113.9', port: 23, count: 3, last: '2026-11-30T10:00:00Z' },
+		{ verdict: 'opened', proto: 1, address: '192.0.2.1', port: 8, count: 1, last: '2026-11-30T10:00:00Z' } ] },
+	mud_learn: { learning: true, profile: { started: '2026-11-29T09:00:00Z', until: '2026-12-02T09:00:00Z', full: true }, describe: [ 'time.example on port 123' ] },
+	mud_show: { in_firewall: false, reason: 'the firewall is off' }
 };
 
 // dataStrings: every string and number in v, and the keys of objects
@@ -91,6 +99,9 @@ test('devices: the MUD dialogs have no untranslated text', async () => {
 	assert.deepEqual(check(t), [], 'approve dialog');
 	await t.click(t.document.querySelector('tr[data-device="d1"] a'));
 	assert.deepEqual(check(t), [], 'details dialog');
+	await t.click(t.document.querySelector('tr[data-device="d2"] a'));
+	assert.ok(t.modal().querySelector('#trustjoin-quarantine'));
+	assert.deepEqual(check(t), [], 'details dialog of a quarantined device');
 	await t.click(t.modal().querySelector('button[data-action="mud-set"]'));
 	t.modal().querySelector('input').value = 'http://example.com/speaker.json';
 	await t.click(t.modal().querySelector('button[data-action="confirm"]'));

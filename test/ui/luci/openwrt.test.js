@@ -130,6 +130,14 @@ async function daemon() {
 	return JSON.parse(await r.sh('trustjoin status --json'));
 }
 
+// daemonPid is the daemon's process as procd runs it (pidof would also
+// list the rpcd plugin, the same binary, while a page's poll runs it).
+async function daemonPid() {
+	const pid = (await r.sh(`ubus call service list '{"name":"trustjoin"}' | jsonfilter -e '@.trustjoin.instances.*.pid'`)).trim();
+	assert.match(pid, /^\d+$/, 'procd runs one trustjoin daemon');
+	return pid;
+}
+
 async function devices() {
 	return JSON.parse(await r.sh('trustjoin devices --json')).devices;
 }
@@ -276,6 +284,93 @@ test('Add: in a secure context (http://127.0.0.1) the camera reads the QR code; 
 	await s.ctx.close();
 });
 
+// A device in the router's network that nobody added: a neighbour-table
+// entry on the access point's interface (a dummy link here: the radio is
+// the fake hostapd's), which the daemon's next search finds.
+const STRANGER = '02:00:00:00:00:77';
+
+test('After onboarding: the events on Status; a device nobody added moved to guest, blocked and undone; a device\'s details with its quarantine reason, release, expiry, behaviour, learned profile and firewall rules', { skip }, async () => {
+	// Searches every 2 s, and credentials in iot last an hour (so a
+	// warning at once: it is less than expiry_warning away).
+	await r.sh('uci set trustjoin.watch.scan_interval=2 && uci set trustjoin.iot.lifetime=3600 && uci commit trustjoin && /etc/init.d/trustjoin reload');
+	await r.ip('link', 'add', 'wlan0', 'type', 'veth', 'peer', 'name', 'wlan0-peer');
+	await r.ip('link', 'set', 'wlan0', 'up');
+	await r.ip('link', 'set', 'wlan0-peer', 'up');
+	await r.ip('neigh', 'replace', '192.168.1.77', 'lladdr', STRANGER, 'dev', 'wlan0', 'nud', 'reachable');
+	await until('the daemon lists the stranger', async () => JSON.parse(await r.sh('trustjoin unknown --json')).unknown.some((u) => u.mac === STRANGER));
+	const uri = execFileSync(helper, [ 'uri' ], { encoding: 'utf8' }).trim();
+	await r.sh(`trustjoin onboard --qr '${uri}' --name Camera >/dev/null`);
+	const d = (await devices()).find((x) => x.name === 'Camera');
+	assert.ok(d && d.credential && d.credential.expires_at, 'the camera has a credential that expires');
+
+	const s = await login('root');
+	await view(s, 'network/trustjoin/status', '#trustjoin-events tr[data-event]');
+	const kinds = await s.p.locator('#trustjoin-events tr[data-event]').evaluateAll((rs) => rs.map((x) => x.dataset.kind));
+	assert.ok(kinds.includes('unknown-device') && kinds.includes('credential-expiring'), `events: ${kinds}`);
+	assert.match(await s.p.locator('#trustjoin-events').innerText(), /Device nobody added.*02:00:00:00:00:77/s);
+	assert.match(await s.p.locator('#trustjoin-counters').innerText(), /Security events since the router started\s+[1-9]/);
+	assert.match(await s.p.locator('#trustjoin-counters').innerText(), /Devices on your network nobody added\s+1/);
+	await shot(s, 'real-status-events');
+
+	// The stranger: to guest, undone, blocked after asking, undone.
+	const modal = s.p.locator('#modal_overlay .modal');
+	const row = () => s.p.locator(`#trustjoin-unknown tr[data-mac="${STRANGER}"]`);
+	const handled = async () => (JSON.parse(await r.sh('trustjoin unknown --json')).handled || []).find((h) => h.mac === STRANGER);
+	await view(s, 'network/trustjoin/devices', `#trustjoin-unknown tr[data-mac="${STRANGER}"]`);
+	assert.match(await row().innerText(), /02:00:00:00:00:77 · 192\.168\.1\.77/);
+	assert.match(await row().locator('[data-action="unknown-add"]').getAttribute('href'), /\/admin\/network\/trustjoin\/add$/);
+	await shot(s, 'real-devices-unknown');
+	await row().locator('[data-action="unknown-guest"]').click();
+	await until('guest on the page', async () => (await row().locator('[data-handled="guest"]').count()) === 1);
+	assert.equal((await handled()).action, 'guest');
+	await row().locator('[data-action="unknown-undo"]').click();
+	await until('undone on the page', async () => (await row().locator('[data-action="unknown-block"]').count()) === 1);
+	assert.equal(await handled(), undefined);
+	await row().locator('[data-action="unknown-block"]').click();
+	await modal.locator('button[data-action="confirm"]').click();
+	await until('blocked on the page', async () => (await row().locator('[data-handled="block"]').count()) === 1);
+	assert.equal((await handled()).action, 'block');
+	await row().locator('[data-action="unknown-undo"]').click();
+	await until('unblocked', async () => (await handled()) === undefined);
+
+	// The camera: until when it has access; quarantined, why, and
+	// released from its details.
+	const drow = s.p.locator(`#trustjoin-devices tr[data-device="${d.id}"]`);
+	assert.match(await drow.innerText(), /Connected\s+Access until/);
+	assert.equal(await drow.locator(`[data-expires="${d.credential.expires_at}"]`).count(), 1);
+	await r.sh(`trustjoin quarantine ${d.id} >/dev/null`);
+	await until('quarantined on the page', async () => (await drow.locator('button[data-action="release"]').count()) === 1);
+	await drow.locator('a').click();
+	await modal.locator('#trustjoin-enforced').waitFor();
+	assert.match(await modal.locator('#trustjoin-quarantine').innerText(), /in quarantine.*Why \(.*\): quarantined/s);
+	assert.match(await modal.locator('#trustjoin-behaviour').innerText(), /Since the router started: \d+ blocked|Not available: /);
+	assert.match(await modal.locator('#trustjoin-learned').innerText(), /Still learning, until|No profile: /);
+	await modal.locator('#trustjoin-enforced summary').click();
+	const enforced = JSON.parse(await r.sh(`trustjoin mud show --json ${d.id}`));
+	if (enforced.in_firewall)
+		assert.match(await modal.locator('#trustjoin-enforced pre').innerText(), /table (inet|bridge) trustjoin/);
+	else
+		assert.match(await modal.locator('#trustjoin-enforced').innerText(), /holds nothing for this device/);
+	await shot(s, 'real-device-details');
+	await modal.locator('#trustjoin-quarantine button[data-action="release"]').click();
+	await until('released', async () => (await devices()).find((x) => x.id === d.id).quarantined === false);
+	await until('released on the page', async () => (await drow.locator('button[data-action="quarantine"]').count()) === 1);
+
+	// Approving a learned profile: the daemon's answer (a profile still
+	// being learned is refused) comes back as a message, not a failure.
+	const res = await ubus(s, 'trustjoin', 'mud_learn_approve', { id: d.id });
+	assert.equal(res.result && res.result[0], 0, JSON.stringify(res));
+	assert.equal(typeof (res.result[1].error || res.result[1].id), 'string', JSON.stringify(res));
+	assert.deepEqual(s.errors, []);
+	await s.ctx.close();
+	await r.ip('link', 'del', 'wlan0');
+	const pid = await daemonPid();
+	await r.sh(`trustjoin remove ${d.id} >/dev/null; uci set trustjoin.iot.lifetime=0 && uci commit trustjoin && /etc/init.d/trustjoin reload`);
+	// The reload restarts the daemon's tasks, its API among them.
+	await until('the daemon has the lifetime back in force', async () => ((await inForce()).match(/config segment 'iot'[^]*?option lifetime '(\d+)'/) || [])[1] === '0' && (await daemon()).ready);
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
+});
+
 // The daemon's configuration in force: what it last accepted.
 async function inForce() {
 	return r.sh('cat /etc/trustjoin/last-good.uci');
@@ -287,7 +382,7 @@ async function saveApply(s) {
 }
 
 test('Segments & policy: Save & Apply reaches the running daemon; a configuration it refuses is said on Status, and the corrected one applies', { skip }, async () => {
-	const pid = (await r.sh('pidof trustjoin')).trim();
+	const pid = await daemonPid();
 	const before = await daemon();
 	assert.doesNotMatch(await inForce(), /signature_policy 'require'/);
 	const s = await login('root');
@@ -298,7 +393,7 @@ test('Segments & policy: Save & Apply reaches the running daemon; a configuratio
 	const after = await daemon();
 	assert.ok(new Date(after.config.loaded_at) > new Date(before.config.loaded_at), 'loaded again');
 	assert.equal(after.config.rejected, '');
-	assert.equal((await r.sh('pidof trustjoin')).trim(), pid, 'reloaded, not restarted');
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
 
 	// Two segments on one VLAN: LuCI lets it through, the daemon refuses
 	// it and keeps what was in force.
@@ -320,7 +415,7 @@ test('Segments & policy: Save & Apply reaches the running daemon; a configuratio
 	await until('the corrected one is in force', async () => /config segment 'iot'\s+option vlan '21'/.test(await inForce()));
 	await view(s, 'network/trustjoin/status', '#trustjoin-config');
 	assert.match(await s.p.locator('#trustjoin-config').innerText(), /Configuration in force since/);
-	assert.equal((await r.sh('pidof trustjoin')).trim(), pid, 'reloaded, not restarted');
+	assert.equal(await daemonPid(), pid, 'reloaded, not restarted');
 	assert.deepEqual(s.errors, []);
 	await s.ctx.close();
 });

@@ -161,6 +161,9 @@ async function start(work) {
 		// network) and gives its output; a failing script rejects.
 		sh: (script) => run('nsenter', [ '-t', String(init), '-m', '-n', '-p', '-r', '-w', '--',
 			'/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', '/bin/sh', '-c', script ]),
+		// ip runs the host's iproute2 in the router's network (busybox's
+		// ip in the root makes no veth and no neighbour entry).
+		ip: (...args) => run('nsenter', [ '--net=/proc/' + init + '/ns/net', '--', 'ip', ...args ]),
 		stop: async () => {
 			try {
 				process.kill(init, 'SIGKILL');

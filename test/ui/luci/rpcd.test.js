@@ -114,7 +114,7 @@ test('Status shows the running daemon: its version, the configuration in force, 
 
 test('Devices lists the daemon\'s registry (empty here)', async () => {
 	const t = await open('devices', { backend: rpcd });
-	assert.deepEqual(t.calls(), [ { method: 'devices', params: {} } ]);
+	assert.deepEqual(t.calls(), [ { method: 'devices', params: {} }, { method: 'unknown', params: {} } ]);
 	assert.match(t.text(), /No devices yet/);
 	assert.equal(t.luci.notifications.length, 0);
 	t.close();
@@ -166,6 +166,9 @@ test('Devices: mud_set and mud_approve reach the daemon with their arguments', a
 	for (let i = 0; i < 50 && t.luci.notifications.length < 1; i++)
 		await new Promise((r) => setTimeout(r, 100));
 	await t.click(t.document.querySelector('tr[data-device="d-404"] a'));
+	// The details ask the daemon for its behaviour, profile and rules too.
+	for (let i = 0; i < 50 && !t.modal(); i++)
+		await new Promise((r) => setTimeout(r, 100));
 	await t.click(t.modal().querySelector('button[data-action="mud-set"]'));
 	t.modal().querySelector('input').value = 'https://sensors.example.com/garage-v2.json';
 	await t.click(t.modal().querySelector('button[data-action="confirm"]'));

@@ -35,7 +35,7 @@ function radioRow(t, ifname) {
 
 test('shows DPP per access point, and the fix where it is missing', async () => {
 	const t = await openStatus(status(), '0.1.0-r1');
-	assert.deepEqual(t.calls(), [ { method: 'status', params: {} } ]);
+	assert.deepEqual(t.calls(), [ { method: 'status', params: {} }, { method: 'events', params: { since: 0 } } ]);
 	assert.match(radioRow(t, 'phy0-ap0').textContent, /Home.*2\.4 GHz.*Yes \(version 2\).*ready/);
 	const r1 = radioRow(t, 'phy1-ap0');
 	assert.match(r1.textContent, /5 GHz.*Missing/);

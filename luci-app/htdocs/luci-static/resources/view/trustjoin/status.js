@@ -6,13 +6,34 @@
 
 // Status: whether trustjoin runs, on which access points it can onboard
 // (and how to fix those that cannot), whether the last configuration was
-// refused, and its counters.
+// refused, its counters, and the latest security events (a device
+// quarantined for what it tried, one nobody added, a credential about to
+// expire...) in the daemon's plain words.
 
 // APP_VERSION is this LuCI package's version; the package build
 // (scripts/build/ipk.sh) stamps it, so it matches the daemon it ships with.
 var APP_VERSION = '0.0.0-devel';
 
 var callStatus = tjrpc.declare('status');
+var callEvents = tjrpc.declare('events', [ 'since' ]);
+
+// SHOWN is how many of the latest events the page lists.
+var SHOWN = 20;
+
+function eventKind(k) {
+	switch (k) {
+	case 'forbidden-traffic': return _('Tried what it may not');
+	case 'auto-quarantine': return _('Put in quarantine');
+	case 'unknown-device': return _('Device nobody added');
+	case 'credential-expiring': return _('Access expires soon');
+	case 'credential-expired': return _('Access expired');
+	case 'hook-denied': return _('Refused by the authorisation check');
+	case 'hook-failed': return _('Authorisation check failed');
+	case 'mud-changed': return _('Device profile changed');
+	case 'mud-signature-failed': return _('Device profile not genuine');
+	}
+	return String(k || '');
+}
 
 // DPP_FIX is said when the daemon names no fix of its own.
 var DPP_FIX = _('Install a full hostapd with Wi-Fi Easy Connect, for example: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls (or wpad-openssl), then restart Wi-Fi. OpenWrt 25.12 and later include it in the full variants.');
@@ -36,7 +57,19 @@ return view.extend({
 	appVersion: APP_VERSION,
 
 	load: function() {
-		return callStatus().catch(function(err) { return { failed: err } });
+		return this.fetch();
+	},
+
+	// fetch asks for the status and the events together; the events may
+	// fail alone (the daemon not watching), which the page says.
+	fetch: function() {
+		return Promise.all([
+			callStatus().catch(function(err) { return { failed: err } }),
+			callEvents(0).catch(function(err) { return { failed: err } })
+		]).then(function(r) {
+			r[0].events = r[1];
+			return r[0];
+		});
 	},
 
 	renderVersion: function(st) {
@@ -120,7 +153,10 @@ return view.extend({
 			[ _('Connected now'), c.connected ],
 			[ _('In quarantine'), c.quarantined ],
 			[ _('Failed attempts to add a device'), c.onboarding_failures ],
-			[ _('Blocked connections against a device profile'), c.mud_violations ]
+			[ _('Blocked connections against a device profile'), c.mud_violations ],
+			[ _('Security events since the router started'), c.security_events ],
+			[ _('Devices on your network nobody added'), c.unknown_devices ],
+			[ _('Devices waiting to be scanned again'), c.needs_reonboarding ]
 		];
 		return [ E('table', { 'class': 'table', 'id': 'trustjoin-counters' }, rows.map(function(r) {
 			return E('tr', { 'class': 'tr' }, [
@@ -128,6 +164,30 @@ return view.extend({
 				E('td', { 'class': 'td left' }, [ String(r[1] != null ? r[1] : 0) ])
 			]);
 		})) ];
+	},
+
+	// renderEvents lists the latest security events, newest first.
+	renderEvents: function(ev) {
+		if (!ev || ev.failed)
+			return [ E('p', { 'id': 'trustjoin-events', 'class': 'alert-message notice' }, [
+				_('Security events cannot be shown: %s').format(ev && ev.failed ? (ev.failed.message || String(ev.failed)) : _('no answer'))
+			]) ];
+		var list = (ev.events || []).slice(-SHOWN).reverse();
+		if (!list.length)
+			return [ E('p', { 'id': 'trustjoin-events' }, [ _('Nothing to report since the router started.') ]) ];
+		return [ E('table', { 'class': 'table', 'id': 'trustjoin-events' }, [
+			E('tr', { 'class': 'tr table-titles' }, [
+				E('th', { 'class': 'th' }, [ _('When') ]),
+				E('th', { 'class': 'th' }, [ _('What') ]),
+				E('th', { 'class': 'th' }, [ _('Details') ])
+			])
+		].concat(list.map(function(e) {
+			return E('tr', { 'class': 'tr', 'data-event': String(e.seq), 'data-kind': e.kind || '' }, [
+				E('td', { 'class': 'td', 'data-title': _('When') }, [ when(e.at) ]),
+				E('td', { 'class': 'td', 'data-title': _('What') }, [ eventKind(e.kind) ]),
+				E('td', { 'class': 'td', 'data-title': _('Details') }, [ e.message || '' ])
+			]);
+		}))) ];
 	},
 
 	renderBody: function(st) {
@@ -144,12 +204,13 @@ return view.extend({
 			sect(_('Versions'), this.renderVersion(st)),
 			sect(_('Configuration'), this.renderConfig(st)),
 			sect(_('Access points'), this.renderHostapd(st).concat(this.renderRadios(st))),
-			sect(_('Counters'), this.renderCounters(st))
+			sect(_('Counters'), this.renderCounters(st)),
+			sect(_('Recent security events'), this.renderEvents(st.events))
 		];
 	},
 
 	refresh: function() {
-		return callStatus().catch(function(err) { return { failed: err } }).then(L.bind(function(st) {
+		return this.fetch().then(L.bind(function(st) {
 			dom.content(this.body, this.renderBody(st));
 		}, this));
 	},

@@ -4,8 +4,8 @@
 
 // A box on Status → Overview: how many devices, and whether something
 // needs the householder (no Wi-Fi Easy Connect, a hostapd without VLANs, a
-// refused configuration, quarantined devices, the service not answering),
-// linking to the page that says what to do.
+// refused configuration, devices nobody added or waiting for a new scan,
+// the service not answering), linking to the page that says what to do.
 
 var callStatus = tjrpc.declare('status');
 
@@ -27,8 +27,8 @@ return baseclass.extend({
 	},
 
 	render: function(st) {
-		var link = function(text) {
-			return E('a', { 'href': L.url('admin/network/trustjoin/status') }, [ text ]);
+		var link = function(text, page) {
+			return E('a', { 'href': L.url('admin/network/trustjoin/' + (page || 'status')) }, [ text ]);
 		};
 		if (st.failed)
 			return E('div', { 'class': 'alert-message warning' }, [
@@ -44,6 +44,11 @@ return baseclass.extend({
 			notes.push(_('The installed hostapd cannot put devices in their segments (no VLANs).'));
 		if (st.config && st.config.rejected)
 			notes.push(_('Your last configuration change was refused.'));
+		var devnotes = [];
+		if (c.unknown_devices > 0)
+			devnotes.push(_('Devices on your network nobody added: %d.').format(c.unknown_devices));
+		if (c.needs_reonboarding > 0)
+			devnotes.push(_('Devices waiting to be scanned again: %d.').format(c.needs_reonboarding));
 
 		var rows = [
 			[ _('Devices added'), String(c.onboarded || 0) ],
@@ -57,9 +62,11 @@ return baseclass.extend({
 					E('td', { 'class': 'td left' }, [ r[1] ])
 				]);
 			})),
-			notes.length ? E('div', { 'class': 'alert-message warning' }, notes.map(function(n) {
+			notes.length || devnotes.length ? E('div', { 'class': 'alert-message warning' }, notes.map(function(n) {
 				return E('p', [ n, ' ', link(_('What to do')) ]);
-			})) : ''
+			}).concat(devnotes.map(function(n) {
+				return E('p', { 'data-devices-note': '' }, [ n, ' ', link(_('What to do'), 'devices') ]);
+			}))) : ''
 		]);
 	}
 });
