@@ -16,7 +16,7 @@ LDFLAGS := -s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$(
 all: build ## build the binary for this machine (.build/trustjoin)
 
 build: ## build the binary for this machine
-	$(GO) build -trimpath -gcflags '$(GCFLAGS)' -ldflags '$(LDFLAGS)' -o .build/trustjoin ./src/cmd/trustjoin
+	$(GO) build -trimpath $(GCFLAGS) -ldflags '$(LDFLAGS)' -o .build/trustjoin ./src/cmd/trustjoin
 
 cross: ## stripped binaries for every OpenWrt target (.build/bin/<arch>/)
 	scripts/build/cross.sh

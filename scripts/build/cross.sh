@@ -15,7 +15,7 @@ echo "$TARGETS" | while read -r arch goarch extra; do
 	mkdir -p "$out/$arch"
 	env=(CGO_ENABLED=0 GOTOOLCHAIN=local GOOS=linux GOARCH="$goarch")
 	[ "$extra" = - ] || env+=("$extra")
-	env "${env[@]}" go build -trimpath -tags "$GOTAGS" -gcflags "$GOGCFLAGS" \
+	env "${env[@]}" go build -trimpath -tags "$GOTAGS" $GOGCFLAGS \
 		-ldflags "-s -w -X github.com/trustjoin/trustjoin/src/internal/build.Version=$version" \
 		-o "$out/$arch/trustjoin" ./src/cmd/trustjoin
 	echo "built $out/$arch/trustjoin ($goarch ${extra/-/})"

@@ -19,7 +19,9 @@ import (
 // `trustjoin mud show` against the real daemon in a network namespace: a
 // camera's MUD file fetched over real TLS and approved, its rules as the
 // daemon installed them, and the counters moved by a real packet from the
-// camera that its policy drops. The CLI asks the daemon, never nftables.
+// camera that its policy drops, which also reaches the camera's behaviour
+// history through the daemon's NFLOG log rule and feed. The CLI asks the
+// daemon, never nftables.
 func TestMUDShow(t *testing.T) {
 	ns, nft := netnsWithNft(t, "tjbb-ms",
 		[]string{"ip", "link", "set", "lo", "up"},
@@ -145,6 +147,47 @@ func TestMUDShow(t *testing.T) {
 	}
 	if !regexp.MustCompile(`counter c\d+x \{\n\t\tpackets [1-9]`).MatchString(e.Rules) {
 		t.Errorf("the rules' drop counter shows no packet:\n%s", e.Rules)
+	}
+
+	// The drop also reached the behaviour recorder, through the daemon's
+	// own log rule and NFLOG feed: the camera's history shows it.
+	dropped := func() (bool, string) {
+		out, err := run("device", "Camera", "--json")
+		if err != nil {
+			t.Fatalf("device: %v\n%s", err, out)
+		}
+		var d struct {
+			Behaviour *struct {
+				Dropped uint64 `json:"dropped"`
+				Entries []struct {
+					Verdict, Address string
+					Proto            int
+					Port             int
+				} `json:"entries"`
+			} `json:"behaviour"`
+		}
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatalf("device: %v\n%s", err, out)
+		}
+		if d.Behaviour == nil {
+			return false, out
+		}
+		for _, e := range d.Behaviour.Entries {
+			if e.Verdict == "dropped" && e.Address == "10.99.20.1" && e.Proto == 6 && e.Port == 22 {
+				return d.Behaviour.Dropped > 0, out
+			}
+		}
+		return false, out
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for ok, out := dropped(); !ok; ok, out = dropped() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the dropped connection is not in the camera's behaviour:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out, err := run("device", "Camera"); err != nil || !strings.Contains(out, "dropped 10.99.20.1:22/tcp") {
+		t.Errorf("trustjoin device does not show the drop: %v\n%s", err, out)
 	}
 
 	// For people: the policy, the counters and the rules.

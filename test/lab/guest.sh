@@ -19,6 +19,9 @@ setup() {
 	# mac80211 needs these ciphers loaded before hostapd installs keys, or
 	# it fails with "key addition failed".
 	mods ccm gcm ctr aes_generic cmac cfg80211 mac80211 8021q bridge || return 1
+	# trustjoin's NFLOG rules: loaded on demand over 9p under emulation
+	# they held the daemon's first install past the scenarios' 20 s.
+	mods nft_limit nft_log nfnetlink_log || return 1
 	# The kernel loads modules on demand (nf_tables expressions, veth,
 	# conntrack netlink) by running /proc/sys/kernel/modprobe from the
 	# initramfs root, where the host root is /host: point it at a wrapper

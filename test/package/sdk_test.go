@@ -86,3 +86,63 @@ func TestSDKMakefileInstallsWhatIpkShDoes(t *testing.T) {
 		t.Errorf("the SDK Makefile installs\n  %s\nscripts/build/ipk.sh packs\n  %s", strings.Join(sdk, "\n  "), strings.Join(ipk, "\n  "))
 	}
 }
+
+// TestSDKMakefileCompilesAsCrossSh: the SDK build passes go the build tags
+// and the no-inlining flags scripts/build/targets.sh gives cross.sh (and
+// so make ipk and make size): the binary the SDK builds is the one the size
+// budget was measured on. golang-package.mk's compile step is a stand-in that
+// prints what the Makefile hands it.
+func TestSDKMakefileCompilesAsCrossSh(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("GNU make is needed")
+	}
+	repo, _ := filepath.Abs("../..")
+	tmp := t.TempDir()
+	stubs := map[string]string{
+		"rules.mk":           "",
+		"include/package.mk": "compile:\n\t@$(Build/Compile)\n",
+		"feed/lang/golang/golang-package.mk": `define GoPackage/Build/Compile
+	echo "tags: $(GO_PKG_TAGS)"; echo "gcflags: $(GO_PKG_GCFLAGS)"; echo "args: $(1)"
+endef
+Build/Compile=$(call GoPackage/Build/Compile)
+`,
+	}
+	for name, text := range stubs {
+		p := filepath.Join(tmp, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkgDir := filepath.Join(tmp, "feed/package/trustjoin")
+	os.MkdirAll(pkgDir, 0o755)
+	mk, err := os.ReadFile(filepath.Join(repo, "package/trustjoin/Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(pkgDir, "Makefile"), mk, 0o644)
+	cmd := exec.Command("make", "-s", "compile", "TOPDIR="+tmp, "INCLUDE_DIR="+filepath.Join(tmp, "include"))
+	cmd.Dir = pkgDir
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make compile: %v\n%s", err, b)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ": "); ok {
+			got[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	want, err := exec.Command("sh", "-c", ". "+filepath.Join(repo, "scripts/build/targets.sh")+` && echo "$GOTAGS" && echo $GOGCFLAGS`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags, gcflags, _ := strings.Cut(strings.TrimSpace(string(want)), "\n")
+	if got["tags"] != tags {
+		t.Errorf("SDK build tags %q, cross.sh's %q", got["tags"], tags)
+	}
+	// GO_PKG_GCFLAGS would be one -gcflags (one pattern) before the args.
+	if sdk := strings.TrimSpace(got["gcflags"] + " " + got["args"]); sdk != gcflags {
+		t.Errorf("SDK compiler flags\n%q\ncross.sh's\n%q", sdk, gcflags)
+	}
+}

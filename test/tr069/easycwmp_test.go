@@ -130,7 +130,7 @@ func TestEasyCWMP(t *testing.T) {
 		"DeviceNumberOfEntries": "2", "PreAuthorizedNumberOfEntries": "0", "Segment.1.Alias": "cpe-1",
 		"Segment.2.Lifetime": "0", "Device.1.Stats.Dropped": "0", "Device.2.Stats.Inbound": "0", "Device.1.Stats.OpenedDestinations": "",
 		"Device.2.CredentialExpires": "0001-01-01T00:00:00Z",
-		"UnknownNumberOfEntries": "1", "Unknown.1.MACAddress": "02:00:00:00:00:78", "Unknown.1.Kind": "wired",
+		"UnknownNumberOfEntries":     "1", "Unknown.1.MACAddress": "02:00:00:00:00:78", "Unknown.1.Kind": "wired",
 		"Unknown.1.Segment": "guest", "Unknown.1.Interface": "tjtre0", "Unknown.1.Addresses": "192.0.2.77",
 	} {
 		if got[p(k)] != v {

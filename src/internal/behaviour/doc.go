@@ -7,10 +7,11 @@
 // within a window, it tells its owner, who notifies or quarantines it by
 // the segment's watch policy (S4.C6).
 //
-// The feed is NFLOG: the firewall logs a device's dropped packets, the
-// first packet of each connection of a device being learned, and the
-// router's DNS answers to devices, to one netlink log group each with a
-// prefix saying which, at a bounded rate; the kernel copies only the
-// headers (the whole packet for DNS answers) and batches them. Feed reads
-// a group and hands each packet to the Recorder.
+// The feed is NFLOG: the firewall (package firewall) logs a device's
+// dropped packets and the first packet of each connection of a device
+// being learned to one netlink log group, and the router's DNS answers
+// to devices to the next, each with a prefix saying which, at a bounded
+// rate; the kernel copies only the headers (the whole packet for DNS
+// answers) and batches them. Feed reads a group and hands each packet to
+// the Recorder; the daemon runs one Feed per group.
 package behaviour

@@ -26,8 +26,8 @@ type Feed struct {
 	// Handle receives each packet, in order.
 	Handle func(Packet)
 
-	once  sync.Once
-	ready chan struct{}
+	once, bound sync.Once
+	ready       chan struct{}
 	// Lost counts the times the socket overflowed.
 	Lost atomic.Uint64
 }
@@ -61,7 +61,8 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	defer n.close()
 	f.Ready()
-	close(f.ready)
+	// Run may be called again after an error: ready stays closed.
+	f.bound.Do(func() { close(f.ready) })
 	for {
 		ps, err := n.read(ctx)
 		switch {

@@ -246,8 +246,45 @@ func runDevice(ctx context.Context, env Env) int {
 	if !ok {
 		return 2
 	}
-	var d api.Device
-	return f.call(ctx, env, "GET", "/v1/devices/"+url.PathEscape(id), nil, &d, func(w io.Writer) { printDevice(w, d) })
+	// What it did lately, as the firewall saw it (none when devices are
+	// not watched).
+	var v deviceView
+	if c, err := f.client(); err == nil {
+		var b api.Behaviour
+		bctx, cancel := context.WithTimeout(ctx, *f.timeout)
+		if c.Do(bctx, "GET", "/v1/devices/"+url.PathEscape(id)+"/behaviour", nil, &b) == nil {
+			v.Behaviour = &b
+		}
+		cancel()
+	}
+	return f.call(ctx, env, "GET", "/v1/devices/"+url.PathEscape(id), nil, &v, func(w io.Writer) {
+		printDevice(w, v.Device)
+		printBehaviour(w, v.Behaviour)
+	})
+}
+
+// deviceView is a device with what it did lately.
+type deviceView struct {
+	api.Device
+	Behaviour *api.Behaviour `json:"behaviour,omitempty"`
+}
+
+func printBehaviour(w io.Writer, b *api.Behaviour) {
+	if b == nil || b.Dropped+b.Opened+b.Inbound == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  since trustjoin started: %d packets dropped, %d connections opened", b.Dropped, b.Opened)
+	if b.Inbound > 0 {
+		fmt.Fprintf(w, ", %d accepted", b.Inbound)
+	}
+	fmt.Fprintln(w)
+	for i, e := range b.Entries {
+		if i == 5 {
+			fmt.Fprintf(w, "    and %d more\n", len(b.Entries)-i)
+			break
+		}
+		fmt.Fprintf(w, "    %s %s (%d, last %s)\n", e.Verdict, esc(e.Destination()), e.Count, e.Last.Local().Format(time.TimeOnly))
+	}
 }
 
 func runRemove(ctx context.Context, env Env) int {

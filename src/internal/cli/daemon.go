@@ -22,6 +22,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
+	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
 	"github.com/trustjoin/trustjoin/src/internal/watch"
@@ -320,11 +321,13 @@ func mudManager(log *slog.Logger, cfg *config.Config) (*mudpolicy.Manager, error
 	// confines no device, and says so in the log and in every enforced
 	// device's status.
 	return mudpolicy.New(mudpolicy.Options{
-		Source: &mud.Fetcher{
+		// Learned profiles the householder approved are served from the
+		// router's flash, makers' files fetched.
+		Source: &mudlearn.Source{Dir: filepath.Join(cfg.Main.StateDir, "learned"), MaxSize: cfg.MUD.MaxSize, Next: &mud.Fetcher{
 			Dir:     filepath.Join(cfg.Main.StateDir, "mud"),
 			MaxSize: cfg.MUD.MaxSize,
 			Timeout: cfg.MUD.FetchTimeout,
-		},
+		}},
 		Off:     !cfg.MUD.Enabled,
 		Policy:  cfg.MUD.SignaturePolicy,
 		Anchors: anchors,

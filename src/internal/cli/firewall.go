@@ -28,7 +28,8 @@ func newFirewall(log *slog.Logger, cfg *config.Config, aps []config.Wifi) (*fire
 	for _, s := range cfg.Segments {
 		segs = append(segs, firewall.FromConfig(s, config.SegmentInterfaces(s, names)...))
 	}
-	fw := firewall.New(log, firewall.Options{Resolver: cfg.Main.Resolver, DHCPLeases: cfg.Main.DHCPLeases, Controllers: cfg.Controllers})
+	fw := firewall.New(log, firewall.Options{Resolver: cfg.Main.Resolver, DHCPLeases: cfg.Main.DHCPLeases, Controllers: cfg.Controllers,
+		LogGroup: uint16(cfg.Watch.LogGroup)})
 	if err := fw.SetSegments(context.Background(), segs); err != nil {
 		if errors.Is(err, firewall.ErrInvalid) {
 			return nil, fmt.Errorf("firewall: %v", err)

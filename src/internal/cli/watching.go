@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/authorize"
+	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
@@ -29,8 +32,8 @@ type watchOwner struct{ d *device.Owner }
 
 func (w watchOwner) Devices() []registry.Device { return w.d.Devices() }
 
-func (w watchOwner) Quarantine(ctx context.Context, id, _ string) error {
-	_, err := w.d.Quarantine(ctx, id, device.System)
+func (w watchOwner) Quarantine(ctx context.Context, id, why string) error {
+	_, err := w.d.QuarantineBecause(ctx, id, why, device.System)
 	return err
 }
 
@@ -116,7 +119,7 @@ func newWatch(log *slog.Logger, cfg *config.Config, book *alert.Book, devices *d
 		HandledFile: filepath.Join(cfg.Main.StateDir, "unknown-handled.json"),
 	}
 	if fw != nil {
-		o.Firewall = fw
+		o.Firewall, o.Connections = fw, fw
 	}
 	if len(aps) > 0 {
 		o.Radios = radios(aps)
@@ -125,6 +128,17 @@ func newWatch(log *slog.Logger, cfg *config.Config, book *alert.Book, devices *d
 	var tasks []daemon.Task
 	for _, t := range w.Tasks() {
 		tasks = append(tasks, t)
+	}
+	if fw != nil {
+		// What the firewall logs: drops and connections (headers), and
+		// the router's DNS answers (whole).
+		g := uint16(cfg.Watch.LogGroup)
+		for _, f := range []*behaviour.Feed{
+			{Log: log, Group: g, CopyRange: 128, Handle: w.Recorder().Handle},
+			{Log: log, Group: g + 1, CopyRange: 2048, Handle: w.Recorder().Handle},
+		} {
+			tasks = append(tasks, newFeedTask(log, f))
+		}
 	}
 	tasks = append(tasks, daemon.Func("unknown devices acted on", func(ctx context.Context) error {
 		select {
@@ -151,4 +165,47 @@ type withWatch struct {
 type withPhoneWatch struct {
 	withWatch
 	api.PhoneService
+}
+
+// feedTask reads an NFLOG group for the behaviour recorder. A group it
+// cannot have (another program has it, or the kernel lacks
+// nfnetlink_log) is said loudly and tried again, never stopping the
+// daemon: devices stay confined, only not watched. It is ready once
+// bound, or once binding first failed.
+type feedTask struct {
+	log   *slog.Logger
+	f     *behaviour.Feed
+	ready chan struct{}
+}
+
+func newFeedTask(log *slog.Logger, f *behaviour.Feed) *feedTask {
+	return &feedTask{log: log, f: f, ready: make(chan struct{})}
+}
+
+func (t *feedTask) String() string         { return t.f.String() }
+func (t *feedTask) Ready() <-chan struct{} { return t.ready }
+
+func (t *feedTask) Run(ctx context.Context) error {
+	var once sync.Once
+	ready := func() { once.Do(func() { close(t.ready) }) }
+	go func() {
+		select {
+		case <-t.f.Ready():
+			ready()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		err := t.f.Run(ctx)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		ready()
+		t.log.Error("devices are not watched: failed to read what the firewall logs; trying again in a minute", "group", t.f.Group, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Minute):
+		}
+	}
 }

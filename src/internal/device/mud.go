@@ -110,6 +110,30 @@ func (o *Owner) ApproveMUD(ctx context.Context, id string, by Actor) (registry.D
 	return o.o.Registry.Get(d.ID)
 }
 
+// SetApprovedMUD makes a MUD file the router holds itself (a learned
+// profile the householder approved, served at u by the MUD source) the
+// device's MUD file, with the approval of exactly that file (digest), in
+// one change. From then on it is decided and enforced as a maker's file
+// is; it is in force when this returns.
+func (o *Owner) SetApprovedMUD(ctx context.Context, id, u, digest string, by Actor) (registry.Device, error) {
+	if o.o.MUD == nil {
+		return registry.Device{}, errMUDOff
+	}
+	d, err := o.change(ctx, MUDApproved, by, id, func(d *registry.Device) (string, error) {
+		if d.MUDURL != "" && d.MUDURL != u {
+			return "", fault.New(fault.Conflict, "%s has a MUD file already (%s)", d.Name, d.MUDURL)
+		}
+		d.MUDURL, d.MUDApproved = u, digest
+		d.MUDStatus, d.MUDDetail, d.MUDDigest, d.MUDFetched = "fetching", "the MUD file has not been read yet", "", time.Time{}
+		return "learned profile approved as its MUD file (sha256 " + digest[:min(12, len(digest))] + ")", nil
+	}, never)
+	if err != nil {
+		return registry.Device{}, err
+	}
+	o.refresh(ctx, d.ID, true)
+	return o.o.Registry.Get(d.ID)
+}
+
 // MUD is where a device's MUD policy stands as the householder sees it:
 // the decision recorded and, for a policy to enforce, whether it is.
 func (o *Owner) MUD(d registry.Device) (status, detail string) {

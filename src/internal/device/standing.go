@@ -32,6 +32,11 @@ func (o *Owner) Rename(ctx context.Context, id, name string, by Actor) (registry
 // confines it as the segment says. A quarantine segment quarantines it;
 // another segment releases it.
 func (o *Owner) Move(ctx context.Context, id, segment string, by Actor) (registry.Device, error) {
+	return o.move(ctx, id, segment, "", by)
+}
+
+// move is Move with why, if any, added to what the device's history says.
+func (o *Owner) move(ctx context.Context, id, segment, why string, by Actor) (registry.Device, error) {
 	seg, ok := o.segment(segment)
 	if !ok {
 		return registry.Device{}, fault.New(fault.Invalid, "no segment %q", segment)
@@ -58,21 +63,31 @@ func (o *Owner) Move(ctx context.Context, id, segment string, by Actor) (registr
 		if d.Onboarding != nil {
 			d.Onboarding.Segment = seg.Name
 		}
+		what := "moved to segment " + seg.Name
 		if seg.Quarantine {
-			return "quarantined", nil
+			what = "quarantined"
 		}
-		return "moved to segment " + seg.Name, nil
+		if why != "" {
+			what += " " + why
+		}
+		return what, nil
 	}, now)
 }
 
 // Quarantine confines a device to DHCP and DNS on the router, in the
 // quarantine segment, until the householder releases it.
 func (o *Owner) Quarantine(ctx context.Context, id string, by Actor) (registry.Device, error) {
+	return o.QuarantineBecause(ctx, id, "", by)
+}
+
+// QuarantineBecause is Quarantine with why in the device's history
+// ("quarantined " + why): trustjoin's own decisions say what led to them.
+func (o *Owner) QuarantineBecause(ctx context.Context, id, why string, by Actor) (registry.Device, error) {
 	q, ok := o.quarantine()
 	if !ok {
 		return registry.Device{}, fault.New(fault.Unavailable, "no quarantine segment is configured")
 	}
-	return o.Move(ctx, id, q, by)
+	return o.move(ctx, id, q, why, by)
 }
 
 // Release returns a quarantined device to the segment it was quarantined

@@ -103,9 +103,13 @@ func (k kernel) add(c *nftables.Conn, b *batch) error {
 				prio := nftables.ChainPriority(o.hook.prio)
 				policy := nftables.ChainPolicyAccept
 				ch.Type, ch.Priority, ch.Policy = nftables.ChainTypeFilter, &prio, &policy
-				ch.Hooknum = nftables.ChainHookForward
-				if o.hook.hook == hookInput {
+				switch o.hook.hook {
+				case hookInput:
 					ch.Hooknum = nftables.ChainHookInput
+				case hookOutput:
+					ch.Hooknum = nftables.ChainHookOutput
+				default:
+					ch.Hooknum = nftables.ChainHookForward
 				}
 			}
 			c.AddChain(ch)

@@ -49,6 +49,7 @@ type hookKind byte
 const (
 	hookForward hookKind = iota + 1
 	hookInput
+	hookOutput
 )
 
 // hook makes a chain a base chain: type filter, this hook and priority,

@@ -40,6 +40,17 @@
 // restarted daemon restores them. The package knows config segments and
 // MUD policies, nothing of hostapd, DPP or HTTP.
 //
+// For package behaviour, the tables log to NFLOG (Options.LogGroup),
+// each rule at a bounded rate: a device's own packets its chains drop,
+// and what a segment forbids its devices (unicast only: mDNS or SSDP to
+// every neighbour is no attempt; never what others send a device, or
+// anyone could have it quarantined), headers only, prefixed "tj-drop"
+// and the device's id where its chains know it; the first packet of
+// each connection of the devices being learned (LogConnections), in the
+// inet table, which has conntrack; and, in an output chain, the router's
+// DNS answers to devices, whole, to the next group. A kernel without
+// nfnetlink_log gets the tables without log rules.
+//
 // It is built in two parts. The planner runs anywhere and touches no
 // kernel: a state (state.go) says what trustjoin's tables hold, and each
 // change (segments, the join confinement, a device's policy, quarantine,

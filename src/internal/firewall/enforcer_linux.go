@@ -155,6 +155,13 @@ func (e *Enforcer) installLocked() error {
 		e.st.portMode = true
 		err = e.installTables()
 	}
+	if err != nil && e.st.logGroup != 0 && errors.Is(err, unix.ENOENT) {
+		// Log rules need nfnetlink_log (kmod-nfnetlink-log): confining
+		// devices matters more than watching them.
+		e.log.Error("kernel without NFLOG (nfnetlink_log, kmod-nfnetlink-log): devices are confined but not watched", "err", err)
+		e.st.logGroup = 0
+		err = e.installTables()
+	}
 	if err != nil {
 		return err
 	}
@@ -248,6 +255,45 @@ func (e *Enforcer) Apply(ctx context.Context, d Device) error {
 
 func sameConfinement(a, b Device) bool {
 	return a.Quarantined == b.Quarantined && a.Segment == b.Segment && a.Policy == b.Policy
+}
+
+// LogConnections has the firewall log the connections of the devices ids
+// (those being learned) and stop logging those of all others, each
+// device that changes in one batch. Without a log group it only
+// remembers them.
+func (e *Enforcer) LogConnections(ctx context.Context, ids []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	e.st.learning = want
+	if !e.installed || e.st.logGroup == 0 {
+		// Installing the tables plans each device from its state.
+		for _, st := range e.st.devs {
+			st.learn = want[st.dev.ID]
+		}
+		return nil
+	}
+	var errs []error
+	for _, st := range e.st.sortedDevs() {
+		if st.learn == want[st.dev.ID] {
+			continue
+		}
+		b, commit, err := e.st.planApply(st.dev, nil, time.Now())
+		if err == nil {
+			err = e.k.run(b)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("failed to change the logging of device %s: %v", st.dev.ID, err))
+			continue
+		}
+		commit()
+		e.changed = time.Now()
+		e.kickClean()
+	}
+	return errors.Join(errs...)
 }
 
 // Remove takes a device out; its traffic falls back to its segment.

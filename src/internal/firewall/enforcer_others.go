@@ -39,3 +39,6 @@ func (*Enforcer) Ready() bool { return false }
 
 // Rules fails off Linux.
 func (*Enforcer) Rules(string) (string, error) { return "", errNotLinux }
+
+// LogConnections fails off Linux.
+func (*Enforcer) LogConnections(context.Context, []string) error { return errNotLinux }

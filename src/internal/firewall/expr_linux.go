@@ -101,6 +101,17 @@ func (t term) bare() []expr.Any {
 			return []expr.Any{&expr.Counter{}}
 		}
 		return []expr.Any{&expr.Objref{Type: unix.NFT_OBJECT_COUNTER, Name: t.set}}
+	case tPktTypeNot:
+		return []expr.Any{meta(expr.MetaKeyPKTTYPE), &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{byte(t.num)}}}
+	case tLimit:
+		return []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(t.num), Unit: expr.LimitTimeSecond, Burst: uint32(t.lo)}}
+	case tLog:
+		l := &expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: uint16(t.num), Data: []byte(t.set)}
+		if t.lo > 0 {
+			l.Key |= 1 << unix.NFTA_LOG_SNAPLEN
+			l.Snaplen = uint32(t.lo)
+		}
+		return []expr.Any{l}
 	}
 	panic("firewall: unknown term")
 }

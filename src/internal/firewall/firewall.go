@@ -92,6 +92,11 @@ type Options struct {
 	// Controllers give MUD's "controller" and "my-controller" matches
 	// their addresses; without one, such a match grants nothing.
 	Controllers []config.Controller
+	// LogGroup is the NFLOG group devices' dropped packets and, for
+	// devices being learned, their connections are logged to (headers
+	// only); LogGroup+1 is the group of the router's DNS answers to
+	// devices (whole). 0: nothing is logged.
+	LogGroup uint16
 }
 
 func (o *Options) defaults() {

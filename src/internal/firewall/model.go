@@ -64,6 +64,9 @@ const (
 	tFibLocal                       // addressed to the router on the interface it came in on
 	tLearn                          // remember source address -> source MAC (v)
 	tCounter                        // count, in the named counter (set) or in one of its own
+	tPktTypeNot                     // the link-layer packet type is not num (meta pkttype)
+	tLimit                          // at most num packets a second, in bursts of lo; what is over goes on to the next rule
+	tLog                            // copy the packet to NFLOG group num with prefix set, at most lo bytes of it (0: all)
 )
 
 // loadKind says what a set lookup or verdict map looks up.
@@ -242,3 +245,23 @@ func learn(fam family, v int) []term {
 func count(name string) []term { return []term{{kind: tCounter, set: name}} }
 
 func anonymousCounter() []term { return []term{{kind: tCounter}} }
+
+// Link-layer packet types (meta pkttype).
+const (
+	pktBroadcast = 1
+	pktMulticast = 2
+)
+
+// unicast matches packets sent to one host: what a device sends to
+// every neighbour (mDNS, SSDP, MLD) is no attempt at a forbidden
+// destination.
+func unicast() []term {
+	return []term{{kind: tPktTypeNot, num: pktBroadcast}, {kind: tPktTypeNot, num: pktMulticast}}
+}
+
+// logged copies packets to NFLOG group g with prefix, at most rate a
+// second (bursts of twice that), and at most snap bytes of each (0: the
+// whole packet).
+func logged(g uint16, prefix string, rate int, snap uint16) []term {
+	return []term{{kind: tLimit, num: uint32(rate), lo: uint16(2 * rate)}, {kind: tLog, num: uint32(g), set: prefix, lo: snap}}
+}

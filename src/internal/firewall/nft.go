@@ -112,6 +112,16 @@ func (t term) nft(fam family) string {
 			return "counter"
 		}
 		return `counter name "` + t.set + `"`
+	case tPktTypeNot:
+		return "meta pkttype != " + map[uint32]string{pktBroadcast: "broadcast", pktMulticast: "multicast"}[t.num]
+	case tLimit:
+		return fmt.Sprintf("limit rate %d/second burst %d packets", t.num, t.lo)
+	case tLog:
+		s := fmt.Sprintf("log prefix %q group %d", t.set, t.num)
+		if t.lo > 0 {
+			s += fmt.Sprintf(" snaplen %d", t.lo)
+		}
+		return s
 	}
 	return "?"
 }
@@ -262,10 +272,7 @@ func (s *setSpec) declaration(el []elem) (head string, body []string) {
 }
 
 func (h *hook) String() string {
-	name := "forward"
-	if h.hook == hookInput {
-		name = "input"
-	}
+	name := map[hookKind]string{hookForward: "forward", hookInput: "input", hookOutput: "output"}[h.hook]
 	return fmt.Sprintf("type filter hook %s priority %d; policy accept;", name, h.prio)
 }
 

@@ -26,7 +26,7 @@ func (s *state) planApply(d Device, answers map[string]answer, now time.Time) (*
 		return nil, nil, err
 	}
 	old := s.devs[d.ID]
-	st := &devState{dev: d, quar: s.quarantined(d), n: s.nextN + 1}
+	st := &devState{dev: d, quar: s.quarantined(d), learn: s.learning[d.ID], n: s.nextN + 1}
 	if old != nil {
 		st.n = old.n
 	}
@@ -274,14 +274,34 @@ func planDevGroups(b *batch, fam family, st, old *devState, left *garbage) {
 // devChains builds the rules of a device's chains in one table, by side.
 func (s *state) devChains(fam family, st *devState) map[side][]rule {
 	bridge := fam == famBridge
-	dropAll := mkRule(drop, count(st.dropName()))
+	// What the chains drop of the device's own packets is logged first
+	// (rate-limited): package behaviour watches it. Not what others send
+	// it: anyone could have a device quarantined by knocking at it.
+	dropAll := []rule{mkRule(drop, count(st.dropName()))}
+	dropOwn := append(s.logDrop(st.dev.ID), dropAll...)
 	ch := map[side][]rule{}
 	for _, sd := range sides(fam) {
 		ch[sd] = []rule{mkRule(verdict{}, count(st.allName()))}
+		// A device being learned: the first packet of each connection
+		// (only new ones get here: the base chains accept the rest), in
+		// the inet table, which has conntrack.
+		if st.learn && !st.quar && !bridge && s.logGroup != 0 {
+			ch[sd] = append(ch[sd], s.logOpen(st.dev.ID, sd == sideIn))
+		}
 	}
-	all := func(r rule) map[side][]rule {
+	all := func(rs ...rule) map[side][]rule {
 		for _, sd := range sides(fam) {
-			ch[sd] = append(ch[sd], r)
+			ch[sd] = append(ch[sd], rs...)
+		}
+		return ch
+	}
+	dropEnd := func() map[side][]rule {
+		for _, sd := range sides(fam) {
+			if sd == sideIn {
+				ch[sd] = append(ch[sd], dropAll...)
+			} else {
+				ch[sd] = append(ch[sd], dropOwn...)
+			}
 		}
 		return ch
 	}
@@ -291,7 +311,7 @@ func (s *state) devChains(fam family, st *devState) map[side][]rule {
 		ch[sideOut] = append(ch[sideOut], mkRule(verdict{}, learn(fam, 4)), mkRule(verdict{}, learn(fam, 6)))
 	}
 	if st.quar {
-		return all(dropAll)
+		return dropEnd()
 	}
 	// On a bridge, ARP, neighbour discovery and DHCP between neighbours
 	// never get here: the base chain allows them for everyone.
@@ -320,7 +340,7 @@ func (s *state) devChains(fam family, st *devState) map[side][]rule {
 	for _, r := range p.ToDevice {
 		ch[sideIn] = append(ch[sideIn], s.compile(fam, st, r, sideIn)...)
 	}
-	return all(dropAll)
+	return dropEnd()
 }
 
 // planRemove plans taking device id out (its traffic falls back to its

@@ -2,6 +2,8 @@ package firewall
 
 import (
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 )
 
 // planTables plans (re)creating both tables from the state in one batch:
@@ -155,6 +157,14 @@ func (s *state) planINetBase(b *batch) {
 	// is added, so the same chains from two base chains would cost every
 	// change twice.
 	in(mkRule(verdict{}, etherVmap(true, setDevLocal)))
+
+	if s.logGroup != 0 {
+		// The router's DNS answers to devices, whole: they tell package
+		// behaviour which name a device looked each address up by.
+		b.addBaseChain(f, chainOutput, hookOutput, s.prio)
+		b.addRule(f, chainOutput, mkRule(verdict{}, lookup(lOIFName, setLAN), l4proto(protoUDP), port(53, 53, false, true),
+			logged(s.logGroup+1, behaviour.PrefixDNS, logDNSRate, 0)))
+	}
 }
 
 // planSegmentChains adds the segment chains of generation gen and points
@@ -191,11 +201,21 @@ func (s *state) planSegmentChains(b *batch, segs []Segment, gen int) {
 			if g.Internet {
 				b.addRule(famINet, name, mkRule(ret, notIn(lOIFName, setLAN)))
 			}
+			// What the segment forbids its devices (the base chain drops
+			// everything of a quarantine segment before it gets here).
+			for _, r := range s.logDrop("") {
+				b.addRule(famINet, name, r)
+			}
 		}
 		b.addRule(famINet, name, mkRule(drop))
 		// bridge forward: talking inside the segment.
 		b.addChain(famBridge, name)
 		if g.Isolate || g.Quarantine {
+			if !g.Quarantine {
+				for _, r := range s.logDrop("") {
+					b.addRule(famBridge, name, r)
+				}
+			}
 			b.addRule(famBridge, name, mkRule(drop))
 		}
 		var fwd, br []elem

@@ -23,7 +23,8 @@ import (
 // segments (replaced once), the join confinement, devices with policies
 // using DNS names, groups, local networks, controllers, directions and
 // ethertypes, a quarantined device, one without a policy and a changed
-// one. Where the kernel has meta ibrname (the lab VM's, OpenWrt's with
+// one, the NFLOG rules of drops, DNS answers and two devices being
+// learned (one of them with a policy). Where the kernel has meta ibrname (the lab VM's, OpenWrt's with
 // kmod-nft-bridge) the bridge table finds segments by bridge, elsewhere
 // by port: test/blackbox/lab-kernel.sh runs it there too.
 func TestRenderMatchesKernel(t *testing.T) {
@@ -33,6 +34,12 @@ func TestRenderMatchesKernel(t *testing.T) {
 	fd := topology(t)
 	resolver := dnsServer(t, map[string]string{"cloud-service.example.com": "10.77.9.2,fd77:9::2", "www.nist.local": "10.77.9.3"})
 	e := newEnforcer(t, fd, resolver)
+	// Drops, the connections of a device being learned and DNS answers
+	// are logged to NFLOG.
+	e.st.logGroup = 4700
+	if err := e.LogConnections(context.Background(), []string{"bare", nsD1}); err != nil {
+		t.Fatal(err)
+	}
 	e.st.controllers = []config.Controller{
 		{Name: "hub", Addresses: []netip.Prefix{netip.MustParsePrefix("10.77.2.13/32"), netip.MustParsePrefix("fd77:2::/64")},
 			MUDURLs: []string{"https://maker.example/bulb.json"}},
@@ -119,6 +126,13 @@ func TestRenderMatchesKernel(t *testing.T) {
 		t.Fatalf("nft -f refuses the rendered ruleset: %v\n%s\n%s", err, out, numbered(rendered))
 	}
 	loaded := list(ns)
+	for _, want := range []string{`log prefix "tj-drop" group 4700 snaplen 128`, `log prefix "tj-dns" group 4701`,
+		`log prefix "tj-open bare" group 4700 snaplen 128`, `log prefix "tj-in ` + nsD1 + `" group 4700 snaplen 128`,
+		`log prefix "tj-drop ` + nsD2 + `" group 4700 snaplen 128`} {
+		if !strings.Contains(installed, want) {
+			t.Errorf("the installed tables lack %s:\n%s", want, numbered(installed))
+		}
+	}
 	if a, b := normalise(installed), normalise(loaded); a != b {
 		t.Errorf("the rendered ruleset, loaded by nft, differs from what the applier installed:\n%s", lineDiff(a, b))
 	}

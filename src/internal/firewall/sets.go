@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/mud"
 )
 
@@ -130,4 +131,39 @@ func hex8(v uint32) string {
 		v >>= 4
 	}
 	return string(b)
+}
+
+// Logging, for package behaviour: at most this many packets a second per
+// rule (a device's drops in one chain, its connections in one chain, the
+// DNS answers of all devices together), bursts of twice that; of drops
+// and connections only the headers.
+const (
+	chainOutput = "output"
+	logRate     = 50
+	logDNSRate  = 200
+	logSnap     = 128
+)
+
+// logDrop is the rule logging what the rules after it drop: id is the
+// device's ("" for a segment's rule, which leaves the device to be found
+// by the packet's MAC). Nothing when nothing is logged.
+func (s *state) logDrop(id string) []rule {
+	if s.logGroup == 0 {
+		return nil
+	}
+	prefix := behaviour.PrefixDrop
+	if id != "" {
+		prefix += " " + id
+	}
+	return []rule{mkRule(verdict{}, unicast(), logged(s.logGroup, prefix, logRate, logSnap))}
+}
+
+// logOpen is the rule logging the first packet of each connection a
+// device being learned opens (or, inbound, another opens to it).
+func (s *state) logOpen(id string, inbound bool) rule {
+	prefix := behaviour.PrefixOpen
+	if inbound {
+		prefix = behaviour.PrefixIn
+	}
+	return mkRule(verdict{}, ctState(ctNew), logged(s.logGroup, prefix+" "+id, logRate, logSnap))
 }

@@ -24,6 +24,12 @@ type state struct {
 	controllers  []config.Controller
 	// chunk is how many slots are made at a time (see slots).
 	chunk int
+	// logGroup is the NFLOG group drops and connections are logged to,
+	// logGroup+1 the one DNS answers are; 0: nothing is logged.
+	logGroup uint16
+	// learning are the devices whose connections are logged (their
+	// destinations are being learned).
+	learning map[string]bool
 
 	// portMode: the kernel has no meta ibrname, so the bridge table
 	// finds a segment by port; ports are the segment and join bridges'
@@ -62,6 +68,7 @@ const slotChunk = 32
 func newState(o Options) *state {
 	return &state{table: o.Table, prio: o.Priority, learnTimeout: o.LearnTimeout,
 		slack: 4*o.CheckInterval + 5*time.Second, controllers: o.Controllers, chunk: slotChunk,
+		logGroup: o.LogGroup, learning: map[string]bool{},
 		devs: map[string]*devState{}, owner: map[string]string{}, names: map[string]*dnsName{}, groups: map[string]bool{},
 		synced: map[netip.Addr]string{}, bySrc: map[string][]netip.Addr{}, pushed: map[netip.Addr]pushed{}}
 }
@@ -78,6 +85,8 @@ type devState struct {
 	// quar: confined as quarantined (its MACs are in the bridge table's
 	// quarantine set).
 	quar bool
+	// learn: its chains log the first packet of each connection.
+	learn bool
 }
 
 // side says which of a device's packets a chain judges.

@@ -259,8 +259,9 @@ func TestRenameAndMoveOffline(t *testing.T) {
 	if err != nil || !q.Quarantined || q.Segment != "quarantine" {
 		t.Fatalf("quarantine: %+v, %v", q, err)
 	}
+	// Released, it goes back where it was quarantined from.
 	r, err := s.Quarantine(ctx, "d1", false)
-	if err != nil || r.Quarantined || r.Segment != defaults(t).Onboarding.DefaultSegment {
+	if err != nil || r.Quarantined || r.Segment != "guest" {
 		t.Fatalf("release: %+v, %v", r, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
 	"github.com/trustjoin/trustjoin/src/internal/authorize"
+	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
@@ -144,17 +145,25 @@ func (s *Service) Learned(_ context.Context, id string) (api.Learned, error) {
 	return api.Learned{Profile: p, Learning: p.Learning(now), Describe: p.Describe(), MUD: json.RawMessage(b)}, nil
 }
 
-// ApproveLearned implements api.WatchService. Enforcing a learned profile
-// needs the device owner to take a MUD file from the router itself rather
-// than from its URL, which it does not yet.
-func (s *Service) ApproveLearned(_ context.Context, id string) (api.Device, error) {
+// ApproveLearned implements api.WatchService: the learned profile becomes
+// the device's MUD file, approved as it stands, and is enforced as a
+// maker's file is.
+func (s *Service) ApproveLearned(ctx context.Context, id string) (api.Device, error) {
 	if s.watch == nil {
 		return api.Device{}, errNoWatch
 	}
-	if _, err := s.devices.Device(id); err != nil {
+	d, err := s.devices.Device(id)
+	if err != nil {
 		return api.Device{}, err
 	}
-	return api.Device{}, fault.New(fault.Unavailable, "enforcing a learned profile is not available yet; `trustjoin mud learn DEVICE` shows it, and a MUD file of your own can be set with `trustjoin mud set`")
+	u, digest, err := s.watch.KeepLearned(d.ID, d.Name)
+	if err != nil {
+		return api.Device{}, err
+	}
+	if d, err = s.devices.SetApprovedMUD(ctx, d.ID, u, digest, device.Householder); err != nil {
+		return api.Device{}, err
+	}
+	return s.device(d, s.devices.InForce(d.ID)), nil
 }
 
 // HandleUnknown implements api.WatchService.

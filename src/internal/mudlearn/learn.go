@@ -150,6 +150,25 @@ func (l *Learner) Learning(id string) bool {
 	return ok && p.Learning(l.o.Now())
 }
 
+// Current lists the devices being learned now, in order, and says when
+// the first of them stops being learned (zero: none is).
+func (l *Learner) Current() (ids []string, next time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.o.Now()
+	for id, p := range l.profiles {
+		if !p.Learning(now) {
+			continue
+		}
+		ids = append(ids, id)
+		if next.IsZero() || p.Until.Before(next) {
+			next = p.Until
+		}
+	}
+	slices.Sort(ids)
+	return ids, next
+}
+
 // Observe records a connection a device opened or another opened to it,
 // if the device is being learned.
 func (l *Learner) Observe(id string, f behaviour.Flow, at time.Time) {

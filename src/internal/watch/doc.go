@@ -9,7 +9,8 @@
 // says whether a device that keeps trying what it may not is only reported
 // or quarantined; its lifetime, how long a credential lasts; its learning
 // period, how long a device without a MUD file is learned (package
-// mudlearn) before a profile is proposed.
+// mudlearn) before a profile is proposed; the Watch has the firewall log
+// the connections of exactly the devices being learned.
 //
 // The package decides nothing about a device's standing itself: every
 // change goes through the Owner, with the reason recorded in the device's

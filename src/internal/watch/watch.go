@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/expiry"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
+	"github.com/trustjoin/trustjoin/src/internal/mud"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 	"github.com/trustjoin/trustjoin/src/internal/mudpolicy"
 	"github.com/trustjoin/trustjoin/src/internal/registry"
@@ -52,8 +54,17 @@ type Options struct {
 	Firewall    Firewall
 	Radios      Radios
 	HandledFile string
+	// Connections logs the connections of the devices being learned (the
+	// firewall); nil: none are logged, and nothing is learned.
+	Connections Connections
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Connections has the firewall log the connections of the devices ids,
+// and no others'.
+type Connections interface {
+	LogConnections(ctx context.Context, ids []string) error
 }
 
 // A Watch looks after the household's devices once onboarded.
@@ -65,6 +76,9 @@ type Watch struct {
 	exp  *expiry.Clock
 	chk  *authorize.Recheck
 	acts chan func(context.Context)
+	// learnKick wakes the task that tells the firewall which devices are
+	// being learned.
+	learnKick chan struct{}
 
 	// handleMu serialises acting on unknown devices.
 	handleMu sync.Mutex
@@ -86,7 +100,7 @@ func New(o Options) *Watch {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Watch{o: o, log: o.Log, acts: make(chan func(context.Context), 64)}
+	w := &Watch{o: o, log: o.Log, acts: make(chan func(context.Context), 64), learnKick: make(chan struct{}, 1)}
 	w.rec = behaviour.NewRecorder(behaviour.Options{
 		Log: o.Log, Device: w.deviceByMAC, Policy: w.policy, OnTrip: w.tripped, OnOpen: w.opened, Now: o.Now,
 	})
@@ -147,8 +161,50 @@ func (w *Watch) Tasks() []Task {
 	}
 	if w.o.Learner != nil {
 		ts = append(ts, w.o.Learner)
+		if w.o.Connections != nil {
+			ts = append(ts, task{"learned devices' connections logged", w.runLearning, readyNow()})
+		}
 	}
 	return ts
+}
+
+// runLearning keeps the firewall logging the connections of exactly the
+// devices being learned: from when learning starts (Changed) until its
+// period ends.
+func (w *Watch) runLearning(ctx context.Context) error {
+	var told []string
+	first := true
+	for {
+		ids, next := w.o.Learner.Current()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = min(wait, next.Sub(w.o.Now())+time.Second)
+		}
+		if first || !slices.Equal(ids, told) {
+			if err := w.o.Connections.LogConnections(ctx, ids); err != nil {
+				w.log.Error("failed to have the firewall log the connections of the devices being learned", "err", err)
+				wait = min(wait, time.Minute)
+			} else {
+				told, first = ids, false
+			}
+		}
+		t := time.NewTimer(max(wait, time.Second))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.learnKick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (w *Watch) kickLearning() {
+	select {
+	case w.learnKick <- struct{}{}:
+	default:
+	}
 }
 
 func (w *Watch) runActs(ctx context.Context) error {
@@ -227,6 +283,7 @@ func (w *Watch) Changed(before, after registry.Device) {
 			if err := w.o.Learner.Forget(id); err != nil {
 				w.log.Warn("failed to forget a learned profile", "device", id, "err", err)
 			}
+			w.kickLearning()
 		}
 	case before.Quarantined && !after.Quarantined, before.Segment != after.Segment:
 		// Released or moved: what it did before is no reason to act again.
@@ -241,6 +298,7 @@ func (w *Watch) Changed(before, after registry.Device) {
 			p := w.o.Learner.Start(id, after.Name, s.Learn)
 			if p.Started.Equal(w.o.Now()) || p.Learning(w.o.Now()) {
 				w.log.Info("learning what the device uses", "device", id, "until", p.Until.Format(time.RFC3339))
+				w.kickLearning()
 			}
 		}
 	}
@@ -259,7 +317,7 @@ func (w *Watch) tripped(t behaviour.Trip) {
 		return
 	}
 	w.act(func(ctx context.Context) {
-		if err := w.o.Owner.Quarantine(ctx, d.ID, "quarantined automatically: "+reason); err != nil {
+		if err := w.o.Owner.Quarantine(ctx, d.ID, "automatically: "+reason); err != nil {
 			w.log.Error("failed to quarantine a device that keeps trying what it may not", "device", d.ID, "err", err)
 			w.o.Book.Record(alert.Event{Kind: alert.Behaviour, Device: d.ID, Name: d.Name,
 				Message: fmt.Sprintf("%s keeps trying what it may not (%s), and quarantining it failed: %v", d.Name, reason, err)})
@@ -497,6 +555,32 @@ func (w *Watch) Learned(id string) (mudlearn.Profile, bool) {
 		return mudlearn.Profile{}, false
 	}
 	return w.o.Learner.Profile(id)
+}
+
+// KeepLearned writes a device's learned profile as the MUD file it
+// becomes once approved, kept on flash where the MUD source serves it
+// (mudlearn.Source), and returns its URL and SHA-256, for the device
+// owner to enforce as a maker's file. A profile still being learned, or
+// one that allows nothing, is refused.
+func (w *Watch) KeepLearned(id, name string) (url, digest string, err error) {
+	p, ok := w.Learned(id)
+	switch {
+	case !ok:
+		return "", "", fault.New(fault.NotFound, "%s was not learned: it has a MUD file, or its segment learns no device (option learn)", name)
+	case p.Learning(w.o.Now()):
+		return "", "", fault.New(fault.Conflict, "%s is still being learned, until %s: approve its profile after that", name, p.Until.Format(time.RFC3339))
+	case len(p.Destinations) == 0:
+		return "", "", fault.New(fault.Conflict, "%s used nothing while it was learned: its profile would allow nothing beyond DHCP, DNS and NTP; set a MUD file of your own with trustjoin mud set if that is what you want", name)
+	}
+	raw, err := mudlearn.Propose(p, w.o.Now())
+	if err != nil {
+		return "", "", fmt.Errorf("failed to write %s's learned profile as a MUD file: %w", name, err)
+	}
+	url, err = w.o.Learner.Keep(id, raw)
+	if err != nil {
+		return "", "", err
+	}
+	return url, mud.Digest(raw), nil
 }
 
 // Now is the Watch's clock.

@@ -146,7 +146,7 @@ func TestAutoQuarantineWithReason(t *testing.T) {
 		drop(g, "02:00:00:00:00:01", dst)
 	}
 	got := g.wait(t)
-	if !strings.HasPrefix(got, "quarantine d-cam: quarantined automatically: tried 3 forbidden destinations within 1m0s: 10.0.20.100:23/tcp, 10.0.20.101:23/tcp, 10.0.20.102:23/tcp") {
+	if !strings.HasPrefix(got, "quarantine d-cam: automatically: tried 3 forbidden destinations within 1m0s: 10.0.20.100:23/tcp, 10.0.20.101:23/tcp, 10.0.20.102:23/tcp") {
 		t.Fatalf("owner asked %q", got)
 	}
 	deadline := time.Now().Add(10 * time.Second)

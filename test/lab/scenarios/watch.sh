@@ -36,12 +36,16 @@ ip -n cam route add default via 192.168.20.1
 try() { ip netns exec cam timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 quarantined() { tj device camera --json | grep -q '"quarantined": true'; }
 
+# tried ADDRESS: the camera's history shows a drop to ADDRESS (what the
+# firewall logged has reached the recorder, which has judged it).
+tried() { tj device camera --json | grep -q "\"address\": \"$1\""; }
+
 say "it retries one forbidden host twenty times: that is not reason enough"
 for i in $(seq 20); do try 203.0.113.10 443; done
-sleep 3
-quarantined && fail "one forbidden destination retried quarantined the camera"
+lab_wait 20 tried 203.0.113.10 || { tj device camera; fail "the camera's history does not show what it tried"; }
 tj device camera --json > "$LAB_OUT/camera-before.json"
-grep -q '203.0.113.10' "$LAB_OUT/camera-before.json" || fail "the camera's history does not show what it tried"
+quarantined && fail "one forbidden destination retried quarantined the camera"
+tj events | grep -q "keeps trying\|quarantined automatically" && fail "one forbidden destination retried was news: $(tj events)"
 
 say "it starts scanning: five forbidden hosts on the telnet port, within the minute"
 start=$(date +%s)
@@ -61,10 +65,20 @@ grep -q 'security event: camera was quarantined automatically' "$LAB_OUT/trustjo
 say "one command releases it"
 tj release camera | tee -a "$LAB_OUT/cli.log" || fail "release failed"
 back_in_20() { [ "$(grep -c 'Assigned VLAN ID 20 from' "$LAB_OUT/hostapd.log")" -ge 2 ]; }
-lab_wait 40 back_in_20 || fail "the released camera did not come back to VLAN 20"
+# A deauthentication the loaded simulated radio drops is noticed by the
+# station only some 30 s later (seen: 32 s), hence the bound.
+lab_wait 90 back_in_20 || fail "the released camera did not come back to VLAN 20"
 quarantined && fail "still quarantined after release"
 lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after release"
+# hostapd deleted brvlan20 when its last station left for VLAN 99 and made
+# it again without the router's address (a router's netifd keeps both).
+lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 after the release"
+ip addr replace 192.168.20.1/24 dev brvlan20
 say "released, its earlier tries are not held against it"
-sleep 5
+# Tried until its history shows it: the camera's first packets after
+# reconnecting may go before its interface is in the bridge again.
+try_again() { try 203.0.113.30 23; tried 203.0.113.30; }
+lab_wait 30 try_again || { tj device camera; fail "the camera's try after the release is not in its history"; }
+tj device camera --json | tee -a "$LAB_OUT/cli.log" | grep -q '"address": "203.0.113.2[0-5]"' && fail "its history still holds what it tried before the release"
 quarantined && fail "quarantined again for what it did before the release"
 true

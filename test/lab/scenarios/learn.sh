@@ -34,6 +34,10 @@ s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
 print(s.recv(64).decode().strip())' "$1" 2>/dev/null
 }
 
+# tj_mud ARGS: trustjoin mud with its subcommand first (tj puts --config
+# before it).
+tj_mud() { "$TJ_BIN" mud "$@" --config /tmp/tj.uci; }
+
 lab_router \
 	"config segment 'iot'" "	option vlan '20'" "	option internet '1'" "	option isolate '1'" "	option learn '60'" \
 	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
@@ -47,20 +51,20 @@ lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20"
 ip addr add 192.168.20.1/24 dev brvlan20
 ip -n cam addr add 192.168.20.10/24 dev wlan1
 ip -n cam route add default via 192.168.20.1
-tj mud learn camera --explain | tee -a "$LAB_OUT/cli.log" | grep -q "being learned" || fail "the camera is not being learned"
+tj_mud learn camera --explain | tee -a "$LAB_OUT/cli.log" | grep -q "being learned" || fail "the camera is not being learned"
 
 say "while learned it uses 203.0.113.10:8080 (the segment allows the internet)"
 reaches_8080() { [ "$(reach 8080)" = open-8080 ]; }
 lab_wait 20 reaches_8080 || fail "the camera cannot reach 8080 while learned"
 for i in 1 2 3; do reach 8080 >/dev/null; done
-seen() { tj mud learn camera --explain | grep -q "connects to 203.0.113.10 on TCP port 8080"; }
-lab_wait 20 seen || { tj mud learn camera --explain; fail "the profile does not show what the camera used"; }
+seen() { tj_mud learn camera --explain | grep -q "connects to 203.0.113.10 on TCP port 8080"; }
+lab_wait 20 seen || { tj_mud learn camera --explain; fail "the profile does not show what the camera used"; }
 
 say "the learning period ends; the profile is offered in MUD form and in plain words"
-done_learning() { ! tj mud learn camera --explain | grep -q "being learned"; }
+done_learning() { ! tj_mud learn camera --explain | grep -q "being learned"; }
 lab_wait 90 done_learning || fail "the learning period did not end"
-tj mud learn camera --explain | tee -a "$LAB_OUT/cli.log"
-tj mud learn camera > "$LAB_OUT/learned.json" || fail "no profile in MUD form"
+tj_mud learn camera --explain | tee -a "$LAB_OUT/cli.log"
+tj_mud learn camera > "$LAB_OUT/learned.json" || fail "no profile in MUD form"
 "$TJ_BIN" mud check "$LAB_OUT/learned.json" | tee -a "$LAB_OUT/cli.log" | grep -q "^ACCEPTED" || fail "trustjoin's own MUD checker does not accept the profile"
 grep -q '"destination-ipv4-network": "203.0.113.10/32"' "$LAB_OUT/learned.json" || fail "the profile lacks the destination"
 
@@ -68,7 +72,7 @@ say "before approval the segment's default holds: 9090 works"
 [ "$(reach 9090)" = open-9090 ] || fail "9090 was blocked before the profile was approved"
 
 say "approved, it is enforced like a maker's MUD file"
-tj mud learn camera --approve | tee -a "$LAB_OUT/cli.log" || fail "approving the profile failed"
+tj_mud learn camera --approve | tee -a "$LAB_OUT/cli.log" || fail "approving the profile failed"
 enforced() { tj device camera --json | grep -q '"status": "enforced"'; }
 lab_wait 30 enforced || { tj device camera; fail "the learned profile is not enforced"; }
 lab_wait 20 reaches_8080 || fail "the camera no longer reaches what it was learned using"
