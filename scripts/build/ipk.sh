@@ -93,8 +93,10 @@ S
 # them; the DPP-capable variants are not expressible as one name, so the
 # README says which to install and the daemon reports a missing DPP
 # plainly); nftables tables for inet and bridge families; kmod-nft-bridge
-# for the bridge table between devices on one bridge.
-depends="libc, hostapd-common, nftables, kmod-nft-core, kmod-nft-bridge, kmod-nf-conntrack-netlink"
+# for the bridge table between devices on one bridge; kmod-nfnetlink-log for
+# the NFLOG groups the watch after onboarding reads (nft_log and nft_limit
+# are in kmod-nft-core).
+depends="libc, hostapd-common, nftables, kmod-nft-core, kmod-nft-bridge, kmod-nf-conntrack-netlink, kmod-nfnetlink-log"
 
 for arch in $archs; do
 	d=$(mktemp -d) c=$(mktemp -d)

@@ -12,7 +12,8 @@ GOTAGS=nethttpomithttp2
 # configuration, netlink requests), the other modules (nftables, netlink,
 # conntrack, nl80211, x/net) and the parts of the standard library that
 # parse, format and shake hands (TLS and X.509 handshakes, HTTP, JSON,
-# slog, fmt), where a call costs nothing that matters. Inlining shows in
+# slog, fmt), where a call costs nothing that matters; and the cold helpers
+# around them (strconv, bufio, sort, flags, encodings, paths, gzip). Inlining shows in
 # the binary twice: the copied code and the tables that let a traceback name
 # the inlined frames. The runtime, sync, the I/O path (os, syscall, net,
 # internal/poll) and the crypto primitives keep it. On mipsel_24kc:
@@ -21,7 +22,10 @@ GOTAGS=nethttpomithttp2
 # per pattern (one -gcflags holds a single pattern).
 NOINLINE="github.com/... golang.org/x/... crypto/tls crypto/x509 encoding/asn1
 vendor/golang.org/x/crypto/cryptobyte net/http mime net/url encoding/json log/slog fmt
-math/big crypto/elliptic time net/netip"
+math/big crypto/elliptic time net/netip
+strconv flag os/exec encoding/base64 encoding/hex encoding/pem compress/flate compress/gzip
+mime/multipart net/textproto bufio sort context errors io/fs path/filepath os/user
+text/tabwriter encoding/binary hash/crc32 html unicode"
 GOGCFLAGS=$(for p in $NOINLINE; do printf -- '-gcflags=%s=-l ' "$p"; done)
 TARGETS="
 mips_24kc                 mips   GOMIPS=softfloat

@@ -182,14 +182,14 @@ rm -rf "$dir/sys/class"
 
 # 6. The packages of a stock image, as opkg knows them, so that trustjoin's
 # Depends resolve as on a router: those a router would fetch from its feed
-# (kmod-nft-bridge, kmod-nf-conntrack-netlink, luci-base) are listed as
+# (kmod-nft-bridge, kmod-nf-conntrack-netlink, kmod-nfnetlink-log, luci-base) are listed as
 # installed too. Only the names (and empty file lists): this is opkg's
 # database, not the packages.
 for p in base-files busybox procd procd-ujail procd-seccomp ubus ubusd uci libuci libubox libubus \
 	libblobmsg-json libjson-c jshn jsonfilter ucode libucode ucode-mod-fs ucode-mod-ubus \
 	ucode-mod-uci rpcd rpcd-mod-file rpcd-mod-ucode rpcd-mod-rpcsys uhttpd uhttpd-mod-ubus \
 	netifd libnl-tiny opkg libc libgcc wpad-basic-mbedtls hostapd-common wifi-scripts \
-	nftables-json firewall4 kmod-nft-core kmod-nft-bridge kmod-nf-conntrack-netlink \
+	nftables-json firewall4 kmod-nft-core kmod-nft-bridge kmod-nf-conntrack-netlink kmod-nfnetlink-log \
 	dnsmasq luci-base; do
 	provides=""
 	case "$p" in nftables-json) provides="Provides: nftables\n" ;; esac

@@ -218,7 +218,7 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 	if got := strings.TrimSpace(string(p.control["./conffiles"].data)); got != "/etc/config/trustjoin" {
 		t.Errorf("conffiles = %q", got)
 	}
-	for _, dep := range []string{"kmod-nft-bridge", "nftables", "hostapd-common"} {
+	for _, dep := range []string{"kmod-nft-bridge", "kmod-nfnetlink-log", "nftables", "hostapd-common"} {
 		if !strings.Contains(p.fields["Depends"], dep) {
 			t.Errorf("Depends %q lacks %s", p.fields["Depends"], dep)
 		}

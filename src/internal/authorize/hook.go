@@ -49,6 +49,10 @@ type Device struct {
 	MUDURL    string `json:"mud_url,omitempty"`
 	MUDSigner string `json:"mud_signer,omitempty"`
 	MUDStatus string `json:"mud_status,omitempty"`
+	// Address is a BRSKI pledge's address, with its join interface as
+	// the zone: the join proxy sees no more of it (its enrolment is TLS
+	// from end to end).
+	Address string `json:"address,omitempty"`
 	// BRSKISerial is the pledge's serial number, when trustjoin proxied
 	// its BRSKI enrolment.
 	BRSKISerial string `json:"brski_serial,omitempty"`

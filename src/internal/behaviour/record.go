@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -448,7 +449,9 @@ func (r *Recorder) watch(id string, d *device, now time.Time) *Trip {
 	seen := map[string]bool{}
 	var tried []Flow
 	recent := slices.Clone(d.drops)
-	slices.SortStableFunc(recent, func(a, b slot) int { return int(b.last) - int(a.last) })
+	// sort.SliceStable, not slices.SortStableFunc: each struct type given
+	// to the latter adds some 10 kB of sorting code to the binary.
+	sort.SliceStable(recent, func(i, j int) bool { return recent[i].last > recent[j].last })
 	for _, e := range recent {
 		if nowS-e.last >= window {
 			break
@@ -490,7 +493,7 @@ func (r *Recorder) History(id string) History {
 	for _, s := range append(slices.Clone(d.drops), d.opens...) {
 		h.Entries = append(h.Entries, Entry{Flow: s.flow(), Count: uint64(s.count), First: r.time(s.first), Last: r.time(s.last)})
 	}
-	slices.SortStableFunc(h.Entries, func(a, b Entry) int { return b.Last.Compare(a.Last) })
+	sort.SliceStable(h.Entries, func(i, j int) bool { return h.Entries[i].Last.After(h.Entries[j].Last) })
 	return h
 }
 

@@ -65,12 +65,16 @@ func serveSink(t testing.TB, ln net.Listener) *sink {
 // loopbackProxy runs the proxy's accept loop and relay on a loopback
 // listener towards the registrar stand-in listening on reg: the same code
 // pledges go through, without namespaces, so it can be measured anywhere.
-func loopbackProxy(t testing.TB, reg net.Listener, maxConns int) (*Proxy, string) {
+func loopbackProxy(t testing.TB, reg net.Listener, maxConns int, adjust ...func(*Config)) (*Proxy, string) {
 	port := reg.Addr().(*net.TCPAddr).Port
-	p := NewProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), Config{
+	cfg := Config{
 		Interfaces: []string{"lo"}, RegistrarHost: "127.0.0.1", RegistrarPort: port,
 		MaxConnections: maxConns, MaxPerSource: maxConns, IdleTimeout: time.Hour,
-	})
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	p := NewProxy(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,9 @@ type Config struct {
 	// host may be a name, resolved again whenever dialling it fails.
 	RegistrarHost string
 	RegistrarPort int
+	// Admit, if set, is asked before a pledge's connection is relayed
+	// (the authorisation hook); an error refuses it. It may take seconds.
+	Admit func(ctx context.Context, pledge netip.AddrPort, ifname string) error
 	// MaxConnections caps pledge connections in all, MaxPerSource those
 	// from one pledge address.
 	MaxConnections int
@@ -115,6 +118,8 @@ type Counters struct {
 	// RefusedPerSource those refused by max_per_source.
 	RefusedTotal     uint64 `json:"refused_total"`
 	RefusedPerSource uint64 `json:"refused_per_source"`
+	// RefusedHook counts connections the authorisation hook refused.
+	RefusedHook uint64 `json:"refused_hook,omitempty"`
 	// RegistrarFailures counts pledges dropped because the registrar could
 	// not be reached.
 	RegistrarFailures uint64 `json:"registrar_failures"`
@@ -765,6 +770,14 @@ func (c *conn) abort() {
 }
 
 func (p *Proxy) relay(ctx context.Context, c *conn) {
+	if p.cfg.Admit != nil {
+		if err := p.cfg.Admit(ctx, c.src, c.ifname); err != nil {
+			p.count(func(k *Counters) { k.RefusedHook++ })
+			p.log.Info("brski join proxy refused a pledge", "source", c.src, "err", err)
+			refuse(c.pledge)
+			return
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
 	rc, err := p.dialRegistrar(dctx)
 	cancel()

@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/authorize"
 	"github.com/trustjoin/trustjoin/src/internal/brski"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
+	"github.com/trustjoin/trustjoin/src/internal/watch"
 )
 
 func init() {
@@ -22,8 +25,17 @@ func init() {
 
 // brskiTasks starts the join proxies the configuration asks for and hands
 // their status to the API.
-func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service) ([]daemon.Task, error) {
-	p := brski.NewProxy(log, brski.ConfigFrom(cfg))
+func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service, w *watch.Watch) ([]daemon.Task, error) {
+	pc := brski.ConfigFrom(cfg)
+	if w != nil {
+		// The authorisation hook is asked before each of a pledge's
+		// connections is relayed: a deny resets it.
+		pc.Admit = func(ctx context.Context, pledge netip.AddrPort, ifname string) error {
+			_, err := w.Admit(ctx, authorize.Device{Name: "a BRSKI pledge on " + ifname, Via: "brski", Address: pledge.Addr().String()})
+			return err
+		}
+	}
+	p := brski.NewProxy(log, pc)
 	// Waited for: the daemon is ready once pledges get an answer on every
 	// join interface. Until then (a LAN without its link-local address
 	// yet) it says "starting", and the status says why.
@@ -88,8 +100,8 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 		fmt.Fprintf(w, "  problem: %s\n", p)
 	}
 	c := s.Counters
-	fmt.Fprintf(w, "pledges: %d in flight, %d accepted; refused %d (max_connections), %d (max_per_source); %d registrar failures; %d idle, %d too long\n",
-		c.Active, c.Accepted, c.RefusedTotal, c.RefusedPerSource, c.RegistrarFailures, c.IdleClosed, c.TotalTimeouts)
+	fmt.Fprintf(w, "pledges: %d in flight, %d accepted; refused %d (max_connections), %d (max_per_source), %d (authorisation hook); %d registrar failures; %d idle, %d too long\n",
+		c.Active, c.Accepted, c.RefusedTotal, c.RefusedPerSource, c.RefusedHook, c.RegistrarFailures, c.IdleClosed, c.TotalTimeouts)
 	fmt.Fprintf(w, "bytes: %d to the registrar, %d to pledges; %d GRASP announcements sent, %d GRASP messages ignored\n",
 		c.BytesToRegistrar, c.BytesToPledge, c.Announcements, c.GRASPIgnored)
 	if len(s.Pledges) > 0 {

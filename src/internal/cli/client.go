@@ -129,8 +129,8 @@ func runStatus(ctx context.Context, env Env) int {
 			fmt.Fprintf(w, "hostapd: %s\n  fix: %s\n", esc(h.Problem), esc(h.Fix))
 		}
 		c := s.Counters
-		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined; %d failed onboardings\n",
-			c.Onboarded, c.Connected, c.Quarantined, c.OnboardingFailures)
+		fmt.Fprintf(w, "devices: %d onboarded, %d connected, %d quarantined, %d to scan again (rotated or expired); %d failed onboardings\n",
+			c.Onboarded, c.Connected, c.Quarantined, c.NeedsReonboarding, c.OnboardingFailures)
 	})
 }
 

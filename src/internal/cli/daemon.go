@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/api"
+	"github.com/trustjoin/trustjoin/src/internal/authorize"
 	"github.com/trustjoin/trustjoin/src/internal/credential"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/dpp"
@@ -80,8 +82,12 @@ func runDaemon(ctx context.Context, env Env) int {
 	// Phone links and sessions outlive reloads: saving a setting must not
 	// cut off a phone in the middle of adding a device.
 	phones := web.NewState(nil)
+	// Security events too: their numbers go on across reloads, so a
+	// reader asking for those after the last it saw (an ACS, LuCI) misses
+	// none.
+	book := newBook(log)
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones)
+		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones, book)
 		if b, ok := raw[cfg]; ok && err == nil {
 			if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
 				log.Warn("failed to keep a copy of the good configuration", "err", err)
@@ -110,7 +116,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State, book *alert.Book) ([]daemon.Task, error) {
 	// The state folder holds secrets: root's alone when trustjoin makes it
 	// (the package makes it 0710 root:network, so that OpenWrt's hostapd,
 	// user network, reaches the PSK and VLAN files; that stays as it is).
@@ -197,19 +203,18 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 			w.Changed(c.Before, c.After)
 		}
 	}
+	// The authorisation hook is asked before a pre-authorised device is
+	// listened for and before a device is given a passphrase of its own.
+	o.Authorize = func(ctx context.Context, a device.Authorization) (string, error) {
+		if w == nil {
+			return a.Segment, nil
+		}
+		return w.Admit(ctx, authorize.Device{Name: a.Name, Segment: a.Segment, DPPKeyHash: a.KeyHash, Via: a.Via})
+	}
 	devices := device.New(o)
 	engine.SetDevices(devices)
-	// Before any task runs: a bad entry rejects the configuration (and the
-	// one before, set up again, puts its own entries back).
 	if len(cfg.Incomplete) > 0 {
 		log.Info("sections without any option skipped (being added)", "sections", cfg.Incomplete)
-	}
-	preauths := make([]device.PreauthEntry, len(cfg.Preauths))
-	for i, p := range cfg.Preauths {
-		preauths[i] = device.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
-	}
-	if err := devices.SyncPreauths(context.Background(), preauths); err != nil {
-		return nil, err
 	}
 	tasks = append(tasks, devices)
 	if fw != nil {
@@ -221,14 +226,24 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	}
 	if cfg.Main.Enabled {
 		var wt []daemon.Task
-		if w, wt, err = newWatch(log, cfg, devices, fw, o.AccessPoints); err != nil {
+		if w, wt, err = newWatch(log, cfg, book, devices, fw, o.AccessPoints); err != nil {
 			return nil, err
 		}
 		tasks = append(tasks, wt...)
 		lc.SetWatch(w, cfg.Onboarding.DefaultSegment)
 	}
+	// Before any task runs, once the hook can be asked: a bad entry
+	// rejects the configuration (and the one before, set up again, puts
+	// its own entries back).
+	preauths := make([]device.PreauthEntry, len(cfg.Preauths))
+	for i, p := range cfg.Preauths {
+		preauths[i] = device.PreauthEntry{URI: p.URI, Segment: p.Segment, Name: p.Name, Section: p.Section}
+	}
+	if err := devices.SyncPreauths(context.Background(), preauths); err != nil {
+		return nil, err
+	}
 	if cfg.Main.Enabled && cfg.BRSKI.Enabled {
-		bt, err := brskiTasks(log, cfg.BRSKI, lc)
+		bt, err := brskiTasks(log, cfg.BRSKI, lc, w)
 		if err != nil {
 			return nil, err
 		}

@@ -28,11 +28,19 @@ var kindWords = map[inventory.Kind]string{
 }
 
 func runUnknown(ctx context.Context, env Env) int {
-	if len(env.Args) > 0 && !strings.HasPrefix(env.Args[0], "-") {
-		return runHandle(ctx, env)
-	}
 	f := newClientFlags("unknown", env)
-	if f.fs.Parse(env.Args) != nil {
+	// Flags anywhere: "unknown --config FILE block MAC" must block, not
+	// list.
+	pos, err := parseAnywhere(f.fs, env.Args)
+	if err != nil {
+		return 2
+	}
+	switch len(pos) {
+	case 0:
+	case 2:
+		return runHandle(ctx, env, f, pos[0], pos[1])
+	default:
+		fmt.Fprintln(env.Stderr, "usage: trustjoin unknown [block|guest|clear MAC]")
 		return 2
 	}
 	var l api.UnknownList
@@ -88,13 +96,7 @@ func runUnknown(ctx context.Context, env Env) int {
 var handledWords = map[string]string{"block": "blocked", "guest": "confined as a guest (the internet only)"}
 
 // runHandle: trustjoin unknown block|guest|clear MAC.
-func runHandle(ctx context.Context, env Env) int {
-	action := env.Args[0]
-	f := newClientFlags("unknown "+action, env)
-	mac, ok := oneArg(f, Env{Args: env.Args[1:], Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}, "MAC address")
-	if !ok {
-		return 2
-	}
+func runHandle(ctx context.Context, env Env, f *clientFlags, action, mac string) int {
 	switch action {
 	case "block", "guest":
 	case "clear":

@@ -79,11 +79,16 @@ func (r radios) Undeny(ctx context.Context, mac string) error {
 	return r.do(ctx, "DENY_ACL DEL_MAC "+mac)
 }
 
+// newBook is where the security events are recorded, for as long as the
+// daemon runs: one for every configuration it runs in turn.
+func newBook(log *slog.Logger) *alert.Book {
+	return alert.New(alert.Options{Log: log, Sinks: []alert.Sink{&alert.Ubus{}}})
+}
+
 // newWatch wires what looks after devices once onboarded. restored is
 // closed once the device owner has restored every device's confinement:
 // the unknown devices the household acted on are confined again after.
-func newWatch(log *slog.Logger, cfg *config.Config, devices *device.Owner, fw *firewall.Enforcer, aps []credential.AccessPoint) (*watch.Watch, []daemon.Task, error) {
-	book := alert.New(alert.Options{Log: log, Sinks: []alert.Sink{&alert.Ubus{}}})
+func newWatch(log *slog.Logger, cfg *config.Config, book *alert.Book, devices *device.Owner, fw *firewall.Enforcer, aps []credential.AccessPoint) (*watch.Watch, []daemon.Task, error) {
 	learner, err := mudlearn.Open(mudlearn.Options{Log: log, Dir: filepath.Join(cfg.Main.StateDir, "learned")})
 	if err != nil {
 		return nil, nil, err

@@ -180,7 +180,7 @@ func (s *Server) runGeneration(ctx context.Context, cfg *config.Config, sigC <-c
 	done := make(chan error, 1)
 	go func() { done <- eg.Wait() }()
 
-	ready := waitReady(gctx, tasks)
+	ready := waitReady(gctx, s.log, tasks)
 	for {
 		select {
 		case <-ready:
@@ -248,15 +248,27 @@ func (s *Server) stop(cancel context.CancelFunc, done <-chan error) error {
 	return nil
 }
 
+// slowStart is how long tasks may take to be ready before the one holding
+// readiness up is named in the log.
+const slowStart = 10 * time.Second
+
 // waitReady returns a channel closed once every task is ready.
-func waitReady(ctx context.Context, tasks []Task) <-chan struct{} {
+func waitReady(ctx context.Context, log *slog.Logger, tasks []Task) <-chan struct{} {
 	c := make(chan struct{})
 	go func() {
+		slow := time.NewTimer(slowStart)
+		defer slow.Stop()
 		for _, t := range tasks {
-			select {
-			case <-t.Ready():
-			case <-ctx.Done():
-				return
+			for waiting := true; waiting; {
+				select {
+				case <-t.Ready():
+					waiting = false
+				case <-slow.C:
+					// Said once: which part holds readiness up.
+					log.Warn("not ready yet", "waiting_for", t.String(), "after", slowStart)
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 		close(c)

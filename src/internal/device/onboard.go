@@ -275,6 +275,10 @@ func (o *Owner) Preauthorize(ctx context.Context, entries []PreauthEntry) (added
 			errs[i] = fault.New(fault.Invalid, "no segment %q", seg)
 			continue
 		}
+		if seg, err = o.authorize(ctx, Authorization{Name: en.Name, Segment: seg, KeyHash: u.KeyHash, Via: "chirp"}); err != nil {
+			errs[i] = err
+			continue
+		}
 		by := en.AddedBy
 		if by == "" {
 			by = "user"
@@ -299,6 +303,22 @@ func (o *Owner) Preauthorize(ctx context.Context, entries []PreauthEntry) (added
 		o.o.Radio.Arm(ctx)
 	}
 	return added, errs
+}
+
+// authorize asks Options.Authorize, if set, about a device about to be
+// given a credential, and answers its segment.
+func (o *Owner) authorize(ctx context.Context, a Authorization) (string, error) {
+	if o.o.Authorize == nil {
+		return a.Segment, nil
+	}
+	seg, err := o.o.Authorize(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := o.segment(seg); !ok {
+		return "", fault.New(fault.Invalid, "no segment %q", seg)
+	}
+	return seg, nil
 }
 
 // RemovePreauth deletes a pre-authorisation by id or key hash. An entry of
@@ -355,6 +375,14 @@ func (o *Owner) SyncPreauths(ctx context.Context, entries []PreauthEntry) error 
 		if c, ok := current[sec]; ok && c.URI == d.URI && c.Segment == d.Segment && c.Name == d.Name {
 			continue
 		}
+		seg, err := o.authorize(ctx, Authorization{Name: d.Name, Segment: d.Segment, KeyHash: d.KeyHash, Via: "chirp"})
+		if err != nil {
+			// Refused, it is not listened for; the rest of the
+			// configuration stands.
+			o.log.Warn("a pre-authorised device of the configuration refused", "section", sec, "err", err)
+			continue
+		}
+		d.Segment = seg
 		d.ID, d.AddedAt = credential.RandomID("p-"), now
 		add = append(add, d)
 	}
@@ -456,6 +484,10 @@ func (o *Owner) IssuePassphrase(ctx context.Context, name, segment string, by Ac
 	}
 	if o.o.Radio == nil {
 		return Legacy{}, fault.New(fault.Unavailable, "no access point is up (is hostapd running?)")
+	}
+	segment, err := o.authorize(ctx, Authorization{Name: name, Segment: segment, Via: "legacy"})
+	if err != nil {
+		return Legacy{}, err
 	}
 	if name == "" {
 		name = "Device"

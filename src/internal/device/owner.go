@@ -100,6 +100,16 @@ type Firewall interface {
 	AllCounters() (map[string]firewall.Counters, error)
 }
 
+// Authorization is a device about to be given a credential, as Authorize
+// is asked about it.
+type Authorization struct {
+	Name, Segment string
+	// KeyHash is its DPP bootstrapping key's hash, if it has one.
+	KeyHash string
+	// Via is how: "chirp" (pre-authorised) or "legacy" (a passphrase).
+	Via string
+}
+
 // Options configure an Owner.
 type Options struct {
 	Log      *slog.Logger
@@ -127,6 +137,14 @@ type Options struct {
 	// authorisation policy of one's own. It runs while the registry is
 	// locked: it must decide from the Change alone.
 	Allow func(Change) error
+	// Authorize, if set, is asked before a device is given a credential
+	// on a path the API's onboarding does not ask for it: a pre-authorised
+	// device, before it is listened for, and a device given a passphrase
+	// of its own. It answers the segment the device goes to (the one asked
+	// for, or another the authorisation hook chose), or an error that
+	// refuses it. It may take seconds (the hook runs); the registry is not
+	// locked meanwhile.
+	Authorize func(ctx context.Context, a Authorization) (segment string, err error)
 	// Observe, if set, hears of every change once it is saved. It must
 	// not block or call back into the Owner.
 	Observe func(Change)

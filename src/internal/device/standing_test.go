@@ -439,3 +439,73 @@ func TestSyncPreauths(t *testing.T) {
 		t.Fatalf("with no section left (-want +got):\n%s", diff)
 	}
 }
+
+// The authorisation hook (Options.Authorize) is asked before a
+// pre-authorised device is listened for, from the API or the
+// configuration, and before a device is given a passphrase of its own: a
+// refusal leaves no entry, no line and nothing armed; a segment it names
+// is the device's.
+func TestAuthorizeBeforeChirpAndPassphrase(t *testing.T) {
+	var asked []Authorization
+	r := newRig(t, time.Minute, func(o *Options) {
+		o.Authorize = func(_ context.Context, a Authorization) (string, error) {
+			asked = append(asked, a)
+			switch a.Name {
+			case "Denied":
+				return "", fault.New(fault.Forbidden, "the authorisation hook refused this device a credential: not ours")
+			case "Moved":
+				return "guest", nil
+			}
+			return a.Segment, nil
+		}
+	})
+	denied, moved, fine := dpptest.URI(t), dpptest.URI(t), dpptest.URI(t)
+	added, errs := r.o.Preauthorize(ctx, []PreauthEntry{{URI: denied, Name: "Denied"}, {URI: moved, Name: "Moved"}, {URI: fine, Name: "Fine"}})
+	if len(added) != 2 || len(errs) != 1 || !fault.Is(errs[0], fault.Forbidden) || !strings.Contains(errs[0].Error(), "not ours") {
+		t.Fatalf("added %+v, refused %v; want the first refused with the hook's reason", added, errs)
+	}
+	if added[0].Name != "Moved" || added[0].Segment != "guest" || added[1].Segment != "iot" {
+		t.Fatalf("added %+v; want Moved in guest, Fine in iot", added)
+	}
+	if len(asked) != 3 || asked[0].Via != "chirp" || asked[0].KeyHash == "" || asked[0].Segment != "iot" {
+		t.Fatalf("the hook was asked %+v", asked)
+	}
+	sets := strings.Join(r.c.Sent("DPP_BOOTSTRAP_SET"), "\n")
+	if n := len(r.c.Sent("DPP_BOOTSTRAP_SET")); n != 2 {
+		t.Fatalf("%d devices armed for chirping, want 2:\n%s", n, sets)
+	}
+	if ids, _ := r.psk.KeyIDs(); len(ids) != 2 {
+		t.Fatalf("%d credential lines, want 2", len(ids))
+	}
+	// From the configuration: a refused entry is left out, the rest stands.
+	if err := r.o.SyncPreauths(ctx, []PreauthEntry{{Section: "a", URI: dpptest.URI(t), Name: "Denied"}, {Section: "b", URI: dpptest.URI(t), Name: "Moved"}}); err != nil {
+		t.Fatal(err)
+	}
+	var fromConfig []string
+	for _, p := range r.reg.Preauths() {
+		if p.Section != "" {
+			fromConfig = append(fromConfig, p.Section+" "+p.Segment)
+		}
+	}
+	if diff := cmp.Diff([]string{"b guest"}, fromConfig); diff != "" {
+		t.Fatalf("pre-authorised from the configuration (-want +got):\n%s", diff)
+	}
+	// A passphrase of its own.
+	before, _ := os.ReadFile(r.psk.Path())
+	if _, err := r.o.IssuePassphrase(ctx, "Denied", "iot", Phone); !fault.Is(err, fault.Forbidden) {
+		t.Fatalf("a refused device given a passphrase: %v", err)
+	}
+	if after, _ := os.ReadFile(r.psk.Path()); !bytes.Equal(before, after) {
+		t.Fatal("a refused device's passphrase was written")
+	}
+	l, err := r.o.IssuePassphrase(ctx, "Moved", "iot", Phone)
+	if err != nil || l.Device.Segment != "guest" {
+		t.Fatalf("moved by the hook: %+v, %v", l.Device, err)
+	}
+	if last := asked[len(asked)-1]; last.Via != "legacy" || last.Segment != "iot" {
+		t.Fatalf("the hook was asked %+v", last)
+	}
+	if b, _ := os.ReadFile(r.psk.Path()); !strings.Contains(string(b), "keyid="+l.Device.KeyID+" vlanid=30 ") {
+		t.Fatalf("the moved device's line is not in VLAN 30:\n%s", b)
+	}
+}

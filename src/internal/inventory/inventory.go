@@ -222,7 +222,9 @@ func Classify(s Snapshot, known []Known, watch map[string]string) []Unknown {
 	list := make([]Unknown, 0, len(out))
 	for mac, u := range out {
 		as := addrs[mac]
-		slices.SortFunc(as, func(a, b netip.Addr) int { return a.Compare(b) })
+		// sort.Slice, not slices.SortFunc: a struct element type adds
+		// some 12 kB of sorting code to the binary.
+		sort.Slice(as, func(i, j int) bool { return as[i].Less(as[j]) })
 		for _, a := range slices.Compact(as) {
 			u.Addresses = append(u.Addresses, a.String())
 		}

@@ -60,19 +60,12 @@ func (s *Service) authorized(ctx context.Context, r *api.OnboardRequest) error {
 			break
 		}
 	}
-	dec := s.watch.Authorize(ctx, d)
-	switch dec.Verdict {
-	case authorize.Deny:
-		if dec.Failed != nil {
-			return fault.New(fault.Forbidden, "the authorisation hook failed (%v), and trustjoin is set to refuse a device then (authorize.on_failure 'deny')", dec.Failed)
-		}
-		msg := "the authorisation hook refused this device a credential"
-		if dec.Reason != "" {
-			msg += ": " + dec.Reason
-		}
-		return fault.New(fault.Forbidden, "%s", msg)
-	case authorize.Move:
-		r.Segment = dec.Segment
+	seg, err := s.watch.Admit(ctx, d)
+	if err != nil {
+		return err
+	}
+	if seg != d.Segment {
+		r.Segment = seg
 	}
 	return nil
 }

@@ -481,6 +481,27 @@ func (w *Watch) Authorize(ctx context.Context, d authorize.Device) authorize.Dec
 	return dec
 }
 
+// Admit asks the hook before a device is given a credential, as
+// Authorize, and answers the segment it goes to (d.Segment, or the one the
+// hook chose) or why it may not have one.
+func (w *Watch) Admit(ctx context.Context, d authorize.Device) (string, error) {
+	dec := w.Authorize(ctx, d)
+	switch dec.Verdict {
+	case authorize.Deny:
+		if dec.Failed != nil {
+			return "", fault.New(fault.Forbidden, "the authorisation hook failed (%v), and trustjoin is set to refuse a device then (authorize.on_failure 'deny')", dec.Failed)
+		}
+		msg := "the authorisation hook refused this device a credential"
+		if dec.Reason != "" {
+			msg += ": " + dec.Reason
+		}
+		return "", fault.New(fault.Forbidden, "%s", msg)
+	case authorize.Move:
+		return dec.Segment, nil
+	}
+	return d.Segment, nil
+}
+
 func because(reason string) string {
 	if reason == "" {
 		return ""
