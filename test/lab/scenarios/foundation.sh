@@ -82,7 +82,7 @@ echo "keyid=dev1 vlanid=10 $dev_mac $dev_pass" >> "$psk"
 configs_before=$(grep -c 'Set new config for phy\|config_set phy0' "$LAB_OUT/syslog.log")
 owrt wifi reload
 sleep 5 # no event to wait for: the check is that nothing happens
-# Seen once (2026-12-05, main's scripts): netifd handed hostapd its
+# In one of two runs (2026-12-05, main's scripts) netifd handed hostapd its
 # configuration again and hostapd.uc re-read the changed PSK file ("Update
 # config data files"); recorded, not required: trustjoin does not rely on it.
 if [ "$(grep -c 'Set new config for phy\|config_set phy0' "$LAB_OUT/syslog.log")" = "$configs_before" ]; then
