@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,8 +86,10 @@ func TestRealHostapd(t *testing.T) {
 	h := startRealHostapd(t)
 	ctrl := filepath.Join(h.dir, "ctrl")
 	connects := make(chan *hostapd.Client, 4)
+	var logged lockedBuffer
 	m := &hostapd.Monitor{
 		Iface: "dummy0", CtrlDir: ctrl, LocalDir: t.TempDir(),
+		Log: slog.New(slog.NewTextHandler(&logged, nil)),
 		OnConnect: func(ctx context.Context, c *hostapd.Client) error {
 			connects <- c
 			return nil
@@ -147,4 +151,36 @@ func TestRealHostapd(t *testing.T) {
 	if _, err := c2.Command(bg, "DPP_QR_CODE DPP:nonsense;;"); err == nil {
 		t.Fatal("hostapd accepted a malformed DPP URI")
 	}
+
+	// Every loss after a connection is logged, not only the first (the
+	// lab's hostapd lost trustjoin's listener again and the log was silent).
+	h.stop()
+	h.start("hostapd")
+	select {
+	case <-connects:
+	case <-time.After(5 * time.Second):
+		t.Fatal("monitor did not reconnect after hostapd restarted a second time")
+	}
+	if n := strings.Count(logged.String(), "hostapd connection lost"); n != 2 {
+		t.Fatalf("two losses logged %d times:\n%s", n, logged.String())
+	}
+}
+
+// lockedBuffer is a log destination the monitor's goroutine and the test
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

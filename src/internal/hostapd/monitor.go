@@ -77,12 +77,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 	log = log.With("iface", m.Iface)
 	down := false
 	for ctx.Err() == nil {
-		err := m.session(ctx, log)
+		connected, err := m.session(ctx, log)
 		if ctx.Err() != nil {
 			break
 		}
 		if errors.Is(err, os.ErrPermission) {
 			return err
+		}
+		// Each loss after a connection is said once, not only the first.
+		if connected {
+			down = false
 		}
 		if !down {
 			log.Warn("hostapd connection lost, reconnecting", "err", err)
@@ -100,32 +104,33 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// session runs one connection until it fails or ctx ends.
-func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
+// session runs one connection until it fails or ctx ends; connected
+// says whether it got as far as hostapd connected.
+func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool, err error) {
 	c, err := Dial(m.CtrlDir, m.Iface, m.LocalDir)
 	if err != nil {
-		return err
+		return connected, err
 	}
 	defer c.Close()
 	evConn, evLocal, err := dial(m.CtrlDir, m.Iface, m.LocalDir)
 	if err != nil {
-		return err
+		return connected, err
 	}
 	defer func() { evConn.Close(); os.Remove(evLocal) }()
 	actx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	r, err := request(actx, evConn, m.Iface, "ATTACH")
 	cancel()
 	if err != nil {
-		return err
+		return connected, err
 	}
 	if r != "OK" {
-		return fmt.Errorf("hostapd: %s: ATTACH answered %q", m.Iface, r)
+		return false, fmt.Errorf("hostapd: %s: ATTACH answered %q", m.Iface, r)
 	}
 	// request left a deadline on the socket; the loop below sets its own.
 	evConn.SetDeadline(time.Time{})
 	if m.OnConnect != nil {
 		if err := m.OnConnect(ctx, c); err != nil {
-			return fmt.Errorf("failed to set up after connecting: %w", err)
+			return false, fmt.Errorf("failed to set up after connecting: %w", err)
 		}
 	}
 	m.mu.Lock()
@@ -140,6 +145,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 		}
 	}()
 	log.Info("hostapd connected")
+	connected = true
 	select {
 	case <-m.ready:
 	default:
@@ -150,14 +156,14 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 	var pinged time.Time
 	for {
 		if err := evConn.SetReadDeadline(time.Now().Add(pingEvery)); err != nil {
-			return err
+			return connected, err
 		}
 		n, err := evConn.Read(buf)
 		if ctx.Err() != nil {
 			// Best effort: let hostapd forget this listener at once.
 			evConn.SetDeadline(time.Now().Add(200 * time.Millisecond))
 			evConn.Write([]byte("DETACH"))
-			return nil
+			return true, nil
 		}
 		var ne net.Error
 		switch {
@@ -168,7 +174,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 				continue // the PONG to our PING
 			}
 			if ev.Name == "CTRL-EVENT-TERMINATING" {
-				return errors.New("hostapd is terminating")
+				return true, errors.New("hostapd is terminating")
 			}
 			if m.OnEvent != nil {
 				m.OnEvent(ev)
@@ -176,7 +182,7 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 		case errors.As(err, &ne) && ne.Timeout():
 			if !pinged.IsZero() {
 				if time.Since(pinged) > deadAfter {
-					return errors.New("hostapd does not answer PING")
+					return true, errors.New("hostapd does not answer PING")
 				}
 				continue
 			}
@@ -186,11 +192,11 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) error {
 			// event is lost waiting for it.
 			evConn.SetWriteDeadline(time.Now().Add(DefaultTimeout))
 			if _, err := evConn.Write([]byte("PING")); err != nil {
-				return err
+				return connected, err
 			}
 			pinged = time.Now()
 		default:
-			return err
+			return connected, err
 		}
 	}
 }
