@@ -9,7 +9,7 @@ apt-get install -y -q --no-install-recommends \
 	qemu-system-x86 busybox-static cpio kmod \
 	hostapd wpasupplicant iw \
 	nftables iproute2 conntrack \
-	binutils file ca-certificates openssl bc python3 \
+	binutils file ca-certificates openssl bc python3 jq curl \
 	chromium \
 	cmake pkg-config gcc make libjson-c-dev zlib1g-dev libmd-dev libcrypt-dev \
 	autoconf automake libcurl4-openssl-dev libssl-dev patch
