@@ -83,7 +83,6 @@ func TestSDKMakefileCompilesAsCrossSh(t *testing.T) {
 		t.Fatal("GNU make is needed")
 	}
 	repo, _ := filepath.Abs("../..")
-	tmp := t.TempDir()
 	stubs := map[string]string{
 		"rules.mk":           "",
 		"include/package.mk": "compile:\n\t@$(Build/Compile)\n",
