@@ -202,3 +202,36 @@ lab_connect_psk() {
 	lab_wpa_cli "$ifc" set_network "$id" ieee80211w 1 >/dev/null
 	lab_wpa_cli "$ifc" enable_network "$id" >/dev/null
 }
+
+# lab_internet: "the internet", network namespace inet: 203.0.113.10 behind
+# the router's wan0 (203.0.113.1, forwarding on), with TCP servers on 8080
+# and 9090 that answer "open-PORT".
+lab_internet() {
+	say "the internet: 203.0.113.10 behind the router's wan0, TCP servers on 8080 and 9090"
+	ip netns add inet
+	ip link add wan0 type veth peer name eth0 netns inet
+	ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
+	ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up && ip -n inet link set lo up
+	ip -n inet route add default via 203.0.113.1
+	sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec inet python3 -c '
+import socketserver, threading
+class H(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.sendall(b"open-%d\n" % self.server.server_address[1])
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+for p in (8080, 9090):
+    s = socketserver.ThreadingTCPServer(("0.0.0.0", p), H)
+    threading.Thread(target=s.serve_forever, daemon=True).start()
+threading.Event().wait()
+' >> "$LAB_OUT/internet.log" 2>&1 &
+}
+
+# lab_reach PORT: what the camera (namespace cam) gets from the internet
+# server on PORT; nothing if it cannot reach it.
+lab_reach() {
+	ip netns exec cam timeout 5 python3 -c '
+import socket, sys
+s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
+print(s.recv(64).decode().strip())' "$1" 2>/dev/null
+}

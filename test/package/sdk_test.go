@@ -40,21 +40,7 @@ func TestSDKMakefileInstallsWhatIpkShDoes(t *testing.T) {
 		t.Fatal("GNU make is needed")
 	}
 	repo, _ := filepath.Abs("../..")
-	tmp := t.TempDir()
-	for name, text := range sdkStubs {
-		p := filepath.Join(tmp, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pkgDir := filepath.Join(tmp, "feed/package/trustjoin")
-	os.MkdirAll(pkgDir, 0o755)
-	mk, err := os.ReadFile(filepath.Join(repo, "package/trustjoin/Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(pkgDir, "Makefile"), mk, 0o644)
+	tmp, pkgDir := sdkTree(t, sdkStubs)
 	gobin := filepath.Join(tmp, "trustjoin.bin")
 	os.WriteFile(gobin, []byte("binary"), 0o755)
 	dest := filepath.Join(tmp, "dest")
@@ -97,7 +83,6 @@ func TestSDKMakefileCompilesAsCrossSh(t *testing.T) {
 		t.Fatal("GNU make is needed")
 	}
 	repo, _ := filepath.Abs("../..")
-	tmp := t.TempDir()
 	stubs := map[string]string{
 		"rules.mk":           "",
 		"include/package.mk": "compile:\n\t@$(Build/Compile)\n",
@@ -107,20 +92,7 @@ endef
 Build/Compile=$(call GoPackage/Build/Compile)
 `,
 	}
-	for name, text := range stubs {
-		p := filepath.Join(tmp, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pkgDir := filepath.Join(tmp, "feed/package/trustjoin")
-	os.MkdirAll(pkgDir, 0o755)
-	mk, err := os.ReadFile(filepath.Join(repo, "package/trustjoin/Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(pkgDir, "Makefile"), mk, 0o644)
+	tmp, pkgDir := sdkTree(t, stubs)
 	cmd := exec.Command("make", "-s", "compile", "TOPDIR="+tmp, "INCLUDE_DIR="+filepath.Join(tmp, "include"))
 	cmd.Dir = pkgDir
 	b, err := cmd.CombinedOutput()
@@ -145,4 +117,30 @@ Build/Compile=$(call GoPackage/Build/Compile)
 	if sdk := strings.TrimSpace(got["gcflags"] + " " + got["args"]); sdk != gcflags {
 		t.Errorf("SDK compiler flags\n%q\ncross.sh's\n%q", sdk, gcflags)
 	}
+}
+
+// sdkTree lays out a stand-in SDK in a temporary folder: the stub files
+// (path → text) and the package's real Makefile in a feed; it returns the
+// SDK's top folder and the package's.
+func sdkTree(t *testing.T, stubs map[string]string) (top, pkgDir string) {
+	t.Helper()
+	repo, _ := filepath.Abs("../..")
+	top = t.TempDir()
+	for name, text := range stubs {
+		p := filepath.Join(top, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkgDir = filepath.Join(top, "feed/package/trustjoin")
+	os.MkdirAll(pkgDir, 0o755)
+	mk, err := os.ReadFile(filepath.Join(repo, "package/trustjoin/Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkgDir, "Makefile"), mk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return top, pkgDir
 }

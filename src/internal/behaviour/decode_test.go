@@ -126,3 +126,50 @@ func TestParseDNS(t *testing.T) {
 		t.Fatal("garbage was taken for an answer")
 	}
 }
+
+// FuzzParsePacket: whatever the kernel copies into an NFLOG message (a
+// device's own packet, truncated at the copy range, or a DNS answer), the
+// recorder neither panics nor reads past it: a transport payload is the
+// packet's own tail, and a DNS answer accepted has addresses and a name
+// without its final dot.
+func FuzzParsePacket(f *testing.F) {
+	hbh := append([]byte{6, 0, 1, 4, 0, 0, 0, 0}, ports(40000, 443)...)
+	frag6 := append([]byte{17, 0, 0, 1, 0, 0, 0, 0}, ports(53, 40000)...)
+	dns := dnsAnswer(f, "cloud.mfg.example", "edge.cdn.example", 60, "192.0.2.10", "2001:db8::10")
+	udp := func(payload []byte) []byte {
+		b := ports(53, 40000, 0, 0, 0, 0)
+		binary.BigEndian.PutUint16(b[4:], uint16(8+len(payload)))
+		return append(b, payload...)
+	}
+	for _, b := range [][]byte{
+		ipv4("10.0.0.2", "93.184.216.34", 6, ports(40000, 443, 0, 0, 0, 0)),
+		ipv4("10.0.0.2", "10.0.0.1", 1, []byte{8, 0, 0, 0}),
+		ipv6("fd00::2", "2001:db8::1", 0, hbh),
+		ipv6("fd00::1", "fd00::2", 44, frag6),
+		ipv4("10.0.0.1", "10.0.0.2", 17, udp(dns)),
+		ipv6("fd00::1", "fd00::2", 17, udp(dns)),
+	} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := parseIP(b)
+		if !ok {
+			return
+		}
+		if !h.src.IsValid() || !h.dst.IsValid() {
+			t.Fatalf("accepted a packet without addresses: %+v", h)
+		}
+		if h.l4 != nil {
+			if len(h.l4) > len(b) || string(b[len(b)-len(h.l4):]) != string(h.l4) {
+				t.Fatalf("transport payload is not the packet's tail")
+			}
+			a, ok := parseDNS(h.l4)
+			if !ok {
+				return
+			}
+			if len(a.addrs) == 0 || (len(a.name) > 1 && a.name[len(a.name)-1] == '.') {
+				t.Fatalf("DNS answer accepted as %+v", a)
+			}
+		}
+	})
+}

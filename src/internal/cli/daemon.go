@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
@@ -86,8 +87,10 @@ func runDaemon(ctx context.Context, env Env) int {
 	// reader asking for those after the last it saw (an ACS, LuCI) misses
 	// none.
 	book := newBook(log)
+	// And the count of failed onboardings the status reports.
+	failures := new(atomic.Uint64)
 	build := func(cfg *config.Config) ([]daemon.Task, error) {
-		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones, book)
+		tasks, err := buildTasks(log, cfg, notify, srv.Status, phones, book, failures)
 		if b, ok := raw[cfg]; ok && err == nil {
 			if _, err := fsutil.WriteFile(*lastGood, b, 0o600); err != nil {
 				log.Warn("failed to keep a copy of the good configuration", "err", err)
@@ -116,7 +119,7 @@ func runDaemon(ctx context.Context, env Env) int {
 }
 
 // buildTasks wires the subsystems the configuration asks for.
-func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State, book *alert.Book) ([]daemon.Task, error) {
+func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), status func() daemon.Status, phones *web.State, book *alert.Book, failures *atomic.Uint64) ([]daemon.Task, error) {
 	// The state folder holds secrets: root's alone when trustjoin makes it
 	// (the package makes it 0710 root:network, so that OpenWrt's hostapd,
 	// user network, reaches the PSK and VLAN files; that stays as it is).
@@ -199,6 +202,9 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 	// The Watch hears of every change to a device once it is saved.
 	var w *watch.Watch
 	o.Observe = func(c device.Change) {
+		if c.Kind == device.OnboardingFailed && c.Before.Onboarding != nil && c.After.Onboarding == nil {
+			failures.Add(1)
+		}
 		if w != nil {
 			w.Changed(c.Before, c.After)
 		}
@@ -221,6 +227,7 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		tasks = append(tasks, firewallTask(log, fw, devices.Ready()))
 	}
 	lc := lifecycle.New(devices, engine, status)
+	lc.SetOnboardingFailures(failures.Load)
 	if fw != nil {
 		lc.SetFirewall(fw)
 	}

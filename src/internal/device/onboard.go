@@ -1,6 +1,7 @@
 package device
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -370,26 +371,32 @@ func (o *Owner) SyncPreauths(ctx context.Context, entries []PreauthEntry) error 
 	}
 	now := o.o.Now()
 	var add []registry.Preauth
+	refused := map[string]bool{}
 	for _, sec := range order {
 		d := desired[sec]
-		if c, ok := current[sec]; ok && c.URI == d.URI && c.Segment == d.Segment && c.Name == d.Name {
+		if c, ok := current[sec]; ok && c.URI == d.URI && cmp.Or(c.Asked, c.Segment) == d.Segment && c.Name == d.Name {
 			continue
 		}
 		seg, err := o.authorize(ctx, Authorization{Name: d.Name, Segment: d.Segment, KeyHash: d.KeyHash, Via: "chirp"})
 		if err != nil {
-			// Refused, it is not listened for; the rest of the
-			// configuration stands.
+			// Refused, it is not listened for (any more); the rest of
+			// the configuration stands.
 			o.log.Warn("a pre-authorised device of the configuration refused", "section", sec, "err", err)
+			refused[sec] = true
 			continue
+		}
+		if seg != d.Segment {
+			d.Asked = d.Segment
 		}
 		d.Segment = seg
 		d.ID, d.AddedAt = credential.RandomID("p-"), now
 		add = append(add, d)
 	}
-	// Gone, or now another device: one with the same key is replaced.
+	// Gone, now another device, or refused by the hook: one with the same
+	// key is replaced.
 	stale := func(p registry.Preauth) bool {
 		d, ok := desired[p.Section]
-		return p.Section != "" && (!ok || d.KeyHash != p.KeyHash)
+		return p.Section != "" && (!ok || d.KeyHash != p.KeyHash || refused[p.Section])
 	}
 	dropping := false
 	for _, p := range current {

@@ -478,7 +478,8 @@ func TestAuthorizeBeforeChirpAndPassphrase(t *testing.T) {
 		t.Fatalf("%d credential lines, want 2", len(ids))
 	}
 	// From the configuration: a refused entry is left out, the rest stands.
-	if err := r.o.SyncPreauths(ctx, []PreauthEntry{{Section: "a", URI: dpptest.URI(t), Name: "Denied"}, {Section: "b", URI: dpptest.URI(t), Name: "Moved"}}); err != nil {
+	cfg := []PreauthEntry{{Section: "a", URI: dpptest.URI(t), Name: "Denied"}, {Section: "b", URI: dpptest.URI(t), Name: "Moved"}}
+	if err := r.o.SyncPreauths(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	var fromConfig []string
@@ -489,6 +490,25 @@ func TestAuthorizeBeforeChirpAndPassphrase(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"b guest"}, fromConfig); diff != "" {
 		t.Fatalf("pre-authorised from the configuration (-want +got):\n%s", diff)
+	}
+	// The same configuration again (a reload): in sync, although the hook
+	// chose another segment than it asks for; the hook is not asked again.
+	n, saved := len(asked), r.reg.Preauths()
+	if err := r.o.SyncPreauths(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(asked) != n+1 || !cmp.Equal(saved, r.reg.Preauths()) {
+		t.Fatalf("a reload of the same configuration asked the hook %d times and changed %+v to %+v", len(asked)-n, saved, r.reg.Preauths())
+	}
+	// A changed entry the hook now refuses is no longer listened for.
+	cfg[1].Name = "Denied"
+	if err := r.o.SyncPreauths(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.reg.Preauths() {
+		if p.Section != "" {
+			t.Fatalf("a refused entry stays pre-authorised: %+v", p)
+		}
 	}
 	// A passphrase of its own.
 	before, _ := os.ReadFile(r.psk.Path())

@@ -27,6 +27,9 @@ type Service struct {
 	// disabled.
 	watch          *watch.Watch
 	defaultSegment string
+	// failures counts the onboardings that failed since the daemon
+	// started; nil reports none.
+	failures func() uint64
 }
 
 var _ api.Service = (*Service)(nil)
@@ -36,6 +39,9 @@ var _ api.Service = (*Service)(nil)
 func New(devices *device.Owner, engine *dpp.Engine, status func() daemon.Status) *Service {
 	return &Service{devices: devices, engine: engine, status: status}
 }
+
+// SetOnboardingFailures sets what counts the failed onboardings.
+func (s *Service) SetOnboardingFailures(n func() uint64) { s.failures = n }
 
 // by is who asks through the local API: the householder, unless the phone
 // pages pass a phone's request on.
@@ -94,6 +100,9 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 	}
 	// TR-181 reads it as an unsignedInt; an int is 32 bits on some routers.
 	st.Counters.MUDViolations = int(min(violations, math.MaxInt32))
+	if s.failures != nil {
+		st.Counters.OnboardingFailures = int(min(s.failures(), math.MaxInt32))
+	}
 	if s.watch != nil {
 		_, counts := s.watch.Events(^uint64(0))
 		st.Counters.SecurityEvents = counts.Total

@@ -110,6 +110,10 @@ type Preauth struct {
 	// Section is the configuration's preauth section the entry comes
 	// from; empty for one added by hand or over ubus.
 	Section string `json:"section,omitempty"`
+	// Asked is the segment the configuration asked for, where the
+	// authorisation hook chose another (Segment): the entry is in sync
+	// with its section while the section asks for the same.
+	Asked string `json:"asked,omitempty"`
 }
 
 type file struct {

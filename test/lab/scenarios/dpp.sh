@@ -106,6 +106,7 @@ new_pass=$(pass_of "$(keyid_of "$mac1")")
 say "the camera is scanned again while not in pairing mode: the exchange fails, its credential keeps working"
 key=$(keyid_of "$mac1")
 cam=$(tj device camera --json | jq -r .id)
+failures=$(tj status --json | jq .counters.onboarding_failures)
 # Not in pairing mode: it neither listens nor knows its code any more.
 lab_wpa_cli wlan1 dpp_stop_listen >/dev/null
 lab_wpa_cli wlan1 dpp_bootstrap_remove '*' >/dev/null
@@ -114,6 +115,8 @@ echo "$out" | tee -a "$LAB_OUT/cli.log" | grep -q "did not answer" || fail "uncl
 grep -q "keyid=$key " "$psk" || fail "the failed exchange took the camera's working credential away"
 [ "$(pass_of "$key")" = "$new_pass" ] || fail "the failed exchange changed the camera's credential"
 [ "$(grep -c "keyid=$cam" "$psk")" = 1 ] || fail "the failed exchange left a second line for the camera behind"
+[ "$(tj status --json | jq .counters.onboarding_failures)" = $((failures + 1)) ] ||
+	fail "the failed exchange was not counted: $(tj status --json | jq -c .counters)"
 tj device camera | grep -q 'state: connected' || fail "the registry no longer says the camera is connected"
 before=$(grep -c "AP-STA-CONNECTED $mac1 keyid=$key" "$LAB_OUT/hostapd.log")
 lab_wpa_cli wlan1 disconnect >/dev/null

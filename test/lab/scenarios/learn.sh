@@ -8,31 +8,8 @@
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
-say "the internet: 203.0.113.10 behind the router's wan0, TCP servers on 8080 and 9090"
-ip netns add inet
-ip link add wan0 type veth peer name eth0 netns inet
-ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
-ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up && ip -n inet link set lo up
-ip -n inet route add default via 203.0.113.1
-sysctl -qw net.ipv4.ip_forward=1
-ip netns exec inet python3 -c '
-import socketserver, threading
-class H(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request.sendall(b"open-%d\n" % self.server.server_address[1])
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-for p in (8080, 9090):
-    s = socketserver.ThreadingTCPServer(("0.0.0.0", p), H)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-threading.Event().wait()
-' >> "$LAB_OUT/internet.log" 2>&1 &
+lab_internet
 
-reach() {
-	ip netns exec cam timeout 5 python3 -c '
-import socket, sys
-s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
-print(s.recv(64).decode().strip())' "$1" 2>/dev/null
-}
 
 # tj_mud ARGS: trustjoin mud on the router (its configuration is the
 # router's /etc/config/trustjoin).
@@ -54,9 +31,9 @@ ip -n cam route add default via 192.168.20.1
 tj_mud learn camera --explain | tee -a "$LAB_OUT/cli.log" | grep -q "being learned" || fail "the camera is not being learned"
 
 say "while learned it uses 203.0.113.10:8080 (the segment allows the internet)"
-reaches_8080() { [ "$(reach 8080)" = open-8080 ]; }
+reaches_8080() { [ "$(lab_reach 8080)" = open-8080 ]; }
 lab_wait 20 reaches_8080 || fail "the camera cannot reach 8080 while learned"
-for i in 1 2 3; do reach 8080 >/dev/null; done
+for i in 1 2 3; do lab_reach 8080 >/dev/null; done
 seen() { tj_mud learn camera --explain | grep -q "connects to 203.0.113.10 on TCP port 8080"; }
 lab_wait 20 seen || { tj_mud learn camera --explain; fail "the profile does not show what the camera used"; }
 
@@ -69,13 +46,13 @@ tj_mud learn camera > "$LAB_OUT/learned.json" || fail "no profile in MUD form"
 grep -q '"destination-ipv4-network": "203.0.113.10/32"' "$LAB_OUT/learned.json" || fail "the profile lacks the destination"
 
 say "before approval the segment's default holds: 9090 works"
-[ "$(reach 9090)" = open-9090 ] || fail "9090 was blocked before the profile was approved"
+[ "$(lab_reach 9090)" = open-9090 ] || fail "9090 was blocked before the profile was approved"
 
 say "approved, it is enforced like a maker's MUD file"
 tj_mud learn camera --approve | tee -a "$LAB_OUT/cli.log" || fail "approving the profile failed"
 enforced() { tj device camera --json | grep -q '"status": "enforced"'; }
 lab_wait 30 enforced || { tj device camera; fail "the learned profile is not enforced"; }
 lab_wait 20 reaches_8080 || fail "the camera no longer reaches what it was learned using"
-got=$(reach 9090)
+got=$(lab_reach 9090)
 [ -z "$got" ] || fail "the camera still reaches 9090, which it never used (got '$got')"
 say "locked to what it was learned using"

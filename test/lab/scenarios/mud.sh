@@ -56,32 +56,8 @@ srv.serve_forever()
 tls_up() { openssl s_client -connect 127.0.0.1:8443 -CAfile "$mud/ca.pem" -verify_return_error </dev/null >> "$LAB_OUT/openssl.log" 2>&1; }
 lab_wait 30 tls_up || fail "the MUD server does not answer over TLS (see openssl.log, mud-server.log)"
 
-say "the internet: 203.0.113.10 behind the router's wan0, TCP servers on 8080 and 9090"
-ip netns add inet
-ip link add wan0 type veth peer name eth0 netns inet
-ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
-ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up && ip -n inet link set lo up
-ip -n inet route add default via 203.0.113.1
-sysctl -qw net.ipv4.ip_forward=1
-ip netns exec inet python3 -c '
-import socketserver, threading
-class H(socketserver.BaseRequestHandler):
-    def handle(self):
-        self.request.sendall(b"open-%d\n" % self.server.server_address[1])
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-for p in (8080, 9090):
-    s = socketserver.ThreadingTCPServer(("0.0.0.0", p), H)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-threading.Event().wait()
-' >> "$LAB_OUT/internet.log" 2>&1 &
+lab_internet
 
-# reach PORT: what the camera gets from the internet server on PORT.
-reach() {
-	ip netns exec cam timeout 5 python3 -c '
-import socket, sys
-s = socket.create_connection(("203.0.113.10", int(sys.argv[1])), timeout=3)
-print(s.recv(64).decode().strip())' "$1" 2>/dev/null
-}
 
 say "the router: trustjoin trusts the maker's CA for MUD signatures and requires them"
 # The maker's server certificate chains to the lab CA: the router's CA
@@ -111,17 +87,17 @@ nft list ruleset > "$LAB_OUT/nft-ruleset.txt" 2>&1 || fail "nft cannot list the 
 grep -q "$(lab_mac wlan1 cam)" "$LAB_OUT/nft-ruleset.txt" || fail "the camera's MAC is not in trustjoin's tables"
 
 say "the camera reaches 203.0.113.10:8080, as its MUD file allows"
-got=$(reach 8080)
+got=$(lab_reach 8080)
 [ "$got" = open-8080 ] || fail "the camera cannot reach what its MUD file allows (got '$got')"
 say "and nothing else: 203.0.113.10:9090 is dropped"
-got=$(reach 9090)
+got=$(lab_reach 9090)
 [ -z "$got" ] || fail "the camera reached 9090, which its MUD file does not allow (got '$got')"
 
 say "quarantine: one command, and the camera reaches nothing"
 tj quarantine camera | tee -a "$LAB_OUT/cli.log" || fail "quarantine failed"
 lab_wait 60 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
 sleep 1
-got=$(reach 8080)
+got=$(lab_reach 8080)
 [ -z "$got" ] || fail "a quarantined camera still reaches 8080 (got '$got')"
 
 say "release: back in its segment, its MUD file applies again"
@@ -133,9 +109,9 @@ lab_wait 60 lab_sta_connected wlan1 || fail "camera did not reconnect after rele
 # netifd keeps its bridges): give the router its address there again.
 lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 after release"
 ip addr add 192.168.20.1/24 dev brvlan20 2>/dev/null
-reaches_8080() { [ "$(reach 8080)" = open-8080 ]; }
+reaches_8080() { [ "$(lab_reach 8080)" = open-8080 ]; }
 lab_wait 20 reaches_8080 ||
 	fail "the released camera does not reach 8080 again"
-got=$(reach 9090)
+got=$(lab_reach 9090)
 [ -z "$got" ] || fail "the released camera reached 9090 (got '$got')"
 say "the camera stayed in its lane throughout"

@@ -9,13 +9,7 @@
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
-say "the internet: 203.0.113.0/24 behind the router's wan0"
-ip netns add inet
-ip link add wan0 type veth peer name eth0 netns inet
-ip addr add 203.0.113.1/24 dev wan0 && ip link set wan0 up
-ip -n inet addr add 203.0.113.10/24 dev eth0 && ip -n inet link set eth0 up
-ip -n inet route add default via 203.0.113.1
-sysctl -qw net.ipv4.ip_forward=1
+lab_internet
 
 lab_router \
 	"config segment 'iot'" "	option vlan '20'" "	option internet '0'" "	option isolate '1'" \
