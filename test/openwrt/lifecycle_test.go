@@ -207,3 +207,40 @@ echo "== result"; cat /var/run/hostapd/result; echo "== must"; cat /etc/hostapd-
 		})
 	}
 }
+
+// TestForceReinstallKeepsDevices: `opkg install --force-reinstall`, which
+// removes the package before installing it again, keeps the devices
+// (a pre-authorised camera here): before, the removal's postrm deleted
+// /etc/trustjoin and every device lost its credential. A real `opkg
+// remove` still leaves nothing behind.
+func TestForceReinstallKeepsDevices(t *testing.T) {
+	for _, rel := range releases {
+		rel := rel
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			root := newRoot(t, rel, "2g 5g", "household1")
+			out := sh(t, root, `
+opkg install /root/trustjoin-1.ipk
+`+waitReady+`
+trustjoin preauth add 'DPP:V:2;K:MDkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDIgADURzxmttZoIRIPWGoQMV00XHWCAQIhXruVWOz0NjlkIA=;;' --name isp-camera
+echo "== before"; trustjoin preauth list
+opkg install --force-reinstall /root/trustjoin-1.ipk
+until_ok '[ -n "$(pid_of)" ]'
+`+waitReady+`
+echo "== after"; trustjoin preauth list
+opkg remove trustjoin >/dev/null
+echo "== removed"; [ ! -e /etc/trustjoin ] || echo "left: /etc/trustjoin"
+echo "== end2"
+`)
+			if !strings.Contains(between(out, "before"), "isp-camera") {
+				t.Fatalf("the camera was not pre-authorised:\n%s", out)
+			}
+			if !strings.Contains(between(out, "after"), "isp-camera") {
+				t.Errorf("opkg install --force-reinstall lost the pre-authorised camera:\n%s", out)
+			}
+			if l := between(out, "removed"); strings.Contains(l, "left: ") {
+				t.Errorf("after opkg remove: %s", l)
+			}
+		})
+	}
+}
