@@ -1,15 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	pathpkg "path"
 	"path/filepath"
@@ -31,12 +30,12 @@ var apiIdleTimeout = 30 * time.Second // a variable for tests
 type SocketServer struct {
 	log   *slog.Logger
 	path  string
-	h     http.Handler
+	h     httpd.Handler
 	ready chan struct{}
 }
 
 // NewSocketServer returns a task serving h on the UNIX socket at path.
-func NewSocketServer(log *slog.Logger, path string, h http.Handler) *SocketServer {
+func NewSocketServer(log *slog.Logger, path string, h httpd.Handler) *SocketServer {
 	return &SocketServer{log: log, path: path, h: h, ready: make(chan struct{})}
 }
 
@@ -67,11 +66,12 @@ func (s *SocketServer) Run(ctx context.Context) error {
 	// client that hangs must not hold a connection, nor many clients all
 	// the daemon's descriptors: idle keep-alive connections close, and
 	// past maxAPIConns a new one waits for a place.
-	srv := &http.Server{
+	srv := &httpd.Server{
 		Handler:           s.h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       apiIdleTimeout,
+		MaxBodyBytes:      maxBody,
 	}
 	errC := make(chan error, 1)
 	go func() { errC <- srv.Serve(netutil.LimitListener(l, maxAPIConns)) }()
@@ -115,13 +115,13 @@ var ErrPermission = errors.New("permission denied")
 // reply into out (nil to discard). A reply with an error status becomes an
 // error carrying the daemon's message.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var rd []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		rd = b
 	}
 	if p, _, _ := strings.Cut(path, "?"); pathpkg.Clean(p) != p {
 		// "." and ".." are path steps, never an id or a name: the server
@@ -132,9 +132,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 				msg = fmt.Sprintf("%q is not an id or a name", step)
 			}
 		}
-		return &Error{Status: http.StatusNotFound, Message: msg}
+		return &Error{Status: httpd.StatusNotFound, Message: msg}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://trustjoin"+path, rd)
+	req, err := httpc.NewRequest(method, "http://trustjoin"+path, rd)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
 	}
-	resp, err := httpc.Do(conn, req)
+	resp, err := httpc.Do(ctx, conn, req)
 	if err != nil {
 		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)
 	}

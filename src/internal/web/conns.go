@@ -1,8 +1,8 @@
 package web
 
 import (
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -155,13 +155,13 @@ func (cl *connLimits) evict(lc *limitConn) {
 
 // connState is the server's ConnState hook: it tells which admitted
 // connections are idle keep-alives, the first to give way.
-func (cl *connLimits) connState(c net.Conn, st http.ConnState) {
+func (cl *connLimits) connState(c net.Conn, st httpd.ConnState) {
 	lc, ok := c.(*limitConn)
 	if !ok {
 		return
 	}
 	cl.mu.Lock()
-	lc.idle = st == http.StateIdle
+	lc.idle = st == httpd.StateIdle
 	cl.mu.Unlock()
 }
 
