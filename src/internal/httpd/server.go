@@ -190,7 +190,7 @@ func (s *Server) Serve(l net.Listener) error {
 			return err
 		}
 		backoff = 0
-		c := &conn{s: s, nc: nc}
+		c := &conn{s: s, nc: nc, waiting: true}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
@@ -214,11 +214,38 @@ func isTemporary(err error) bool {
 
 func (s *Server) setState(c *conn, st ConnState) {
 	s.mu.Lock()
-	c.idle = st == StateIdle
+	c.waiting = st == StateNew || st == StateIdle
 	s.mu.Unlock()
 	if s.ConnState != nil {
 		s.ConnState(c.nc, st)
 	}
+}
+
+// idle marks c as waiting for its next request, unless the server is
+// shutting down (and so will not close it): then it reports false and c
+// ends.
+func (s *Server) idle(c *conn) bool {
+	s.mu.Lock()
+	ok := !s.closing
+	c.waiting = ok
+	s.mu.Unlock()
+	if ok && s.ConnState != nil {
+		s.ConnState(c.nc, StateIdle)
+	}
+	return ok
+}
+
+// activate marks c busy with a request, unless the server is shutting
+// down: then it reports false and c ends.
+func (s *Server) activate(c *conn) bool {
+	s.mu.Lock()
+	ok := !s.closing
+	c.waiting = !ok
+	s.mu.Unlock()
+	if ok && s.ConnState != nil {
+		s.ConnState(c.nc, StateActive)
+	}
+	return ok
 }
 
 // Close closes the listeners and every connection at once.
@@ -253,7 +280,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	for c := range s.conns {
-		if c.idle {
+		if c.waiting {
 			c.nc.Close()
 		}
 	}
@@ -278,9 +305,10 @@ func (s *Server) timeout(d time.Duration) time.Duration {
 
 // conn is one connection being served.
 type conn struct {
-	s    *Server
-	nc   net.Conn
-	idle bool // guarded by s.mu
+	s  *Server
+	nc net.Conn
+	// waiting for a request (new or idle), not in one: guarded by s.mu
+	waiting bool
 }
 
 // A requestError is a request refused before its handler: the status and
@@ -319,18 +347,13 @@ func (c *conn) serve() {
 		if first {
 			c.nc.SetReadDeadline(time.Now().Add(s.timeout(s.ReadHeaderTimeout)))
 		} else {
-			s.setState(c, StateIdle)
+			if !s.idle(c) {
+				return
+			}
 			c.nc.SetReadDeadline(time.Now().Add(s.timeout(s.IdleTimeout)))
-			if _, err := br.Peek(1); err != nil {
+			if _, err := br.Peek(1); err != nil || !s.activate(c) {
 				return
 			}
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return
-			}
-			s.setState(c, StateActive)
 			c.nc.SetReadDeadline(time.Now().Add(s.timeout(s.ReadHeaderTimeout)))
 		}
 		start := time.Now()
@@ -339,27 +362,58 @@ func (c *conn) serve() {
 			var re *requestError
 			if errors.As(err, &re) {
 				c.refuse(re)
+				c.linger()
 			}
 			return
 		}
-		if first {
-			s.setState(c, StateActive)
+		if first && !s.activate(c) {
+			return
 		}
 		c.nc.SetReadDeadline(start.Add(s.timeout(s.ReadTimeout)))
 		c.nc.SetWriteDeadline(time.Now().Add(s.timeout(s.WriteTimeout)))
 		if !c.handle(req, br) {
+			c.linger()
 			return
 		}
 	}
 }
 
-// readRequest reads a request's head and checks it.
+// linger ends the connection's sending side and reads what the client
+// still sends, for a while, before the connection is closed: closing a
+// socket with unread data resets it, and the client may then lose the
+// reply that says what was wrong.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.nc, maxDrain)
+}
+
+// readRequest reads a request's head from the connection.
 func (c *conn) readRequest(br *bufio.Reader) (*Request, error) {
 	s := c.s
-	budget := s.MaxHeaderBytes
-	if budget <= 0 {
-		budget = DefaultMaxHeaderBytes
+	maxHead := s.MaxHeaderBytes
+	if maxHead <= 0 {
+		maxHead = DefaultMaxHeaderBytes
 	}
+	r, err := readRequest(br, maxHead, s.maxBody())
+	if err != nil {
+		return nil, err
+	}
+	r.RemoteAddr = c.nc.RemoteAddr().String()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		r.TLS = &st
+	}
+	return r, nil
+}
+
+// readRequest reads a request's head, at most maxHead bytes, and checks
+// it; its body may be up to maxBody bytes. A request refused gets a
+// *requestError.
+func readRequest(br *bufio.Reader, maxHead int, maxBody int64) (*Request, error) {
+	budget := maxHead
 	line, err := readLine(br, &budget)
 	if err != nil {
 		return nil, headError(err, "bad request line")
@@ -372,13 +426,8 @@ func (c *conn) readRequest(br *bufio.Reader) (*Request, error) {
 	if err != nil {
 		return nil, headError(err, "bad header")
 	}
-	if err := r.check(s.maxBody()); err != nil {
+	if err := r.check(maxBody); err != nil {
 		return nil, err
-	}
-	r.RemoteAddr = c.nc.RemoteAddr().String()
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		r.TLS = &st
 	}
 	return r, nil
 }
@@ -591,8 +640,11 @@ func (w *response) send(nc net.Conn, keep bool) error {
 	} else {
 		h.Del("Content-Length")
 	}
-	if !keep {
+	switch {
+	case !keep:
 		h.Set("Connection", "close")
+	case w.req.Proto == "HTTP/1.0":
+		h.Set("Connection", "keep-alive")
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", w.status, StatusText(w.status))
