@@ -8,7 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/httpc"

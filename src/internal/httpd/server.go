@@ -21,10 +21,12 @@ import (
 // announced by Content-Length and is read from the connection.
 type Request struct {
 	Method string
-	// URL is the request target (origin form): Path and RawQuery.
-	URL    *url.URL
-	Proto  string // "HTTP/1.1" or "HTTP/1.0"
-	Header Header
+	// URL is the request target (origin form): Path and RawQuery;
+	// RequestURI the target as sent.
+	URL        *url.URL
+	RequestURI string
+	Proto      string // "HTTP/1.1" or "HTTP/1.0"
+	Header     Header
 	// Host is the Host field's value.
 	Host string
 	// RemoteAddr is the peer's address as its connection gives it.
@@ -479,7 +481,7 @@ func parseRequestLine(line string) (*Request, error) {
 	if err != nil {
 		return nil, refuse(400, "bad request target")
 	}
-	return &Request{Method: method, URL: u, Proto: proto}, nil
+	return &Request{Method: method, URL: u, RequestURI: target, Proto: proto}, nil
 }
 
 // check applies the rules on a request's fields: one Host for HTTP/1.1,
@@ -562,6 +564,9 @@ func (c *conn) handle(r *Request, br *bufio.Reader) (keep bool) {
 	} else if !errors.Is(body.err, io.EOF) {
 		keep = false
 	}
+	c.s.mu.Lock()
+	keep = keep && !c.s.closing
+	c.s.mu.Unlock()
 	if err := w.send(c.nc, keep); err != nil {
 		return false
 	}
