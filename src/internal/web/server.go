@@ -152,7 +152,7 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:       20 * time.Second,
 		MaxHeaderBytes:    8 << 10,
 		// The largest post is a device's QR code and a name.
-		MaxBodyBytes: 16 << 10,
+		MaxBodyBytes: 8 << 10,
 	}
 	var ls []net.Listener
 	defer func() {
