@@ -120,7 +120,8 @@ type Server struct {
 	// first byte came (the first request's from the connection's start);
 	// ReadTimeout the whole request, body included; WriteTimeout the
 	// handler and its reply; IdleTimeout the wait for a next request.
-	// Zero means 30 s.
+	// Zero means 30 s, except for WriteTimeout: none, as with net/http
+	// (a handler may take its time; the API socket's do).
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// MaxHeaderBytes bounds a request's head (request line and fields);
 	// MaxBodyBytes its body. Zero means the defaults above.
@@ -372,7 +373,9 @@ func (c *conn) serve() {
 			return
 		}
 		c.nc.SetReadDeadline(start.Add(s.timeout(s.ReadTimeout)))
-		c.nc.SetWriteDeadline(time.Now().Add(s.timeout(s.WriteTimeout)))
+		if s.WriteTimeout > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(s.WriteTimeout))
+		}
 		if !c.handle(req, br) {
 			c.linger()
 			return
