@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // Service is what the API needs from the daemon. Its errors carry their

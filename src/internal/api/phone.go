@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // PhoneSession is a one-time link for the householder's phone: the router

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/httpc"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"golang.org/x/net/netutil"
 )
 

@@ -3,13 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"strconv"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 )

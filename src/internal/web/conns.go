@@ -1,11 +1,12 @@
 package web
 
 import (
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // Connection bounds. A phone's browser opens up to six connections to a

@@ -2,13 +2,14 @@ package web
 
 import (
 	"errors"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"net"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // dialFrom connects to addr from the loopback address src (all of

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 //go:embed assets/phone.html assets/error.html assets/app.js assets/style.css assets/jsqr.js.gz

@@ -3,12 +3,12 @@ package web
 import (
 	"encoding/hex"
 	"encoding/json"
-	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"io"
 	"strings"
 
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // legacyReply shows a device's passphrase, this once. It is the only
