@@ -99,8 +99,7 @@ type Client struct {
 // NewClient returns a client for the API socket at path.
 func NewClient(path string) *Client {
 	// One request per connection (httpc), which follows no redirects: a
-	// redirect (the server cleaning a path such as /v1/devices/.) never
-	// turns into another call.
+	// redirect never turns into another call.
 	return &Client{path: path}
 }
 
@@ -124,8 +123,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		rd = b
 	}
 	if p, _, _ := strings.Cut(path, "?"); pathpkg.Clean(p) != p {
-		// "." and ".." are path steps, never an id or a name: the server
-		// would clean them away and answer for another path.
+		// "." and ".." are path steps, never an id or a name (the server
+		// answers 404 for them): say so before asking.
 		msg := fmt.Sprintf("no such API call: %s %s", method, path)
 		for _, step := range strings.Split(p, "/") {
 			if step == "." || step == ".." {
