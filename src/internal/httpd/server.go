@@ -549,12 +549,24 @@ func (c *conn) handle(r *Request, br *bufio.Reader) (keep bool) {
 	ctx, cancel := context.WithCancel(c.s.base)
 	defer cancel()
 	r.ctx = ctx
-	w := &response{header: Header{}, req: r}
 	keep = r.Proto == "HTTP/1.1" && !hasToken(r.Header, "Connection", "close") ||
 		r.Proto == "HTTP/1.0" && hasToken(r.Header, "Connection", "keep-alive")
+	c.s.mu.Lock()
+	w := &response{header: Header{}, req: r, nc: c.nc, keep: keep && !c.s.closing}
+	c.s.mu.Unlock()
 	if !c.run(w, r) {
 		// A handler that panicked: its reply may be half made.
 		return false
+	}
+	if w.stream != nil {
+		// Sent as written: the connection is kept only if the reply had
+		// the length its head said and the head said to keep it.
+		if w.err == nil {
+			w.err = w.stream.Flush()
+		}
+		if w.err != nil || w.over || w.left != 0 || !w.keep {
+			return false
+		}
 	}
 	// What the handler did not read of the body is read past, if little;
 	// a client still waiting to be told to send it is not waited for.
@@ -570,7 +582,10 @@ func (c *conn) handle(r *Request, br *bufio.Reader) (keep bool) {
 	c.s.mu.Lock()
 	keep = keep && !c.s.closing
 	c.s.mu.Unlock()
-	if err := w.send(c.nc, keep); err != nil {
+	if w.stream != nil {
+		return keep
+	}
+	if err := w.send(keep); err != nil {
 		return false
 	}
 	return keep
@@ -610,13 +625,26 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// response collects a reply, sent whole when the handler returns.
+// response collects a reply, sent whole when the handler returns; or, if
+// the handler gave it a Content-Length and it outgrows streamAbove, sent
+// as it is written (a large asset is not held in memory once per
+// connection).
 type response struct {
 	header Header
 	req    *Request
+	nc     net.Conn
+	keep   bool // the connection may be kept, as far as the request goes
 	status int
 	buf    bytes.Buffer
+
+	stream *bufio.Writer // once streaming
+	left   int64         // of the Content-Length, still to write
+	err    error         // the stream failed
+	over   bool          // the handler wrote more than the length
 }
+
+// streamAbove is the size past which a reply with a length is streamed.
+const streamAbove = 16 << 10
 
 func (w *response) Header() Header { return w.header }
 
@@ -631,20 +659,72 @@ func (w *response) Write(p []byte) (int, error) {
 	if !bodyAllowed(w.status) {
 		return len(p), nil
 	}
+	if w.req.Method == "HEAD" {
+		if n, err := contentLength(w.header); err == nil && n >= 0 {
+			return len(p), nil // the length is known: nothing to keep
+		}
+	}
+	if w.stream == nil && w.req.Method != "HEAD" && w.buf.Len()+len(p) > streamAbove {
+		if n, err := contentLength(w.header); err == nil && n >= 0 {
+			w.stream = bufio.NewWriterSize(w.nc, 4<<10)
+			w.left = n
+			w.err = w.writeHead(w.stream, n, w.keep)
+			w.write(w.buf.Bytes())
+			w.buf = bytes.Buffer{}
+		}
+	}
+	if w.stream != nil {
+		return w.write(p)
+	}
 	// Kept for HEAD too: its Content-Length is the one GET would have.
 	return w.buf.Write(p)
 }
 
+// write streams p, within the Content-Length.
+func (w *response) write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	var over error
+	if int64(len(p)) > w.left {
+		p = p[:w.left]
+		over = errors.New("httpd: reply longer than its Content-Length")
+		w.over = true
+	}
+	n, err := w.stream.Write(p)
+	w.left -= int64(n)
+	if err != nil {
+		w.err = err
+		return n, err
+	}
+	return n, over
+}
+
 func bodyAllowed(status int) bool { return status != 204 && status != 304 }
 
-// send writes the status line, the fields and the body.
-func (w *response) send(nc net.Conn, keep bool) error {
+// send writes the status line, the fields and the buffered body.
+func (w *response) send(keep bool) error {
 	w.WriteHeader(200)
+	var b bytes.Buffer
+	length := int64(w.buf.Len())
+	if n, err := contentLength(w.header); err == nil && n >= 0 && w.req.Method == "HEAD" {
+		length = n
+	}
+	w.writeHead(&b, length, keep)
+	if w.req.Method != "HEAD" {
+		b.Write(w.buf.Bytes())
+	}
+	_, err := w.nc.Write(b.Bytes())
+	return err
+}
+
+// writeHead writes the status line and the fields, with the body's length.
+func (w *response) writeHead(out io.Writer, length int64, keep bool) error {
 	h := w.header
 	h.Del("Transfer-Encoding")
 	h.Del("Connection")
 	if bodyAllowed(w.status) {
-		h.Set("Content-Length", strconv.Itoa(w.buf.Len()))
+		h.Set("Content-Length", strconv.FormatInt(length, 10))
 	} else {
 		h.Del("Content-Length")
 	}
@@ -680,9 +760,6 @@ func (w *response) send(nc net.Conn, keep bool) error {
 		}
 	}
 	b.WriteString("\r\n")
-	if w.req.Method != "HEAD" {
-		b.Write(w.buf.Bytes())
-	}
-	_, err := nc.Write(b.Bytes())
+	_, err := out.Write(b.Bytes())
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,6 +295,45 @@ func TestCookie(t *testing.T) {
 	for name, want := range map[string]string{"a": "1", "tj": "two", "b": "3", "c": ""} {
 		if got, ok := r.Cookie(name); got != want || ok != (want != "") {
 			t.Errorf("cookie %s: %q %v, want %q", name, got, ok, want)
+		}
+	}
+}
+
+// A large reply with a length goes out as it is written; one that falls
+// short of its length, or runs past it, ends the connection there.
+func TestStreamedReplies(t *testing.T) {
+	const size = 100 << 10
+	mux := httpd.NewServeMux()
+	write := func(n int) func(httpd.ResponseWriter, *httpd.Request) {
+		return func(w httpd.ResponseWriter, r *httpd.Request) {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			chunk := []byte(strings.Repeat("x", 1000))
+			for left := n; left > 0; left -= len(chunk) {
+				w.Write(chunk[:min(left, len(chunk))])
+			}
+		}
+	}
+	mux.HandleFunc("GET /whole", write(size))
+	mux.HandleFunc("GET /short", write(size/2))
+	mux.HandleFunc("GET /long", write(2*size))
+	mux.HandleFunc("GET /next", func(w httpd.ResponseWriter, r *httpd.Request) { io.WriteString(w, "next") })
+	addr := serve(t, &httpd.Server{Handler: mux})
+	for _, tt := range []struct {
+		path string
+		kept bool
+	}{{"/whole", true}, {"/short", false}, {"/long", false}} {
+		got := exchange(t, addr, "GET "+tt.path+" HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 10*time.Second)
+		head, rest, _ := strings.Cut(got, "\r\n\r\n")
+		after := strings.TrimLeft(rest, "x")
+		xs := len(rest) - len(after)
+		if !strings.Contains(head, "Content-Length: "+strconv.Itoa(size)) {
+			t.Errorf("%s: head %q", tt.path, head)
+		}
+		if want := min(size, map[string]int{"/whole": size, "/short": size / 2, "/long": 2 * size}[tt.path]); xs != want {
+			t.Errorf("%s: %d bytes of body, want %d", tt.path, xs, want)
+		}
+		if kept := strings.HasPrefix(after, "HTTP/1.1 200 OK\r\n") && strings.HasSuffix(after, "\r\n\r\nnext"); kept != tt.kept {
+			t.Errorf("%s: connection kept %v, want %v (after the body: %q)", tt.path, kept, tt.kept, after)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/subtle"
 	"embed"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,12 +235,14 @@ func static(name, ctype string) httpd.HandlerFunc {
 			return
 		}
 		// Kept compressed to spare flash; the rare browser without gzip
-		// gets it unpacked on the fly.
+		// gets it unpacked on the fly, streamed with its length (the
+		// gzip trailer's) rather than held in memory.
 		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
+		if err != nil || len(b) < 4 {
 			httpd.Error(w, "broken asset", httpd.StatusInternalServerError)
 			return
 		}
+		w.Header().Set("Content-Length", strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[len(b)-4:])), 10))
 		io.Copy(w, zr)
 	}
 }
