@@ -13,6 +13,7 @@
 // Transfer-Encoding is refused, so no two framings can disagree), bounded
 // head and body sizes, and timeouts for the head, the body, the reply and
 // idle keep-alive connections. What it refuses gets a 4xx (or 501, 505)
-// and the connection is closed. Replies are buffered and sent with their
-// length; a panicking handler's connection is closed.
+// and the connection is closed. Replies are sent with their length:
+// buffered, or streamed once large if the handler set it; a panicking
+// handler's connection is closed.
 package httpd
