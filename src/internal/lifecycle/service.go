@@ -73,6 +73,8 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		case !r.DPP.Supported:
 			ar.Problem = "this hostapd has no Wi-Fi Easy Connect (DPP), so devices cannot be added by QR or PKEX code"
 			ar.Fix = "install a full hostapd variant: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls (or wpad-openssl); OpenWrt 25.12 and later include DPP"
+		case r.NoPSK:
+			ar.Problem, ar.Fix = dpp.NoPSKProblem(r.Freq), dpp.NoPSKFix(r.Freq)
 		}
 		st.Radios = append(st.Radios, ar)
 	}
