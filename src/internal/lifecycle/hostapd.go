@@ -59,9 +59,12 @@ func (h *hostapdPackages) status() api.HostapdStatus {
 	if pkg == "" {
 		return h.last
 	}
-	fix := fmt.Sprintf("install a full hostapd variant: opkg remove %s && opkg install %s", pkg, fullVariant(pkg))
+	// The install left per_sta_vif out on the basic hostapd (it would
+	// have left every station unbridged); running the install again once
+	// the full variant is there sets it.
+	fix := fmt.Sprintf("install a full hostapd variant: opkg remove %s && opkg install %s, then opkg install --force-reinstall trustjoin (each device then gets an interface of its own)", pkg, fullVariant(pkg))
 	if apk {
-		fix = fmt.Sprintf("install a full hostapd variant: apk del %s && apk add %s", pkg, fullVariant(pkg))
+		fix = fmt.Sprintf("install a full hostapd variant: apk del %s && apk add %s, then apk fix --reinstall trustjoin (each device then gets an interface of its own)", pkg, fullVariant(pkg))
 	}
 	h.last = api.HostapdStatus{
 		Package: pkg,
