@@ -225,7 +225,11 @@ for p in (8080, 9090):
     threading.Thread(target=s.serve_forever, daemon=True).start()
 threading.Event().wait()
 ' >> "$LAB_OUT/internet.log" 2>&1 &
+	# Listening before anyone is asked to reach it: a refused connection
+	# would read as a blocked one.
+	lab_wait 30 lab_internet_up || fail "the internet's servers do not listen (see internet.log)"
 }
+lab_internet_up() { [ "$(ip netns exec inet ss -Hltn 'sport = :8080 or sport = :9090' | wc -l)" -ge 2 ]; }
 
 # lab_reach PORT: what the camera (namespace cam) gets from the internet
 # server on PORT; nothing if it cannot reach it.

@@ -99,7 +99,21 @@ function start(phy, file)
 		say(`hostapd on ${phy} did not start (exit ${rc})`);
 		return null;
 	}
-	let pid = +trim(readfile(pidfile) ?? '');
+	// -B: the parent exits as soon as it has forked, and the child writes
+	// the pid file after; read at once, it was often not there yet, the
+	// call failed without the pid, netifd asked again and the next hostapd
+	// found the first one still on the interface ("Match already
+	// configured").
+	let pid = 0;
+	for (let i = 0; i < 100 && !pid; i++) {
+		pid = +trim(readfile(pidfile) ?? '');
+		if (!pid)
+			system('sleep 0.1');
+	}
+	if (!pid) {
+		say(`hostapd on ${phy} wrote no pid file`);
+		return null;
+	}
 	running[phy] = pid;
 	return pid;
 }

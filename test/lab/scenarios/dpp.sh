@@ -85,11 +85,19 @@ tj devices | grep -q speaker || fail "speaker lost after SIGKILL"
 
 say "the camera is removed: it cannot connect any more"
 before=$(grep -c "AP-STA-CONNECTED $mac1" "$LAB_OUT/hostapd.log")
+# Either side tells of a refusal: hostapd finds no key for it, the camera's
+# handshake fails.
+refusals() {
+	echo $(( $(grep -c "AP-STA-POSSIBLE-PSK-MISMATCH $mac1" "$LAB_OUT/hostapd.log") +
+		$(grep -c "4-Way Handshake failed\|reason=WRONG_KEY" "$LAB_OUT/wpa_supplicant-wlan1.log") ))
+}
+refused_before=$(refusals)
 tj remove camera || fail "remove failed"
 grep -q "keyid=$key1 " "$psk" && fail "removed camera's line is still in the PSK file"
 # The camera tries again with the passphrase it was given: it must fail.
 lab_wpa_cli wlan1 reassociate >/dev/null
-sleep 10
+refused() { [ "$(refusals)" -gt "$refused_before" ]; }
+lab_wait 60 refused || fail "the removed camera's attempt was not refused"
 lab_sta_connected wlan1 && fail "removed camera connected again"
 [ "$(grep -c "AP-STA-CONNECTED $mac1" "$LAB_OUT/hostapd.log")" = "$before" ] ||
 	fail "hostapd let the removed camera connect again"

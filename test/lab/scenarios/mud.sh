@@ -96,7 +96,9 @@ got=$(lab_reach 9090)
 say "quarantine: one command, and the camera reaches nothing"
 tj quarantine camera | tee -a "$LAB_OUT/cli.log" || fail "quarantine failed"
 lab_wait 60 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
-sleep 1
+# Connected again, in VLAN 99: a camera still between associations would
+# reach nothing whatever the rules.
+lab_wait 60 lab_sta_connected wlan1 || fail "the quarantined camera did not connect again"
 got=$(lab_reach 8080)
 [ -z "$got" ] || fail "a quarantined camera still reaches 8080 (got '$got')"
 
