@@ -2,7 +2,8 @@
 # Boots the simulated Wi-Fi lab (a small VM with mac80211_hwsim radios that
 # shares this machine's root read-only) and runs one scenario inside it.
 #
-#   scripts/lab/run.sh [--radios N] [--out DIR] [--timeout S] SCENARIO [ARGS...]
+#   scripts/lab/run.sh [--radios N] [--out DIR] [--timeout S] [--release R]
+#                      [--hostapd H] SCENARIO [ARGS...]
 #
 # SCENARIO is a name under test/lab/scenarios/ (foundation) or a path to a
 # script in the checkout, or "shell" for an interactive shell. Exit status is
@@ -10,14 +11,22 @@
 # scenario never reports or the time runs out. Logs land in --out (default
 # .build/lab/<name>). Options beat the scenario's "# lab:" header.
 #
+# The router is OpenWrt's (scripts/lab/openwrt-root.sh): --release main,
+# 24.10 or 23.05 (default main) picks the wifi scripts that write hostapd's
+# configuration, --hostapd openwrt (default: OpenWrt's wpad, built by
+# scripts/openwrt/recipes/hostapd.sh) or debian (Debian's 2.10) the hostapd.
+#
 # Environment: TJ_BIN (trustjoin binary to use; built when unset; "none" for
-# no binary), TRUSTJOIN_LAB_CACHE (kernel and initramfs cache, default
-# ~/.cache/trustjoin-lab), LAB_TIMEOUT (default time limit, 300 s).
+# no binary), TJ_IPK (trustjoin's x86_64 .ipk the router installs; built
+# when unset), LAB_RELEASE, LAB_HOSTAPD (as the options), TRUSTJOIN_LAB_CACHE
+# (kernel, initramfs and router root cache, default ~/.cache/trustjoin-lab),
+# LAB_TIMEOUT (default time limit, 300 s).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${TRUSTJOIN_LAB_CACHE:-$HOME/.cache/trustjoin-lab}
 radios="" timeout="" out=""
+release=${LAB_RELEASE:-main} hostapd=${LAB_HOSTAPD:-openwrt}
 
 die() { echo "lab: $*" >&2; exit 1; }
 
@@ -26,7 +35,9 @@ while [ $# -gt 0 ]; do
 	--radios) radios=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	--release) release=$2; shift 2 ;;
+	--hostapd) hostapd=$2; shift 2 ;;
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
@@ -68,6 +79,8 @@ radios=${radios:-$hradios} timeout=${timeout:-$htimeout}
 case "$radios" in '' | *[!0-9]*) die "radios must be a number, not '$radios'" ;; esac
 case "$timeout" in '' | *[!0-9]*) die "timeout must be a number of seconds, not '$timeout'" ;; esac
 [ "$radios" -ge 1 ] || die "at least one radio"
+case "$release" in main | 24.10 | 23.05) ;; *) die "--release must be main, 24.10 or 23.05, not '$release'" ;; esac
+case "$hostapd" in openwrt | debian) ;; *) die "--hostapd must be openwrt or debian, not '$hostapd'" ;; esac
 out=${out:-$repo/.build/lab/$name}
 
 # Tools. Installed only when missing; CI's install step normally has them.
@@ -94,7 +107,8 @@ mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
 exec 9>"$cache/.lock"
 flock 9
 kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}'; }
-# fetch_kernel PKG: download and unpack into the cache. apt's sandbox user
+# fetch_kernel PKG: download and unpack into the cache (the kernel, the
+# regulatory database). apt's sandbox user
 # cannot write to root's cache: apt warns and goes on as root; only a
 # failure matters.
 fetch_kernel() {
@@ -128,6 +142,16 @@ if ! ls "$cache/$kpkg"/boot/vmlinuz-* >/dev/null 2>&1; then
 	fi
 fi
 kroot=$cache/$kpkg
+# The regulatory database, as OpenWrt ships it (wireless-regdb): without it
+# the kernel cannot apply the country the householder set (OpenWrt writes
+# country_code), waits 3 s for a CRDA that is not there, and hostapd sits 5 s
+# in COUNTRY_UPDATE at every start. Debian's copy, signed with the key its
+# kernel trusts.
+regdb=$cache/wireless-regdb/lib/firmware
+if [ ! -f "$regdb/regulatory.db-debian" ]; then
+	fetch_kernel wireless-regdb || { apt-get update -q >/dev/null && fetch_kernel wireless-regdb; } ||
+		die "apt-get download wireless-regdb failed"
+fi
 vmlinuz=$(ls "$kroot"/boot/vmlinuz-* | head -1)
 kver=${vmlinuz##*/vmlinuz-}
 [ -f "$kroot/lib/modules/$kver/modules.dep" ] || depmod -b "$kroot" "$kver" || die "depmod for $kver failed"
@@ -135,13 +159,16 @@ kver=${vmlinuz##*/vmlinuz-}
 	die "kernel $kver has no mac80211_hwsim module ($kroot)"
 
 # The tiny initramfs: busybox plus what mounting the 9p shares needs.
-inithash=$(cat "$repo/scripts/lab/init" "$0" | sha256sum | cut -c1-12)
+inithash=$(cat "$repo/scripts/lab/init" "$0" "$regdb/regulatory.db-debian" | sha256sum | cut -c1-12)
 initrd=$cache/initrd-$kver-$inithash.gz
 if [ ! -f "$initrd" ]; then
 	w=$(mktemp -d)
 	mkdir -p "$w"/{bin,dev,proc,sys,host,lib/modules/$kver/kernel}
 	cp /bin/busybox "$w/bin/busybox"
-	for d in drivers/virtio net/9p fs/9p fs/netfs fs/fscache; do
+	# The kernel loads firmware from its own root, the initramfs.
+	install -D -m 0644 "$regdb/regulatory.db-debian" "$w/lib/firmware/regulatory.db"
+	install -D -m 0644 "$regdb/regulatory.db.p7s-debian" "$w/lib/firmware/regulatory.db.p7s"
+	for d in drivers/virtio drivers/char/hw_random net/9p fs/9p fs/netfs fs/fscache; do
 		[ -d "$kroot/lib/modules/$kver/kernel/$d" ] || continue
 		mkdir -p "$w/lib/modules/$kver/kernel/$d"
 		cp -r "$kroot/lib/modules/$kver/kernel/$d/." "$w/lib/modules/$kver/kernel/$d/"
@@ -176,15 +203,36 @@ if [ -z "${TJ_BIN:-}" ]; then
 elif [ "$TJ_BIN" != none ]; then
 	cp "$TJ_BIN" "$out/bin/trustjoin"
 fi
+# The router: its root (cached) and the package it installs.
+owrt_root=""
+if [ "${TJ_BIN:-}" != none ]; then
+	owrt_root=$("$repo/scripts/lab/openwrt-root.sh" "$release") || die "could not assemble the OpenWrt root"
+	mkdir -p "$out/ipk"
+	if [ -z "${TJ_IPK:-}" ]; then
+		(cd "$repo" && IPK_ARCHS=x86_64 IPK_OUT="$out/ipk" IPK_BIN="$out/ipk/bin" scripts/build/ipk.sh >/dev/null) ||
+			die "failed to build trustjoin's .ipk (scripts/build/ipk.sh)"
+		rm -rf "$out/ipk/bin"
+	else
+		cp "$TJ_IPK" "$out/ipk/"
+	fi
+fi
 {
 	printf 'LAB_SCENARIO=%q\n' "$script"
 	printf 'LAB_RADIOS=%q\n' "$radios"
 	printf 'LAB_KVER=%q\n' "$kver"
 	printf 'LAB_TJ_BIN=%q\n' "${TJ_BIN:-built}"
+	printf 'LAB_OWRT_ROOT=%q\n' "$owrt_root"
+	printf 'LAB_RELEASE=%q\n' "$release"
+	printf 'LAB_HOSTAPD=%q\n' "$hostapd"
 	printf 'LAB_ARGS=(%s)\n' "$(printf '%q ' "$@")"
 } > "$out/.lab-env"
 
+# virtio-rng: the host's randomness for the guest kernel, whose own pool
+# takes a minute or more to fill under emulation; until it has, getrandom()
+# blocks, and with it every program that makes a key (trustjoin's first
+# start, OpenSSL in hostapd).
 qemu=(qemu-system-x86_64 -m 1024 -smp 2 -nographic -no-reboot -nic none
+	-device virtio-rng-pci
 	-kernel "$vmlinuz" -initrd "$initrd"
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 tj.interactive=$interactive"
 	-virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap
@@ -196,7 +244,7 @@ if [ $interactive = 1 ]; then
 	exec "${qemu[@]}"
 fi
 
-echo "lab: $name: booting ($radios radios, kernel $kver)" >&2
+echo "lab: $name: booting ($radios radios, kernel $kver, OpenWrt $release, $hostapd hostapd)" >&2
 start=$(date +%s)
 set +e
 timeout --foreground -k 5 "$timeout" "${qemu[@]}" < /dev/null > "$out/console.log" 2>&1

@@ -7,7 +7,8 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp TMPDIR=/tmp
 . "$LAB_OUT/.lab-env"
 # The unpacked Debian kernel (its modules) comes on a share of its own.
-export LAB_SCENARIO LAB_RADIOS LAB_KVER LAB_KROOT=/tmp/lab/kernel TJ_BIN=$LAB_OUT/bin/trustjoin LAB_TJ_BIN
+export LAB_SCENARIO LAB_RADIOS LAB_KVER LAB_KROOT=/tmp/lab/kernel TJ_BIN=$LAB_OUT/bin/trustjoin LAB_TJ_BIN \
+	LAB_OWRT_ROOT LAB_RELEASE LAB_HOSTAPD
 mkdir -p /run/hostapd /var/run/wpa_supplicant 2>/dev/null
 
 mods() {
@@ -29,6 +30,10 @@ setup() {
 	printf '#!/bin/sh\nexec /bin/chroot /host /sbin/modprobe -d %s "$@"\n' "$LAB_KROOT" > /tmp/lab-modprobe &&
 		chmod +x /tmp/lab-modprobe &&
 		echo /host/tmp/lab-modprobe > /proc/sys/kernel/modprobe || { echo "guest: module autoloading not set up"; return 1; }
+	# nftables as trustjoin's firewall needs it at its first start, loaded in
+	# one go: on demand the kernel runs the wrapper above once per module
+	# (lsmod.log of a run lists them), seconds each under emulation.
+	mods nfnetlink nf_tables nf_conntrack nft_ct nft_meta_bridge nft_objref || return 1
 	modprobe -d "$LAB_KROOT" mac80211_hwsim radios="$LAB_RADIOS" || { echo "guest: mac80211_hwsim failed"; return 1; }
 	ip link set lo up
 	for i in $(seq 1 50); do
@@ -57,6 +62,12 @@ if [ $rc = 0 ]; then
 else
 	cat "$LAB_OUT/setup.log"
 fi
+# The kernel's messages (regulatory domain, hwsim, bridges), which the
+# console shows only from errors up, and the regulatory domain at the end.
+dmesg > "$LAB_OUT/dmesg.log" 2>&1
+# What the kernel loaded (on demand too): what a scenario needed.
+lsmod > "$LAB_OUT/lsmod.log" 2>&1
+iw reg get > "$LAB_OUT/iw-reg.log" 2>&1
 echo "$rc" > "$LAB_OUT/exit-code"
 sync
 exit $rc

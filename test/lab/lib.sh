@@ -6,63 +6,50 @@ LAB_SSID=${LAB_SSID:-trustjoin-lab}
 # The household's shared password, for devices onboarded the old way.
 LAB_HOUSEHOLD_PASS=${LAB_HOUSEHOLD_PASS:-household-shared-secret}
 
-say() { echo "== $*"; }
+# say: a step of the scenario, with the seconds since it started (where
+# the time goes).
+say() { echo "== [${SECONDS}s] $*"; }
+. "$LAB_SRC/test/lab/openwrt.sh"
+# Every command the scenario runs, with the time it started, in trace.log
+# (where a slow run spent its time; lab_wait's polls are left out).
+exec 7>>"$LAB_OUT/trace.log"
+BASH_XTRACEFD=7
+PS4='+ $EPOCHREALTIME ${BASH_SOURCE[0]##*/}:$LINENO '
+set -x
 fail() { echo "FAIL: $*"; exit 1; }
 
 # lab_wait SECONDS CMD...: run CMD every 0.2 s until it succeeds.
 lab_wait() {
-	local t=$1; shift
+	local t=$1 x=${-//[^x]/}; shift
+	set +x
 	local end=$(( $(date +%s) + t ))
 	while [ "$(date +%s)" -lt "$end" ]; do
-		"$@" >/dev/null 2>&1 && return 0
+		if "$@" >/dev/null 2>&1; then
+			[ -n "$x" ] && set -x
+			return 0
+		fi
 		sleep 0.2
 	done
+	[ -n "$x" ] && set -x
 	return 1
 }
 
-lab_hostapd_cli() { hostapd_cli -p /var/run/hostapd -i "${LAB_AP:-wlan0}" "$@"; }
+# The router's access point (tj-ap0 once trustjoin's install named it) and
+# its control sockets, as the Debian side sees them (the router's /var/run
+# is /tmp/run).
+LAB_AP=${LAB_AP:-tj-ap0}
+# hostapd answers on the client's socket as user network (OpenWrt's wpad
+# under ujail): hostapd_cli's socket must be writable by it, or every reply
+# is lost and the command times out (hostapd_cli still exits 0).
+lab_hostapd_cli() { (umask 0; hostapd_cli -p "$LAB_CTRL" -i "$LAB_AP" "$@"); }
 lab_wpa_cli() { local i=$1; shift; wpa_cli -p /var/run/wpa_supplicant -i "$i" "$@"; }
 
 # lab_freq CHANNEL: 2.4 GHz centre frequency.
 lab_freq() { echo $(( 2407 + 5 * $1 )); }
 
-# lab_start_ap IFACE CHANNEL PSKFILE [sae]: hostapd as the home router's AP,
-# with per-station PSKs and VLANs from PSKFILE and the shared passphrase.
-lab_start_ap() {
-	local ifc=$1 chan=$2 pskfile=$3 mode=${4:-psk}
-	local conf=$LAB_OUT/hostapd-$ifc.conf
-	LAB_AP=$ifc
-	local keymgmt="WPA-PSK"
-	[ "$mode" = sae ] && keymgmt="WPA-PSK SAE"
-	cat > "$conf" <<CONF
-interface=$ifc
-driver=nl80211
-ctrl_interface=/var/run/hostapd
-ssid=$LAB_SSID
-hw_mode=g
-channel=$chan
-wpa=2
-wpa_key_mgmt=$keymgmt
-rsn_pairwise=CCMP
-ieee80211w=1
-wpa_passphrase=$LAB_HOUSEHOLD_PASS
-wpa_psk_file=$pskfile
-dynamic_vlan=1
-vlan_file=$LAB_OUT/hostapd.vlan
-vlan_naming=1
-vlan_bridge=brvlan
-per_sta_vif=1
-CONF
-	# What trustjoin's uci-defaults makes OpenWrt write: a wildcard with
-	# short names, each station's interface bridged into brvlan<VLAN>.
-	echo "* tj0v#" > "$LAB_OUT/hostapd.vlan"
-	[ -f "$pskfile" ] || : > "$pskfile"
-	# LAB_HOSTAPD_DEBUG=1: hostapd's debug output too (what it did with
-	# each command).
-	hostapd -B -t ${LAB_HOSTAPD_DEBUG:+-d} -f "$LAB_OUT/hostapd.log" -P "$LAB_OUT/hostapd.pid" "$conf" ||
-		fail "hostapd did not start (see hostapd.log)"
-	lab_wait 10 lab_hostapd_cli ping || fail "hostapd control socket does not answer"
-}
+# lab_hostapd_pid: the pid of the hostapd serving the router's access
+# points (OpenWrt's wpad under procd and ujail, or Debian's).
+lab_hostapd_pid() { pgrep -x hostapd | head -1; }
 
 # lab_start_sta IFACE [NETNS]: wpa_supplicant as a device, ready for DPP.
 # With NETNS, the device's radio moves into a network namespace of that
@@ -112,51 +99,6 @@ lab_dpp_qr() {
 # lab_sta_connected IFACE: the device completed association and 4-way handshake.
 lab_sta_connected() { lab_wpa_cli "$1" status | grep -q '^wpa_state=COMPLETED'; }
 
-# lab_write_config FILE [extra UCI lines]: a trustjoin configuration for the lab.
-lab_write_config() {
-	local f=$1; shift
-	mkdir -p /tmp/tj
-	{
-		echo "config trustjoin 'main'"
-		echo "	option state_dir '/tmp/tj/state'"
-		echo "	option run_dir '/tmp/tj/run'"
-		echo "	option hostapd_ctrl_dir '/var/run/hostapd'"
-		echo "	option log_level 'debug'"
-		for l in "$@"; do echo "$l"; done
-	} > "$f"
-}
-
-# lab_start_trustjoin CONFIG: the daemon, logging to $LAB_OUT/trustjoin.log
-# (appended, so a restart keeps the earlier run's lines), waited for until
-# it reports ready. Fails at once if the daemon exits, else after 20 s; both
-# with the log's tail. The root is read-only here, so the last good
-# configuration is kept in /tmp.
-lab_start_trustjoin() {
-	local cfg=$1 log=$LAB_OUT/trustjoin.log before pid end
-	[ "${LAB_TJ_BIN:-}" != none ] || fail "this scenario needs trustjoin, but the lab ran with TJ_BIN=none"
-	[ -x "$TJ_BIN" ] || fail "no trustjoin binary at $TJ_BIN"
-	: >> "$log"
-	before=$(grep -c 'msg=ready' "$log")
-	"$TJ_BIN" daemon --config "$cfg" --last-good /tmp/tj/last-good.uci >> "$log" 2>&1 &
-	pid=$!
-	echo "$pid" > "$LAB_OUT/trustjoin.pid"
-	end=$(( $(date +%s) + 20 ))
-	while [ "$(grep -c 'msg=ready' "$log")" -le "$before" ]; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			wait "$pid"
-			echo "trustjoin exited with status $? before it was ready; last lines of trustjoin.log:"
-			tail -n 20 "$log"
-			fail "trustjoin did not start"
-		fi
-		if [ "$(date +%s)" -ge "$end" ]; then
-			echo "last lines of trustjoin.log:"
-			tail -n 20 "$log"
-			fail "trustjoin did not become ready within 20 s"
-		fi
-		sleep 0.2
-	done
-}
-
 # lab_no_secret SECRET FILE...: fail if a secret shows up in any file. A
 # missing file fails too: a check that cannot find anything proves nothing.
 lab_no_secret() {
@@ -170,25 +112,84 @@ lab_no_secret() {
 	done
 }
 
-# The router of the onboarding scenarios: hostapd on wlan0 (channel 6) with
-# the PSK file trustjoin owns, and trustjoin attached to it. Sets $psk.
-psk=/tmp/tj/state/psk/wlan0.psk
+# lab_router [OPTIONS] [UCI lines]: the router of the scenarios, as an ISP
+# image with trustjoin in it boots: OpenWrt's wifi configuration for the
+# VM's phy0 with the householder's settings, trustjoin installed from its
+# package (its uci-defaults give the access point trustjoin's PSK and VLAN
+# files and the name tj-ap0), the lab's trustjoin settings (debug log,
+# onboarding timeout, and the UCI lines: "config T 'N'", "	option K 'V'"),
+# then the network and with it the Wi-Fi: netifd runs the release's
+# scripts, which write hostapd's configuration and hand it to hostapd.
+# Waits until trustjoin is attached to the access point. Sets $psk (the PSK
+# file, as the Debian side sees it) and $LAB_AP.
+# OPTIONS: --sae (WPA2/WPA3 mixed), --psk-line LINE (a line in the PSK file
+# before hostapd starts, as if added by hand), --file SRC DST (a file put
+# in the router's root before trustjoin is installed), --no-wait (do not
+# wait for trustjoin to attach).
 lab_router() {
-	mkdir -p /tmp/tj/state/psk
-	lab_start_ap wlan0 6 "$psk"
-	lab_write_config /tmp/tj.uci \
-		"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'" \
+	local enc="" lines=() wait=1 before files=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--sae) enc=sae; shift ;;
+		--psk-line) lines+=("$2"); shift 2 ;;
+		--file) files+=("$2" "$3"); shift 3 ;;
+		--no-wait) wait=0; shift ;;
+		*) break ;;
+		esac
+	done
+	owrt_boot
+	owrt_wifi_config
+	owrt_householder $enc
+	while [ ${#files[@]} -gt 0 ]; do
+		install -D -m 0644 "${files[0]}" "$OWRT${files[1]}"
+		files=("${files[@]:2}")
+	done
+	before=$(owrt_tj_ready_count)
+	owrt_install_trustjoin
+	LAB_AP=$(owrt uci -q get wireless.default_radio0.ifname)
+	[ -n "$LAB_AP" ] || fail "trustjoin's install gave the access point no name"
+	psk=$OWRT$(owrt uci -q get wireless.default_radio0.wpa_psk_file)
+	[ -f "$psk" ] || fail "trustjoin's install made no PSK file ($psk)"
+	if [ ${#lines[@]} -gt 0 ]; then printf '%s\n' "${lines[@]}" >> "$psk"; fi
+	owrt_tj_wait_ready "$before"
+	before=$(owrt_tj_ready_count)
+	owrt_uci_lines trustjoin "config trustjoin 'main'" "	option log_level 'debug'" \
 		"config onboarding 'onboarding'" "	option timeout '60'" "$@"
-	lab_start_trustjoin /tmp/tj.uci
-	lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" ||
-		fail "trustjoin did not attach to hostapd"
+	owrt /etc/init.d/trustjoin restart
+	owrt_tj_wait_ready "$before"
+	owrt_network
+	owrt_ap_up "$LAB_AP"
+	# What OpenWrt's scripts wrote, for the record (it holds the shared
+	# password: the results folder is the test's, not the router's).
+	cp /tmp/run/hostapd-phy0.conf "$LAB_OUT/hostapd-phy0.conf" 2>/dev/null
+	[ "$wait" = 1 ] || return 0
+	lab_wait 60 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" ||
+		{ tail -n 20 "$LAB_OUT/trustjoin.log"; fail "trustjoin did not attach to hostapd"; }
 }
 
-# tj COMMAND [ARGS...]: the CLI against the lab's daemon.
-tj() { "$TJ_BIN" "$1" --config /tmp/tj.uci "${@:2}"; }
+# tj COMMAND [ARGS...]: the CLI on the router.
+tj() { owrt trustjoin "$@"; }
 
-# keyid_of MAC: the key id hostapd last reported for a station.
-keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=//'; }
+# lab_tj_restart: /etc/init.d/trustjoin restart, waited for.
+lab_tj_restart() {
+	local before
+	before=$(owrt_tj_ready_count)
+	owrt /etc/init.d/trustjoin restart
+	owrt_tj_wait_ready "$before"
+}
+
+# lab_tj_pid: the daemon's pid, from procd.
+lab_tj_pid() {
+	owrt ubus call service list '{"name":"trustjoin"}' | jq -r '.trustjoin.instances[].pid // empty' | head -1
+}
+
+# keyid_of MAC: the key id hostapd last reported for a station (2.11+
+# adds fields after it: "keyid=K vlanid=V auth_alg=A").
+keyid_of() { grep "AP-STA-CONNECTED $1 keyid=" "$LAB_OUT/hostapd.log" | tail -1 | sed 's/.*keyid=\([^ ]*\).*/\1/'; }
+
+# lab_log_wait SECONDS FILE PATTERN: until FILE has a line matching the
+# (grep) PATTERN; logs arrive through syslog a moment after the event.
+lab_log_wait() { lab_wait "$1" grep -q -- "$3" "$2"; }
 
 # lab_connect_psk IFACE PASSPHRASE: a device joining the old way, by typing
 # a passphrase.
@@ -224,7 +225,11 @@ for p in (8080, 9090):
     threading.Thread(target=s.serve_forever, daemon=True).start()
 threading.Event().wait()
 ' >> "$LAB_OUT/internet.log" 2>&1 &
+	# Listening before anyone is asked to reach it: a refused connection
+	# would read as a blocked one.
+	lab_wait 30 lab_internet_up || fail "the internet's servers do not listen (see internet.log)"
 }
+lab_internet_up() { [ "$(ip netns exec inet ss -Hltn 'sport = :8080 or sport = :9090' | wc -l)" -ge 2 ]; }
 
 # lab_reach PORT: what the camera (namespace cam) gets from the internet
 # server on PORT; nothing if it cannot reach it.

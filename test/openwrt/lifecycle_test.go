@@ -111,6 +111,7 @@ uci commit trustjoin
 until_ok 'grep -q "log_level .error" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY init.d reload"
 [ "$(pid_of)" = "$pid" ] || echo "RESTARTED, NOT RELOADED"
 echo "== basic"; trustjoin status | grep -c "no dynamic VLANs"
+echo "== per_sta_vif basic"; uci show wireless | grep -c "per_sta_vif=" || true
 opkg remove wpad-basic-mbedtls >/dev/null
 echo "== full"; trustjoin status | grep -c "no dynamic VLANs"
 echo "== stopping"
@@ -137,6 +138,11 @@ echo "== end"
 			}
 			if got := strings.TrimSpace(between(out, "full")); got != "0" {
 				t.Errorf("trustjoin status still warns without wpad-basic-mbedtls (%q)", got)
+			}
+			// No per_sta_vif while the basic hostapd is there: it would
+			// leave every station unbridged (lab: basic.sh).
+			if got := strings.TrimSpace(between(out, "per_sta_vif basic")); got != "0" {
+				t.Errorf("per_sta_vif set with wpad-basic-mbedtls installed (%q)", got)
 			}
 			if got := strings.TrimSpace(between(out, "stopped")); strings.Contains(got, "running") {
 				t.Errorf("after stop, service trustjoin status: %q", got)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab: radios=2 timeout=600
+# lab: radios=2 timeout=1200
 # Benchmark: time from an onboarding request to the device connected,
 # through trustjoin, against the same steps driven directly with hostapd_cli
 # (write the PSK line, reload, DPP_QR_CODE, DPP_AUTH_INIT, wait for the
@@ -8,23 +8,25 @@
 set -u
 ROUNDS=${BENCH_ROUNDS:-3}
 
-psk=/tmp/tj/state/psk/wlan0.psk
-mkdir -p /tmp/tj/state/psk
-lab_start_ap wlan0 6 "$psk"
-lab_write_config /tmp/tj.uci \
-	"config wifi 'home'" "	option ifname 'wlan0'" "	option psk_file '$psk'"
-lab_start_trustjoin /tmp/tj.uci
-lab_wait 10 grep -q 'access point ready for onboarding' "$LAB_OUT/trustjoin.log" || fail "trustjoin not attached"
+# The router as every scenario has it (lab_router: OpenWrt's stack, the
+# hostapd of LAB_HOSTAPD), trustjoin attached to its access point.
+lab_router "	option timeout '120'"
 lab_start_sta wlan1
 mac=$(lab_mac wlan1 | tr -d :)
 cfg=$(lab_hostapd_cli raw DPP_CONFIGURATOR_ADD | tail -1)
 ssidhex=$(printf '%s' "$LAB_SSID" | od -An -tx1 | tr -d ' \n')
 
 now() { date +%s.%N; }
+tj_attached() { ! tj status | grep -q 'hostapd does not answer'; }
 fresh_device() {
 	lab_wpa_cli wlan1 remove_network all >/dev/null
 	lab_wpa_cli wlan1 dpp_bootstrap_remove '*' >/dev/null
 	lab_wait 10 sh -c "! wpa_cli -p /var/run/wpa_supplicant -i wlan1 status | grep -q wpa_state=COMPLETED"
+	# OpenWrt's hostapd, busy removing the last device's interfaces, can
+	# miss trustjoin's PING for a moment and trustjoin reconnects (seen:
+	# a request then refused as "not up"): both ways start from an access
+	# point trustjoin is attached to.
+	lab_wait 60 tj_attached || fail "trustjoin is not attached to $LAB_AP"
 	local id
 	id=$(lab_wpa_cli wlan1 dpp_bootstrap_gen type=qrcode chan=81/6 mac="$mac" | tail -1)
 	lab_wpa_cli wlan1 dpp_listen 2437 >/dev/null
@@ -39,7 +41,7 @@ direct() { # URI N
 	lab_hostapd_cli raw "DPP_AUTH_INIT peer=$peer configurator=$cfg conf=sta-psk ssid=$ssidhex pass=$(printf '%s' "$pass" | od -An -tx1 | tr -d ' \n')" >/dev/null
 	lab_wait 60 lab_sta_connected wlan1
 }
-viatj() { "$TJ_BIN" onboard --config /tmp/tj.uci --qr "$1" >/dev/null; }
+viatj() { tj onboard --qr "$1" >/dev/null; }
 
 # run METHOD DEVICES: sets TOTAL to the seconds taken; a failure ends the
 # benchmark (not swallowed in a subshell).
@@ -62,6 +64,6 @@ for n in 1 5; do
 		run direct "$n"; d=$(echo "$d + $TOTAL" | bc -l)
 		run viatj "$n"; t=$(echo "$t + $TOTAL" | bc -l)
 	done
-	printf 'BENCH onboard %d device(s) in a row: hostapd_cli %.2f s, trustjoin %.2f s, ratio %.3f (mean of %d rounds)\n' \
-		"$n" "$(echo "$d / $ROUNDS" | bc -l)" "$(echo "$t / $ROUNDS" | bc -l)" "$(echo "$t / $d" | bc -l)" "$ROUNDS" | tee -a "$LAB_OUT/bench.txt"
+	printf 'BENCH onboard (%s hostapd) %d device(s) in a row: hostapd_cli %.2f s, trustjoin %.2f s, ratio %.3f (mean of %d rounds)\n' \
+		"$LAB_HOSTAPD" "$n" "$(echo "$d / $ROUNDS" | bc -l)" "$(echo "$t / $ROUNDS" | bc -l)" "$(echo "$t / $d" | bc -l)" "$ROUNDS" | tee -a "$LAB_OUT/bench.txt"
 done

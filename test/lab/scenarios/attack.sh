@@ -7,7 +7,9 @@
 # make the router start PKEX itself), and a NUL would cut it short. Such
 # codes, identifiers and names are refused with a clear error by every
 # entry point (CLI, local API, rpcd for LuCI and TR-069, the phone page),
-# and the real hostapd, in debug mode, shows that nothing reached it.
+# and hostapd shows that nothing reached it: it made no bootstrap entry and
+# sent no DPP frame, and (Debian's hostapd, whose debug output is built in;
+# OpenWrt's compiles messages below info out) got no DPP_PKEX_ADD.
 . "$LAB_SRC/test/lab/lib.sh"
 set -u
 
@@ -15,7 +17,7 @@ ip link set lo up
 LAB_HOSTAPD_DEBUG=1
 lab_router "config web 'web'" "	option enabled '1'" "	list listen '127.0.0.1:8099'"
 base=http://127.0.0.1:8099
-api() { curl -sS --unix-socket /tmp/tj/run/api.sock -H 'Content-Type: application/json' "$@"; }
+api() { curl -sS --unix-socket /tmp/run/trustjoin/api.sock -H 'Content-Type: application/json' "$@"; }
 
 # probe: a bootstrap entry of the test's own; hostapd numbers a new one
 # after the highest it holds, so the second probe's id is the first's plus
@@ -51,10 +53,10 @@ expect "API NUL" "$LAB_OUT/attack-api-nul.log" "the PKEX code holds a control ch
 
 say "rpcd (LuCI, TR-069) refuses them"
 echo '{"method":"pkex","code":"abcdef\u0000 init=1","name":"plug"}' |
-	TRUSTJOIN_CONFIG=/tmp/tj.uci "$TJ_BIN" rpcd call onboard > "$LAB_OUT/attack-rpcd.log"
+	owrt trustjoin rpcd call onboard > "$LAB_OUT/attack-rpcd.log"
 expect "rpcd NUL" "$LAB_OUT/attack-rpcd.log" "the PKEX code holds a control character (U+0000)"
 jq -nc --arg c "$inject" '{method: "pkex", code: $c}' |
-	TRUSTJOIN_CONFIG=/tmp/tj.uci "$TJ_BIN" rpcd call onboard > "$LAB_OUT/attack-rpcd-space.log"
+	owrt trustjoin rpcd call onboard > "$LAB_OUT/attack-rpcd-space.log"
 expect "rpcd code" "$LAB_OUT/attack-rpcd-space.log" "the PKEX code holds a space"
 
 say "the phone page's server refuses them (the page itself does too: test/ui/phone)"
@@ -67,20 +69,22 @@ curl -sS -b /tmp/phone.jar -H 'Content-Type: application/json' -H "X-CSRF-Token:
 	"$base/api/onboard" > "$LAB_OUT/attack-phone.log"
 expect "phone page code" "$LAB_OUT/attack-phone.log" "The pairing code must be 6 to 64 letters"
 
-say "nothing reached hostapd: no bootstrap entry was made, it started no PKEX, it got no DPP_PKEX_ADD"
+say "nothing reached hostapd: no bootstrap entry was made, it sent no DPP frame (PKEX with init=1 would)"
 after=$(probe)
 tail -n +"$lines" "$LAB_OUT/hostapd.log" > "$LAB_OUT/hostapd-during-attack.log"
-if grep -q 'DPP: Initiating PKEX' "$LAB_OUT/hostapd-during-attack.log"; then
+if grep -q 'DPP: Initiating PKEX\|DPP-TX \|DPP-PKEX' "$LAB_OUT/hostapd-during-attack.log"; then
 	failures+=("hostapd started PKEX itself: init=1 reached it inside a code")
 fi
-# hostapd logs each command it receives as a hex dump; DPP_PKEX_ADD's
-# first bytes are 44 50 50 5f 50 4b 45 58.
-if grep -q 'RX ctrl_iface.*' "$LAB_OUT/hostapd-during-attack.log" &&
-	grep -q '44 50 50 5f 50 4b 45 58 5f 41 44 44' "$LAB_OUT/hostapd-during-attack.log"; then
-	failures+=("hostapd received DPP_PKEX_ADD")
-fi
 [ "$after" = $((before + 1)) ] || failures+=("hostapd made $((after - before - 1)) bootstrap entries between the probes")
-grep -q 'RX ctrl_iface' "$LAB_OUT/hostapd-during-attack.log" || fail "hostapd's debug log shows no command at all: the check above proves nothing"
+if [ "$LAB_HOSTAPD" = debian ]; then
+	# hostapd logs each command it receives as a hex dump; DPP_PKEX_ADD's
+	# first bytes are 44 50 50 5f 50 4b 45 58.
+	if grep -q 'RX ctrl_iface.*' "$LAB_OUT/hostapd-during-attack.log" &&
+		grep -q '44 50 50 5f 50 4b 45 58 5f 41 44 44' "$LAB_OUT/hostapd-during-attack.log"; then
+		failures+=("hostapd received DPP_PKEX_ADD")
+	fi
+	grep -q 'RX ctrl_iface' "$LAB_OUT/hostapd-during-attack.log" || fail "hostapd's debug log shows no command at all: the check above proves nothing"
+fi
 if [ ${#failures[@]} -gt 0 ]; then
 	printf '  %s\n' "${failures[@]}"
 	fail "hostile input reached hostapd or was not refused"
@@ -91,5 +95,10 @@ say "a code hostapd takes as itself still goes through, punctuation and all"
 tj onboard --pkex 'Plug-7f3a!#%' --id plug1 --wait=false > "$LAB_OUT/attack-good.log" 2>&1 ||
 	{ cat "$LAB_OUT/attack-good.log"; fail "a good PKEX code was refused"; }
 lab_wait 10 grep -q 'onboarding queued' "$LAB_OUT/trustjoin.log" || fail "the good code did not start an onboarding"
-lab_wait 10 grep -q '44 50 50 5f 50 4b 45 58 5f 41 44 44' "$LAB_OUT/hostapd.log" || fail "hostapd never got the good code"
+# A PKEX onboarding makes a bootstrap entry of its own in hostapd.
+got_it() { [ "$(probe)" -gt $((after + 1)) ]; }
+lab_wait 20 got_it || fail "hostapd never got the good code"
+if [ "$LAB_HOSTAPD" = debian ]; then
+	lab_wait 10 grep -q '44 50 50 5f 50 4b 45 58 5f 41 44 44' "$LAB_OUT/hostapd.log" || fail "hostapd never got the good code"
+fi
 say "attack: OK"

@@ -26,7 +26,8 @@ first=$(grep "keyid=$key " "$psk" | awk '{print $NF}')
 tj device visitor | tee -a "$LAB_OUT/cli.log" | grep -q "credential expires: " || fail "the device does not say when its credential expires"
 
 say "the household is warned at once (the warning period is longer than the lifetime)"
-lab_wait 10 sh -c "'$TJ_BIN' events --config /tmp/tj.uci | grep -q 'credential-expiring: visitor'" ||
+warned() { tj events | grep -q 'credential-expiring: visitor'; }
+lab_wait 20 warned ||
 	fail "no warning before expiry"
 
 say "at expiry the credential is withdrawn: its line goes and the phone is cut off"

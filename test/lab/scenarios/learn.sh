@@ -11,9 +11,9 @@ set -u
 lab_internet
 
 
-# tj_mud ARGS: trustjoin mud with its subcommand first (tj puts --config
-# before it).
-tj_mud() { "$TJ_BIN" mud "$@" --config /tmp/tj.uci; }
+# tj_mud ARGS: trustjoin mud on the router (its configuration is the
+# router's /etc/config/trustjoin).
+tj_mud() { tj mud "$@"; }
 
 lab_router \
 	"config segment 'iot'" "	option vlan '20'" "	option internet '1'" "	option isolate '1'" "	option learn '60'" \

@@ -60,8 +60,9 @@ lab_internet
 
 
 say "the router: trustjoin trusts the maker's CA for MUD signatures and requires them"
-export SSL_CERT_FILE=$mud/ca.pem
-lab_router "config mud 'mud'" "	option signature_policy 'require'" "	list trust_anchor '$mud/ca.pem'"
+# The maker's server certificate chains to the lab CA: the router's CA
+# bundle (OpenWrt's ca-bundle path) holds it.
+lab_router --file "$mud/ca.pem" /etc/ssl/certs/ca-certificates.crt "config mud 'mud'" "	option signature_policy 'require'" "	list trust_anchor '$mud/ca.pem'"
 
 say "the camera (its own network namespace) is onboarded by its QR code into segment iot, naming its MUD file"
 lab_start_sta wlan1 cam
@@ -95,7 +96,9 @@ got=$(lab_reach 9090)
 say "quarantine: one command, and the camera reaches nothing"
 tj quarantine camera | tee -a "$LAB_OUT/cli.log" || fail "quarantine failed"
 lab_wait 60 sh -c "grep -q 'VLAN ID 99' '$LAB_OUT/hostapd.log'" || fail "the camera was not put in the quarantine VLAN"
-sleep 1
+# Connected again, in VLAN 99: a camera still between associations would
+# reach nothing whatever the rules.
+lab_wait 60 lab_sta_connected wlan1 || fail "the quarantined camera did not connect again"
 got=$(lab_reach 8080)
 [ -z "$got" ] || fail "a quarantined camera still reaches 8080 (got '$got')"
 

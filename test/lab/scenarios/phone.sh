@@ -47,8 +47,8 @@ done
 [ "$state" = connected ] || fail "the phone's progress ended as '$state'"
 lab_wait 60 lab_sta_connected wlan1 || fail "doorbell not connected"
 mac1=$(lab_mac wlan1)
-[ -n "$(keyid_of "$mac1")" ] || fail "doorbell did not connect with its own key id"
-grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac1" "$LAB_OUT/hostapd.log" || fail "doorbell not in VLAN 20"
+lab_log_wait 10 "$LAB_OUT/hostapd.log" "AP-STA-CONNECTED $mac1 keyid=" || fail "doorbell did not connect with its own key id"
+lab_log_wait 10 "$LAB_OUT/hostapd.log" "Assigned VLAN ID 20 from wpa_psk_file to $mac1" || fail "doorbell not in VLAN 20"
 tj device doorbell | grep -q 'state: connected' || fail "registry does not say the doorbell is connected"
 
 say "an old printer without DPP gets its own passphrase on the phone (legacy path) and joins with it"
@@ -61,10 +61,11 @@ lab_start_sta wlan2
 lab_connect_psk wlan2 "$pass"
 lab_wait 60 lab_sta_connected wlan2 || fail "the printer did not connect with its passphrase"
 mac2=$(lab_mac wlan2)
+lab_log_wait 10 "$LAB_OUT/hostapd.log" "AP-STA-CONNECTED $mac2 keyid=" || fail "the printer connected without a key id"
 key2=$(keyid_of "$mac2")
 printer=$(tj devices --json | jq -r '.devices[] | select(.name == "old printer") | .id')
 [ -n "$key2" ] && [ "$key2" = "$printer" ] || fail "the printer connected as key id '$key2', not as its own device '$printer'"
-grep -q "Assigned VLAN ID 20 from wpa_psk_file to $mac2" "$LAB_OUT/hostapd.log" || fail "printer not in VLAN 20"
+lab_log_wait 10 "$LAB_OUT/hostapd.log" "Assigned VLAN ID 20 from wpa_psk_file to $mac2" || fail "printer not in VLAN 20"
 
 say "no token or passphrase in trustjoin's log; no passphrase in any reply but the one legacy reply"
 lab_no_secret "$token" "$LAB_OUT/trustjoin.log"

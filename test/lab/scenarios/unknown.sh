@@ -25,12 +25,12 @@ u = [d for d in json.load(sys.stdin)["unknown"] if d["mac"] == sys.argv[1]]
 sys.exit(0 if u and u[0]["kind"] == sys.argv[2] and "nl80211" in u[0]["seen_by"] else 1)' "$mac" "$1"; }
 lab_wait 30 listed shared-password || { tj unknown; fail "the phone on the shared password is not listed as unknown"; }
 tj unknown | tee -a "$LAB_OUT/cli.log"
-tj unknown | grep -q "$mac  shared password  wlan0" || fail "the table does not say it is on the shared password"
+tj unknown | grep -q "$mac  shared password  $LAB_AP" || fail "the table does not say it is on the shared password"
 
 say "and it is a security event, in the log and for trustjoin events"
-tj events | tee -a "$LAB_OUT/cli.log" | grep -q "unknown-device: $mac is on Wi-Fi (wlan0) with the shared password" ||
+tj events | tee -a "$LAB_OUT/cli.log" | grep -q "unknown-device: $mac is on Wi-Fi ($LAB_AP) with the shared password" ||
 	fail "no security event for the unknown device"
-grep -q "security event: $mac is on Wi-Fi (wlan0) with the shared password" "$LAB_OUT/trustjoin.log" ||
+grep -q "security event: $mac is on Wi-Fi ($LAB_AP) with the shared password" "$LAB_OUT/trustjoin.log" ||
 	fail "the security event is not in the log"
 
 say "onboarded properly (its QR code), it gets a credential of its own and leaves the list"

@@ -1,0 +1,147 @@
+// STAND-IN: OpenWrt's "hostapd" ubus object (hostapd.uc inside OpenWrt's
+// hostapd) in front of Debian's hostapd 2.10, which has no ubus and no
+// ucode. OpenWrt's wifi scripts write the configuration file and call
+// config_set as they do on a router; this starts Debian's hostapd on that
+// file (less the options only OpenWrt's patched hostapd knows, each
+// logged), the way OpenWrt did before hostapd had ucode (the
+// access point's interface made first with iw, then `hostapd -B FILE`),
+// and returns its pid, which netifd watches. No live reconfiguration: every
+// config_set restarts that radio's hostapd (OpenWrt's reloads only what
+// changed). Runs inside the router's root; Debian's binary is mounted over
+// /usr/sbin/wpad there, so netifd sees the exe it expects.
+'use strict';
+
+import * as libubus from 'ubus';
+import * as uloop from 'uloop';
+import { readfile, writefile, unlink, stat, popen } from 'fs';
+
+const log_file = getenv('LAB_HOSTAPD_LOG') ?? '/var/log/hostapd.log';
+const debug = getenv('LAB_HOSTAPD_DEBUG') == '1';
+
+uloop.init();
+let ubus = libubus.connect();
+let running = {}; // phy -> pid
+
+function say(msg)
+{
+	system(`logger -t hostapd-standin '${msg}'`);
+}
+
+function alive(pid)
+{
+	return !!stat(`/proc/${pid}`);
+}
+
+function stop(phy)
+{
+	let pid = running[phy];
+	delete running[phy];
+	if (!pid || !alive(pid))
+		return;
+	system(`kill ${pid}`);
+	for (let i = 0; i < 100 && alive(pid); i++)
+		system('sleep 0.1');
+	if (alive(pid))
+		system(`kill -9 ${pid}`);
+}
+
+function first_interface(file)
+{
+	let data = readfile(file);
+	if (!data)
+		return null;
+	let m = match(data, /(^|\n)interface=([^\n]+)/);
+	return m ? m[2] : null;
+}
+
+// Options only OpenWrt's patched hostapd knows (its patches add them);
+// Debian's 2.10 refuses a file that has any. The generator writes the
+// first three with their default values here (noscan=0, ht_coex=0,
+// vlan_no_bridge=0 when vlan_bridge is set); snoop_iface (multicast
+// snooping on the LAN bridge, written once the bridge exists) is lost.
+const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true, snoop_iface: true };
+
+// debian_copy: FILE without the OpenWrt-only lines, as FILE.debian; each
+// dropped line is logged.
+function debian_copy(file)
+{
+	let data = readfile(file);
+	if (!data)
+		return null;
+	let out = [];
+	for (let line in split(data, '\n')) {
+		let key = split(line, '=', 2)[0];
+		if (openwrt_only[key]) {
+			say(`dropped the OpenWrt-only line ${line} for Debian's hostapd`);
+			continue;
+		}
+		push(out, line);
+	}
+	let copy = file + '.debian';
+	writefile(copy, join('\n', out));
+	return copy;
+}
+
+function start(phy, file)
+{
+	let ifname = first_interface(file);
+	if (!ifname)
+		return null;
+	file = debian_copy(file);
+	if (!file)
+		return null;
+	if (!stat(`/sys/class/net/${ifname}`))
+		system(`iw phy ${phy} interface add ${ifname} type __ap`);
+	let pidfile = `/var/run/hostapd-standin-${phy}.pid`;
+	unlink(pidfile);
+	let rc = system(`/usr/sbin/hostapd -B -t ${debug ? '-d ' : ''}-P ${pidfile} -f ${log_file} ${file}`);
+	if (rc != 0) {
+		say(`hostapd on ${phy} did not start (exit ${rc})`);
+		return null;
+	}
+	// -B: the parent exits as soon as it has forked, and the child writes
+	// the pid file after; read at once, it was often not there yet, the
+	// call failed without the pid, netifd asked again and the next hostapd
+	// found the first one still on the interface ("Match already
+	// configured").
+	let pid = 0;
+	for (let i = 0; i < 100 && !pid; i++) {
+		pid = +trim(readfile(pidfile) ?? '');
+		if (!pid)
+			system('sleep 0.1');
+	}
+	if (!pid) {
+		say(`hostapd on ${phy} wrote no pid file`);
+		return null;
+	}
+	running[phy] = pid;
+	return pid;
+}
+
+ubus.publish('hostapd', {
+	config_set: {
+		args: { phy: '', radio: 0, config: '', prev_config: '' },
+		call: function(req) {
+			let phy = req.args.phy;
+			if (!phy)
+				return libubus.STATUS_INVALID_ARGUMENT;
+			stop(phy);
+			if (!req.args.config)
+				return { pid: 0 };
+			say(`config_set ${phy}: ${req.args.config}`);
+			let pid = start(phy, req.args.config);
+			if (!pid)
+				return libubus.STATUS_UNKNOWN_ERROR;
+			return { pid };
+		}
+	},
+	// netifd asks this when an MLO configuration changes; none here.
+	mld_set: {
+		args: { config: {} },
+		call: function(req) {
+			return 0;
+		}
+	},
+});
+
+uloop.run();
