@@ -5,7 +5,9 @@
 # Build tags of every binary shipped: nethttpomithttp2 leaves HTTP/2 out of
 # net/http (0.59 MB of 10.8 on mipsel). Nothing trustjoin serves or fetches
 # needs it: the phone pages and the API socket are plain HTTP/1.1, and MUD
-# servers answer HTTP/1.1 as well.
+# servers answer HTTP/1.1 as well. net/http itself is no longer in the
+# daemon (package httpd serves and reads HTTP/1.1); the tag keeps HTTP/2
+# out should anything bring it back.
 GOTAGS=nethttpomithttp2
 # Compiler flags of every binary shipped: no inlining in the packages named
 # in NOINLINE. They are the control plane: trustjoin's own packages (events,

@@ -51,6 +51,10 @@ owrt_hostapd() {
 		# OpenWrt's basic variant, as a stock image has it (hostapd
 		# alone here: the lab's devices bring their own supplicant).
 		mount --bind "$OWRT/usr/sbin/hostapd-basic" "$OWRT/usr/sbin/wpad"
+		# hostapd-basic-* has no wpa_supplicant: with the link left, the
+		# wifi scripts wait for a supplicant's ubus object that never
+		# comes and tear the radio down (seen: no access point).
+		rm -f "$OWRT/usr/sbin/wpa_supplicant"
 		sed -i 's/^Package: wpad-basic-mbedtls$/Package: hostapd-basic-openssl/' "$OWRT/usr/lib/opkg/status"
 		;;
 	debian)

@@ -111,6 +111,7 @@ uci commit trustjoin
 until_ok 'grep -q "log_level .error" /etc/trustjoin/last-good.uci' || echo "NOT RELOADED BY init.d reload"
 [ "$(pid_of)" = "$pid" ] || echo "RESTARTED, NOT RELOADED"
 echo "== basic"; trustjoin status | grep -c "no dynamic VLANs"
+echo "== per_sta_vif basic"; uci show wireless | grep -c "per_sta_vif=" || true
 opkg remove wpad-basic-mbedtls >/dev/null
 echo "== full"; trustjoin status | grep -c "no dynamic VLANs"
 echo "== stopping"
@@ -137,6 +138,11 @@ echo "== end"
 			}
 			if got := strings.TrimSpace(between(out, "full")); got != "0" {
 				t.Errorf("trustjoin status still warns without wpad-basic-mbedtls (%q)", got)
+			}
+			// No per_sta_vif while the basic hostapd is there: it would
+			// leave every station unbridged (lab: basic.sh).
+			if got := strings.TrimSpace(between(out, "per_sta_vif basic")); got != "0" {
+				t.Errorf("per_sta_vif set with wpad-basic-mbedtls installed (%q)", got)
 			}
 			if got := strings.TrimSpace(between(out, "stopped")); strings.Contains(got, "running") {
 				t.Errorf("after stop, service trustjoin status: %q", got)
@@ -203,6 +209,43 @@ echo "== result"; cat /var/run/hostapd/result; echo "== must"; cat /etc/hostapd-
 				if strings.HasPrefix(l, "read ") && !strings.Contains(" "+strings.Join(must, " ")+" ", " "+strings.TrimPrefix(l, "read ")+" ") {
 					t.Errorf("hostapd can %s", l)
 				}
+			}
+		})
+	}
+}
+
+// TestForceReinstallKeepsDevices: `opkg install --force-reinstall`, which
+// removes the package before installing it again, keeps the devices
+// (a pre-authorised camera here): before, the removal's postrm deleted
+// /etc/trustjoin and every device lost its credential. A real `opkg
+// remove` still leaves nothing behind.
+func TestForceReinstallKeepsDevices(t *testing.T) {
+	for _, rel := range releases {
+		rel := rel
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			root := newRoot(t, rel, "2g 5g", "household1")
+			out := sh(t, root, `
+opkg install /root/trustjoin-1.ipk
+`+waitReady+`
+trustjoin preauth add 'DPP:V:2;K:MDkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDIgADURzxmttZoIRIPWGoQMV00XHWCAQIhXruVWOz0NjlkIA=;;' --name isp-camera
+echo "== before"; trustjoin preauth list
+opkg install --force-reinstall /root/trustjoin-1.ipk
+until_ok '[ -n "$(pid_of)" ]'
+`+waitReady+`
+echo "== after"; trustjoin preauth list
+opkg remove trustjoin >/dev/null
+echo "== removed"; [ ! -e /etc/trustjoin ] || echo "left: /etc/trustjoin"
+echo "== end2"
+`)
+			if !strings.Contains(between(out, "before"), "isp-camera") {
+				t.Fatalf("the camera was not pre-authorised:\n%s", out)
+			}
+			if !strings.Contains(between(out, "after"), "isp-camera") {
+				t.Errorf("opkg install --force-reinstall lost the pre-authorised camera:\n%s", out)
+			}
+			if l := between(out, "removed"); strings.Contains(l, "left: ") {
+				t.Errorf("after opkg remove: %s", l)
 			}
 		})
 	}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"sort"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // Service is what the API needs from the daemon. Its errors carry their
@@ -259,21 +259,21 @@ const maxBody = 1 << 20
 
 // NewHandler returns the API's HTTP handler. The phone calls work when s
 // is also a PhoneService.
-func NewHandler(log *slog.Logger, s Service) http.Handler {
+func NewHandler(log *slog.Logger, s Service) httpd.Handler {
 	h := &handler{log: log, s: s}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/status", h.wrap(func(r *http.Request) (any, error) { return s.Status(r.Context()) }))
-	mux.HandleFunc("GET /v1/devices", h.wrap(func(r *http.Request) (any, error) {
+	mux := httpd.NewServeMux()
+	mux.HandleFunc("GET /v1/status", h.wrap(func(r *httpd.Request) (any, error) { return s.Status(r.Context()) }))
+	mux.HandleFunc("GET /v1/devices", h.wrap(func(r *httpd.Request) (any, error) {
 		ds, err := s.Devices(r.Context())
 		if ds == nil {
 			ds = []Device{}
 		}
 		return map[string]any{"devices": ds}, err
 	}))
-	mux.HandleFunc("GET /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("GET /v1/devices/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.Device(r.Context(), r.PathValue("id"))
 	}))
-	mux.HandleFunc("PATCH /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("PATCH /v1/devices/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		var u DeviceUpdate
 		if err := decode(r, &u); err != nil {
 			return nil, err
@@ -283,37 +283,37 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		}
 		return s.UpdateDevice(r.Context(), r.PathValue("id"), u)
 	}))
-	mux.HandleFunc("POST /v1/devices/{id}/quarantine", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/devices/{id}/quarantine", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.Quarantine(r.Context(), r.PathValue("id"), true)
 	}))
-	mux.HandleFunc("POST /v1/devices/{id}/release", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/devices/{id}/release", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.Quarantine(r.Context(), r.PathValue("id"), false)
 	}))
-	mux.HandleFunc("POST /v1/devices/{id}/rotate", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/devices/{id}/rotate", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.Rotate(r.Context(), r.PathValue("id"))
 	}))
-	mux.HandleFunc("DELETE /v1/devices/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("DELETE /v1/devices/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		id := r.PathValue("id")
 		return map[string]string{"removed": id}, s.Remove(r.Context(), id)
 	}))
-	mux.HandleFunc("POST /v1/devices/{id}/mud", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/devices/{id}/mud", h.wrap(func(r *httpd.Request) (any, error) {
 		var m MUDRequest
 		if err := decode(r, &m); err != nil {
 			return nil, err
 		}
 		return s.SetMUD(r.Context(), r.PathValue("id"), m)
 	}))
-	mux.HandleFunc("POST /v1/macs/{mac}/mud", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/macs/{mac}/mud", h.wrap(func(r *httpd.Request) (any, error) {
 		var m MUDRequest
 		if err := decode(r, &m); err != nil {
 			return nil, err
 		}
 		return s.SetMUDByMAC(r.Context(), r.PathValue("mac"), m)
 	}))
-	mux.HandleFunc("POST /v1/devices/{id}/mud/approve", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/devices/{id}/mud/approve", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.ApproveMUD(r.Context(), r.PathValue("id"))
 	}))
-	mux.HandleFunc("POST /v1/onboard", h.wrapStatus(http.StatusAccepted, func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/onboard", h.wrapStatus(httpd.StatusAccepted, func(r *httpd.Request) (any, error) {
 		var o OnboardRequest
 		if err := decode(r, &o); err != nil {
 			return nil, err
@@ -323,21 +323,21 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		}
 		return s.Onboard(r.Context(), o)
 	}))
-	mux.HandleFunc("GET /v1/onboard/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("GET /v1/onboard/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		return s.Progress(r.Context(), r.PathValue("id"))
 	}))
-	mux.HandleFunc("DELETE /v1/onboard/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("DELETE /v1/onboard/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		id := r.PathValue("id")
 		return map[string]string{"cancelled": id}, s.Cancel(r.Context(), id)
 	}))
-	mux.HandleFunc("GET /v1/preauth", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("GET /v1/preauth", h.wrap(func(r *httpd.Request) (any, error) {
 		es, err := s.PreauthList(r.Context())
 		if es == nil {
 			es = []PreauthEntry{}
 		}
 		return map[string]any{"entries": es}, err
 	}))
-	mux.HandleFunc("POST /v1/preauth", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/preauth", h.wrap(func(r *httpd.Request) (any, error) {
 		var p PreauthRequest
 		if err := decode(r, &p); err != nil {
 			return nil, err
@@ -347,7 +347,7 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		}
 		return s.PreauthAdd(r.Context(), p)
 	}))
-	mux.HandleFunc("POST /v1/preauth/bulk", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/preauth/bulk", h.wrap(func(r *httpd.Request) (any, error) {
 		var req struct {
 			Entries []PreauthRequest `json:"entries"`
 		}
@@ -356,16 +356,16 @@ func NewHandler(log *slog.Logger, s Service) http.Handler {
 		}
 		return preauthBulk(r.Context(), s, req.Entries)
 	}))
-	mux.HandleFunc("DELETE /v1/preauth/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("DELETE /v1/preauth/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		id := r.PathValue("id")
 		return map[string]string{"removed": id}, s.PreauthRemove(r.Context(), id)
 	}))
 	h.phoneRoutes(mux)
 	h.watchRoutes(mux)
 	h.enforcedRoutes(mux)
-	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *http.Request) (any, error) { return s.BRSKI(r.Context()) }))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
+	mux.HandleFunc("GET /v1/brski", h.wrap(func(r *httpd.Request) (any, error) { return s.BRSKI(r.Context()) }))
+	mux.HandleFunc("/", func(w httpd.ResponseWriter, r *httpd.Request) {
+		writeJSON(w, httpd.StatusNotFound, map[string]string{"error": fmt.Sprintf("no such API call: %s %s", r.Method, r.URL.Path)})
 	})
 	return mux
 }
@@ -407,12 +407,12 @@ type handler struct {
 	s   Service
 }
 
-func (h *handler) wrap(fn func(*http.Request) (any, error)) http.HandlerFunc {
-	return h.wrapStatus(http.StatusOK, fn)
+func (h *handler) wrap(fn func(*httpd.Request) (any, error)) httpd.HandlerFunc {
+	return h.wrapStatus(httpd.StatusOK, fn)
 }
 
-func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (h *handler) wrapStatus(ok int, fn func(*httpd.Request) (any, error)) httpd.HandlerFunc {
+	return func(w httpd.ResponseWriter, r *httpd.Request) {
 		v, err := fn(r)
 		if err != nil {
 			status := statusOf(err)
@@ -420,7 +420,7 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 			if k := fault.KindOf(err); k != fault.Internal {
 				msg = k.String() + ": " + msg
 			}
-			if status == http.StatusInternalServerError {
+			if status == httpd.StatusInternalServerError {
 				h.log.Error("API call failed", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 			writeJSON(w, status, map[string]string{"error": msg})
@@ -433,25 +433,25 @@ func (h *handler) wrapStatus(ok int, fn func(*http.Request) (any, error)) http.H
 func statusOf(err error) int {
 	switch fault.KindOf(err) {
 	case fault.NotFound:
-		return http.StatusNotFound
+		return httpd.StatusNotFound
 	case fault.Invalid:
-		return http.StatusBadRequest
+		return httpd.StatusBadRequest
 	case fault.Forbidden:
-		return http.StatusForbidden
+		return httpd.StatusForbidden
 	case fault.Conflict:
-		return http.StatusConflict
+		return httpd.StatusConflict
 	case fault.Unavailable:
-		return http.StatusServiceUnavailable
+		return httpd.StatusServiceUnavailable
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return http.StatusGatewayTimeout
+		return httpd.StatusGatewayTimeout
 	}
-	return http.StatusInternalServerError
+	return httpd.StatusInternalServerError
 }
 
 // decode reads a JSON body strictly: unknown fields are refused so a typo
 // in a script is not silently ignored.
-func decode(r *http.Request, v any) error {
+func decode(r *httpd.Request, v any) error {
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -460,7 +460,7 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w httpd.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

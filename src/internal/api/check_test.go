@@ -119,6 +119,28 @@ func TestDotIsNoDevice(t *testing.T) {
 	}
 }
 
+// The server, asked directly, takes no dot step for an id either, spelt
+// plainly or escaped.
+func TestDotIsNoDeviceOnTheSocket(t *testing.T) {
+	_, path := start(t, &service{devices: map[string]api.Device{"d-1": {ID: "d-1", Name: "Cam"}}})
+	for _, target := range []string{"/v1/devices/..", "/v1/devices/.", "/v1/devices/%2e%2E", "/v1/devices/%2E/rotate"} {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: trustjoin\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(b), "no such API call") {
+			t.Errorf("GET %s: %d %s, want 404", target, resp.StatusCode, b)
+		}
+	}
+}
+
 // A client that keeps its connection open after a call does not keep it:
 // idle keep-alive connections are closed.
 func TestIdleConnectionsClosed(t *testing.T) {

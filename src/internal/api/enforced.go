@@ -1,6 +1,6 @@
 package api
 
-import "net/http"
+import "github.com/trustjoin/trustjoin/src/internal/httpd"
 
 // Enforced is what is enforced for one device (`trustjoin mud show`): its
 // standing (segment, quarantine, MUD policy and its status) and the
@@ -31,8 +31,8 @@ type PolicyCounters struct {
 	DroppedBytes    uint64 `json:"dropped_bytes"`
 }
 
-func (h *handler) enforcedRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/devices/{id}/enforced", h.wrap(func(r *http.Request) (any, error) {
+func (h *handler) enforcedRoutes(mux *httpd.ServeMux) {
+	mux.HandleFunc("GET /v1/devices/{id}/enforced", h.wrap(func(r *httpd.Request) (any, error) {
 		return h.s.Enforced(r.Context(), r.PathValue("id"))
 	}))
 }

@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // PhoneSession is a one-time link for the householder's phone: the router
@@ -36,15 +36,15 @@ type PhoneService interface {
 // errNoPhone explains how to turn the phone pages on.
 var errNoPhone = fault.New(fault.Unavailable, "the phone pages are off; in /etc/config/trustjoin set option enabled '1' and a LAN address (list listen '192.168.1.1:8099') in the web section, then reload trustjoin")
 
-func (h *handler) phoneRoutes(mux *http.ServeMux) {
+func (h *handler) phoneRoutes(mux *httpd.ServeMux) {
 	p, ok := h.s.(PhoneService)
-	mux.HandleFunc("POST /v1/phone", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("POST /v1/phone", h.wrap(func(r *httpd.Request) (any, error) {
 		if !ok {
 			return nil, errNoPhone
 		}
 		return p.PhoneStart(r.Context())
 	}))
-	mux.HandleFunc("DELETE /v1/phone/{id}", h.wrap(func(r *http.Request) (any, error) {
+	mux.HandleFunc("DELETE /v1/phone/{id}", h.wrap(func(r *httpd.Request) (any, error) {
 		if !ok {
 			return nil, errNoPhone
 		}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	pathpkg "path"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/httpc"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"golang.org/x/net/netutil"
 )
 
@@ -31,12 +30,12 @@ var apiIdleTimeout = 30 * time.Second // a variable for tests
 type SocketServer struct {
 	log   *slog.Logger
 	path  string
-	h     http.Handler
+	h     httpd.Handler
 	ready chan struct{}
 }
 
 // NewSocketServer returns a task serving h on the UNIX socket at path.
-func NewSocketServer(log *slog.Logger, path string, h http.Handler) *SocketServer {
+func NewSocketServer(log *slog.Logger, path string, h httpd.Handler) *SocketServer {
 	return &SocketServer{log: log, path: path, h: h, ready: make(chan struct{})}
 }
 
@@ -67,11 +66,12 @@ func (s *SocketServer) Run(ctx context.Context) error {
 	// client that hangs must not hold a connection, nor many clients all
 	// the daemon's descriptors: idle keep-alive connections close, and
 	// past maxAPIConns a new one waits for a place.
-	srv := &http.Server{
+	srv := &httpd.Server{
 		Handler:           s.h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       apiIdleTimeout,
+		MaxBodyBytes:      maxBody,
 	}
 	errC := make(chan error, 1)
 	go func() { errC <- srv.Serve(netutil.LimitListener(l, maxAPIConns)) }()
@@ -99,8 +99,7 @@ type Client struct {
 // NewClient returns a client for the API socket at path.
 func NewClient(path string) *Client {
 	// One request per connection (httpc), which follows no redirects: a
-	// redirect (the server cleaning a path such as /v1/devices/.) never
-	// turns into another call.
+	// redirect never turns into another call.
 	return &Client{path: path}
 }
 
@@ -115,26 +114,26 @@ var ErrPermission = errors.New("permission denied")
 // reply into out (nil to discard). A reply with an error status becomes an
 // error carrying the daemon's message.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var rd []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+		rd = b
 	}
 	if p, _, _ := strings.Cut(path, "?"); pathpkg.Clean(p) != p {
-		// "." and ".." are path steps, never an id or a name: the server
-		// would clean them away and answer for another path.
+		// "." and ".." are path steps, never an id or a name (the server
+		// answers 404 for them): say so before asking.
 		msg := fmt.Sprintf("no such API call: %s %s", method, path)
 		for _, step := range strings.Split(p, "/") {
 			if step == "." || step == ".." {
 				msg = fmt.Sprintf("%q is not an id or a name", step)
 			}
 		}
-		return &Error{Status: http.StatusNotFound, Message: msg}
+		return &Error{Status: httpd.StatusNotFound, Message: msg}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://trustjoin"+path, rd)
+	req, err := httpc.NewRequest(method, "http://trustjoin"+path, rd)
 	if err != nil {
 		return err
 	}
@@ -147,7 +146,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		}
 		return fmt.Errorf("%w (no answer on %s): start it with /etc/init.d/trustjoin start", ErrDaemonDown, c.path)
 	}
-	resp, err := httpc.Do(conn, req)
+	resp, err := httpc.Do(ctx, conn, req)
 	if err != nil {
 		return fmt.Errorf("failed to reach the trustjoin daemon: %v", err)
 	}

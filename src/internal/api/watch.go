@@ -3,13 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/trustjoin/trustjoin/src/internal/alert"
 	"github.com/trustjoin/trustjoin/src/internal/behaviour"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/mudlearn"
 )
@@ -91,18 +91,18 @@ type WatchService interface {
 
 var errNoWatch = fault.New(fault.Unavailable, "devices are not watched (trustjoin is disabled: main.enabled '0')")
 
-func (h *handler) watchRoutes(mux *http.ServeMux) {
+func (h *handler) watchRoutes(mux *httpd.ServeMux) {
 	ws, ok := h.s.(WatchService)
-	route := func(pattern string, fn func(r *http.Request) (any, error)) {
-		mux.HandleFunc(pattern, h.wrap(func(r *http.Request) (any, error) {
+	route := func(pattern string, fn func(r *httpd.Request) (any, error)) {
+		mux.HandleFunc(pattern, h.wrap(func(r *httpd.Request) (any, error) {
 			if !ok {
 				return nil, errNoWatch
 			}
 			return fn(r)
 		}))
 	}
-	route("GET /v1/unknown", func(r *http.Request) (any, error) { return ws.Unknown(r.Context()) })
-	route("GET /v1/events", func(r *http.Request) (any, error) {
+	route("GET /v1/unknown", func(r *httpd.Request) (any, error) { return ws.Unknown(r.Context()) })
+	route("GET /v1/events", func(r *httpd.Request) (any, error) {
 		var since uint64
 		if s := r.URL.Query().Get("since"); s != "" {
 			n, err := strconv.ParseUint(s, 10, 64)
@@ -113,16 +113,16 @@ func (h *handler) watchRoutes(mux *http.ServeMux) {
 		}
 		return ws.Events(r.Context(), since)
 	})
-	route("POST /v1/unknown/{mac}", func(r *http.Request) (any, error) {
+	route("POST /v1/unknown/{mac}", func(r *httpd.Request) (any, error) {
 		var req HandleRequest
 		if err := decode(r, &req); err != nil {
 			return nil, err
 		}
 		return ws.HandleUnknown(r.Context(), r.PathValue("mac"), req)
 	})
-	route("GET /v1/devices/{id}/behaviour", func(r *http.Request) (any, error) { return ws.Behaviour(r.Context(), r.PathValue("id")) })
-	route("GET /v1/devices/{id}/learned", func(r *http.Request) (any, error) { return ws.Learned(r.Context(), r.PathValue("id")) })
-	route("POST /v1/devices/{id}/learned/approve", func(r *http.Request) (any, error) {
+	route("GET /v1/devices/{id}/behaviour", func(r *httpd.Request) (any, error) { return ws.Behaviour(r.Context(), r.PathValue("id")) })
+	route("GET /v1/devices/{id}/learned", func(r *httpd.Request) (any, error) { return ws.Learned(r.Context(), r.PathValue("id")) })
+	route("POST /v1/devices/{id}/learned/approve", func(r *httpd.Request) (any, error) {
 		return ws.ApproveLearned(r.Context(), r.PathValue("id"))
 	})
 }

@@ -20,6 +20,8 @@
 // pledge flow (the registrar keys its DTLS connections by it) until the
 // key rotates, and opened only by the proxy. It answers CoAP discovery
 // (/.well-known/core?brski-jp) and, by unicast, whatever RFC 7252 asks.
+// With an authorisation hook, it asks it once per pledge address and keeps
+// the answer for a while.
 //
 // Both proxies are ready once they listen on every join interface.
 package brski

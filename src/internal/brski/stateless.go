@@ -36,6 +36,10 @@ type StatelessConfig struct {
 	// long the previous one still opens headers: a header is accepted
 	// back for at most their sum.
 	KeyRotation, KeyGrace time.Duration
+	// Admit, if set, is asked about each pledge address before its
+	// datagrams are relayed (the authorisation hook); an error refuses it.
+	// The answer is kept for a while (gate.go). It may take seconds.
+	Admit func(ctx context.Context, pledge netip.AddrPort, ifname string) error
 }
 
 // StatelessConfigFrom takes the stateless proxy's settings from the
@@ -79,11 +83,16 @@ type StatelessCounters struct {
 	DroppedMalformed uint64 `json:"dropped_malformed"`
 	DroppedHeader    uint64 `json:"dropped_header"`
 	DroppedOther     uint64 `json:"dropped_other"`
+	// RefusedHook counts pledges the authorisation hook refused,
+	// DroppedHook the datagrams dropped from them while the refusal holds.
+	RefusedHook uint64 `json:"refused_hook"`
+	DroppedHook uint64 `json:"dropped_hook"`
 }
 
 // Stateless is the constrained join proxy in stateless mode
 // (draft-ietf-anima-constrained-join-proxy §4.4): it keeps nothing per
-// pledge, the pledge's address travels sealed in each JPY header.
+// pledge, the pledge's address travels sealed in each JPY header; only
+// the authorisation hook's answers are kept, for a while (gate.go).
 type Stateless struct {
 	cfg   StatelessConfig
 	log   *slog.Logger
@@ -98,8 +107,10 @@ type Stateless struct {
 	registrar netip.AddrPort
 
 	disco *ipv6.PacketConn // CoAP discovery, nil when off
+	gate  *gate            // the authorisation hook's answers, nil without one
 
 	toRegistrar, toPledge, discoveries, dropSource, dropMalformed, dropHeader, dropOther atomic.Uint64
+	refusedHook, dropHook                                                                atomic.Uint64
 }
 
 // NewStateless returns the stateless proxy for cfg, with a fresh key.
@@ -140,6 +151,7 @@ func (s *Stateless) Status() StatelessStatus {
 		ToRegistrar: s.toRegistrar.Load(), ToPledge: s.toPledge.Load(), Discoveries: s.discoveries.Load(),
 		DroppedSource: s.dropSource.Load(), DroppedMalformed: s.dropMalformed.Load(),
 		DroppedHeader: s.dropHeader.Load(), DroppedOther: s.dropOther.Load(),
+		RefusedHook: s.refusedHook.Load(), DroppedHook: s.dropHook.Load(),
 	}
 	return st
 }
@@ -196,6 +208,17 @@ func (s *Stateless) Run(ctx context.Context) error {
 	// the goroutines read, then wait for them.
 	defer wg.Wait()
 	defer up.Close()
+	if s.cfg.Admit != nil {
+		s.gate = &gate{
+			admit: s.cfg.Admit, now: time.Now, pledges: map[gateKey]*gateEntry{},
+			relay: func(ctx context.Context, idx int, from netip.AddrPort, b []byte) { s.forward(ctx, idx, from, b, up) },
+			refused: func(from netip.AddrPort, ifname string, err error) {
+				s.refusedHook.Add(1)
+				s.log.Info("brski stateless join proxy refused a pledge", "source", from, "interface", ifname, "err", err)
+			},
+		}
+		defer s.gate.wait() // after cancel, before the socket closes
+	}
 	defer cancel()
 	wg.Add(1)
 	go func() {
@@ -239,7 +262,7 @@ func (s *Stateless) serveInterface(ctx context.Context, ifname string, up net.Pa
 		pc, idx, err := s.listen(ctx, ifname)
 		if err == nil {
 			stop := context.AfterFunc(ctx, func() { pc.Close() })
-			s.fromPledges(ctx, pc, idx, up)
+			s.fromPledges(ctx, pc, idx, ifname, up)
 			stop()
 			pc.Close()
 			s.setListening(ifname, idx, nil, "", errors.New("socket closed"))
@@ -313,7 +336,7 @@ func (s *Stateless) setListening(ifname string, idx int, pc net.PacketConn, show
 // 1024 bytes, so anything filling the buffer was truncated.
 const maxDatagram = 2048
 
-func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int, up net.PacketConn) {
+func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int, ifname string, up net.PacketConn) {
 	buf := make([]byte, maxDatagram)
 	for {
 		n, from, _, err := recvFrom(pc.(*net.UDPConn), buf)
@@ -324,30 +347,47 @@ func (s *Stateless) fromPledges(ctx context.Context, pc net.PacketConn, idx int,
 			s.dropOther.Add(1)
 			continue
 		}
-		h, err := s.keys.seal(idx, from)
-		if err != nil {
-			s.dropOther.Add(1)
-			s.log.Debug("brski stateless join proxy dropped a datagram", "source", from, "err", err)
-			continue
+		if s.gate != nil {
+			switch s.gate.check(ctx, idx, ifname, from, buf[:n]) {
+			case gateHeld:
+				continue
+			case gateRefused:
+				s.dropHook.Add(1)
+				continue
+			case gateFull:
+				s.dropOther.Add(1)
+				continue
+			}
 		}
-		msg := MarshalJPY(h, buf[:n])
-		// Counted before sending, so whoever sees the datagram sees it
-		// counted.
-		s.toRegistrar.Add(1)
-		reg, err := s.resolveRegistrar(ctx)
-		if err == nil {
-			zone, _ := strconv.Atoi(reg.Addr().Zone()) // an index, see resolveRegistrar
-			err = sendTo(up.(*net.UDPConn), msg, netip.AddrPortFrom(reg.Addr().WithZone(""), reg.Port()), zone)
-		}
-		if err != nil {
-			s.toRegistrar.Add(^uint64(0))
-			s.dropOther.Add(1)
-			s.log.Warn("brski stateless join proxy cannot reach the registrar", "err", err)
-			s.mu.Lock()
-			s.registrar = netip.AddrPort{} // resolve again next time
-			s.mu.Unlock()
-			continue
-		}
+		s.forward(ctx, idx, from, buf[:n], up)
+	}
+}
+
+// forward relays pledge datagram b, received on interface idx, to the
+// registrar in a JPY message.
+func (s *Stateless) forward(ctx context.Context, idx int, from netip.AddrPort, b []byte, up net.PacketConn) {
+	h, err := s.keys.seal(idx, from)
+	if err != nil {
+		s.dropOther.Add(1)
+		s.log.Debug("brski stateless join proxy dropped a datagram", "source", from, "err", err)
+		return
+	}
+	msg := MarshalJPY(h, b)
+	// Counted before sending, so whoever sees the datagram sees it
+	// counted.
+	s.toRegistrar.Add(1)
+	reg, err := s.resolveRegistrar(ctx)
+	if err == nil {
+		zone, _ := strconv.Atoi(reg.Addr().Zone()) // an index, see resolveRegistrar
+		err = sendTo(up.(*net.UDPConn), msg, netip.AddrPortFrom(reg.Addr().WithZone(""), reg.Port()), zone)
+	}
+	if err != nil {
+		s.toRegistrar.Add(^uint64(0))
+		s.dropOther.Add(1)
+		s.log.Warn("brski stateless join proxy cannot reach the registrar", "err", err)
+		s.mu.Lock()
+		s.registrar = netip.AddrPort{} // resolve again next time
+		s.mu.Unlock()
 	}
 }
 

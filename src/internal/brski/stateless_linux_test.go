@@ -3,10 +3,14 @@ package brski
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -15,11 +19,14 @@ const jpyPort = 5685
 
 // startStateless runs the stateless proxy in the router namespace on lan0,
 // towards the registrar's JPY port.
-func (l *lab) startStateless(t *testing.T) *Stateless {
+func (l *lab) startStateless(t *testing.T, opts ...func(*StatelessConfig)) *Stateless {
 	t.Helper()
 	cfg := StatelessConfig{
 		Interfaces: []string{"lan0"}, Port: 5684, RegistrarHost: "fe80::12%wan0", JPYPort: jpyPort, DiscoveryPort: CoAPPort,
 		KeyRotation: time.Hour, KeyGrace: time.Minute,
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	s, err := NewStateless(slog.New(slog.NewTextHandler(testWriter{t}, nil)), cfg)
 	if err != nil {
@@ -179,5 +186,91 @@ func TestStatelessDropsForgeries(t *testing.T) {
 	send(reg, jpy(h, "good"))
 	if got, _ := readUDP(t, p); string(got) != "good" {
 		t.Errorf("pledge got %q first, want only the genuine answer", got)
+	}
+}
+
+// TestStatelessAdmit: the stateless proxy asks the authorisation hook
+// once per pledge address. A refused pledge's datagrams never reach the
+// registrar and the hook is not asked again meanwhile; an allowed
+// pledge's latest datagram, held while the hook decided, is relayed, and
+// the ones after it go straight through.
+func TestStatelessAdmit(t *testing.T) {
+	l := newLab(t)
+	var mu sync.Mutex
+	var asked []string
+	decide := make(chan struct{})
+	s := l.startStateless(t, func(c *StatelessConfig) {
+		c.Admit = func(ctx context.Context, pledge netip.AddrPort, ifname string) error {
+			mu.Lock()
+			asked = append(asked, pledge.Addr().String()+"%"+ifname)
+			mu.Unlock()
+			if pledge.Addr() == netip.MustParseAddr("fe80::2") {
+				return errors.New("the authorisation hook refused this device a credential")
+			}
+			select {
+			case <-decide:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	reg := l.udp(t, l.registrar, fmt.Sprintf("[fe80::12%%rg0]:%d", jpyPort))
+	p2 := l.udp(t, l.pledge, "[fe80::2%pl0]:0")
+	p3 := l.udp(t, l.pledge, "[fe80::3%pl0]:0")
+	ifi, _, err := nsNetwork{l.pledge}.Interface("pl0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &net.UDPAddr{IP: net.ParseIP("fe80::1"), Zone: strconv.Itoa(ifi.Index), Port: 5684}
+	send := func(c *net.UDPConn, b string) {
+		t.Helper()
+		if _, err := c.WriteToUDP([]byte(b), proxy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relayed := func() string {
+		t.Helper()
+		msg, _ := readUDP(t, reg)
+		_, c, err := DecodeJPY(msg)
+		if err != nil {
+			t.Fatalf("registrar got %x: %v", msg, err)
+		}
+		return string(c)
+	}
+
+	send(p2, "refused 1")
+	waitFor(t, "the refusal", func() bool { return s.Status().Counters.RefusedHook == 1 })
+	send(p3, "hello 1")
+	waitFor(t, "the hook to be asked about fe80::3", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(asked) == 2
+	})
+	send(p3, "hello 2")
+	waitFor(t, "hello 2 to be held", func() bool {
+		s.gate.mu.Lock()
+		defer s.gate.mu.Unlock()
+		for k, e := range s.gate.pledges {
+			if k.addr == netip.MustParseAddr("fe80::3") {
+				return string(e.held) == "hello 2"
+			}
+		}
+		return false
+	})
+	close(decide)
+	if got := relayed(); got != "hello 2" {
+		t.Errorf("registrar got %q first, want the held datagram", got)
+	}
+	send(p2, "refused 2")
+	waitFor(t, "the refused pledge's datagram to be dropped", func() bool { return s.Status().Counters.DroppedHook == 1 })
+	send(p3, "hello 3")
+	if got := relayed(); got != "hello 3" {
+		t.Errorf("registrar got %q, want the allowed pledge's next datagram", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"fe80::2%lan0", "fe80::3%lan0"}; !slices.Equal(asked, want) {
+		t.Errorf("the hook was asked about %q, want %q", asked, want)
 	}
 }

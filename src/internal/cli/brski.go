@@ -15,6 +15,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/brski"
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/daemon"
+	"github.com/trustjoin/trustjoin/src/internal/inventory"
 	"github.com/trustjoin/trustjoin/src/internal/lifecycle"
 	"github.com/trustjoin/trustjoin/src/internal/watch"
 )
@@ -27,14 +28,29 @@ func init() {
 // their status to the API.
 func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service, w *watch.Watch) ([]daemon.Task, error) {
 	pc := brski.ConfigFrom(cfg)
+	var admit func(ctx context.Context, pledge netip.AddrPort, ifname string) error
 	if w != nil {
 		// The authorisation hook is asked before each of a pledge's
-		// connections is relayed: a deny resets it.
-		pc.Admit = func(ctx context.Context, pledge netip.AddrPort, ifname string) error {
-			_, err := w.Admit(ctx, authorize.Device{Name: "a BRSKI pledge on " + ifname, Via: "brski", Address: pledge.Addr().String()})
+		// connections is relayed (a deny resets it), and about each
+		// constrained pledge's address (its datagrams are dropped). The
+		// pledge's MAC address, from the neighbour table, lets the hook
+		// tell which device it is.
+		admit = func(ctx context.Context, pledge netip.AddrPort, ifname string) error {
+			addr := pledge.Addr()
+			if addr.Is6() && addr.IsLinkLocalUnicast() {
+				addr = addr.WithZone(ifname) // the stateless proxy's come without
+			}
+			d := authorize.Device{Name: "a BRSKI pledge on " + ifname, Via: "brski", Address: addr.String()}
+			if mac, err := (inventory.SystemSource{}).MACOf(pledge.Addr(), ifname); err == nil {
+				d.MACs = []string{mac.String()}
+			} else {
+				log.Debug("brski pledge's MAC address not known", "pledge", pledge, "err", err)
+			}
+			_, err := w.Admit(ctx, d)
 			return err
 		}
 	}
+	pc.Admit = admit
 	p := brski.NewProxy(log, pc)
 	// Waited for: the daemon is ready once pledges get an answer on every
 	// join interface. Until then (a LAN without its link-local address
@@ -43,7 +59,9 @@ func brskiTasks(log *slog.Logger, cfg config.BRSKI, svc *lifecycle.Service, w *w
 	var s *brski.Stateless
 	if cfg.Stateless {
 		var err error
-		if s, err = brski.NewStateless(log, brski.StatelessConfigFrom(cfg)); err != nil {
+		sc := brski.StatelessConfigFrom(cfg)
+		sc.Admit = admit
+		if s, err = brski.NewStateless(log, sc); err != nil {
 			return nil, err
 		}
 		tasks = append(tasks, s)
@@ -118,7 +136,8 @@ func printBRSKI(w io.Writer, s api.BRSKIStatus) {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}
 		c := st.Counters
-		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d other; %d discovery answers\n",
-			c.ToRegistrar, c.ToPledge, c.DroppedHeader, c.DroppedMalformed, c.DroppedSource, c.DroppedOther, c.Discoveries)
+		fmt.Fprintf(w, "  datagrams: %d to the registrar, %d to pledges; dropped %d bad header, %d malformed, %d wrong source, %d from pledges the authorisation hook refused, %d other; %d discovery answers\n",
+			c.ToRegistrar, c.ToPledge, c.DroppedHeader, c.DroppedMalformed, c.DroppedSource, c.DroppedHook, c.DroppedOther, c.Discoveries)
+		fmt.Fprintf(w, "  pledges refused by the authorisation hook: %d\n", c.RefusedHook)
 	}
 }

@@ -69,7 +69,7 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 		c = b.ctrl
 	}
 	b.mu.Lock()
-	cfg, ssid, freq, ok := b.configurator, b.ssid, b.freq, b.attached && b.dpp.Supported
+	cfg, ssid, freq, ok := b.configurator, b.ssid, b.freq, b.attached && b.dpp.Supported && !noPSK(b.keyMgmt)
 	b.mu.Unlock()
 	if !ok || cfg == "" {
 		return nil

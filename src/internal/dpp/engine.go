@@ -94,11 +94,14 @@ type bss struct {
 	psk    *credential.PSKFile
 	queue  chan *job
 	// Runtime state, lost when hostapd restarts and set again by Attach.
-	mu           sync.Mutex
-	attached     bool
-	dpp          hostapd.DPPSupport
-	ssid         string
-	freq         int
+	mu       sync.Mutex
+	attached bool
+	dpp      hostapd.DPPSupport
+	ssid     string
+	freq     int
+	// keyMgmt is the AKMs hostapd offers (GET_CONFIG's key_mgmt), empty
+	// when it did not say.
+	keyMgmt      string
 	configurator string
 	// events go to the exchange in progress.
 	events chan hostapd.Event
@@ -178,6 +181,13 @@ type Radio struct {
 	Freq     int
 	Attached bool
 	DPP      hostapd.DPPSupport
+	// KeyMgmt is the AKMs the access point offers, as hostapd names
+	// them ("WPA-PSK SAE"); empty when hostapd did not say.
+	KeyMgmt string
+	// NoPSK: the access point offers no WPA-PSK, so hostapd never checks
+	// the PSK file's lines and a per-device passphrase cannot work there
+	// (a 6 GHz access point: WPA3-SAE only).
+	NoPSK bool
 }
 
 // Radios lists the access points in configuration order.
@@ -188,7 +198,7 @@ func (e *Engine) Radios() []Radio {
 	for _, n := range e.order {
 		b := e.bss[n]
 		b.mu.Lock()
-		out = append(out, Radio{Ifname: n, SSID: b.ssid, Freq: b.freq, Attached: b.attached, DPP: b.dpp})
+		out = append(out, Radio{Ifname: n, SSID: b.ssid, Freq: b.freq, Attached: b.attached, DPP: b.dpp, KeyMgmt: b.keyMgmt, NoPSK: noPSK(b.keyMgmt)})
 		b.mu.Unlock()
 	}
 	return out
@@ -223,6 +233,7 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 	b.mu.Lock()
 	prev := b.configurator
 	b.ssid = hostapd.ParseKV(conf)["ssid"]
+	b.keyMgmt = strings.Join(strings.Fields(hostapd.ParseKV(conf)["key_mgmt"]), " ")
 	b.freq = freq
 	b.dpp = caps
 	b.configurator = ""
@@ -230,6 +241,10 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 	b.mu.Unlock()
 	if !caps.Supported {
 		e.log.Warn("this hostapd has no Wi-Fi Easy Connect (DPP): devices cannot be onboarded by QR or PKEX code on this access point; install a full hostapd/wpad variant (wpad-openssl or wpad-mbedtls)", "iface", ifname)
+		return nil
+	}
+	if noPSK(b.keyMgmt) {
+		e.log.Warn(NoPSKProblem(freq), "iface", ifname, "key_mgmt", b.keyMgmt)
 		return nil
 	}
 	id, err := e.configurator(ctx, c, prev)
@@ -376,8 +391,50 @@ func usable(b *bss) error {
 		return fault.New(fault.Unavailable, "the access point %s is not up (hostapd is not running or restarting)", b.ifname)
 	case !b.dpp.Supported:
 		return fault.New(fault.Unavailable, "the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", b.ifname)
+	case noPSK(b.keyMgmt):
+		return fault.New(fault.Unavailable, "the access point %s cannot take a device of its own: %s; %s", b.ifname, NoPSKProblem(b.freq), NoPSKFix(b.freq))
 	}
 	return nil
+}
+
+// noPSK tells from hostapd's key_mgmt whether the access point offers no
+// WPA-PSK AKM. hostapd looks a station's passphrase up in wpa_psk_file
+// only for WPA-PSK: for SAE it takes sae_password entries or the shared
+// wpa_passphrase, never the file's lines. On 6 GHz, WPA-PSK is forbidden
+// (hostapd refuses it; OpenWrt's generator turns WPA2/WPA3 mixed into SAE
+// alone there), so per-device passphrases cannot work. Unknown (hostapd
+// did not say) counts as offering it.
+func noPSK(keyMgmt string) bool {
+	if keyMgmt == "" {
+		return false
+	}
+	for _, m := range strings.Fields(keyMgmt) {
+		switch m {
+		case "WPA-PSK", "FT-PSK", "WPA-PSK-SHA256":
+			return false
+		}
+	}
+	return true
+}
+
+// SixGHz tells whether freq (MHz) is in the 6 GHz band.
+func SixGHz(freq int) bool { return freq >= 5925 && freq <= 7125 }
+
+// NoPSKProblem and NoPSKFix say, in plain language, why an access point
+// that offers no WPA-PSK cannot take devices and what to do.
+func NoPSKProblem(freq int) string {
+	if SixGHz(freq) {
+		return "a 6 GHz access point allows only WPA3-SAE, and hostapd checks a device's own passphrase only for WPA2-PSK: devices cannot be added here with a passphrase of their own"
+	}
+	return "this access point offers no WPA2-PSK (WPA3-SAE only), and hostapd checks a device's own passphrase only for WPA2-PSK: devices cannot be added here with a passphrase of their own"
+}
+
+// NoPSKFix: see NoPSKProblem.
+func NoPSKFix(freq int) string {
+	if SixGHz(freq) {
+		return "add devices on the 2.4 or 5 GHz access point (WPA2-PSK or WPA2/WPA3 mixed); this one keeps serving the household's password"
+	}
+	return "set this access point's encryption to WPA2-PSK or WPA2/WPA3 mixed (psk2 or sae-mixed), or add devices on another access point"
 }
 
 // HandleEvent takes every hostapd event, in order, from every access point.

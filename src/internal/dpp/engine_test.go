@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -441,5 +442,70 @@ func TestMUDURLGoesToItsAccessPointsDevice(t *testing.T) {
 	on("wlan0", "https://mfg.example/a.json")
 	if ua, ub := mudOf(a.DeviceID), mudOf(b.DeviceID); ua != "https://mfg.example/a.json" || ub != "https://mfg.example/b.json" {
 		t.Fatalf("MUD URLs: a %q, b %q", ua, ub)
+	}
+}
+
+// An access point that offers no WPA-PSK (6 GHz: WPA3-SAE only, as
+// OpenWrt's generator and hostapd make it) never checks PSK-file lines, so
+// no device is given a passphrase of its own there: asked for by name the
+// request is refused with the reason and the fix, nothing is written or
+// sent; asked for without one, the next access point takes it.
+func TestNoPSKAccessPoint(t *testing.T) {
+	for _, c := range []struct {
+		name, keyMgmt string
+		freq          int
+		noPSK         bool
+		want          []string
+	}{
+		{name: "6 GHz, SAE", keyMgmt: "SAE SAE-EXT-KEY ", freq: 5975, noPSK: true, want: []string{"6 GHz access point allows only WPA3-SAE", "add devices on the 2.4 or 5 GHz access point"}},
+		{name: "5 GHz, SAE only", keyMgmt: "SAE", freq: 5180, noPSK: true, want: []string{"offers no WPA2-PSK", "psk2 or sae-mixed"}},
+		{name: "6 GHz, PSK offered", keyMgmt: "WPA-PSK SAE", freq: 5975},
+		{name: "not said", keyMgmt: "", freq: 5975},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRigFor(t, 5*time.Second, "", "Home", "wlan1")
+			r.c.SetReply("GET_CONFIG", "ssid=Home\nkey_mgmt="+c.keyMgmt)
+			r.c.SetReply("STATUS", "freq="+strconv.Itoa(c.freq))
+			if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+				t.Fatal(err)
+			}
+			radios := r.e.Radios()
+			if radios[0].Ifname != "wlan0" || radios[0].NoPSK != c.noPSK || radios[0].Freq != c.freq {
+				t.Fatalf("radio %+v, want NoPSK %v", radios[0], c.noPSK)
+			}
+			_, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Ifname: "wlan0"})
+			if !c.noPSK {
+				if err != nil {
+					t.Fatalf("refused on an access point offering WPA-PSK: %v", err)
+				}
+				return
+			}
+			if !fault.Is(err, fault.Unavailable) {
+				t.Fatalf("want the request refused as unavailable, got %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("refusal %q does not say %q", err, w)
+				}
+			}
+			if sent := append(r.c.Sent("DPP_QR_CODE"), r.c.Sent("DPP_AUTH_INIT")...); len(sent) != 0 {
+				t.Errorf("the device's exchange reached the access point without WPA-PSK: %q", sent)
+			}
+			if b, _ := os.ReadFile(filepath.Join(r.dir, "wlan0.psk")); len(b) != 0 {
+				t.Errorf("a credential was written although the request was refused: %q", b)
+			}
+			// Without an access point named, the one that can take it does.
+			req, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.wait(t, req.ID, "running")
+			for len(r.more["wlan1"].Sent("DPP_AUTH_INIT")) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n := len(r.c.Sent("DPP_AUTH_INIT")); n != 0 {
+				t.Errorf("the exchange went to the access point without WPA-PSK")
+			}
+		})
 	}
 }

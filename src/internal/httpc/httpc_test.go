@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,9 +42,9 @@ func TestDo(t *testing.T) {
 	}))
 	defer srv.Close()
 	for _, path := range []string{"/plain?x=1", "/chunked"} {
-		req, _ := http.NewRequest("POST", "http://trustjoin"+path, strings.NewReader(`{"a":1}`))
+		req, _ := httpc.NewRequest("POST", "http://trustjoin"+path, []byte(`{"a":1}`))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := httpc.Do(dial(t, srv), req)
+		resp, err := httpc.Do(context.Background(), dial(t, srv), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,8 +58,8 @@ func TestDo(t *testing.T) {
 			t.Errorf("server got %q, want %q", got, want)
 		}
 		if path == "/chunked" {
-			if string(b) != "one two" || resp.TransferEncoding[0] != "chunked" {
-				t.Errorf("chunked reply %d %q %v", resp.StatusCode, b, resp.TransferEncoding)
+			if string(b) != "one two" || resp.Header.Get("Transfer-Encoding") != "chunked" {
+				t.Errorf("chunked reply %d %q %v", resp.StatusCode, b, resp.Header)
 			}
 		} else if resp.StatusCode != http.StatusCreated || string(b) != "two" {
 			t.Errorf("reply %d %q", resp.StatusCode, b)
@@ -97,14 +96,14 @@ func TestDoContext(t *testing.T) {
 	}()
 	for _, path := range []string{"/headers", "/body"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		req, _ := http.NewRequestWithContext(ctx, "GET", "http://x"+path, nil)
+		req, _ := httpc.NewRequest("GET", "http://x"+path, nil)
 		c, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() {
-			resp, err := httpc.Do(c, req)
+			resp, err := httpc.Do(ctx, c, req)
 			if err == nil {
 				_, err = io.ReadAll(resp.Body)
 			}

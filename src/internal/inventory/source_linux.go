@@ -290,3 +290,37 @@ func fdb(c *netlink.Conn, byIndex map[int]Link) ([]FDBEntry, error) {
 	}
 	return out, nil
 }
+
+// MACOf returns the link-layer address the kernel's neighbour table holds
+// for addr on interface ifname (a bridge's name for a bridged host). A
+// host that just sent the router a packet is there: answering it, or its
+// own neighbour solicitation, put it there. No entry is an error.
+func (s SystemSource) MACOf(addr netip.Addr, ifname string) (net.HardwareAddr, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: s.NetNS})
+	if err != nil {
+		return nil, fmt.Errorf("failed to open rtnetlink: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	byIndex, err := links(c)
+	if err != nil {
+		return nil, err
+	}
+	family := byte(unix.AF_INET6)
+	if addr.Unmap().Is4() {
+		family = unix.AF_INET
+	}
+	ns, err := dumpNeigh(c, family)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list neighbours: %v", err)
+	}
+	want := addr.WithZone("").Unmap()
+	for _, n := range ns {
+		const known = unix.NUD_REACHABLE | unix.NUD_STALE | unix.NUD_DELAY | unix.NUD_PROBE | unix.NUD_PERMANENT
+		if n.state&known == 0 || len(n.mac) != 6 || n.dst.Unmap() != want || byIndex[n.ifindex].Name != ifname {
+			continue
+		}
+		return n.mac, nil
+	}
+	return nil, fmt.Errorf("no neighbour entry for %s on %s", want, ifname)
+}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,5 +100,20 @@ func TestSystemSourceSeesWiredDevices(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("unknown devices (-want +got):\n%s\nsnapshot: %+v", diff, snap)
+	}
+	// MACOf (what the BRSKI proxies tell the authorisation hook): the
+	// sender on its own interface, nobody elsewhere or at another address.
+	for _, tc := range []struct {
+		addr, ifname, want string
+	}{
+		{"10.78.1.11", "br0", "02:00:00:78:01:11"},
+		{"10.78.2.13", "br1", "02:00:00:78:02:13"},
+		{"10.78.1.11", "br1", ""},
+		{"10.78.1.99", "br0", ""},
+	} {
+		got, err := src.MACOf(netip.MustParseAddr(tc.addr), tc.ifname)
+		if got.String() != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("MACOf(%s, %s) = %q, %v; want %q", tc.addr, tc.ifname, got, err, tc.want)
+		}
 	}
 }

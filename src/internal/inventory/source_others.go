@@ -5,6 +5,8 @@ package inventory
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -22,4 +24,9 @@ type systemSource = SystemSource
 // Snapshot fails: the kernel's tables are Linux's.
 func (SystemSource) Snapshot(context.Context) (Snapshot, error) {
 	return Snapshot{}, errors.New("inventory: only on Linux: " + os.ErrNotExist.Error())
+}
+
+// MACOf fails: the neighbour table is Linux's.
+func (SystemSource) MACOf(addr netip.Addr, ifname string) (net.HardwareAddr, error) {
+	return nil, errors.New("inventory: only on Linux: " + os.ErrNotExist.Error())
 }

@@ -64,6 +64,9 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 			st.Config.RejectedAt = &t
 		}
 	}
+	// The installed hostapd, when it is a basic variant: its fix names the
+	// package that is there, for the radios too.
+	pkg := s.pkgs.status()
 	for _, r := range s.engine.Radios() {
 		ar := api.Radio{Ifname: r.Ifname, SSID: r.SSID, Freq: r.Freq, DPP: r.DPP.Supported, DPPVersion: r.DPP.Version}
 		switch {
@@ -73,10 +76,15 @@ func (s *Service) Status(context.Context) (api.Status, error) {
 		case !r.DPP.Supported:
 			ar.Problem = "this hostapd has no Wi-Fi Easy Connect (DPP), so devices cannot be added by QR or PKEX code"
 			ar.Fix = "install a full hostapd variant: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls (or wpad-openssl); OpenWrt 25.12 and later include DPP"
+			if pkg.Fix != "" {
+				ar.Fix = pkg.Fix
+			}
+		case r.NoPSK:
+			ar.Problem, ar.Fix = dpp.NoPSKProblem(r.Freq), dpp.NoPSKFix(r.Freq)
 		}
 		st.Radios = append(st.Radios, ar)
 	}
-	st.Hostapd = s.pkgs.status()
+	st.Hostapd = pkg
 	in := s.devices.InForceAll()
 	var violations uint64
 	for _, d := range s.devices.Devices() {

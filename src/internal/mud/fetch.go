@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/trustjoin/trustjoin/src/internal/fsutil"
 	"github.com/trustjoin/trustjoin/src/internal/httpc"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // A Fetcher retrieves MUD files over HTTPS and keeps the last good copy of
@@ -171,7 +171,7 @@ func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what stri
 		if err != nil {
 			return nil, fmt.Errorf("failed to fetch the %s: %w", what, err)
 		}
-		if resp.StatusCode == http.StatusOK {
+		if resp.StatusCode == httpd.StatusOK {
 			b, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 			resp.Body.Close()
 			if err != nil {
@@ -184,7 +184,7 @@ func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what stri
 		}
 		resp.Body.Close()
 		switch resp.StatusCode {
-		case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		case httpd.StatusMovedPermanently, httpd.StatusFound, httpd.StatusSeeOther, httpd.StatusTemporaryRedirect, httpd.StatusPermanentRedirect:
 		default:
 			return nil, fmt.Errorf("failed to fetch the %s: server answered %s", what, resp.Status)
 		}
@@ -204,7 +204,7 @@ func (f *Fetcher) fetchLimit(ctx context.Context, u string, limit int, what stri
 
 // get sends one GET for u over a new TLS connection checked against
 // RootCAs. Redirects are the caller's.
-func (f *Fetcher) get(ctx context.Context, u *url.URL) (*http.Response, error) {
+func (f *Fetcher) get(ctx context.Context, u *url.URL) (*httpc.Response, error) {
 	port := u.Port()
 	if port == "" {
 		port = "443"
@@ -219,12 +219,12 @@ func (f *Fetcher) get(ctx context.Context, u *url.URL) (*http.Response, error) {
 		raw.Close()
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := httpc.NewRequest("GET", u.String(), nil)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/mud+json")
 	req.Header.Set("Accept-Language", "en")
-	return httpc.Do(conn, req)
+	return httpc.Do(ctx, conn, req)
 }

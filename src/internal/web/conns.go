@@ -2,10 +2,11 @@ package web
 
 import (
 	"net"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // Connection bounds. A phone's browser opens up to six connections to a
@@ -155,13 +156,13 @@ func (cl *connLimits) evict(lc *limitConn) {
 
 // connState is the server's ConnState hook: it tells which admitted
 // connections are idle keep-alives, the first to give way.
-func (cl *connLimits) connState(c net.Conn, st http.ConnState) {
+func (cl *connLimits) connState(c net.Conn, st httpd.ConnState) {
 	lc, ok := c.(*limitConn)
 	if !ok {
 		return
 	}
 	cl.mu.Lock()
-	lc.idle = st == http.StateIdle
+	lc.idle = st == httpd.StateIdle
 	cl.mu.Unlock()
 }
 

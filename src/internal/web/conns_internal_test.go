@@ -4,11 +4,12 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // dialFrom connects to addr from the loopback address src (all of
@@ -94,7 +95,7 @@ func TestConnLimits(t *testing.T) {
 	}
 	// Unless one of its three waits idle between requests: that one gives
 	// way (a browser with tabs open keeps idle keep-alives).
-	cl.connState(server[1], http.StateIdle)
+	cl.connState(server[1], httpd.StateIdle)
 	a5 := dialFrom(t, "127.0.0.2", addr)
 	admitted()
 	wait(droppedC, "evicted")

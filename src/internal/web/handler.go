@@ -5,11 +5,11 @@ import (
 	"compress/gzip"
 	"crypto/subtle"
 	"embed"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +20,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/devname"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
 	"github.com/trustjoin/trustjoin/src/internal/hostapd"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 //go:embed assets/phone.html assets/error.html assets/app.js assets/style.css assets/jsqr.js.gz
@@ -32,8 +33,8 @@ const cookieName = "tj_phone"
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 // Handler returns the pages' HTTP handler.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
+func (s *Server) Handler() httpd.Handler {
+	mux := httpd.NewServeMux()
 	mux.HandleFunc("GET /p/{token}", s.open)
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.HandleFunc("GET /static/app.js", static("assets/app.js", "text/javascript; charset=utf-8"))
@@ -43,16 +44,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/progress/{id}", s.progress)
 	mux.HandleFunc("POST /api/cancel/{id}", s.cancel)
 	mux.HandleFunc("POST /api/legacy", s.issue)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, http.StatusNotFound, problem{Title: "Page not found", Message: "There is nothing here.", Try: tryNew})
+	mux.HandleFunc("/", func(w httpd.ResponseWriter, r *httpd.Request) {
+		s.errorPage(w, httpd.StatusNotFound, problem{Title: "Page not found", Message: "There is nothing here.", Try: tryNew})
 	})
 	return s.guard(mux)
 }
 
 // guard sets the security headers and refuses strangers: unknown host
 // names and clients over their rate.
-func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) guard(next httpd.Handler) httpd.Handler {
+	return httpd.HandlerFunc(func(w httpd.ResponseWriter, r *httpd.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", csp)
 		h.Set("Cache-Control", "no-store")
@@ -68,22 +69,22 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		if !s.knownHost(r.Host) {
-			s.errorPage(w, http.StatusMisdirectedRequest, problem{Title: "Wrong address", Message: "Open this page with the address shown by the router's QR code.", Try: tryNew})
+			s.errorPage(w, httpd.StatusMisdirectedRequest, problem{Title: "Wrong address", Message: "Open this page with the address shown by the router's QR code.", Try: tryNew})
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+func (s *Server) tooMany(w httpd.ResponseWriter, r *httpd.Request, wait time.Duration) {
 	secs := int(wait/time.Second) + 1
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	msg := fmt.Sprintf("Too many tries from this phone. Wait %d seconds and try again.", secs)
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": msg})
+		writeJSON(w, httpd.StatusTooManyRequests, map[string]string{"error": msg})
 		return
 	}
-	s.errorPage(w, http.StatusTooManyRequests, problem{Title: "Slow down", Message: msg})
+	s.errorPage(w, httpd.StatusTooManyRequests, problem{Title: "Slow down", Message: msg})
 }
 
 // problem is an error page: what happened and what to try, in plain words.
@@ -95,12 +96,12 @@ type problem struct {
 
 const tryNew = "On the router's page, go to Add a device and choose “Use my phone” to get a new code, then scan it with this phone's camera."
 
-func (s *Server) errorPage(w http.ResponseWriter, status int, p problem) {
+func (s *Server) errorPage(w httpd.ResponseWriter, status int, p problem) {
 	b, err := render("error.html", map[string]string{"TITLE": p.Title, "MESSAGE": p.Message, "TRY": p.Try},
 		map[string]bool{"try": p.Try != "", "continue": p.Continue})
 	if err != nil {
 		s.log.Error("failed to write a page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		httpd.Error(w, "internal error", httpd.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -109,17 +110,14 @@ func (s *Server) errorPage(w http.ResponseWriter, status int, p problem) {
 }
 
 // open consumes a link and gives the browser its session.
-func (s *Server) open(w http.ResponseWriter, r *http.Request) {
-	var cookie string
-	if c, err := r.Cookie(cookieName); err == nil {
-		cookie = c.Value
-	}
+func (s *Server) open(w httpd.ResponseWriter, r *httpd.Request) {
+	cookie, _ := r.Cookie(cookieName)
 	var (
 		se  *session
 		c   string
 		res openResult
 	)
-	if r.Method == http.MethodHead {
+	if r.Method == "HEAD" {
 		// A link previewer: told what a browser would be, nothing used up.
 		res = s.store.peek(r.PathValue("token"), cookie)
 	} else {
@@ -134,37 +132,38 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	switch {
-	case r.Method != http.MethodHead:
+	case r.Method != "HEAD":
 	case res == openOK:
-		w.WriteHeader(http.StatusOK)
+		w.WriteHeader(httpd.StatusOK)
 		return
 	case res == openUnknown:
-		w.WriteHeader(http.StatusNotFound)
+		w.WriteHeader(httpd.StatusNotFound)
 		return
 	default:
-		w.WriteHeader(http.StatusGone)
+		w.WriteHeader(httpd.StatusGone)
 		return
 	}
 	switch res {
 	case openOK:
 		s.log.Info("phone link opened", "session", se.id, "token", shortHash(se.tokenHash), "client", clientIP(r))
-		http.SetCookie(w, &http.Cookie{
-			Name: cookieName, Value: c, Path: "/", MaxAge: int(sessionTTL / time.Second),
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-		})
+		cookie := fmt.Sprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict", cookieName, c, int(sessionTTL/time.Second))
+		if r.TLS != nil {
+			cookie += "; Secure"
+		}
+		w.Header().Add("Set-Cookie", cookie)
 		// Off the link's address, so it is not left in the history.
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		httpd.Redirect(w, "/", httpd.StatusSeeOther)
 	case openUsedHere:
-		s.errorPage(w, http.StatusGone, problem{Title: "You already opened this link", Message: "This link has been used, by this phone. You can carry on adding devices here.", Continue: true})
+		s.errorPage(w, httpd.StatusGone, problem{Title: "You already opened this link", Message: "This link has been used, by this phone. You can carry on adding devices here.", Continue: true})
 	case openUsed:
 		s.log.Warn("phone link opened again by another browser", "session", se.id, "client", clientIP(r))
-		s.errorPage(w, http.StatusGone, problem{Title: "This link has already been used", Message: "Each link works on one phone only: the first one that opens it. If that was not you, cancel the phone link on the router's page.", Try: tryNew})
+		s.errorPage(w, httpd.StatusGone, problem{Title: "This link has already been used", Message: "Each link works on one phone only: the first one that opens it. If that was not you, cancel the phone link on the router's page.", Try: tryNew})
 	case openExpired:
-		s.errorPage(w, http.StatusGone, problem{Title: "This link has expired", Message: fmt.Sprintf("For your safety, a link from the router works for %s only.", minutes(s.ttl)), Try: tryNew})
+		s.errorPage(w, httpd.StatusGone, problem{Title: "This link has expired", Message: fmt.Sprintf("For your safety, a link from the router works for %s only.", minutes(s.ttl)), Try: tryNew})
 	case openRevoked:
-		s.errorPage(w, http.StatusGone, problem{Title: "This link was cancelled", Message: "It was cancelled on the router's page and no longer works.", Try: tryNew})
+		s.errorPage(w, httpd.StatusGone, problem{Title: "This link was cancelled", Message: "It was cancelled on the router's page and no longer works.", Try: tryNew})
 	default:
-		s.errorPage(w, http.StatusNotFound, problem{Title: "This link does not work", Message: "It may be incomplete or too old.", Try: tryNew})
+		s.errorPage(w, httpd.StatusNotFound, problem{Title: "This link does not work", Message: "It may be incomplete or too old.", Try: tryNew})
 	}
 }
 
@@ -177,11 +176,8 @@ func minutes(d time.Duration) string {
 }
 
 // session returns the caller's valid session, or writes why there is none.
-func (s *Server) session(w http.ResponseWriter, r *http.Request, isAPI bool) *session {
-	var cookie string
-	if c, err := r.Cookie(cookieName); err == nil {
-		cookie = c.Value
-	}
+func (s *Server) session(w httpd.ResponseWriter, r *httpd.Request, isAPI bool) *session {
+	cookie, _ := r.Cookie(cookieName)
 	se, st := s.store.lookup(cookie)
 	if st == sessValid {
 		return se
@@ -194,14 +190,14 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, isAPI bool) *se
 		p = problem{Title: "This phone link was cancelled", Message: "It was cancelled on the router's page.", Try: tryNew}
 	}
 	if isAPI {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": p.Title + ". " + p.Message, "hint": p.Try})
+		writeJSON(w, httpd.StatusForbidden, map[string]string{"error": p.Title + ". " + p.Message, "hint": p.Try})
 	} else {
-		s.errorPage(w, http.StatusForbidden, p)
+		s.errorPage(w, httpd.StatusForbidden, p)
 	}
 	return nil
 }
 
-func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+func (s *Server) page(w httpd.ResponseWriter, r *httpd.Request) {
 	se := s.session(w, r, false)
 	if se == nil {
 		return
@@ -213,19 +209,19 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 		map[string]bool{"legacy": legacy, "nolegacy": !legacy})
 	if err != nil {
 		s.log.Error("failed to write a page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		httpd.Error(w, "internal error", httpd.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(b)
 }
 
-func static(name, ctype string) http.HandlerFunc {
+func static(name, ctype string) httpd.HandlerFunc {
 	b, err := assets.ReadFile(name)
 	if err != nil {
 		panic(err)
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
+	return func(w httpd.ResponseWriter, r *httpd.Request) {
 		w.Header().Set("Content-Type", ctype)
 		if !gzipped(b) {
 			w.Write(b)
@@ -239,19 +235,21 @@ func static(name, ctype string) http.HandlerFunc {
 			return
 		}
 		// Kept compressed to spare flash; the rare browser without gzip
-		// gets it unpacked on the fly.
+		// gets it unpacked on the fly, streamed with its length (the
+		// gzip trailer's) rather than held in memory.
 		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			http.Error(w, "broken asset", http.StatusInternalServerError)
+		if err != nil || len(b) < 4 {
+			httpd.Error(w, "broken asset", httpd.StatusInternalServerError)
 			return
 		}
+		w.Header().Set("Content-Length", strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[len(b)-4:])), 10))
 		io.Copy(w, zr)
 	}
 }
 
 // sameOrigin checks that a change comes from the page itself: the CSRF
 // token it was given, and, where the browser says, its own origin.
-func (s *Server) sameOrigin(r *http.Request, se *session) bool {
+func (s *Server) sameOrigin(r *httpd.Request, se *session) bool {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return false
 	}
@@ -318,14 +316,14 @@ func checkName(name string) error {
 // changing admits a request that changes something: it must come with the
 // phone's session, from the phone's own page and, when limited, within the
 // session's allowance of posts. nil means the refusal has been written.
-func (s *Server) changing(w http.ResponseWriter, r *http.Request, limited bool) *session {
+func (s *Server) changing(w httpd.ResponseWriter, r *httpd.Request, limited bool) *session {
 	se := s.session(w, r, true)
 	if se == nil {
 		return nil
 	}
 	if !s.sameOrigin(r, se) {
 		s.log.Warn("phone request refused: not from the phone's page", "session", se.id, "client", clientIP(r))
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
+		writeJSON(w, httpd.StatusForbidden, map[string]string{"error": "This request did not come from the page the router gave this phone. Reload the page and try again."})
 		return nil
 	}
 	if limited {
@@ -340,7 +338,7 @@ func (s *Server) changing(w http.ResponseWriter, r *http.Request, limited bool) 
 	return se
 }
 
-func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
+func (s *Server) onboard(w httpd.ResponseWriter, r *httpd.Request) {
 	se := s.changing(w, r, true)
 	if se == nil {
 		return
@@ -349,12 +347,12 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(io.LimitReader(r.Body, 8<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "The page sent something the router did not understand. Reload the page and try again."})
+		writeJSON(w, httpd.StatusBadRequest, map[string]string{"error": "The page sent something the router did not understand. Reload the page and try again."})
 		return
 	}
 	f.URI, f.Code, f.Identifier, f.Name = strings.TrimSpace(f.URI), strings.TrimSpace(f.Code), strings.TrimSpace(f.Identifier), strings.TrimSpace(f.Name)
 	if err := f.check(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
+		writeJSON(w, httpd.StatusBadRequest, map[string]string{"error": capitalise(err.Error())})
 		return
 	}
 	// A phone link may add new devices only (package device's rules).
@@ -365,22 +363,22 @@ func (s *Server) onboard(w http.ResponseWriter, r *http.Request) {
 	}
 	s.store.withSession(func(time.Time) { se.onboards[p.ID] = true })
 	s.log.Info("onboarding started from a phone", "session", se.id, "request", p.ID, "method", f.Method)
-	writeJSON(w, http.StatusAccepted, view(p))
+	writeJSON(w, httpd.StatusAccepted, view(p))
 }
 
 // own returns the onboarding the request names if this phone started it;
 // otherwise it answers 404 itself.
-func (s *Server) own(w http.ResponseWriter, r *http.Request, se *session) (string, bool) {
+func (s *Server) own(w httpd.ResponseWriter, r *httpd.Request, se *session) (string, bool) {
 	id := r.PathValue("id")
 	var mine bool
 	s.store.withSession(func(time.Time) { mine = se.onboards[id] })
 	if !mine {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "This phone did not start that onboarding."})
+		writeJSON(w, httpd.StatusNotFound, map[string]string{"error": "This phone did not start that onboarding."})
 	}
 	return id, mine
 }
 
-func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
+func (s *Server) progress(w httpd.ResponseWriter, r *httpd.Request) {
 	se := s.session(w, r, true)
 	if se == nil {
 		return
@@ -394,12 +392,12 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, se, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(p))
+	writeJSON(w, httpd.StatusOK, view(p))
 }
 
 // cancel stops an onboarding this phone started: the householder sees
 // that the device was not in pairing mode and need not wait for the timeout.
-func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
+func (s *Server) cancel(w httpd.ResponseWriter, r *httpd.Request) {
 	se := s.changing(w, r, false)
 	if se == nil {
 		return
@@ -418,20 +416,20 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 		s.apiError(w, se, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(p))
+	writeJSON(w, httpd.StatusOK, view(p))
 }
 
 // apiError shows the daemon's plain-language error with the status its
 // kind calls for; unexpected ones are logged and shown as a generic
 // failure.
-func (s *Server) apiError(w http.ResponseWriter, se *session, err error) {
+func (s *Server) apiError(w httpd.ResponseWriter, se *session, err error) {
 	status := map[fault.Kind]int{
-		fault.Invalid: http.StatusBadRequest, fault.NotFound: http.StatusNotFound, fault.Forbidden: http.StatusForbidden,
-		fault.Conflict: http.StatusConflict, fault.Unavailable: http.StatusServiceUnavailable,
+		fault.Invalid: httpd.StatusBadRequest, fault.NotFound: httpd.StatusNotFound, fault.Forbidden: httpd.StatusForbidden,
+		fault.Conflict: httpd.StatusConflict, fault.Unavailable: httpd.StatusServiceUnavailable,
 	}[fault.KindOf(err)]
 	if status == 0 {
 		s.log.Error("phone request failed", "session", se.id, "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
+		writeJSON(w, httpd.StatusInternalServerError, map[string]string{"error": "The router could not do that. Try again in a moment."})
 		return
 	}
 	writeJSON(w, status, map[string]string{"error": capitalise(err.Error())})
@@ -488,7 +486,7 @@ func capitalise(s string) string {
 	return s
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w httpd.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)

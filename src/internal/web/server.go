@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/trustjoin/trustjoin/src/internal/config"
 	"github.com/trustjoin/trustjoin/src/internal/device"
 	"github.com/trustjoin/trustjoin/src/internal/fault"
+	"github.com/trustjoin/trustjoin/src/internal/httpd"
 )
 
 // Onboarder is what the pages need from the daemon: onboarding, nothing
@@ -144,15 +144,15 @@ const retryListen = 5 * time.Second
 func (s *Server) Run(ctx context.Context) error {
 	// Short timeouts: a phone on the LAN sends its request at once, and a
 	// connection held open for nothing holds a place (connLimits).
-	srv := &http.Server{
+	srv := &httpd.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      20 * time.Second,
 		IdleTimeout:       20 * time.Second,
 		MaxHeaderBytes:    8 << 10,
-		// Its messages may quote a request line, which may hold a link.
-		ErrorLog: slog.NewLogLogger(slog.New(slog.NewTextHandler(io.Discard, nil)).Handler(), slog.LevelDebug),
+		// The largest post is a device's QR code and a name.
+		MaxBodyBytes: 8 << 10,
 	}
 	var ls []net.Listener
 	defer func() {
@@ -283,7 +283,7 @@ func hostPort(ap netip.AddrPort) string {
 }
 
 // clientIP is the peer's address: no proxy is trusted.
-func clientIP(r *http.Request) string {
+func clientIP(r *httpd.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -293,7 +293,7 @@ func clientIP(r *http.Request) string {
 
 // client is who a request counts against in the rate limits: its
 // address, or its /64 for IPv6 (clientKey).
-func client(r *http.Request) string {
+func client(r *httpd.Request) string {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

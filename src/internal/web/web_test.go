@@ -460,6 +460,8 @@ func TestOnboardErrors(t *testing.T) {
 		{"name with newline", map[string]string{"method": "qr", "uri": uri, "name": "cam\nd-1 iot connected"}, nil, 400, "The name holds a control character (U+000A)"},
 		{"name with escape", map[string]string{"method": "qr", "uri": uri, "name": "\x1b[2Jcam"}, nil, 400, "control character (U+001B)"},
 		{"long name", map[string]string{"method": "qr", "uri": uri, "name": strings.Repeat("x", 65)}, nil, 400, "too long"},
+		// Over the pages' 8 KiB: refused by the server before the handler.
+		{"body too large", map[string]string{"method": "qr", "uri": uri, "name": strings.Repeat("x", 8<<10)}, nil, 413, "request body larger than 8192 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
