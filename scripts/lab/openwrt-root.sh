@@ -84,6 +84,12 @@ main)
 	install -D -m 0644 "$ws/files/usr/share/ucode/wifi/utils.uc" "$r/usr/share/ucode/wifi/utils.uc"
 	;;
 esac
+# netifd's shell helpers, which its package installs beside the binary
+# (package/network/config/netifd/Makefile) and the shell handlers of 24.10
+# and 23.05 source (mac80211.sh: . /lib/netifd/netifd-wireless.sh, which
+# sources utils.sh); scripts/openwrt/root.sh has only the package's files/.
+tar -xzf "$src/netifd.tar.gz" -C "$tmp/src" netifd/scripts/utils.sh netifd/scripts/netifd-proto.sh
+install -m 0644 "$tmp/src/netifd/scripts/utils.sh" "$tmp/src/netifd/scripts/netifd-proto.sh" "$r/lib/netifd/"
 if [ "$release" = 23.05 ]; then
 	# 24.10's handler and its helpers; 23.05's hostapd.sh (root.sh put it in
 	# /lib/netifd) writes the configuration.

@@ -8,7 +8,7 @@
 # Without arguments: every scenario in test/lab/scenarios on OpenWrt main's
 # wifi scripts with OpenWrt's hostapd, then the ones listed in $extra below
 # on the other builds (Debian's hostapd 2.10 behind the stand-in, the
-# 24.10 and 23.05 wifi scripts; none yet). A name alone runs on LAB_RELEASE and
+# 24.10 and 23.05 wifi scripts). A name alone runs on LAB_RELEASE and
 # LAB_HOSTAPD (default main/openwrt); NAME@RELEASE/HOSTAPD on those.
 # Results of NAME go to .build/lab/NAME, of NAME@R/H to .build/lab/NAME@R-H.
 #
@@ -17,12 +17,12 @@
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
-# What runs on the other builds besides every scenario on main/openwrt.
-# Empty until a scenario has passed there: foundation and dpp on Debian's
-# hostapd 2.10 (foundation@main/debian dpp@main/debian) and foundation on
-# the 24.10 and 23.05 scripts are the ones to add, each a VM boot of two to
-# four minutes (test/lab/README.md, "What runs on which build").
-extra=()
+# What runs on the other builds besides every scenario on main/openwrt:
+# each once it has passed there (test/lab/README.md, "What runs on which
+# build"). foundation on 24.10's and 23.05's scripts (two to five minutes
+# each); foundation and dpp on Debian's hostapd 2.10
+# (foundation@main/debian dpp@main/debian) are still to pass.
+extra=(foundation@24.10/openwrt foundation@23.05/openwrt)
 
 names=()
 if [ $# -gt 0 ]; then

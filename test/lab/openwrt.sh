@@ -94,6 +94,9 @@ INIT
 owrt_boot() {
 	owrt_mount
 	owrt_hostapd
+	# 24.10's and 23.05's mac80211.sh ask iwinfo for the phy at the radio's
+	# path; OpenWrt's iwinfo is not in the archives: the lab's stand-in.
+	[ "$LAB_RELEASE" = main ] || install -D -m 0755 "$LAB_SRC/test/lab/openwrt/iwinfo" "$OWRT/usr/bin/iwinfo"
 	python3 "$LAB_SRC/test/lab/openwrt/syslog.py" /dev/log "$LAB_OUT" 2>>"$LAB_OUT/syslog-errors.log" &
 	lab_wait 60 test -f "$LAB_OUT/syslog.ready" || fail "the lab's syslog did not start"
 	owrt ubusd > "$LAB_OUT/ubusd.log" 2>&1 &

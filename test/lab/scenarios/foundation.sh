@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab: radios=3 timeout=300
+# lab: radios=3 timeout=420
 # The chain every later scenario relies on, on OpenWrt's own stack: a
 # router whose Wi-Fi OpenWrt configured (wifi config, the householder's
 # settings, netifd and the release's wifi scripts writing hostapd's
