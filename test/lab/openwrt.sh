@@ -127,16 +127,17 @@ owrt_wifi_config() {
 }
 
 # owrt_householder [sae]: what the householder sets in LuCI: the radio on
-# channel 6, the access point's name and password (WPA2-PSK, or
-# WPA2-PSK/WPA3-SAE mixed with "sae").
+# channel 6 (or LAB_BAND, LAB_CHANNEL and LAB_HTMODE if set), the access
+# point's name and password (WPA2-PSK, or WPA2-PSK/WPA3-SAE mixed with
+# "sae").
 owrt_householder() {
 	local enc=psk2
 	[ "${1:-}" = sae ] && enc=sae-mixed
 	owrt uci batch <<UCI
 set wireless.radio0.disabled='0'
-set wireless.radio0.band='2g'
-set wireless.radio0.channel='6'
-set wireless.radio0.htmode='HT20'
+set wireless.radio0.band='${LAB_BAND:-2g}'
+set wireless.radio0.channel='${LAB_CHANNEL:-6}'
+set wireless.radio0.htmode='${LAB_HTMODE:-HT20}'
 set wireless.radio0.country='DE'
 set wireless.default_radio0.disabled='0'
 set wireless.default_radio0.ssid='$LAB_SSID'

@@ -14,27 +14,14 @@
 set -u
 
 # The householder's radio on 6 GHz (channel 5, 5975 MHz), WPA2/WPA3 mixed
-# as LuCI offers for the other bands; the rest as owrt_householder.
-owrt_householder() {
-	owrt uci batch <<UCI
-set wireless.radio0.disabled='0'
-set wireless.radio0.band='6g'
-set wireless.radio0.channel='5'
-set wireless.radio0.htmode='HE20'
-set wireless.radio0.country='DE'
-set wireless.default_radio0.disabled='0'
-set wireless.default_radio0.ssid='$LAB_SSID'
-set wireless.default_radio0.encryption='sae-mixed'
-set wireless.default_radio0.key='$LAB_HOUSEHOLD_PASS'
-commit wireless
-UCI
-}
+# as LuCI offers for the other bands (lab_router --sae).
+LAB_BAND=6g LAB_CHANNEL=5 LAB_HTMODE=HE20
 
 say "the VM's radio offers 6 GHz"
 iw phy phy0 info > "$LAB_OUT/iw-phy0.log" 2>&1
 grep -q '5975\(\.0\)\? MHz' "$LAB_OUT/iw-phy0.log" || fail "mac80211_hwsim offers no 6 GHz channel 5 (iw-phy0.log)"
 
-lab_router --no-wait
+lab_router --sae --no-wait
 conf=$LAB_OUT/hostapd-phy0.conf
 [ -s "$conf" ] || fail "no hostapd configuration from OpenWrt's scripts"
 
