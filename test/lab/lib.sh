@@ -203,6 +203,23 @@ lab_connect_psk() {
 	lab_wpa_cli "$ifc" enable_network "$id" >/dev/null
 }
 
+# lab_camera_iot [MUD_URL]: the camera (wlan1, in its own network
+# namespace cam) onboarded by its QR code into segment iot (VLAN 20, bridge
+# brvlan20), at 192.168.20.10 with the router at .1; MUD_URL is the MUD
+# file it names, if any.
+lab_camera_iot() {
+	local uri
+	lab_start_sta wlan1 cam
+	[ -z "${1:-}" ] || lab_wpa_cli wlan1 set dpp_mud_url "$1" >/dev/null
+	uri=$(lab_dpp_qr wlan1 cam)
+	tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
+	lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
+	lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 for the camera's VLAN"
+	ip addr add 192.168.20.1/24 dev brvlan20
+	ip -n cam addr add 192.168.20.10/24 dev wlan1
+	ip -n cam route add default via 192.168.20.1
+}
+
 # lab_internet: "the internet", network namespace inet: 203.0.113.10 behind
 # the router's wan0 (203.0.113.1, forwarding on), with TCP servers on 8080
 # and 9090 that answer "open-PORT".

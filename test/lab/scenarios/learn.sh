@@ -20,14 +20,7 @@ lab_router \
 	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
 
 say "a camera without a MUD file is onboarded into iot and learned"
-lab_start_sta wlan1 cam
-uri=$(lab_dpp_qr wlan1 cam)
-tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
-lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
-lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20"
-ip addr add 192.168.20.1/24 dev brvlan20
-ip -n cam addr add 192.168.20.10/24 dev wlan1
-ip -n cam route add default via 192.168.20.1
+lab_camera_iot
 tj_mud learn camera --explain | tee -a "$LAB_OUT/cli.log" | grep -q "being learned" || fail "the camera is not being learned"
 
 say "while learned it uses 203.0.113.10:8080 (the segment allows the internet)"

@@ -65,15 +65,7 @@ say "the router: trustjoin trusts the maker's CA for MUD signatures and requires
 lab_router --file "$mud/ca.pem" /etc/ssl/certs/ca-certificates.crt "config mud 'mud'" "	option signature_policy 'require'" "	list trust_anchor '$mud/ca.pem'"
 
 say "the camera (its own network namespace) is onboarded by its QR code into segment iot, naming its MUD file"
-lab_start_sta wlan1 cam
-lab_wpa_cli wlan1 set dpp_mud_url "$base/camera.json" >/dev/null
-uri=$(lab_dpp_qr wlan1 cam)
-tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
-lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
-lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 for the camera's VLAN"
-ip addr add 192.168.20.1/24 dev brvlan20
-ip -n cam addr add 192.168.20.10/24 dev wlan1
-ip -n cam route add default via 192.168.20.1
+lab_camera_iot "$base/camera.json"
 
 say "the MUD file is fetched, its signature verified, and it is enforced"
 mud_status() { tj device camera --json | python3 -c 'import json,sys; m=json.load(sys.stdin)["mud"]; print(m["status"], "|", m["detail"])'; }

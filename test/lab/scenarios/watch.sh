@@ -17,14 +17,7 @@ lab_router \
 	"config segment 'quarantine'" "	option vlan '99'" "	option quarantine '1'"
 
 say "the camera (its own network namespace) is onboarded into iot"
-lab_start_sta wlan1 cam
-uri=$(lab_dpp_qr wlan1 cam)
-tj onboard --qr "$uri" --name camera --segment iot || fail "onboarding the camera failed"
-lab_wait 60 lab_sta_connected wlan1 || fail "camera not connected"
-lab_wait 10 test -e /sys/class/net/brvlan20 || fail "no bridge brvlan20 for the camera's VLAN"
-ip addr add 192.168.20.1/24 dev brvlan20
-ip -n cam addr add 192.168.20.10/24 dev wlan1
-ip -n cam route add default via 192.168.20.1
+lab_camera_iot
 
 # try HOST PORT: one TCP connection attempt from the camera.
 try() { ip netns exec cam timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
