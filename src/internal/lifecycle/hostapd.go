@@ -60,9 +60,8 @@ func (h *hostapdPackages) status() api.HostapdStatus {
 		return h.last
 	}
 	// The install left per_sta_vif out on the basic hostapd (it would
-	// have left every station unbridged). Reinstalling trustjoin would
-	// set it but runs the removal too, which deletes every device's
-	// credential: the householder sets it.
+	// have left every station unbridged): the householder sets it by
+	// hand, which touches nothing else.
 	const then = ", then set per_sta_vif '1' on trustjoin's access points in /etc/config/wireless (the install leaves it out on a basic hostapd) and run wifi reload"
 	fix := fmt.Sprintf("install a full hostapd variant: opkg remove %s && opkg install %s", pkg, fullVariant(pkg)) + then
 	if apk {
