@@ -156,6 +156,11 @@ owrt_network() {
 	# this comes after /etc/config/wireless exists (done at boot, the
 	# wireless changes of trustjoin's install never reached netifd).
 	owrt /sbin/reload_config
+	# netifd's debug log (the wireless device's setup, teardown and process
+	# checks: "wireless: radio0: ..." in netifd.log). On a router it is
+	# network.globals.netifd_loglevel, read through validate_data, which
+	# the lab's procd lacks; so the default in the init script.
+	sed -i 's/netifd_loglevel:-2/netifd_loglevel:-4/' "$OWRT/etc/init.d/network"
 	owrt /etc/init.d/network start
 	owrt_wait 60 ubus list network.wireless || fail "netifd does not serve network.wireless"
 }
