@@ -165,17 +165,16 @@ owrt_network() {
 	owrt_wait 60 ubus list network.wireless || fail "netifd does not serve network.wireless"
 }
 
-# owrt_wifi_settled: netifd has every enabled radio up, none in a setup or
-# teardown (network.wireless status). netifd may run a radio's setup again
-# right after one (a change it saw meanwhile, such as the network's bridge
-# made anew), and each setup moves hostapd's configuration file aside while
-# it writes the next: an access point that answers is not yet a finished
-# setup.
+# owrt_wifi_settled: netifd has no radio in a setup or teardown
+# (network.wireless status). netifd may run a radio's setup again right
+# after one (a change it saw meanwhile, such as the network's bridge made
+# anew), and each setup moves hostapd's configuration file aside while it
+# writes the next: an access point that answers is not yet a finished setup.
 owrt_wifi_settled() {
 	owrt ubus call network.wireless status 2>/dev/null | python3 -c '
 import json, sys
 radios = json.load(sys.stdin).values()
-sys.exit(0 if radios and all(r.get("disabled") or (r.get("up") and not r.get("pending")) for r in radios) else 1)'
+sys.exit(0 if radios and not any(r.get("pending") for r in radios) else 1)'
 }
 
 # owrt_ap_up IFNAME: netifd's setup is over and the access point IFNAME
@@ -185,7 +184,8 @@ owrt_ap_pong() { [ "$(LAB_AP=$1 lab_hostapd_cli ping)" = PONG ]; }
 owrt_ap_ready() { owrt_wifi_settled && owrt_ap_pong "$1"; }
 owrt_ap_up() {
 	local ifc=$1
-	lab_wait 90 owrt_ap_ready "$ifc" ||
+	# 180 s: on 24.10's and 23.05's scripts a setup took up to 95 s.
+	lab_wait 180 owrt_ap_ready "$ifc" ||
 		{ tail -n 30 "$LAB_OUT/netifd.log" "$LAB_OUT/hostapd.log" 2>/dev/null; fail "access point $ifc did not come up"; }
 }
 
