@@ -33,7 +33,7 @@ lab_wait 20 has_problem || { tj status; fail "the status does not name the basic
 tj status | tee -a "$LAB_OUT/cli.log" > "$LAB_OUT/status.txt"
 # The fix names the package that is there, not the stock one; the radio's
 # says the same.
-fix="  fix: install a full hostapd variant: opkg remove hostapd-basic-openssl && opkg install hostapd-openssl, then set per_sta_vif '1' on trustjoin's access points in /etc/config/wireless (the install leaves it out on a basic hostapd) and run wifi reload"
+fix="  fix: install a full hostapd variant: opkg remove hostapd-basic-openssl && opkg install hostapd-openssl; trustjoin then sets per_sta_vif on its access points and reloads Wi-Fi"
 grep -qxF -- "$fix" "$LAB_OUT/status.txt" || fail "the status gives no fix for the basic hostapd"
 grep -q "radio $LAB_AP: .*NO DPP" "$LAB_OUT/status.txt" || fail "the status does not say the radio has no DPP"
 sed -n "/^radio $LAB_AP:/,/^[^ ]/p" "$LAB_OUT/status.txt" | grep -qxF -- "$fix" ||

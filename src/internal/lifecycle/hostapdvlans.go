@@ -1,0 +1,92 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HostapdVLANs fits trustjoin's access points to the hostapd that is
+// installed, again whenever the package database changes: the install
+// left per_sta_vif out on a basic hostapd, and `opkg remove wpad-basic-
+// mbedtls && opkg install wpad-mbedtls` runs nothing of trustjoin's (opkg
+// has no triggers, and wpad's scripts only start hostapd). The package's
+// script (also run by the install script) sets or removes per_sta_vif,
+// writes only on a change and then reloads Wi-Fi. Polling is one stat of
+// each database every few seconds; without the script (not OpenWrt) the
+// task does nothing.
+type HostapdVLANs struct {
+	log    *slog.Logger
+	script string
+	every  time.Duration
+	once   sync.Once
+	ready  chan struct{}
+}
+
+// HostapdVLANsScript is the package's script (files/usr/libexec).
+const HostapdVLANsScript = "/usr/libexec/trustjoin/hostapd-vlans"
+
+// NewHostapdVLANs returns the task that runs script (HostapdVLANsScript on
+// a router) at start and after every change of the package database.
+func NewHostapdVLANs(log *slog.Logger, script string) *HostapdVLANs {
+	return &HostapdVLANs{log: log, script: script, every: 5 * time.Second, ready: make(chan struct{})}
+}
+
+func (h *HostapdVLANs) String() string { return "hostapd variant" }
+
+// Ready is closed once the first run is over, so that a daemon reported
+// ready has fitted the access points to the hostapd of the moment.
+func (h *HostapdVLANs) Ready() <-chan struct{} { return h.ready }
+
+// Run implements daemon.Task.
+func (h *HostapdVLANs) Run(ctx context.Context) error {
+	defer h.once.Do(func() { close(h.ready) })
+	if _, err := os.Stat(h.script); err != nil {
+		h.once.Do(func() { close(h.ready) })
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(h.every)
+	defer t.Stop()
+	var seen [2]fileStamp
+	for {
+		seen = h.check(ctx, seen)
+		h.once.Do(func() { close(h.ready) })
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// check runs the script if the package database is not as seen (at
+// start: never seen) and returns what it saw. A failed run is logged and
+// not repeated until the database changes again (the script changes
+// nothing it cannot commit).
+func (h *HostapdVLANs) check(ctx context.Context, seen [2]fileStamp) [2]fileStamp {
+	now := [2]fileStamp{stamp(opkgStatus), stamp(apkInstalled)}
+	if now == seen {
+		return seen
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, h.script, "reload")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if l != "" {
+			h.log.Info("hostapd package changed", "script", h.script, "said", l)
+		}
+	}
+	if err != nil {
+		h.log.Warn("failed to fit the access points to the installed hostapd", "script", h.script, "err", err)
+	}
+	return now
+}
