@@ -18,8 +18,8 @@ import (
 // has no triggers, and wpad's scripts only start hostapd). The package's
 // script (also run by the install script) sets or removes per_sta_vif,
 // writes only on a change and then reloads Wi-Fi. Polling is one stat of
-// each database every few seconds; without the script (not OpenWrt) the
-// task does nothing.
+// each database every five seconds (a change is acted on within ten);
+// without the script (not OpenWrt) the task does nothing.
 type HostapdVLANs struct {
 	log    *slog.Logger
 	script string
@@ -53,9 +53,9 @@ func (h *HostapdVLANs) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(h.every)
 	defer t.Stop()
-	var seen [2]fileStamp
+	var p poll
 	for {
-		seen = h.check(ctx, seen)
+		h.check(ctx, &p)
 		h.once.Do(func() { close(h.ready) })
 		select {
 		case <-ctx.Done():
@@ -65,15 +65,26 @@ func (h *HostapdVLANs) Run(ctx context.Context) error {
 	}
 }
 
-// check runs the script if the package database is not as seen (at
-// start: never seen) and returns what it saw. A failed run is logged and
-// not repeated until the database changes again (the script changes
-// nothing it cannot commit).
-func (h *HostapdVLANs) check(ctx context.Context, seen [2]fileStamp) [2]fileStamp {
+// poll is what the checks saw of the package database: last at the
+// previous check, done when the script last ran.
+type poll struct {
+	started    bool
+	last, done [2]fileStamp
+}
+
+// check runs the script if the package database changed since the script
+// last ran (at start: always) and has settled: opkg rewrites its status
+// file in place, and a check in the middle would read half of it. A failed
+// run is logged and not repeated until the database changes again (the
+// script commits nothing half done).
+func (h *HostapdVLANs) check(ctx context.Context, p *poll) {
 	now := [2]fileStamp{stamp(opkgStatus), stamp(apkInstalled)}
-	if now == seen {
-		return seen
+	settled := !p.started || now == p.last
+	p.started, p.last = true, now
+	if !settled || now == p.done {
+		return
 	}
+	p.done = now
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var out bytes.Buffer
@@ -82,11 +93,10 @@ func (h *HostapdVLANs) check(ctx context.Context, seen [2]fileStamp) [2]fileStam
 	err := cmd.Run()
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if l != "" {
-			h.log.Info("hostapd package changed", "script", h.script, "said", l)
+			h.log.Info("access points fitted to the installed hostapd", "script", h.script, "said", l)
 		}
 	}
 	if err != nil {
 		h.log.Warn("failed to fit the access points to the installed hostapd", "script", h.script, "err", err)
 	}
-	return now
 }

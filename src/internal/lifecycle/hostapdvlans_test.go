@@ -12,7 +12,8 @@ import (
 )
 
 // The script runs at start and again only when the package database
-// changes (a fake script here; test/openwrt runs the real one under procd).
+// has changed and settled (opkg rewrites its status file in place); a fake
+// script here, test/openwrt runs the real one under procd.
 func TestHostapdVLANsRunsOnChange(t *testing.T) {
 	dir := t.TempDir()
 	opkgStatus, apkInstalled = filepath.Join(dir, "status"), filepath.Join(dir, "installed")
@@ -36,7 +37,7 @@ func TestHostapdVLANsRunsOnChange(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	write("Package: wpad-basic-mbedtls\nStatus: install user installed\n", now)
-	var seen [2]fileStamp
+	var p poll
 	for i, step := range []struct {
 		name   string
 		change func()
@@ -44,12 +45,15 @@ func TestHostapdVLANsRunsOnChange(t *testing.T) {
 	}{
 		{"start", func() {}, 1},
 		{"unchanged", func() {}, 1},
-		{"full for basic", func() { write("Package: wpad-mbedtls\nStatus: install user installed\n", now.Add(time.Second)) }, 2},
+		{"half written", func() { write("Package: wpad-mb", now.Add(time.Second)) }, 1},
+		{"written", func() { write("Package: wpad-mbedtls\nStatus: install user installed\n", now.Add(2*time.Second)) }, 1},
+		{"settled: full for basic", func() {}, 2},
 		{"unchanged again", func() {}, 2},
-		{"database gone", func() { os.Remove(opkgStatus) }, 3},
+		{"database gone", func() { os.Remove(opkgStatus) }, 2},
+		{"still gone", func() {}, 3},
 	} {
 		step.change()
-		seen = h.check(ctx, seen)
+		h.check(ctx, &p)
 		if got := count(); got != step.want {
 			t.Fatalf("step %d (%s): the script ran %d times, want %d", i, step.name, got, step.want)
 		}
