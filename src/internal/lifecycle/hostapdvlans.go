@@ -90,6 +90,14 @@ func (h *HostapdVLANs) check(ctx context.Context, p *poll) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, h.script, "reload")
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// procd preloads its line-buffering library into the daemon
+	// (/lib/libsetlbf.so, for the log); the script's output is read here.
+	cmd.Env = []string{}
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "LD_PRELOAD=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	err := cmd.Run()
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		if l != "" {
