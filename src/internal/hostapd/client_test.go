@@ -300,6 +300,95 @@ func TestMonitorRecoversFromRestart(t *testing.T) {
 	}
 }
 
+// A request that arrives while hostapd is being reconnected to waits for
+// it (Wait) and finds it set up; one whose hostapd does not come back is
+// refused when the reconnection window ends, and later ones at once.
+func TestMonitorWait(t *testing.T) {
+	f := newFake(t)
+	lost := make(chan struct{}, 10)
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(), ReconnectWait: time.Minute,
+		OnDisconnect: func() { lost <- struct{}{} }}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-m.Ready()
+	if err := m.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait on a connected hostapd: %v", err)
+	}
+
+	// hostapd goes away; a request comes; hostapd comes back.
+	f.close()
+	waitLost(t, lost)
+	waited := make(chan error, 1)
+	go func() { waited <- m.Wait(context.Background()) }()
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned while hostapd was away: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	f.listen()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("Wait after hostapd came back: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after hostapd came back")
+	}
+	// Set up when Wait returns: a command goes through at once.
+	if _, err := m.Command(context.Background(), "PING"); err != nil {
+		t.Fatalf("command after Wait: %v", err)
+	}
+
+	// The request's context ends the wait.
+	f.close()
+	waitLost(t, lost)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.Wait(ctx); !errors.Is(err, hostapd.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the request's deadline, as ErrUnavailable, got %v", err)
+	}
+}
+
+func TestMonitorWaitGivesUp(t *testing.T) {
+	// No hostapd at all (no socket): the window opened at Run's start.
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: t.TempDir(), LocalDir: t.TempDir(), ReconnectWait: 300 * time.Millisecond}
+	stop := runMonitor(t, m)
+	defer stop()
+	if err := m.Wait(context.Background()); !errors.Is(err, hostapd.ErrUnavailable) || !strings.Contains(err.Error(), "not back within 300ms") {
+		t.Fatalf("want ErrUnavailable at the window's end, got %v", err)
+	}
+	// Past the window, hostapd counts as down: refused at once, before
+	// this shorter deadline (a wait would end with it).
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.Wait(ctx); !errors.Is(err, hostapd.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want ErrUnavailable at once, got %v", err)
+	}
+}
+
+// runMonitor runs m until the returned stop.
+func runMonitor(t *testing.T, m *hostapd.Monitor) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// waitLost waits until the monitor has noticed hostapd gone.
+func waitLost(t *testing.T, lost <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the monitor did not notice hostapd gone")
+	}
+}
+
 func TestMonitorCommandWhileDown(t *testing.T) {
 	m := &hostapd.Monitor{Iface: "wlan9", CtrlDir: t.TempDir(), LocalDir: t.TempDir()}
 	if _, err := m.Command(context.Background(), "PING"); !errors.Is(err, hostapd.ErrUnavailable) {

@@ -27,12 +27,28 @@ type Monitor struct {
 	OnEvent func(Event)
 	// OnDisconnect runs when a connection ends.
 	OnDisconnect func()
+	// ReconnectWait bounds how long Wait waits for hostapd to come back;
+	// zero means DefaultReconnectWait.
+	ReconnectWait time.Duration
 
 	mu     sync.Mutex
 	client *Client
-	ready  chan struct{}
-	once   sync.Once
+	// up is closed when a connection is set up, and replaced when it ends.
+	up chan struct{}
+	// waitUntil is how long Wait may wait for the next connection: the
+	// reconnection window after a loss (or Run's start), renewed when a
+	// dial succeeds (hostapd is there, being set up).
+	waitUntil time.Time
+	ready     chan struct{}
+	once      sync.Once
 }
+
+// DefaultReconnectWait is how long after losing hostapd a caller of Wait
+// waits for it to come back. hostapd that missed PINGs while busy, or
+// was restarted by procd or netifd, is back and set up within a second
+// or two; one gone for longer is down, and a householder pressing "Add
+// device" should hear so at once rather than after a wait.
+const DefaultReconnectWait = 5 * time.Second
 
 // retryEvery is how often a down hostapd is retried: within the 2 s the
 // product promises for recovering after a restart.
@@ -55,8 +71,59 @@ func (m *Monitor) Ready() <-chan struct{} {
 	return m.ready
 }
 
+// Wait returns once hostapd is connected and set up (OnConnect done).
+// While it is being reconnected to, less than ReconnectWait after the
+// connection was lost, it waits for it, until then or until ctx ends; a
+// hostapd gone for longer (no socket, or nobody reading it) fails at
+// once. Errors wrap ErrUnavailable.
+func (m *Monitor) Wait(ctx context.Context) error {
+	m.mu.Lock()
+	m.initLocked()
+	c, up, until := m.client, m.up, m.waitUntil
+	m.mu.Unlock()
+	if c != nil {
+		return nil
+	}
+	left := time.Until(until)
+	if left <= 0 {
+		return fmt.Errorf("hostapd: %s: %w", m.Iface, ErrUnavailable)
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-up:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hostapd: %s: %w: %w", m.Iface, ErrUnavailable, ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("hostapd: %s: %w (not back within %s)", m.Iface, ErrUnavailable, m.reconnectWait())
+	}
+}
+
+func (m *Monitor) reconnectWait() time.Duration {
+	if m.ReconnectWait > 0 {
+		return m.ReconnectWait
+	}
+	return DefaultReconnectWait
+}
+
+// initLocked makes up, and opens the first window (a monitor about to
+// run is starting); m.mu is held.
+func (m *Monitor) initLocked() {
+	if m.up == nil {
+		m.up = make(chan struct{})
+		m.waitUntil = time.Now().Add(m.reconnectWait())
+	}
+}
+
+// waitFromNow opens a reconnection window for Wait; m.mu is held.
+func (m *Monitor) waitFromNow() {
+	m.initLocked()
+	m.waitUntil = time.Now().Add(m.reconnectWait())
+}
+
 // Command runs cmd on the current connection, or fails at once with
-// ErrUnavailable while hostapd is down.
+// ErrUnavailable while hostapd is down (Wait waits for it).
 func (m *Monitor) Command(ctx context.Context, cmd string) (string, error) {
 	m.mu.Lock()
 	c := m.client
@@ -75,6 +142,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		log = slog.New(slog.NewTextHandler(discard{}, nil))
 	}
 	log = log.With("iface", m.Iface)
+	// Requests arriving as the daemon starts wait for the first connection.
+	m.mu.Lock()
+	m.waitFromNow()
+	m.mu.Unlock()
 	down := false
 	for ctx.Err() == nil {
 		connected, err := m.session(ctx, log)
@@ -112,6 +183,11 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 		return connected, err
 	}
 	defer c.Close()
+	// hostapd is there again (after a long absence too): callers wait
+	// while it is set up.
+	m.mu.Lock()
+	m.waitFromNow()
+	m.mu.Unlock()
 	evConn, evLocal, err := dial(m.CtrlDir, m.Iface, m.LocalDir)
 	if err != nil {
 		return connected, err
@@ -135,10 +211,14 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 	}
 	m.mu.Lock()
 	m.client = c
+	m.initLocked()
+	close(m.up)
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
 		m.client = nil
+		m.up = make(chan struct{})
+		m.waitFromNow()
 		m.mu.Unlock()
 		if m.OnDisconnect != nil {
 			m.OnDisconnect()
