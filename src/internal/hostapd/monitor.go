@@ -142,9 +142,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 		log = slog.New(slog.NewTextHandler(discard{}, nil))
 	}
 	log = log.With("iface", m.Iface)
-	// Requests arriving as the daemon starts wait for the first connection.
+	// Requests arriving as the daemon starts wait for the first connection
+	// (from the first Wait, if one came before Run).
 	m.mu.Lock()
-	m.waitFromNow()
+	m.initLocked()
 	m.mu.Unlock()
 	down := false
 	for ctx.Err() == nil {
