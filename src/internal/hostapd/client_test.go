@@ -389,6 +389,53 @@ func waitLost(t *testing.T, lost <-chan struct{}) {
 	}
 }
 
+// A hostapd busy for seconds (deriving a PSK file's passphrases, or
+// OpenWrt's removing a device's interfaces) answers the PING late: the
+// monitor keeps its connection, and so the events hostapd sends when it is
+// done, instead of reconnecting (it did after 5 s, and they were lost).
+func TestMonitorKeepsBusyHostapd(t *testing.T) {
+	f := newFake(t)
+	var once sync.Once
+	free := make(chan struct{})
+	f.mu.Lock()
+	f.before = func(cmd string, _ *net.UnixAddr) {
+		if cmd == "PING" {
+			once.Do(func() {
+				time.Sleep(7 * time.Second)
+				f.event("<3>AP-STA-CONNECTED 02:00:00:00:01:00 keyid=d-1")
+				close(free)
+			})
+		}
+	}
+	f.mu.Unlock()
+	connects := make(chan struct{}, 10)
+	events := make(chan hostapd.Event, 10)
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+		OnConnect: func(context.Context, *hostapd.Client) error { connects <- struct{}{}; return nil },
+		OnEvent:   func(ev hostapd.Event) { events <- ev },
+	}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-connects
+	<-free
+	select {
+	case ev := <-events:
+		if ev.Name != "AP-STA-CONNECTED" {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event hostapd sent when it was done was lost")
+	}
+	if err := m.Wait(context.Background()); err != nil {
+		t.Fatalf("not connected after hostapd was busy: %v", err)
+	}
+	select {
+	case <-connects:
+		t.Fatal("the monitor reconnected to a busy hostapd")
+	default:
+	}
+}
+
 func TestMonitorCommandWhileDown(t *testing.T) {
 	m := &hostapd.Monitor{Iface: "wlan9", CtrlDir: t.TempDir(), LocalDir: t.TempDir()}
 	if _, err := m.Command(context.Background(), "PING"); !errors.Is(err, hostapd.ErrUnavailable) {

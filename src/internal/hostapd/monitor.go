@@ -55,12 +55,18 @@ const DefaultReconnectWait = 5 * time.Second
 const retryEvery = 250 * time.Millisecond
 
 // pingEvery is how often a quiet connection is checked, and deadAfter how
-// long hostapd may stay silent before it counts as gone: it blocks while it
-// derives every passphrase of a PSK file (PBKDF2, 4096 rounds each) on
-// RELOAD_WPA_PSK, which takes seconds on a slow router with many devices.
+// long hostapd may stay silent before it counts as gone. A hostapd that
+// exited or restarted is noticed sooner, by the PING's write failing (its
+// socket is closed); deadAfter only judges one that is there but silent,
+// and that is usually busy: it blocks while it derives every passphrase
+// of a PSK file (PBKDF2, 4096 rounds each) on RELOAD_WPA_PSK, which the
+// onboarding engine allows 20 s on a slow router with many devices, and
+// OpenWrt's hostapd was seen silent for over 5 s while it removed a
+// device's interfaces. Reconnecting to a busy hostapd gains nothing and
+// loses the events it sends meanwhile, so it gets as long as a reload.
 const (
 	pingEvery = time.Second
-	deadAfter = 5 * time.Second
+	deadAfter = 20 * time.Second
 )
 
 func (m *Monitor) String() string { return "hostapd " + m.Iface }
