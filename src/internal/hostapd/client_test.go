@@ -436,6 +436,35 @@ func TestMonitorKeepsBusyHostapd(t *testing.T) {
 	}
 }
 
+// A set-up that fails half-way (the engine marks the access point up,
+// then cannot restore its configurator) is undone: OnDisconnect runs, so
+// the access point does not show up while the monitor retries.
+func TestMonitorSetupFailureDisconnects(t *testing.T) {
+	f := newFake(t)
+	var mu sync.Mutex
+	var seen []string
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+		OnConnect: func(context.Context, *hostapd.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, "up")
+			if len(seen) == 1 {
+				return errors.New("no configurator")
+			}
+			return nil
+		},
+		OnDisconnect: func() { mu.Lock(); seen = append(seen, "down"); mu.Unlock() },
+	}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-m.Ready()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(seen, " ") != "up down up" {
+		t.Fatalf("a failed set-up, then a good one: %q", seen)
+	}
+}
+
 func TestMonitorCommandWhileDown(t *testing.T) {
 	m := &hostapd.Monitor{Iface: "wlan9", CtrlDir: t.TempDir(), LocalDir: t.TempDir()}
 	if _, err := m.Command(context.Background(), "PING"); !errors.Is(err, hostapd.ErrUnavailable) {

@@ -25,7 +25,8 @@ type Monitor struct {
 	// OnEvent receives every event, in order. It must not block for long:
 	// hostapd drops listeners whose socket fills up.
 	OnEvent func(Event)
-	// OnDisconnect runs when a connection ends.
+	// OnDisconnect runs when a connection ends, and when OnConnect failed
+	// (it may have marked hostapd up before it failed).
 	OnDisconnect func()
 	// ReconnectWait bounds how long Wait waits for hostapd to come back;
 	// zero means DefaultReconnectWait.
@@ -213,6 +214,9 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 	evConn.SetDeadline(time.Time{})
 	if m.OnConnect != nil {
 		if err := m.OnConnect(ctx, c); err != nil {
+			if m.OnDisconnect != nil {
+				m.OnDisconnect()
+			}
 			return false, fmt.Errorf("failed to set up after connecting: %w", err)
 		}
 	}
