@@ -653,3 +653,49 @@ func TestQueuedWaitsForReconnection(t *testing.T) {
 		}
 	}
 }
+
+// A passphrase of a device's own, asked for while trustjoin reconnects to
+// hostapd, waits for it the same way.
+func TestIssuePassphraseWaitsForReconnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		back error
+	}{
+		{name: "back in time"},
+		{name: "not back", back: hostapd.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, time.Second)
+			r.e.Detach("wlan0")
+			rc := &reconnecting{Ctrl: r.c, back: make(chan error, 1)}
+			r.e.SetCtrl("wlan0", rc)
+			type result struct {
+				iss dpp.Issued
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				iss, err := r.e.IssuePassphrase(context.Background(), "d-printer", 20)
+				done <- result{iss, err}
+			}()
+			select {
+			case res := <-done:
+				t.Fatalf("answered while hostapd was away: %v", res.err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			if tc.back == nil {
+				if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rc.back <- tc.back
+			res := <-done
+			switch {
+			case tc.back == nil && (res.err != nil || res.iss.Ifname != "wlan0"):
+				t.Fatalf("not issued after hostapd came back: %+v %v", res.iss.Ifname, res.err)
+			case tc.back != nil && !fault.Is(res.err, fault.Unavailable):
+				t.Fatalf("want refused as unavailable, got %v", res.err)
+			}
+		})
+	}
+}
