@@ -37,7 +37,7 @@ type Monitor struct {
 	// up is closed when a connection is set up, and replaced when it ends.
 	up chan struct{}
 	// waitUntil is how long Wait may wait for the next connection: the
-	// reconnection window after a loss (or Run's start), renewed when a
+	// reconnection window after a loss (or the monitor's start), renewed when a
 	// dial succeeds (hostapd is there, being set up).
 	waitUntil time.Time
 	ready     chan struct{}
