@@ -222,6 +222,10 @@ func TestRealHostapdOnboardingWaitsForReconnection(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the monitor did not notice hostapd gone")
 	}
+	// The loss is logged after OnDisconnect.
+	for until := time.Now().Add(10 * time.Second); !strings.Contains(logged.String(), "connection lost") && time.Now().Before(until); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if l := logged.String(); !strings.Contains(l, "connection refused") || strings.Contains(l, "does not answer PING") {
 		t.Fatalf("hostapd gone not noticed by its socket:\n%s", l)
 	}
