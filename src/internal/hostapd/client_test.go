@@ -3,6 +3,7 @@ package hostapd_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -433,6 +434,61 @@ func TestMonitorKeepsBusyHostapd(t *testing.T) {
 	case <-connects:
 		t.Fatal("the monitor reconnected to a busy hostapd")
 	default:
+	}
+}
+
+// A hostapd that dies with trustjoin's PING unanswered in its socket is
+// noticed by its socket at the next check, not after the long wait a busy
+// one is given: whether it removed its socket (exit), left it bound by
+// nobody (killed) or a new hostapd replaced it (restart).
+func TestMonitorNoticesDeathWithPINGPending(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		die  func(f *fakeHostapd)
+		want string
+	}{
+		{"exited", func(f *fakeHostapd) { f.close() }, "socket is gone"},
+		{"killed", func(f *fakeHostapd) {
+			f.mu.Lock()
+			f.conn.Close()
+			f.mu.Unlock()
+		}, "nobody reads"},
+		{"restarted", func(f *fakeHostapd) { f.restart() }, "was replaced"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			pinged := make(chan struct{})
+			var once sync.Once
+			f.mu.Lock()
+			f.before = func(cmd string, _ *net.UnixAddr) {
+				if cmd == "PING" {
+					once.Do(func() { close(pinged) })
+				}
+			}
+			f.mu.Unlock()
+			lost := make(chan struct{}, 10)
+			var logged lockedBuffer
+			m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+				Log:          slog.New(slog.NewTextHandler(&logged, nil)),
+				OnDisconnect: func() { lost <- struct{}{} }}
+			stop := runMonitor(t, m)
+			defer stop()
+			<-m.Ready()
+			// hostapd takes the PING and dies before answering.
+			f.mu.Lock()
+			f.silent = true
+			f.mu.Unlock()
+			<-pinged
+			tc.die(f)
+			// Well within deadAfter (20 s): the check runs every second.
+			waitLost(t, lost)
+			for until := time.Now().Add(5 * time.Second); !strings.Contains(logged.String(), "connection lost") && time.Now().Before(until); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(logged.String(), tc.want) {
+				t.Fatalf("want the loss put as %q:\n%s", tc.want, logged.String())
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -58,7 +59,8 @@ const retryEvery = 250 * time.Millisecond
 // pingEvery is how often a quiet connection is checked, and deadAfter how
 // long hostapd may stay silent before it counts as gone. A hostapd that
 // exited or restarted is noticed sooner, by the PING's write failing (its
-// socket is closed); deadAfter only judges one that is there but silent,
+// socket is closed) or, with a PING unanswered, by its socket each second
+// (stillThere); deadAfter only judges one that is there but silent,
 // and that is usually busy: it blocks while it derives every passphrase
 // of a PSK file (PBKDF2, 4096 rounds each) on RELOAD_WPA_PSK, which the
 // onboarding engine allows 20 s on a slow router with many devices, and
@@ -200,6 +202,12 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 	if err != nil {
 		return connected, err
 	}
+	sock := filepath.Join(m.CtrlDir, m.Iface)
+	// The socket this connection is to, to tell a restarted hostapd's.
+	was, err := os.Stat(sock)
+	if err != nil {
+		return connected, fmt.Errorf("hostapd: %s: %w: %v", m.Iface, ErrUnavailable, err)
+	}
 	defer func() { evConn.Close(); os.Remove(evLocal) }()
 	actx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	r, err := request(actx, evConn, m.Iface, "ATTACH")
@@ -275,6 +283,11 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 				if time.Since(pinged) > deadAfter {
 					return true, errors.New("hostapd does not answer PING")
 				}
+				// A PING that reached hostapd's socket as hostapd
+				// died is lost without an error: ask the socket.
+				if err := stillThere(sock, was); err != nil {
+					return true, err
+				}
 				continue
 			}
 			// PING on the event socket itself: a restarted hostapd does
@@ -290,4 +303,28 @@ func (m *Monitor) session(ctx context.Context, log *slog.Logger) (connected bool
 			return connected, err
 		}
 	}
+}
+
+// stillThere tells whether the control socket at path is still the one
+// the connection was made to (was) and bound by a process: a hostapd that
+// exited removed it, a restarted one replaced it, a killed one left it
+// bound by nobody. Connecting asks without writing into hostapd's queue,
+// which a busy hostapd shares with every client (ten datagrams by
+// default): PINGs piled up there would hold up trustjoin's own commands.
+func stillThere(path string, was os.FileInfo) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("hostapd's control socket is gone: %w", err)
+	}
+	// The inode number of a removed socket may be taken by the next one
+	// at once; the time it was made tells them apart.
+	if !os.SameFile(fi, was) || !fi.ModTime().Equal(was.ModTime()) {
+		return errors.New("hostapd's control socket was replaced (hostapd restarted)")
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("nobody reads hostapd's control socket: %w", err)
+	}
+	c.Close()
+	return nil
 }
