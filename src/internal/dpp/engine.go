@@ -235,9 +235,14 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 		return err
 	}
 	freq, _ := strconv.Atoi(hostapd.ParseKV(status)["freq"])
-	// A PSK file written while hostapd was down must take effect now.
-	if _, err := reloadPSK(ctx, c); err != nil {
-		e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
+	// A PSK file written while trustjoin could not tell hostapd must take
+	// effect now; one hostapd has as it is stays as it is (a reconnection
+	// to a hostapd that was only busy: a reload would disconnect every
+	// station still connecting).
+	if !b.psk.Known(ifname) {
+		if _, err := reloadPSK(ctx, c, b); err != nil {
+			e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
+		}
 	}
 	b.mu.Lock()
 	prev := b.configurator
@@ -839,7 +844,7 @@ func (e *Engine) fail(j *job, msg, hint string) {
 func (e *Engine) giveUp(b *bss, j *job, why string) {
 	if !j.configured {
 		if err := b.psk.Remove(j.keyID); err == nil {
-			reloadPSK(context.Background(), b.ctrl)
+			reloadPSK(context.Background(), b.ctrl, b)
 		}
 	}
 	e.o.Devices.Failed(j.deviceID, j.keyID, j.configured, why)
@@ -868,7 +873,7 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	if err := b.psk.Set(j.keyID, j.vlan, pass); err != nil {
 		return err
 	}
-	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
+	if _, err := reloadPSK(ctx, b.ctrl, b); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -985,7 +990,6 @@ func failure(ev hostapd.Event) error {
 // file (PBKDF2) on reload, seconds on a slow router with many devices.
 const reloadTimeout = 20 * time.Second
 
-// reloadPSK has hostapd re-read its PSK file.
 // secret is what b's PSK file and DPP get for a device's passphrase. With
 // conf=sta-psk it is the PSK derived once here for the access point's SSID:
 // hostapd uses a PSK line as it is, where a passphrase line costs it one
@@ -1021,8 +1025,15 @@ func (e *Engine) derive(b *bss, ssid string) bool {
 	return shared
 }
 
-func reloadPSK(ctx context.Context, c Ctrl) (string, error) {
+// reloadPSK has hostapd re-read b's PSK file, and b's file remembers what
+// hostapd was told (Attach reloads only a file that changed since).
+func reloadPSK(ctx context.Context, c Ctrl, b *bss) (string, error) {
+	sum, serr := b.psk.Sum()
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
-	return c.Command(ctx, "RELOAD_WPA_PSK")
+	r, err := c.Command(ctx, "RELOAD_WPA_PSK")
+	if err == nil && serr == nil {
+		b.psk.Told(b.ifname, sum)
+	}
+	return r, err
 }

@@ -42,7 +42,7 @@ func (e *Engine) IssuePassphrase(ctx context.Context, keyID string, vlan int) (I
 	if err := b.psk.Set(keyID, vlan, pass); err != nil {
 		return Issued{}, err
 	}
-	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
+	if _, err := reloadPSK(ctx, b.ctrl, b); err != nil {
 		// hostapd re-reads the file when it comes back.
 		e.log.Warn("hostapd did not reload PSKs after issuing a passphrase", "iface", b.ifname, "err", err)
 	}
