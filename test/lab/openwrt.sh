@@ -97,6 +97,20 @@ owrt_boot() {
 	# 24.10's and 23.05's mac80211.sh ask iwinfo for the phy at the radio's
 	# path; OpenWrt's iwinfo is not in the archives: the lab's stand-in.
 	[ "$LAB_RELEASE" = main ] || install -D -m 0755 "$LAB_SRC/test/lab/openwrt/iwinfo" "$OWRT/usr/bin/iwinfo"
+	# 24.10's and 23.05's shell handler run by main's ucode wireless glue,
+	# which kills a handler still running after 30 s and sets the radio up
+	# again (three times); 24.10's netifd (C) gave a setup all the time it
+	# took. The shell handler can take 30 s and more in the emulated VM
+	# under load (seconds on a router): the radio was set up again and
+	# again, 30 s apart, hostapd restarted each time. As 24.10's netifd:
+	# no limit short of the scenario's own.
+	[ "$LAB_RELEASE" = main ] ||
+		sed -i 's/^const DEFAULT_SCRIPT_TIMEOUT = 30 \* 1000;$/const DEFAULT_SCRIPT_TIMEOUT = 600 * 1000;/' "$OWRT/lib/netifd/wireless-device.uc"
+	grep -q '^const DEFAULT_SCRIPT_TIMEOUT = 30 \* 1000;$' "$OWRT/lib/netifd/wireless-device.uc" && [ "$LAB_RELEASE" != main ] &&
+		fail "could not lift the wireless handler's 30 s limit in lib/netifd/wireless-device.uc"
+	# netifd at debug level: the wireless glue's "run setup", "complete
+	# setup" and process checks in netifd.log (where a radio's setup goes).
+	sed -i 's|procd_set_param command /sbin/netifd$|procd_set_param command /sbin/netifd -l 4|' "$OWRT/etc/init.d/network"
 	python3 "$LAB_SRC/test/lab/openwrt/syslog.py" /dev/log "$LAB_OUT" 2>>"$LAB_OUT/syslog-errors.log" &
 	lab_wait 60 test -f "$LAB_OUT/syslog.ready" || fail "the lab's syslog did not start"
 	owrt ubusd > "$LAB_OUT/ubusd.log" 2>&1 &

@@ -1,6 +1,12 @@
 package openwrttest
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -248,5 +254,113 @@ echo "== end2"
 				t.Errorf("after opkg remove: %s", l)
 			}
 		})
+	}
+}
+
+// TestHostapdSwap: the householder replaces OpenWrt's basic hostapd with a
+// full one (`opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls`,
+// as trustjoin's fix says) and trustjoin's access points get per_sta_vif
+// and a Wi-Fi reload without hand work; the reverse takes it away again.
+// Nothing is written or reloaded when nothing changed: a restart of the
+// daemon, the script run by hand, another package installed. The wpad
+// packages are stand-ins with the real ones' names, Provides and Conflicts
+// but no files (the daemon goes by the package database); /sbin/wifi is
+// wrapped to record that it was called (netifd is not running here).
+func TestHostapdSwap(t *testing.T) {
+	for _, rel := range releases {
+		rel := rel
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			root := newRoot(t, rel, "2g 5g", "household1")
+			basics := "wpad-basic-mbedtls, wpad-basic-openssl, wpad-basic-wolfssl, wpad-mini"
+			fakeIPK(t, root, "wpad-mbedtls", "Provides: hostapd, wpa-supplicant\nConflicts: "+basics+"\n")
+			fakeIPK(t, root, "wpad-basic-mbedtls", "Provides: hostapd, wpa-supplicant\nConflicts: wpad-mbedtls, wpad-openssl, wpad-wolfssl\n")
+			fakeIPK(t, root, "tcpdump", "")
+			out := sh(t, root, `
+mv /sbin/wifi /sbin/wifi.real
+printf '#!/bin/sh\necho "wifi $*" >> /tmp/wifi.log\nexec /sbin/wifi.real "$@"\n' > /sbin/wifi
+chmod 0755 /sbin/wifi
+opkg install /root/trustjoin-1.ipk
+`+waitReady+`
+psv() { uci show wireless | grep -c "per_sta_vif='1'"; }
+reloads() { grep -c "^wifi reload" /tmp/wifi.log 2>/dev/null || echo 0; }
+echo "== basic"; psv; reloads
+opkg remove wpad-basic-mbedtls >/dev/null && opkg install /root/wpad-mbedtls.ipk >/dev/null
+until_ok '[ "$(psv)" = 2 ] && [ "$(reloads)" = 1 ]'
+echo "== full"; psv; reloads
+uci show wireless | grep per_sta_vif
+w=$(stat -c '%i %y' /etc/config/wireless)
+pid=$(pid_of); /etc/init.d/trustjoin restart
+until_ok '[ -n "$(pid_of)" ] && [ "$(pid_of)" != '$pid' ]'
+`+waitReady+`
+/usr/libexec/trustjoin/hostapd-vlans reload
+opkg install /root/tcpdump.ipk >/dev/null
+pid=$(pid_of); /etc/init.d/trustjoin restart
+until_ok '[ -n "$(pid_of)" ] && [ "$(pid_of)" != '$pid' ]'
+`+waitReady+`
+echo "== unchanged"; [ "$(stat -c '%i %y' /etc/config/wireless)" = "$w" ] && echo same || echo "written: $w -> $(stat -c '%i %y' /etc/config/wireless)"; reloads
+opkg remove wpad-mbedtls >/dev/null && opkg install /root/wpad-basic-mbedtls.ipk >/dev/null
+until_ok '[ "$(psv)" = 0 ] && [ "$(reloads)" = 2 ]'
+echo "== basic again"; psv; reloads
+echo "== status"; trustjoin status | grep -c "no dynamic VLANs"
+echo "== end"
+`)
+			bad := false
+			for _, c := range []struct{ section, want string }{
+				{"basic", "0\n0\n"},
+				{"full", "2\n1\n"},
+				{"unchanged", "same\n1\n"},
+				{"basic again", "0\n2\n"},
+				{"status", "1\n"},
+			} {
+				if got := between(out, c.section); !strings.HasPrefix(got, c.want) {
+					t.Errorf("%s: per_sta_vif on / wifi reloads %q, want %q", c.section, got, c.want)
+					bad = true
+				}
+			}
+			if bad {
+				t.Log(out)
+			}
+		})
+	}
+}
+
+// fakeIPK writes /root/NAME.ipk into the root: a package with no files and
+// the given extra control fields, with OpenWrt's default maintainer scripts.
+func fakeIPK(t *testing.T, root, name, fields string) {
+	t.Helper()
+	targz := func(files map[string]string) []byte {
+		var b bytes.Buffer
+		z := gzip.NewWriter(&b)
+		w := tar.NewWriter(z)
+		w.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
+		names := make([]string, 0, len(files))
+		for n := range files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			mode := int64(0o644)
+			if strings.HasPrefix(n, "./post") || strings.HasPrefix(n, "./pre") {
+				mode = 0o755
+			}
+			w.WriteHeader(&tar.Header{Name: n, Mode: mode, Size: int64(len(files[n])), Typeflag: tar.TypeReg})
+			w.Write([]byte(files[n]))
+		}
+		w.Close()
+		z.Close()
+		return b.Bytes()
+	}
+	control := "Package: " + name + "\nVersion: 1\nArchitecture: x86_64\n" + fields + "Installed-Size: 0\nDescription: a stand-in\n"
+	ipk := targz(map[string]string{
+		"./debian-binary": "2.0\n",
+		"./control.tar.gz": string(targz(map[string]string{
+			"./control":  control,
+			"./postinst": "#!/bin/sh\n[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0\n. ${IPKG_INSTROOT}/lib/functions.sh\ndefault_postinst $0 $@\n",
+		})),
+		"./data.tar.gz": string(targz(nil)),
+	})
+	if err := os.WriteFile(filepath.Join(root, "root", name+".ipk"), ipk, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

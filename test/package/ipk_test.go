@@ -228,6 +228,8 @@ func checkDaemonPackage(t *testing.T, p *ipk, arch string) {
 		"./etc/config/trustjoin":       0o600,
 		"./etc/init.d/trustjoin":       0o755,
 		"./usr/libexec/rpcd/trustjoin": 0o755,
+		// Run by the install script and by the daemon on a hostapd swap.
+		"./usr/libexec/trustjoin/hostapd-vlans": 0o755,
 		// Also what makes OpenWrt's dnsmasq run its DHCP script at all.
 		"./etc/hotplug.d/dhcp/50-trustjoin-mud": 0o755,
 		// The TR-069 data model for bbfdm (icwmp, USP agents) and easycwmp.

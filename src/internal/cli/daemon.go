@@ -137,6 +137,10 @@ func buildTasks(log *slog.Logger, cfg *config.Config, notify func(string), statu
 		return nil, fmt.Errorf("failed to set the mode of %s: %v", cfg.Main.RunDir, err)
 	}
 	tasks := []daemon.Task{daemon.NewWatchdog(log, notify)}
+	// per_sta_vif follows the hostapd installed (also while disabled: on a
+	// basic hostapd it would leave every station of the access point
+	// unbridged).
+	tasks = append(tasks, lifecycle.NewHostapdVLANs(log, lifecycle.HostapdVLANsScript))
 	reg, err := registry.Open(filepath.Join(cfg.Main.StateDir, "devices.json"), log)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/big"
@@ -122,6 +123,9 @@ const wildcard = "00:00:00:00:00:00"
 type PSKFile struct {
 	path string
 	mu   sync.Mutex
+	// told is, per access point, the file's contents (their hash) as its
+	// hostapd was last told to read them (Told).
+	told map[string][sha256.Size]byte
 }
 
 // Open returns the PSK file at path; it need not exist yet.
@@ -129,6 +133,44 @@ func Open(path string) *PSKFile { return &PSKFile{path: path} }
 
 // Path is the file's location, for hostapd's wpa_psk_file.
 func (f *PSKFile) Path() string { return f.path }
+
+// Sum is the hash of the file's contents (of nothing if it does not exist).
+func (f *PSKFile) Sum() ([sha256.Size]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := os.ReadFile(f.path)
+	if err != nil && !os.IsNotExist(err) {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// Told records that ifname's hostapd re-read the file (RELOAD_WPA_PSK
+// answered) when its contents were sum (taken before asking).
+func (f *PSKFile) Told(ifname string, sum [sha256.Size]byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.told == nil {
+		f.told = map[string][sha256.Size]byte{}
+	}
+	f.told[ifname] = sum
+}
+
+// Known reports whether ifname's hostapd has the file as it is now: it was
+// told to read these very contents, and a hostapd started since read them
+// at its start. A RELOAD_WPA_PSK then changes nothing but disconnects every
+// station still in the middle of connecting (hostapd drops a station with
+// no key yet as one whose passphrase went).
+func (f *PSKFile) Known(ifname string) bool {
+	sum, err := f.Sum()
+	if err != nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	told, ok := f.told[ifname]
+	return ok && told == sum
+}
 
 type line struct {
 	raw   string

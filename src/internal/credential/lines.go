@@ -170,12 +170,16 @@ func Sync(ctx context.Context, log *slog.Logger, aps []AccessPoint, want map[str
 		if r.err != nil || len(r.kept.Withdrawn)+len(r.kept.Moved) == 0 || ap.Ctrl == nil {
 			continue
 		}
+		sum, serr := ap.File.Sum()
 		rctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 		_, err := ap.Ctrl.Command(rctx, "RELOAD_WPA_PSK")
 		cancel()
 		if err != nil {
 			log.Warn("hostapd did not reload PSKs; it reads them when it comes back", "iface", ap.Ifname, "err", err)
 			continue
+		}
+		if serr == nil {
+			ap.File.Told(ap.Ifname, sum)
 		}
 		// The VLAN is chosen at association: a moved device reconnects.
 		done, flush := map[string]bool{}, false

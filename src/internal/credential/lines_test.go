@@ -116,3 +116,29 @@ func TestSyncDisconnectsOnlyWhoMust(t *testing.T) {
 		}
 	}
 }
+
+// A file's access points know its contents once their hostapd re-read it,
+// and no longer once it changes (what Attach reloads on reconnecting).
+func TestSyncRecordsWhatHostapdRead(t *testing.T) {
+	f := credential.Open(filepath.Join(t.TempDir(), "wlan0.psk"))
+	pass, _ := credential.NewPassphrase()
+	f.SetMany([]credential.Entry{{KeyID: "d-1", VLAN: 20, Pass: pass}})
+	aps := []credential.AccessPoint{{Ifname: "wlan0", File: f, Ctrl: &ctrl{}}, {Ifname: "wlan1", File: f, Ctrl: nil}}
+	if f.Known("wlan0") {
+		t.Fatal("known before any hostapd was told")
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := credential.Sync(context.Background(), log, aps, map[string]credential.Want{"d-1": {}}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Known("wlan0") {
+		t.Error("wlan0's hostapd re-read the file, yet it is not known there")
+	}
+	if f.Known("wlan1") {
+		t.Error("wlan1's hostapd was never told, yet the file is known there")
+	}
+	f.Set("d-2", 20, pass)
+	if f.Known("wlan0") {
+		t.Error("the file changed after wlan0's hostapd read it, yet it is known there")
+	}
+}

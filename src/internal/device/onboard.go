@@ -116,7 +116,7 @@ func (o *Owner) Onboard(ctx context.Context, r OnboardRequest) (dpp.Request, err
 			return "onboarding by " + r.Method + " on " + ifname, nil
 		}
 	}
-	return o.o.Radio.Onboard(dpp.OnboardRequest{
+	return o.o.Radio.Onboard(ctx, dpp.OnboardRequest{
 		Method: r.Method, URI: u, Code: r.Code, Identifier: r.Identifier, Ifname: r.Ifname,
 		DeviceID: id, KeyID: keyID, VLAN: o.vlan(target),
 		Begin: func(ifname string) error {

@@ -83,7 +83,7 @@ type Change struct {
 // Radio is the onboarding engine (*dpp.Engine): the DPP protocol over each
 // access point's hostapd.
 type Radio interface {
-	Onboard(r dpp.OnboardRequest) (dpp.Request, error)
+	Onboard(ctx context.Context, r dpp.OnboardRequest) (dpp.Request, error)
 	IssuePassphrase(ctx context.Context, keyID string, vlan int) (dpp.Issued, error)
 	// Forget drops what hostapd holds for a device that is gone.
 	Forget(ctx context.Context, deviceID string)

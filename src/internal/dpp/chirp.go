@@ -151,7 +151,7 @@ func (e *Engine) armChirps(ctx context.Context, b *bss, c Ctrl) error {
 	if armed == 0 {
 		return nil
 	}
-	reloadPSK(ctx, c)
+	reloadPSK(ctx, c, b)
 	if _, err := c.Command(ctx, "DPP_LISTEN "+strconv.Itoa(freq)); err != nil {
 		return fmt.Errorf("failed to listen for pre-authorised devices: %w", err)
 	}

@@ -25,6 +25,15 @@ type Ctrl interface {
 	Command(ctx context.Context, cmd string) (string, error)
 }
 
+// A waiter is a Ctrl that can wait, bounded, for hostapd to come back
+// while it is being reconnected to (*hostapd.Monitor.Wait). A request
+// finding its access point so is held until it is back, instead of
+// refused: a busy hostapd that missed a PING is back within a second or
+// two.
+type waiter interface {
+	Wait(ctx context.Context) error
+}
+
 // Devices is what the engine tells about devices: the device owner
 // (package device) implements it and decides what each event means for the
 // device's standing. Calls come from hostapd's event stream and the
@@ -226,9 +235,14 @@ func (e *Engine) Attach(ctx context.Context, ifname string, c Ctrl) error {
 		return err
 	}
 	freq, _ := strconv.Atoi(hostapd.ParseKV(status)["freq"])
-	// A PSK file written while hostapd was down must take effect now.
-	if _, err := reloadPSK(ctx, c); err != nil {
-		e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
+	// A PSK file written while trustjoin could not tell hostapd must take
+	// effect now; one hostapd has as it is stays as it is (a reconnection
+	// to a hostapd that was only busy: a reload would disconnect every
+	// station still connecting).
+	if !b.psk.Known(ifname) {
+		if _, err := reloadPSK(ctx, c, b); err != nil {
+			e.log.Warn("failed to reload PSKs", "iface", ifname, "err", err)
+		}
 	}
 	b.mu.Lock()
 	prev := b.configurator
@@ -362,8 +376,63 @@ func (e *Engine) get(ifname string) *bss {
 }
 
 // pick returns the requested access point, or the first attached one with
-// DPP.
-func (e *Engine) pick(ifname string) (*bss, error) {
+// DPP. When none can take the request because access points are being
+// reconnected to, it waits for them (each boundedly, see waiter) and
+// picks again.
+func (e *Engine) pick(ctx context.Context, ifname string) (*bss, error) {
+	b, err := e.choose(ifname)
+	if err == nil {
+		return b, nil
+	}
+	for _, d := range e.detached(ifname) {
+		if !e.waitUp(ctx, d) {
+			continue
+		}
+		if b, err := e.choose(ifname); err == nil {
+			return b, nil
+		}
+	}
+	return e.choose(ifname)
+}
+
+// detached lists the access points pick could take that are not attached:
+// ifname, or any when ifname is empty.
+func (e *Engine) detached(ifname string) []*bss {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*bss
+	for _, n := range e.order {
+		b := e.bss[n]
+		if ifname != "" && n != ifname {
+			continue
+		}
+		b.mu.Lock()
+		if !b.attached {
+			out = append(out, b)
+		}
+		b.mu.Unlock()
+	}
+	return out
+}
+
+// waitUp waits, if b's hostapd control can, for it to be connected and
+// set up, and tells whether it is.
+func (e *Engine) waitUp(ctx context.Context, b *bss) bool {
+	e.mu.Lock()
+	w, ok := b.ctrl.(waiter)
+	e.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if err := w.Wait(ctx); err != nil {
+		e.log.Debug("the access point did not come back", "iface", b.ifname, "err", err)
+		return false
+	}
+	return true
+}
+
+// choose is pick without waiting.
+func (e *Engine) choose(ifname string) (*bss, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ifname != "" {
@@ -383,12 +452,17 @@ func (e *Engine) pick(ifname string) (*bss, error) {
 	return nil, last
 }
 
+// notUp says an access point's hostapd is not there (after any wait).
+func notUp(ifname string) string {
+	return "the access point " + ifname + " is not up (hostapd is not running or restarting)"
+}
+
 func usable(b *bss) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case !b.attached:
-		return fault.New(fault.Unavailable, "the access point %s is not up (hostapd is not running or restarting)", b.ifname)
+		return fault.New(fault.Unavailable, "%s", notUp(b.ifname))
 	case !b.dpp.Supported:
 		return fault.New(fault.Unavailable, "the access point %s has no Wi-Fi Easy Connect (DPP): install wpad-openssl or wpad-mbedtls", b.ifname)
 	case noPSK(b.keyMgmt):
@@ -592,8 +666,9 @@ func CheckPKEX(code, ident string) error {
 }
 
 // Onboard checks a request and queues it on its access point. The request
-// runs in the background; Progress follows it.
-func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
+// runs in the background; Progress follows it. An access point being
+// reconnected to is waited for, within ctx (see pick).
+func (e *Engine) Onboard(ctx context.Context, r OnboardRequest) (Request, error) {
 	j := &job{method: r.Method, uri: r.URI, code: r.Code, ident: r.Identifier, deviceID: r.DeviceID, keyID: r.KeyID, vlan: r.VLAN}
 	switch r.Method {
 	case "qr":
@@ -607,7 +682,7 @@ func (e *Engine) Onboard(r OnboardRequest) (Request, error) {
 	default:
 		return Request{}, fault.New(fault.Invalid, "method must be qr or pkex")
 	}
-	b, err := e.pick(r.Ifname)
+	b, err := e.pick(ctx, r.Ifname)
 	if err != nil {
 		return Request{}, err
 	}
@@ -769,7 +844,7 @@ func (e *Engine) fail(j *job, msg, hint string) {
 func (e *Engine) giveUp(b *bss, j *job, why string) {
 	if !j.configured {
 		if err := b.psk.Remove(j.keyID); err == nil {
-			reloadPSK(context.Background(), b.ctrl)
+			reloadPSK(context.Background(), b.ctrl, b)
 		}
 	}
 	e.o.Devices.Failed(j.deviceID, j.keyID, j.configured, why)
@@ -779,6 +854,14 @@ func (e *Engine) giveUp(b *bss, j *job, why string) {
 // outcome. The device's credential is in the PSK file before the exchange
 // starts, so it can connect the moment it is configured.
 func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
+	// hostapd may have been lost since the request was queued (or while
+	// the exchange before it ran): it gets the same wait as a new request.
+	if _, ok := b.ctrl.(waiter); ok && !e.waitUp(ctx, b) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &outcome{msg: notUp(b.ifname), hint: "check that the router's Wi-Fi is up and try again"}
+	}
 	pass, err := credential.NewPassphrase()
 	if err != nil {
 		return err
@@ -790,7 +873,7 @@ func (e *Engine) exchange(ctx context.Context, b *bss, j *job) error {
 	if err := b.psk.Set(j.keyID, j.vlan, pass); err != nil {
 		return err
 	}
-	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
+	if _, err := reloadPSK(ctx, b.ctrl, b); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -907,7 +990,6 @@ func failure(ev hostapd.Event) error {
 // file (PBKDF2) on reload, seconds on a slow router with many devices.
 const reloadTimeout = 20 * time.Second
 
-// reloadPSK has hostapd re-read its PSK file.
 // secret is what b's PSK file and DPP get for a device's passphrase. With
 // conf=sta-psk it is the PSK derived once here for the access point's SSID:
 // hostapd uses a PSK line as it is, where a passphrase line costs it one
@@ -943,8 +1025,15 @@ func (e *Engine) derive(b *bss, ssid string) bool {
 	return shared
 }
 
-func reloadPSK(ctx context.Context, c Ctrl) (string, error) {
+// reloadPSK has hostapd re-read b's PSK file, and b's file remembers what
+// hostapd was told (Attach reloads only a file that changed since).
+func reloadPSK(ctx context.Context, c Ctrl, b *bss) (string, error) {
+	sum, serr := b.psk.Sum()
 	ctx, cancel := context.WithTimeout(ctx, reloadTimeout)
 	defer cancel()
-	return c.Command(ctx, "RELOAD_WPA_PSK")
+	r, err := c.Command(ctx, "RELOAD_WPA_PSK")
+	if err == nil && serr == nil {
+		b.psk.Told(b.ifname, sum)
+	}
+	return r, err
 }

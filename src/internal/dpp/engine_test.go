@@ -325,8 +325,26 @@ func TestReattachRestoresConfigurator(t *testing.T) {
 	if len(adds) != 1 || adds[0] != "DPP_CONFIGURATOR_ADD key=30770201010420aabbcc" {
 		t.Fatalf("configurator not restored from its key: %q", adds)
 	}
-	if len(fresh.Sent("RELOAD_WPA_PSK")) == 0 {
-		t.Fatal("PSK file not reloaded after reconnecting")
+	// The file is as hostapd was last told: a reload would only disconnect
+	// the stations still connecting (seen in the lab: a reconnection to a
+	// busy hostapd, each reload dropping the devices coming back).
+	if n := len(fresh.Sent("RELOAD_WPA_PSK")); n != 0 {
+		t.Fatalf("PSK file reloaded %d times after reconnecting, unchanged", n)
+	}
+	// Written while hostapd could not be told: the next connection tells it.
+	p, err := credential.NewPassphrase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.psk.Set("d-0000feed", 20, p); err != nil {
+		t.Fatal(err)
+	}
+	again := dpptest.NewCtrl()
+	if err := r.e.Attach(context.Background(), "wlan0", again); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Sent("RELOAD_WPA_PSK")) != 1 {
+		t.Fatal("PSK file written while hostapd was away not reloaded after reconnecting")
 	}
 }
 
@@ -505,6 +523,196 @@ func TestNoPSKAccessPoint(t *testing.T) {
 			}
 			if n := len(r.c.Sent("DPP_AUTH_INIT")); n != 0 {
 				t.Errorf("the exchange went to the access point without WPA-PSK")
+			}
+		})
+	}
+}
+
+// reconnecting is an access point whose hostapd trustjoin is reconnecting
+// to, as its monitor shows it: commands fail at once, and Wait holds until
+// the test brings hostapd back (after Attach, as the monitor does) or
+// gives up.
+type reconnecting struct {
+	*dpptest.Ctrl
+	back chan error
+	mu   sync.Mutex
+	up   bool
+}
+
+func (r *reconnecting) Command(ctx context.Context, cmd string) (string, error) {
+	r.mu.Lock()
+	up := r.up
+	r.mu.Unlock()
+	if !up {
+		return "", hostapd.ErrUnavailable
+	}
+	return r.Ctrl.Command(ctx, cmd)
+}
+
+func (r *reconnecting) Wait(ctx context.Context) error {
+	r.mu.Lock()
+	up := r.up
+	r.mu.Unlock()
+	if up {
+		return nil
+	}
+	select {
+	case err := <-r.back:
+		r.mu.Lock()
+		r.up = err == nil
+		r.mu.Unlock()
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A request that arrives while trustjoin reconnects to hostapd (it missed
+// a PING while busy) waits for it and goes ahead; if hostapd does not come
+// back, or the request's context ends first, it is refused as not up.
+func TestOnboardWaitsForReconnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// back: hostapd is back (nil) or the wait fails with it; nil
+		// channel: the request's context ends first.
+		back     chan error
+		backErr  error
+		accepted bool
+	}{
+		{name: "back in time", back: make(chan error, 1), accepted: true},
+		{name: "not back", back: make(chan error, 1), backErr: hostapd.ErrUnavailable},
+		{name: "request gives up", back: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 5*time.Second)
+			r.e.Detach("wlan0")
+			rc := &reconnecting{Ctrl: r.c, back: tc.back}
+			r.e.SetCtrl("wlan0", rc)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if tc.back == nil {
+				ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+			}
+			defer cancel()
+			type result struct {
+				req dpp.Request
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				req, err := r.o.Onboard(ctx, device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Camera", By: device.Householder})
+				done <- result{req, err}
+			}()
+			if tc.back != nil {
+				select {
+				case res := <-done:
+					t.Fatalf("answered while hostapd was away: %+v %v", res.req, res.err)
+				case <-time.After(200 * time.Millisecond):
+				}
+				if tc.backErr == nil {
+					if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tc.back <- tc.backErr
+			}
+			res := <-done
+			if !tc.accepted {
+				if !fault.Is(res.err, fault.Unavailable) || !strings.Contains(res.err.Error(), "wlan0 is not up") {
+					t.Fatalf("want refused as not up, got %+v %v", res.req, res.err)
+				}
+				if n := r.reg.List(); len(n) != 0 {
+					t.Fatalf("a refused request left devices: %+v", n)
+				}
+				return
+			}
+			if res.err != nil {
+				t.Fatalf("refused: %v", res.err)
+			}
+			// The exchange goes ahead.
+			r.wait(t, res.req.ID, "running")
+			for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A request queued behind another exchange, whose hostapd is lost before
+// its turn, waits for it to come back rather than failing on its first
+// command.
+func TestQueuedWaitsForReconnection(t *testing.T) {
+	r := newRig(t, time.Minute)
+	first, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "First"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, first.ID, "running")
+	second, err := r.onboard(device.OnboardRequest{Method: "qr", URI: testURI(t), Name: "Second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(r.c.Sent("DPP_AUTH_INIT")) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.e.Detach("wlan0")
+	rc := &reconnecting{Ctrl: r.c, back: make(chan error, 1)}
+	r.e.SetCtrl("wlan0", rc)
+	if err := r.e.Cancel(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, second.ID, "running")
+	if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+		t.Fatal(err)
+	}
+	rc.back <- nil
+	for until := time.Now().Add(5 * time.Second); len(r.c.Sent("DPP_AUTH_INIT")) < 2; time.Sleep(5 * time.Millisecond) {
+		if p, _ := r.e.Progress(second.ID); p.State == "failed" || time.Now().After(until) {
+			t.Fatalf("the second exchange did not start: %+v", p)
+		}
+	}
+}
+
+// A passphrase of a device's own, asked for while trustjoin reconnects to
+// hostapd, waits for it the same way.
+func TestIssuePassphraseWaitsForReconnection(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		back error
+	}{
+		{name: "back in time"},
+		{name: "not back", back: hostapd.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, time.Second)
+			r.e.Detach("wlan0")
+			rc := &reconnecting{Ctrl: r.c, back: make(chan error, 1)}
+			r.e.SetCtrl("wlan0", rc)
+			type result struct {
+				iss dpp.Issued
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				iss, err := r.e.IssuePassphrase(context.Background(), "d-printer", 20)
+				done <- result{iss, err}
+			}()
+			select {
+			case res := <-done:
+				t.Fatalf("answered while hostapd was away: %v", res.err)
+			case <-time.After(200 * time.Millisecond):
+			}
+			if tc.back == nil {
+				if err := r.e.Attach(context.Background(), "wlan0", r.c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rc.back <- tc.back
+			res := <-done
+			switch {
+			case tc.back == nil && (res.err != nil || res.iss.Ifname != "wlan0"):
+				t.Fatalf("not issued after hostapd came back: %+v %v", res.iss.Ifname, res.err)
+			case tc.back != nil && !fault.Is(res.err, fault.Unavailable):
+				t.Fatalf("want refused as unavailable, got %v", res.err)
 			}
 		})
 	}

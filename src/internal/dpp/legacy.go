@@ -19,20 +19,19 @@ type Issued struct {
 // access point need not have DPP, but the passphrase works only where
 // WPA2-PSK is offered (wpa_psk_file has no SAE). It is returned this once
 // and kept nowhere but the PSK file.
+//
+// With no access point up, those being reconnected to are waited for, as
+// for an onboarding (see pick).
 func (e *Engine) IssuePassphrase(ctx context.Context, keyID string, vlan int) (Issued, error) {
-	var b *bss
-	e.mu.Lock()
-	for _, n := range e.order {
-		c := e.bss[n]
-		c.mu.Lock()
-		up := c.attached
-		c.mu.Unlock()
-		if up {
-			b = c
+	b := e.firstUp()
+	for _, d := range e.detached("") {
+		if b != nil {
 			break
 		}
+		if e.waitUp(ctx, d) {
+			b = e.firstUp()
+		}
 	}
-	e.mu.Unlock()
 	if b == nil {
 		return Issued{}, fault.New(fault.Unavailable, "no access point is up (is hostapd running?)")
 	}
@@ -43,7 +42,7 @@ func (e *Engine) IssuePassphrase(ctx context.Context, keyID string, vlan int) (I
 	if err := b.psk.Set(keyID, vlan, pass); err != nil {
 		return Issued{}, err
 	}
-	if _, err := reloadPSK(ctx, b.ctrl); err != nil {
+	if _, err := reloadPSK(ctx, b.ctrl, b); err != nil {
 		// hostapd re-reads the file when it comes back.
 		e.log.Warn("hostapd did not reload PSKs after issuing a passphrase", "iface", b.ifname, "err", err)
 	}
@@ -51,4 +50,20 @@ func (e *Engine) IssuePassphrase(ctx context.Context, keyID string, vlan int) (I
 	ssid := b.ssid
 	b.mu.Unlock()
 	return Issued{Ifname: b.ifname, SSID: ssid, Passphrase: pass}, nil
+}
+
+// firstUp is the first attached access point, or nil.
+func (e *Engine) firstUp() *bss {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range e.order {
+		c := e.bss[n]
+		c.mu.Lock()
+		up := c.attached
+		c.mu.Unlock()
+		if up {
+			return c
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package hostapd_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -297,6 +298,226 @@ func TestMonitorRecoversFromRestart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no events after reconnection")
 		}
+	}
+}
+
+// A request that arrives while hostapd is being reconnected to waits for
+// it (Wait) and finds it set up; one whose hostapd does not come back is
+// refused when the reconnection window ends, and later ones at once.
+func TestMonitorWait(t *testing.T) {
+	f := newFake(t)
+	lost := make(chan struct{}, 10)
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(), ReconnectWait: time.Minute,
+		OnDisconnect: func() { lost <- struct{}{} }}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-m.Ready()
+	if err := m.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait on a connected hostapd: %v", err)
+	}
+
+	// hostapd goes away; a request comes; hostapd comes back.
+	f.close()
+	waitLost(t, lost)
+	waited := make(chan error, 1)
+	go func() { waited <- m.Wait(context.Background()) }()
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned while hostapd was away: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	f.listen()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("Wait after hostapd came back: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return after hostapd came back")
+	}
+	// Set up when Wait returns: a command goes through at once.
+	if _, err := m.Command(context.Background(), "PING"); err != nil {
+		t.Fatalf("command after Wait: %v", err)
+	}
+
+	// The request's context ends the wait.
+	f.close()
+	waitLost(t, lost)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.Wait(ctx); !errors.Is(err, hostapd.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want the request's deadline, as ErrUnavailable, got %v", err)
+	}
+}
+
+func TestMonitorWaitGivesUp(t *testing.T) {
+	// No hostapd at all (no socket): the window opened at Run's start.
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: t.TempDir(), LocalDir: t.TempDir(), ReconnectWait: 300 * time.Millisecond}
+	stop := runMonitor(t, m)
+	defer stop()
+	if err := m.Wait(context.Background()); !errors.Is(err, hostapd.ErrUnavailable) || !strings.Contains(err.Error(), "not back within 300ms") {
+		t.Fatalf("want ErrUnavailable at the window's end, got %v", err)
+	}
+	// Past the window, hostapd counts as down: refused at once, before
+	// this shorter deadline (a wait would end with it).
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := m.Wait(ctx); !errors.Is(err, hostapd.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want ErrUnavailable at once, got %v", err)
+	}
+}
+
+// runMonitor runs m until the returned stop.
+func runMonitor(t *testing.T, m *hostapd.Monitor) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// waitLost waits until the monitor has noticed hostapd gone.
+func waitLost(t *testing.T, lost <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the monitor did not notice hostapd gone")
+	}
+}
+
+// A hostapd busy for seconds (deriving a PSK file's passphrases, or
+// OpenWrt's removing a device's interfaces) answers the PING late: the
+// monitor keeps its connection, and so the events hostapd sends when it is
+// done, instead of reconnecting (it did after 5 s, and they were lost).
+func TestMonitorKeepsBusyHostapd(t *testing.T) {
+	f := newFake(t)
+	var once sync.Once
+	free := make(chan struct{})
+	f.mu.Lock()
+	f.before = func(cmd string, _ *net.UnixAddr) {
+		if cmd == "PING" {
+			once.Do(func() {
+				time.Sleep(7 * time.Second)
+				f.event("<3>AP-STA-CONNECTED 02:00:00:00:01:00 keyid=d-1")
+				close(free)
+			})
+		}
+	}
+	f.mu.Unlock()
+	connects := make(chan struct{}, 10)
+	events := make(chan hostapd.Event, 10)
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+		OnConnect: func(context.Context, *hostapd.Client) error { connects <- struct{}{}; return nil },
+		OnEvent:   func(ev hostapd.Event) { events <- ev },
+	}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-connects
+	<-free
+	select {
+	case ev := <-events:
+		if ev.Name != "AP-STA-CONNECTED" {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event hostapd sent when it was done was lost")
+	}
+	if err := m.Wait(context.Background()); err != nil {
+		t.Fatalf("not connected after hostapd was busy: %v", err)
+	}
+	select {
+	case <-connects:
+		t.Fatal("the monitor reconnected to a busy hostapd")
+	default:
+	}
+}
+
+// A hostapd that dies with trustjoin's PING unanswered in its socket is
+// noticed by its socket at the next check, not after the long wait a busy
+// one is given: whether it removed its socket (exit), left it bound by
+// nobody (killed) or a new hostapd replaced it (restart).
+func TestMonitorNoticesDeathWithPINGPending(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		die  func(f *fakeHostapd)
+		want string
+	}{
+		{"exited", func(f *fakeHostapd) { f.close() }, "socket is gone"},
+		{"killed", func(f *fakeHostapd) {
+			f.mu.Lock()
+			f.conn.Close()
+			f.mu.Unlock()
+		}, "nobody reads"},
+		{"restarted", func(f *fakeHostapd) { f.restart() }, "was replaced"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t)
+			pinged := make(chan struct{})
+			var once sync.Once
+			f.mu.Lock()
+			f.before = func(cmd string, _ *net.UnixAddr) {
+				if cmd == "PING" {
+					once.Do(func() { close(pinged) })
+				}
+			}
+			f.mu.Unlock()
+			lost := make(chan struct{}, 10)
+			var logged lockedBuffer
+			m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+				Log:          slog.New(slog.NewTextHandler(&logged, nil)),
+				OnDisconnect: func() { lost <- struct{}{} }}
+			stop := runMonitor(t, m)
+			defer stop()
+			<-m.Ready()
+			// hostapd takes the PING and dies before answering.
+			f.mu.Lock()
+			f.silent = true
+			f.mu.Unlock()
+			<-pinged
+			tc.die(f)
+			// Well within deadAfter (20 s): the check runs every second.
+			waitLost(t, lost)
+			for until := time.Now().Add(5 * time.Second); !strings.Contains(logged.String(), "connection lost") && time.Now().Before(until); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(logged.String(), tc.want) {
+				t.Fatalf("want the loss put as %q:\n%s", tc.want, logged.String())
+			}
+		})
+	}
+}
+
+// A set-up that fails half-way (the engine marks the access point up,
+// then cannot restore its configurator) is undone: OnDisconnect runs, so
+// the access point does not show up while the monitor retries.
+func TestMonitorSetupFailureDisconnects(t *testing.T) {
+	f := newFake(t)
+	var mu sync.Mutex
+	var seen []string
+	m := &hostapd.Monitor{Iface: "wlan0", CtrlDir: f.dir, LocalDir: t.TempDir(),
+		OnConnect: func(context.Context, *hostapd.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, "up")
+			if len(seen) == 1 {
+				return errors.New("no configurator")
+			}
+			return nil
+		},
+		OnDisconnect: func() { mu.Lock(); seen = append(seen, "down"); mu.Unlock() },
+	}
+	stop := runMonitor(t, m)
+	defer stop()
+	<-m.Ready()
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(seen, " ") != "up down up" {
+		t.Fatalf("a failed set-up, then a good one: %q", seen)
 	}
 }
 

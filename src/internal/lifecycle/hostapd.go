@@ -60,9 +60,9 @@ func (h *hostapdPackages) status() api.HostapdStatus {
 		return h.last
 	}
 	// The install left per_sta_vif out on the basic hostapd (it would
-	// have left every station unbridged): the householder sets it by
-	// hand, which touches nothing else.
-	const then = ", then set per_sta_vif '1' on trustjoin's access points in /etc/config/wireless (the install leaves it out on a basic hostapd) and run wifi reload"
+	// have left every station unbridged); HostapdVLANs sets it once the
+	// full variant is in.
+	const then = "; trustjoin then sets per_sta_vif on its access points and reloads Wi-Fi"
 	fix := fmt.Sprintf("install a full hostapd variant: opkg remove %s && opkg install %s", pkg, fullVariant(pkg)) + then
 	if apk {
 		fix = fmt.Sprintf("install a full hostapd variant: apk del %s && apk add %s", pkg, fullVariant(pkg)) + then

@@ -20,14 +20,14 @@ func TestBasicHostapd(t *testing.T) {
 		{name: "OpenWrt's default", opkg: "Package: wpad-basic-mbedtls\nVersion: 1\nStatus: install user installed\n\nPackage: hostapd-common\nStatus: install user installed\n", want: api.HostapdStatus{
 			Package: "wpad-basic-mbedtls",
 			Problem: "wpad-basic-mbedtls has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments",
-			Fix:     "install a full hostapd variant: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls, then set per_sta_vif '1' on trustjoin's access points in /etc/config/wireless (the install leaves it out on a basic hostapd) and run wifi reload",
+			Fix:     "install a full hostapd variant: opkg remove wpad-basic-mbedtls && opkg install wpad-mbedtls; trustjoin then sets per_sta_vif on its access points and reloads Wi-Fi",
 		}},
 		{name: "full wpad", opkg: full},
 		{name: "basic removed", opkg: "Package: wpad-basic-mbedtls\nStatus: deinstall user not-installed\n"},
 		{name: "apk, mini", apk: "C:Q1abc\nP:hostapd-mini\nV:1\n\nP:ucode\n", want: api.HostapdStatus{
 			Package: "hostapd-mini",
 			Problem: "hostapd-mini has no dynamic VLANs (built without CONFIG_FULL_DYNAMIC_VLAN): devices are not put in their segments",
-			Fix:     "install a full hostapd variant: apk del hostapd-mini && apk add hostapd, then set per_sta_vif '1' on trustjoin's access points in /etc/config/wireless (the install leaves it out on a basic hostapd) and run wifi reload",
+			Fix:     "install a full hostapd variant: apk del hostapd-mini && apk add hostapd; trustjoin then sets per_sta_vif on its access points and reloads Wi-Fi",
 		}},
 		{name: "no package database"},
 	} {
