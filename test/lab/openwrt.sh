@@ -170,16 +170,36 @@ owrt_network() {
 	# this comes after /etc/config/wireless exists (done at boot, the
 	# wireless changes of trustjoin's install never reached netifd).
 	owrt /sbin/reload_config
+	# netifd's debug log (the wireless device's setup, teardown and process
+	# checks: "wireless: radio0: ..." in netifd.log). On a router it is
+	# network.globals.netifd_loglevel, read through validate_data, which
+	# the lab's procd lacks; so the default in the init script.
+	sed -i 's/netifd_loglevel:-2/netifd_loglevel:-4/' "$OWRT/etc/init.d/network"
 	owrt /etc/init.d/network start
 	owrt_wait 60 ubus list network.wireless || fail "netifd does not serve network.wireless"
 }
 
-# owrt_ap_up IFNAME: the access point IFNAME answers PING on its control
-# socket (hostapd_cli exits 0 without an answer too; see lab_hostapd_cli).
+# owrt_wifi_settled: netifd has no radio in a setup or teardown
+# (network.wireless status). netifd may run a radio's setup again right
+# after one (a change it saw meanwhile, such as the network's bridge made
+# anew), and each setup moves hostapd's configuration file aside while it
+# writes the next: an access point that answers is not yet a finished setup.
+owrt_wifi_settled() {
+	owrt ubus call network.wireless status 2>/dev/null | python3 -c '
+import json, sys
+radios = json.load(sys.stdin).values()
+sys.exit(0 if radios and not any(r.get("pending") for r in radios) else 1)'
+}
+
+# owrt_ap_up IFNAME: netifd's setup is over and the access point IFNAME
+# answers PING on its control socket (hostapd_cli exits 0 without an answer
+# too; see lab_hostapd_cli).
 owrt_ap_pong() { [ "$(LAB_AP=$1 lab_hostapd_cli ping)" = PONG ]; }
+owrt_ap_ready() { owrt_wifi_settled && owrt_ap_pong "$1"; }
 owrt_ap_up() {
 	local ifc=$1
-	lab_wait 90 owrt_ap_pong "$ifc" ||
+	# 180 s: on 24.10's and 23.05's scripts a setup took up to 95 s.
+	lab_wait 180 owrt_ap_ready "$ifc" ||
 		{ tail -n 30 "$LAB_OUT/netifd.log" "$LAB_OUT/hostapd.log" 2>/dev/null; fail "access point $ifc did not come up"; }
 }
 

@@ -5,10 +5,12 @@
 // file (less the options only OpenWrt's patched hostapd knows, each
 // logged), the way OpenWrt did before hostapd had ucode (the
 // access point's interface made first with iw, then `hostapd -B FILE`),
-// and returns its pid, which netifd watches. No live reconfiguration: every
-// config_set restarts that radio's hostapd (OpenWrt's reloads only what
-// changed). Runs inside the router's root; Debian's binary is mounted over
-// /usr/sbin/wpad there, so netifd sees the exe it expects.
+// and returns its pid, which netifd watches. No live reconfiguration: a
+// config_set with another configuration restarts that radio's hostapd
+// (OpenWrt's reloads only the parts that changed); one with the same
+// configuration leaves it running, as OpenWrt's does. Runs inside the router's
+// root; Debian's binary is mounted over /usr/sbin/wpad there, so netifd sees
+// the exe it expects.
 'use strict';
 
 import * as libubus from 'ubus';
@@ -20,7 +22,7 @@ const debug = getenv('LAB_HOSTAPD_DEBUG') == '1';
 
 uloop.init();
 let ubus = libubus.connect();
-let running = {}; // phy -> pid
+let running = {}; // phy -> { pid, config: the file it runs on }
 
 function say(msg)
 {
@@ -34,7 +36,7 @@ function alive(pid)
 
 function stop(phy)
 {
-	let pid = running[phy];
+	let pid = running[phy]?.pid;
 	delete running[phy];
 	if (!pid || !alive(pid))
 		return;
@@ -61,9 +63,9 @@ function first_interface(file)
 // snooping on the LAN bridge, written once the bridge exists) is lost.
 const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true, snoop_iface: true };
 
-// debian_copy: FILE without the OpenWrt-only lines, as FILE.debian; each
-// dropped line is logged.
-function debian_copy(file)
+// debian_config: FILE's text without the OpenWrt-only lines; each dropped
+// line is logged.
+function debian_config(file)
 {
 	let data = readfile(file);
 	if (!data)
@@ -77,19 +79,18 @@ function debian_copy(file)
 		}
 		push(out, line);
 	}
-	let copy = file + '.debian';
-	writefile(copy, join('\n', out));
-	return copy;
+	return join('\n', out);
 }
 
-function start(phy, file)
+// start: hostapd on PHY with CONFIG (debian_config's text), written next
+// to FILE as FILE.debian.
+function start(phy, file, config)
 {
 	let ifname = first_interface(file);
 	if (!ifname)
 		return null;
-	file = debian_copy(file);
-	if (!file)
-		return null;
+	file = file + '.debian';
+	writefile(file, config);
 	if (!stat(`/sys/class/net/${ifname}`))
 		system(`iw phy ${phy} interface add ${ifname} type __ap`);
 	let pidfile = `/var/run/hostapd-standin-${phy}.pid`;
@@ -114,7 +115,7 @@ function start(phy, file)
 		say(`hostapd on ${phy} wrote no pid file`);
 		return null;
 	}
-	running[phy] = pid;
+	running[phy] = { pid, config };
 	return pid;
 }
 
@@ -125,11 +126,26 @@ ubus.publish('hostapd', {
 			let phy = req.args.phy;
 			if (!phy)
 				return libubus.STATUS_INVALID_ARGUMENT;
+			let config = req.args.config ? debian_config(req.args.config) : null;
+			// The same configuration again: hostapd keeps running, as
+			// OpenWrt's changes nothing then. netifd sets the radio up
+			// again whenever the bridge of the access point's network
+			// is made anew (wireless-device.uc: a new ifindex is a
+			// configuration change), and a hostapd stopped takes its
+			// interface out of that bridge, which then goes; restarted
+			// on every call, that never ended (a setup every 2 to 10 s).
+			let cur = running[phy];
+			if (config && cur && cur.config == config && alive(cur.pid)) {
+				say(`config_set ${phy}: ${req.args.config} unchanged, hostapd ${cur.pid} keeps running`);
+				return { pid: cur.pid };
+			}
 			stop(phy);
 			if (!req.args.config)
 				return { pid: 0 };
 			say(`config_set ${phy}: ${req.args.config}`);
-			let pid = start(phy, req.args.config);
+			if (config == null)
+				return libubus.STATUS_UNKNOWN_ERROR;
+			let pid = start(phy, req.args.config, config);
 			if (!pid)
 				return libubus.STATUS_UNKNOWN_ERROR;
 			return { pid };
