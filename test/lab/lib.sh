@@ -125,15 +125,17 @@ lab_no_secret() {
 # OPTIONS: --sae (WPA2/WPA3 mixed), --psk-line LINE (a line in the PSK file
 # before hostapd starts, as if added by hand), --file SRC DST (a file put
 # in the router's root before trustjoin is installed), --no-wait (do not
-# wait for trustjoin to attach).
+# wait for trustjoin to attach), --ap-down (nor for the access point to come
+# up: the scenario expects it not to).
 lab_router() {
-	local enc="" lines=() wait=1 before files=()
+	local enc="" lines=() wait=1 up=1 before files=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--sae) enc=sae; shift ;;
 		--psk-line) lines+=("$2"); shift 2 ;;
 		--file) files+=("$2" "$3"); shift 3 ;;
 		--no-wait) wait=0; shift ;;
+		--ap-down) wait=0 up=0; shift ;;
 		*) break ;;
 		esac
 	done
@@ -158,7 +160,7 @@ lab_router() {
 	owrt /etc/init.d/trustjoin restart
 	owrt_tj_wait_ready "$before"
 	owrt_network
-	owrt_ap_up "$LAB_AP"
+	[ "$up" = 0 ] || owrt_ap_up "$LAB_AP"
 	# What OpenWrt's scripts wrote, for the record (it holds the shared
 	# password: the results folder is the test's, not the router's).
 	cp /tmp/run/hostapd-phy0.conf "$LAB_OUT/hostapd-phy0.conf" 2>/dev/null
