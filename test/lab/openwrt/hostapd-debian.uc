@@ -3,7 +3,8 @@
 // ucode. OpenWrt's wifi scripts write the configuration file and call
 // config_set as they do on a router; this starts Debian's hostapd on that
 // file (less the options only OpenWrt's patched hostapd knows and the
-// few 2.11 ones main's generator writes on 6 GHz, each logged), the way OpenWrt did before hostapd had ucode (the
+// few 2.11 ones main's generator writes on 6 GHz, and OpenWrt's random BSS
+// colour made a fixed one, each logged), the way OpenWrt did before hostapd had ucode (the
 // access point's interface made first with iw, then `hostapd -B FILE`),
 // and returns its pid, which netifd watches. No live reconfiguration: a
 // config_set with another configuration restarts that radio's hostapd
@@ -69,10 +70,7 @@ const openwrt_only = { noscan: true, ht_coex: true, vlan_no_bridge: true, snoop_
 // lines, so the file's lines become those); and the SAE-EXT-KEY AKM
 // (SAE with larger groups), left out of wpa_key_mgmt so plain SAE remains.
 // main's scripts never run with a 2.10 on a router; the lab pairs them to
-// test trustjoin with 2.10's events. On 6 GHz that still ends at the
-// beacon: 2.10 then fails "Failed to set beacon parameters" (the kernel:
-// "integer out of range") in the lab VM, so sixghz runs on OpenWrt's
-// hostapd only (2026-12-06).
+// test trustjoin with 2.10's events.
 const newer_only = { he_6ghz_reg_pwr_type: true, mbssid: true };
 
 // debian_config: FILE's text without the OpenWrt-only and 2.11-only lines;
@@ -100,6 +98,15 @@ function debian_config(file)
 			}
 			say(`sae_password_file ${kv[1]}: its ${n} line(s) written as sae_password for Debian's hostapd 2.10`);
 			continue;
+		}
+		// OpenWrt's patch 465 reads he_bss_color 64 and above as "pick one
+		// at random"; 2.10 keeps the low six bits (128: colour 0), which
+		// the kernel refuses ("integer out of range", no beacon). A fixed
+		// colour, not a random one: a new one on every config_set would
+		// look like a changed configuration and restart hostapd.
+		if (key == 'he_bss_color' && +kv[1] >= 64) {
+			line = 'he_bss_color=37';
+			say(`he_bss_color=${kv[1]} (random, OpenWrt's patch) written as 37 for Debian's hostapd 2.10`);
 		}
 		if (key == 'wpa_key_mgmt' && index(kv[1], 'SAE-EXT-KEY') >= 0) {
 			let akms = filter(split(kv[1], ' '), (a) => a != 'SAE-EXT-KEY');
