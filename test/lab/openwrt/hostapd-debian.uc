@@ -3,9 +3,10 @@
 // ucode. OpenWrt's wifi scripts write the configuration file and call
 // config_set as they do on a router; this starts Debian's hostapd on that
 // file (less the options only OpenWrt's patched hostapd knows and the
-// few 2.11 ones main's generator writes on 6 GHz, and OpenWrt's random BSS
-// colour made a fixed one, each logged), the way OpenWrt did before hostapd had ucode (the
-// access point's interface made first with iw, then `hostapd -B FILE`),
+// few 2.11 ones main's generator writes on 6 GHz, OpenWrt's random BSS
+// colour made a fixed one, each logged), the way OpenWrt did before
+// hostapd had ucode (the access point's interface made first with iw,
+// then `hostapd -B FILE`),
 // and returns its pid, which netifd watches. No live reconfiguration: a
 // config_set with another configuration restarts that radio's hostapd
 // (OpenWrt's reloads only the parts that changed); one with the same

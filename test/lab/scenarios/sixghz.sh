@@ -21,19 +21,21 @@ say "the VM's radio offers 6 GHz"
 iw phy phy0 info > "$LAB_OUT/iw-phy0.log" 2>&1
 grep -q '5975\(\.0\)\? MHz' "$LAB_OUT/iw-phy0.log" || fail "mac80211_hwsim offers no 6 GHz channel 5 (iw-phy0.log)"
 
+# down: trustjoin's status says hostapd does not answer on the access point.
+down() { tj status | grep -q '^  problem: hostapd does not answer on this access point'; }
+
 if [ "$LAB_RELEASE" != main ]; then
 	# 24.10's and 23.05's hostapd.sh make management frame protection
 	# optional (ieee80211w=1) for WPA2/WPA3 mixed on every band, and hostapd
 	# refuses that on 6 GHz: there the access point never comes up, and
-	# trustjoin says it is down. (With WPA3 alone it would come up, but is
-	# not trustjoin's: its install takes only WPA2 and mixed access points.)
+	# trustjoin says it is down. (An access point set to WPA3 alone is
+	# not trustjoin's: its install takes only WPA2 and mixed ones.)
 	lab_router --sae --ap-down
 	say "$LAB_RELEASE's generator makes protection optional on 6 GHz; hostapd refuses it"
 	lab_log_wait 180 "$LAB_OUT/hostapd.log" 'Management frame protection is required in 6 GHz' ||
 		{ tail -n 20 "$LAB_OUT/hostapd.log"; fail "hostapd did not refuse $LAB_RELEASE's sae-mixed on 6 GHz"; }
 	cp /tmp/run/hostapd-phy0.conf "$LAB_OUT/hostapd-phy0.conf" 2>/dev/null
 	grep -qx 'ieee80211w=1' "$LAB_OUT/hostapd-phy0.conf" || fail "the generator did not write ieee80211w=1 (hostapd-phy0.conf)"
-	down() { tj status | grep -q '^  problem: hostapd does not answer on this access point'; }
 	lab_wait 90 down || { tj status; fail "the status does not say the access point is down"; }
 	tj status | tee -a "$LAB_OUT/cli.log"
 	say "sixghz: OK"
@@ -96,7 +98,6 @@ lab_log_wait 90 "$LAB_OUT/hostapd.log" 'in 6 GHz\|for 6 GHz' ||
 	{ tail -n 20 "$LAB_OUT/hostapd.log"; fail "hostapd did not refuse WPA2-PSK on 6 GHz"; }
 grep -m3 '6 GHz' "$LAB_OUT/hostapd.log"
 cp /tmp/run/hostapd-phy0.conf "$LAB_OUT/hostapd-phy0-psk2.conf" 2>/dev/null
-down() { tj status | grep -q '^  problem: hostapd does not answer on this access point'; }
 lab_wait 60 down || { tj status; fail "the status does not say the access point is down"; }
 tj status | tee -a "$LAB_OUT/cli.log"
 say "sixghz: OK"
